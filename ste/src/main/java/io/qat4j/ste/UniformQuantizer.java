@@ -1,0 +1,148 @@
+package io.qat4j.ste;
+
+import java.util.SplittableRandom;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/**
+ * Uniform affine/symmetric quantizer with the clipped straight-through estimator.
+ *
+ * <p>Forward: {@code q = clamp(round(x/s) + z, qmin, qmax)} ({@link #quantize}),
+ * {@code x^ = s (q - z)} ({@link #dequantize}), and both at once ({@link #fakeQuant}).
+ * Backward ({@link #backward}, clipped STE, DESIGN.md): {@code dx^/dx = 1} where
+ * {@code qmin <= x/s + z <= qmax} and 0 elsewhere, i.e. gradients outside the clamp range are
+ * <em>zeroed</em>, inside they pass through unchanged (Bengio et al. 2013; Jacob et al. 2018).
+ *
+ * <p>qmin/qmax and the meaning of scale/zero point per group come from {@link QuantSpec} and
+ * {@link QuantGroups}. Computation is in float64; results take the input's data type.
+ *
+ * <p>Stochastic rounding draws one {@code u ~ U[0,1)} per element, in C order of the input, from a
+ * {@link SplittableRandom} seeded with {@link QuantSpec#seed()} when this quantizer is created; the
+ * stream advances with every call, so a run is reproducible for a given seed and call sequence.
+ * Thread-safe.
+ */
+public final class UniformQuantizer {
+
+    private final QuantSpec spec;
+    private final SplittableRandom random;
+
+    public UniformQuantizer(QuantSpec spec) {
+        if (spec == null) {
+            throw new IllegalArgumentException("UniformQuantizer: spec must not be null");
+        }
+        this.spec = spec;
+        this.random = new SplittableRandom(spec.seed());
+    }
+
+    public QuantSpec spec() {
+        return spec;
+    }
+
+    /** Integer codes {@code clamp(round(x/s) + z, qmin, qmax)} as an INT32 array of {@code x}'s shape. */
+    public INDArray quantize(INDArray x, QParams qp) {
+        QuantGroups groups = groupsFor(x, qp);
+        return groups.fromRows(codeRows(groups, x, qp), DataType.INT32);
+    }
+
+    /** {@code s (q - z)} as an array of {@code type}. */
+    public INDArray dequantize(INDArray q, QParams qp, DataType type) {
+        QuantGroups groups = groupsFor(q, qp);
+        INDArray rows = groups.toRows(q);
+        rows.subiColumnVector(column(qp, false)).muliColumnVector(column(qp, true));
+        return groups.fromRows(rows, type);
+    }
+
+    /** {@code dequantize(quantize(x))} in {@code x}'s data type. */
+    public INDArray fakeQuant(INDArray x, QParams qp) {
+        QuantGroups groups = groupsFor(x, qp);
+        INDArray rows = codeRows(groups, x, qp);
+        rows.subiColumnVector(column(qp, false)).muliColumnVector(column(qp, true));
+        return groups.fromRows(rows, x.dataType());
+    }
+
+    /**
+     * Clipped STE: {@code gradOut} where {@code qmin <= x/s + z <= qmax}, 0 elsewhere, in
+     * {@code gradOut}'s data type.
+     */
+    public INDArray backward(INDArray x, INDArray gradOut, QParams qp) {
+        QuantGroups groups = groupsFor(x, qp);
+        INDArray v = groups.toRows(x).diviColumnVector(column(qp, true)).addiColumnVector(column(qp, false));
+        INDArray mask = v.gte(spec.qmin()).castTo(DataType.DOUBLE).muli(v.lte(spec.qmax()).castTo(DataType.DOUBLE));
+        INDArray g = groups.toRows(gradOut).muli(mask);
+        return groups.fromRows(g, gradOut.dataType());
+    }
+
+    private QuantGroups groupsFor(INDArray x, QParams qp) {
+        QuantGroups groups = QuantGroups.of(spec, x.shape());
+        if (qp.size() != groups.groups()) {
+            throw new IllegalArgumentException("UniformQuantizer: qparams have " + qp.size() + " entries but " + spec.granularity()
+                    + " quantization of shape " + java.util.Arrays.toString(x.shape()) + " needs " + groups.groups());
+        }
+        return groups;
+    }
+
+    /** Codes in the row layout, float64. */
+    private INDArray codeRows(QuantGroups groups, INDArray x, QParams qp) {
+        INDArray v = groups.toRows(x).diviColumnVector(column(qp, true));
+        INDArray r = switch (spec.rounding()) {
+            case HALF_EVEN -> roundHalfEven(v);
+            case HALF_AWAY -> roundHalfAway(v);
+            case STOCHASTIC -> roundStochastic(v, groups.toRows(uniformNoise(x.shape())));
+        };
+        r.addiColumnVector(column(qp, false));
+        return Transforms.min(Transforms.max(r, spec.qmin(), false), spec.qmax(), false);
+    }
+
+    private INDArray uniformNoise(long[] shape) {
+        long n = 1;
+        for (long d : shape) {
+            n *= d;
+        }
+        double[] u = new double[Math.toIntExact(n)];
+        synchronized (random) {
+            for (int i = 0; i < u.length; i++) {
+                u[i] = random.nextDouble();
+            }
+        }
+        return Nd4j.createFromArray(u).reshape('c', shape);
+    }
+
+    private static INDArray column(QParams qp, boolean scale) {
+        double[] c = new double[qp.size()];
+        for (int g = 0; g < c.length; g++) {
+            c[g] = scale ? qp.scale(g) : qp.zeroPoint(g);
+        }
+        return Nd4j.createFromArray(c).reshape(c.length, 1);
+    }
+
+    /**
+     * Ties to even, exactly: with {@code r = floor(v)} and {@code f = v - r} (exact in float64),
+     * {@code r + [f > 1/2] + [f == 1/2][r odd]}. ({@code floor(v + 0.5)} would misround
+     * 0.49999999999999994.)
+     */
+    static INDArray roundHalfEven(INDArray v) {
+        INDArray r = Transforms.floor(v, true);
+        INDArray f = v.sub(r);
+        INDArray odd = r.sub(Transforms.floor(r.div(2), false).muli(2));
+        INDArray tie = f.eq(0.5).castTo(DataType.DOUBLE).muli(odd);
+        return r.addi(f.gt(0.5).castTo(DataType.DOUBLE)).addi(tie);
+    }
+
+    /** Ties away from zero, exactly: {@code sign(v) (floor|v| + [|v| - floor|v| >= 1/2])}. */
+    static INDArray roundHalfAway(INDArray v) {
+        INDArray a = Transforms.abs(v, true);
+        INDArray r = Transforms.floor(a, true);
+        INDArray up = a.subi(r).gte(0.5).castTo(DataType.DOUBLE);
+        return r.addi(up).muli(Transforms.sign(v, true));
+    }
+
+    /** {@code floor(v) + [u < v - floor(v)]}. */
+    static INDArray roundStochastic(INDArray v, INDArray u) {
+        INDArray r = Transforms.floor(v, true);
+        INDArray f = v.sub(r);
+        return r.addi(u.lt(f).castTo(DataType.DOUBLE));
+    }
+}
