@@ -1,0 +1,8 @@
+/**
+ * The qat4j INT8 runtime: fixed-point arithmetic ({@link io.qat4j.runtime.FixedPoint}) with
+ * TFLite/gemmlowp semantics, and (as it lands) the integer model format and kernels.
+ *
+ * <p>Depends on the JDK only; the build enforces it (maven-enforcer {@code bannedDependencies}
+ * in this module's pom): nothing here may import ND4J, DL4J or any other library.
+ */
+package io.qat4j.runtime;
