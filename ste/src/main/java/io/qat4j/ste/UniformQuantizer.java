@@ -87,11 +87,8 @@ public final class UniformQuantizer {
     /** Codes in the row layout, float64. */
     private INDArray codeRows(QuantGroups groups, INDArray x, QParams qp) {
         INDArray v = groups.toRows(x).diviColumnVector(column(qp, true));
-        INDArray r = switch (spec.rounding()) {
-            case HALF_EVEN -> roundHalfEven(v);
-            case HALF_AWAY -> roundHalfAway(v);
-            case STOCHASTIC -> roundStochastic(v, groups.toRows(uniformNoise(x.shape())));
-        };
+        INDArray noise = spec.rounding() == Rounding.STOCHASTIC ? groups.toRows(uniformNoise(x.shape())) : null;
+        INDArray r = RoundingOps.round(spec.rounding(), v, noise);
         r.addiColumnVector(column(qp, false));
         return Transforms.min(Transforms.max(r, spec.qmin(), false), spec.qmax(), false);
     }
@@ -116,33 +113,5 @@ public final class UniformQuantizer {
             c[g] = scale ? qp.scale(g) : qp.zeroPoint(g);
         }
         return Nd4j.createFromArray(c).reshape(c.length, 1);
-    }
-
-    /**
-     * Ties to even, exactly: with {@code r = floor(v)} and {@code f = v - r} (exact in float64),
-     * {@code r + [f > 1/2] + [f == 1/2][r odd]}. ({@code floor(v + 0.5)} would misround
-     * 0.49999999999999994.)
-     */
-    static INDArray roundHalfEven(INDArray v) {
-        INDArray r = Transforms.floor(v, true);
-        INDArray f = v.sub(r);
-        INDArray odd = r.sub(Transforms.floor(r.div(2), false).muli(2));
-        INDArray tie = f.eq(0.5).castTo(DataType.DOUBLE).muli(odd);
-        return r.addi(f.gt(0.5).castTo(DataType.DOUBLE)).addi(tie);
-    }
-
-    /** Ties away from zero, exactly: {@code sign(v) (floor|v| + [|v| - floor|v| >= 1/2])}. */
-    static INDArray roundHalfAway(INDArray v) {
-        INDArray a = Transforms.abs(v, true);
-        INDArray r = Transforms.floor(a, true);
-        INDArray up = a.subi(r).gte(0.5).castTo(DataType.DOUBLE);
-        return r.addi(up).muli(Transforms.sign(v, true));
-    }
-
-    /** {@code floor(v) + [u < v - floor(v)]}. */
-    static INDArray roundStochastic(INDArray v, INDArray u) {
-        INDArray r = Transforms.floor(v, true);
-        INDArray f = v.sub(r);
-        return r.addi(u.lt(f).castTo(DataType.DOUBLE));
     }
 }

@@ -1,0 +1,127 @@
+package io.qat4j.lsq;
+
+import java.util.Arrays;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+import io.qat4j.ste.QParams;
+import io.qat4j.ste.QuantGroups;
+import io.qat4j.ste.QuantSpec;
+import io.qat4j.ste.RoundingOps;
+
+/**
+ * Learned Step Size Quantization (Esser et al., "Learned Step Size Quantization", ICLR 2020).
+ *
+ * <p>Forward: {@code v = clamp(x/s, -Qn, Qp)}, {@code x^ = round(v) s}, with {@code -Qn = qmin},
+ * {@code Qp = qmax} of the (symmetric) {@link QuantSpec}; one step {@code s} per quantization group
+ * (per-tensor, per-channel or per-group).
+ *
+ * <p>Backward (straight-through on {@code round}):
+ * <ul>
+ *   <li>{@code dx^/dx = 1} where {@code -Qn <= x/s <= Qp}, 0 outside (gradients outside the clamp
+ *       range are zeroed);</li>
+ *   <li>{@code dx^/ds = round(x/s) - x/s} inside, {@code -Qn} below, {@code Qp} above;</li>
+ *   <li>the step gradient {@code sum_i dL/dx^_i dx^_i/ds} is multiplied by the gradient scale
+ *       {@code g = 1/sqrt(N Qp)} ({@link #gradScale}); N = weights per group for weights,
+ *       features per sample for activations.</li>
+ * </ul>
+ * Initialization: {@code s = 2 mean|x| / sqrt(Qp)} ({@link #initStep}) or from a calibrated range
+ * ({@link #stepFromRange}). Steps below {@link #MIN_STEP} are used as {@link #MIN_STEP}.
+ */
+public final class LsqQuantizer {
+
+    /** Smallest step the forward uses, so that an optimizer step through zero cannot divide by zero. */
+    public static final double MIN_STEP = 1e-8;
+
+    /** Input gradient and one step gradient per group. */
+    public record Gradients(INDArray input, double[] step) {
+    }
+
+    private final QuantSpec spec;
+
+    /** @param spec symmetric spec (any granularity); rounding HALF_EVEN or HALF_AWAY */
+    public LsqQuantizer(QuantSpec spec) {
+        LearnedQuantizers.requireDeterministicGrouping("LsqQuantizer", spec);
+        if (spec.scheme() != QuantSpec.Scheme.SYMMETRIC) {
+            throw new IllegalArgumentException("LsqQuantizer: LSQ has no zero point, so the spec must be SYMMETRIC; "
+                    + "use LsqPlusQuantizer for a learned offset");
+        }
+        if (spec.qmax() < 1) {
+            throw new IllegalArgumentException("LsqQuantizer: the spec's range must have Qp >= 1, got qmax " + spec.qmax());
+        }
+        this.spec = spec;
+    }
+
+    public QuantSpec spec() {
+        return spec;
+    }
+
+    /** {@code 1/sqrt(n Qp)}: LSQ's step-gradient scale for n elements sharing one step. */
+    public static double gradScale(long n, int qp) {
+        if (n < 1 || qp < 1) {
+            throw new IllegalArgumentException("LsqQuantizer.gradScale: n and Qp must be >= 1, got n=" + n + ", Qp=" + qp);
+        }
+        return 1.0 / Math.sqrt((double) n * qp);
+    }
+
+    /** LSQ's gradient scale for weights: N = elements per quantization group of {@code shape}. */
+    public double weightGradScale(long[] shape) {
+        return gradScale(QuantGroups.of(spec, shape).groupLength(), spec.qmax());
+    }
+
+    /** {@code 2 mean|x_g| / sqrt(Qp)} per group (LSQ's initialization). */
+    public double[] initStep(INDArray x) {
+        QuantGroups groups = QuantGroups.of(spec, x.shape());
+        double[] meanAbs = Transforms.abs(groups.toRows(x), false).mean(1).toDoubleVector();
+        double[] s = new double[meanAbs.length];
+        for (int g = 0; g < s.length; g++) {
+            s[g] = Math.max(2 * meanAbs[g] / Math.sqrt(spec.qmax()), MIN_STEP);
+        }
+        return s;
+    }
+
+    /** Steps from a calibrated range per group: the symmetric scales {@link QParams#fromRange} gives. */
+    public double[] stepFromRange(double[] min, double[] max) {
+        return QParams.fromRange(spec, min, max).scales();
+    }
+
+    /** {@code round(clamp(x/s, -Qn, Qp)) s} in {@code x}'s data type. */
+    public INDArray forward(INDArray x, double[] step) {
+        QuantGroups groups = groupsFor(x, step);
+        INDArray s = LearnedQuantizers.column(step, MIN_STEP);
+        INDArray v = groups.toRows(x).diviColumnVector(s);
+        INDArray r = RoundingOps.round(spec.rounding(), LearnedQuantizers.clamp(v, spec.qmin(), spec.qmax()), null);
+        return groups.fromRows(r.muliColumnVector(s), x.dataType());
+    }
+
+    /**
+     * Gradients for the input and the steps.
+     *
+     * @param gradScale the factor g applied to the step gradient ({@link #gradScale}); 1 disables scaling
+     */
+    public Gradients backward(INDArray x, INDArray gradOut, double[] step, double gradScale) {
+        QuantGroups groups = groupsFor(x, step);
+        INDArray s = LearnedQuantizers.column(step, MIN_STEP);
+        INDArray v = groups.toRows(x).diviColumnVector(s);
+        INDArray g = groups.toRows(gradOut);
+        LearnedQuantizers.Regions regions = LearnedQuantizers.regions(v, spec.qmin(), spec.qmax());
+        INDArray r = RoundingOps.round(spec.rounding(), LearnedQuantizers.clamp(v, spec.qmin(), spec.qmax()), null);
+        // ds = inside (round(v) - v) + below (-Qn) + above Qp
+        INDArray ds = r.subi(v).muli(regions.inside())
+                .addi(regions.below().mul(spec.qmin()))
+                .addi(regions.above().mul(spec.qmax()));
+        double[] stepGrad = ds.muli(g).sum(1).muli(gradScale).toDoubleVector();
+        INDArray input = groups.fromRows(g.muli(regions.inside()), gradOut.dataType());
+        return new Gradients(input, stepGrad);
+    }
+
+    private QuantGroups groupsFor(INDArray x, double[] step) {
+        QuantGroups groups = QuantGroups.of(spec, x.shape());
+        if (step.length != groups.groups()) {
+            throw new IllegalArgumentException("LsqQuantizer: " + step.length + " steps given, but " + spec.granularity()
+                    + " quantization of shape " + Arrays.toString(x.shape()) + " needs " + groups.groups());
+        }
+        return groups;
+    }
+}

@@ -1,0 +1,94 @@
+package io.qat4j.lsq;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import io.qat4j.ste.Rounding;
+import io.qat4j.ste.RoundingOps;
+
+/**
+ * PACT (Choi et al., "PACT: Parameterized Clipping Activation for Quantized Neural Networks", 2018):
+ * an activation with a learned clipping level {@code alpha}, quantized to b unsigned bits.
+ *
+ * <p>Forward: {@code y = clamp(x, 0, alpha)}, {@code y^ = round(y k) / k} with {@code k = (2^b - 1)/alpha}.
+ *
+ * <p>Backward (straight-through on {@code round}):
+ * {@code dy^/dx = 1} for {@code 0 <= x < alpha}, 0 elsewhere;
+ * {@code dy^/dalpha = 1} for {@code x >= alpha}, 0 elsewhere; plus the L2 decay term
+ * {@code lambda alpha} that PACT uses to pull alpha down ({@link #alphaDecay()}).
+ * Alpha below {@link #MIN_ALPHA} is used as {@link #MIN_ALPHA}.
+ */
+public final class PactQuantizer {
+
+    /** Smallest clipping level the forward uses. */
+    public static final double MIN_ALPHA = 1e-6;
+    /** PACT's initial clipping level for ReLU activations. */
+    public static final double DEFAULT_INIT_ALPHA = 10.0;
+
+    /** Input gradient and the alpha gradient (decay included). */
+    public record Gradients(INDArray input, double alpha) {
+    }
+
+    private final int bits;
+    private final double alphaDecay;
+    private final Rounding rounding;
+
+    /**
+     * @param bits       activation bits, 1..16
+     * @param alphaDecay L2 coefficient lambda on alpha (PACT: 2e-4 ... 5e-4 ; 0 disables), >= 0
+     * @param rounding   HALF_EVEN (default) or HALF_AWAY
+     */
+    public PactQuantizer(int bits, double alphaDecay, Rounding rounding) {
+        if (bits < 1 || bits > 16) {
+            throw new IllegalArgumentException("PactQuantizer: bits must be in 1..16, got " + bits);
+        }
+        if (!(alphaDecay >= 0) || Double.isInfinite(alphaDecay)) {
+            throw new IllegalArgumentException("PactQuantizer: alphaDecay must be finite and >= 0 (e.g. 0.0002), got " + alphaDecay);
+        }
+        if (rounding == null || rounding == Rounding.STOCHASTIC) {
+            throw new IllegalArgumentException("PactQuantizer: rounding must be HALF_EVEN or HALF_AWAY, got " + rounding);
+        }
+        this.bits = bits;
+        this.alphaDecay = alphaDecay;
+        this.rounding = rounding;
+    }
+
+    public int bits() {
+        return bits;
+    }
+
+    public double alphaDecay() {
+        return alphaDecay;
+    }
+
+    /** Number of positive levels, {@code 2^b - 1}. */
+    public int levels() {
+        return (1 << bits) - 1;
+    }
+
+    /** {@code round(clamp(x, 0, alpha) k) / k} in {@code x}'s data type. */
+    public INDArray forward(INDArray x, double alpha) {
+        double a = effectiveAlpha(alpha);
+        double k = levels() / a;
+        INDArray y = LearnedQuantizers.clamp(x.castTo(DataType.DOUBLE), 0, a).muli(k);
+        return RoundingOps.round(rounding, y, null).divi(k).castTo(x.dataType());
+    }
+
+    /** Gradients for the input and alpha. */
+    public Gradients backward(INDArray x, INDArray gradOut, double alpha) {
+        double a = effectiveAlpha(alpha);
+        INDArray xd = x.castTo(DataType.DOUBLE);
+        INDArray g = gradOut.castTo(DataType.DOUBLE);
+        INDArray clipped = xd.gte(a).castTo(DataType.DOUBLE);
+        INDArray pass = xd.gte(0.0).castTo(DataType.DOUBLE).subi(clipped);
+        double alphaGrad = g.mul(clipped).sumNumber().doubleValue() + alphaDecay * alpha;
+        return new Gradients(g.muli(pass).castTo(gradOut.dataType()), alphaGrad);
+    }
+
+    private static double effectiveAlpha(double alpha) {
+        if (Double.isNaN(alpha)) {
+            throw new IllegalArgumentException("PactQuantizer: alpha is NaN; the training diverged");
+        }
+        return Math.max(alpha, MIN_ALPHA);
+    }
+}
