@@ -1,0 +1,99 @@
+package io.qat4j.layers;
+
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
+import org.deeplearning4j.nn.params.DefaultParamInitializer;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/**
+ * Folds an inference-mode batch normalization into the preceding convolution or dense layer
+ * (Jacob et al. 2018; Nagel et al. 2021, DESIGN.md):
+ * {@code w' = w gamma/sigma}, {@code b' = beta + (b - mu) gamma/sigma} per output channel, with
+ * {@code sigma = sqrt(var + eps)} (with {@code var = (10^log10stdev)^2} when DL4J stores the log-std).
+ *
+ * <p>Output channels are axis 0 of a DL4J convolution kernel {@code [out, in, kh, kw]} and axis 1
+ * of a dense weight {@code [in, out]}. Arithmetic in float64; results in the weight's data type.
+ */
+public final class BatchNormFolding {
+
+    /** Folded weight and bias (bias shaped {@code [1, out]} like DL4J's). */
+    public record Folded(INDArray weight, INDArray bias) {
+    }
+
+    private BatchNormFolding() {
+    }
+
+    /**
+     * Folds the batch norm layer {@code bn} (a DL4J BatchNormalization layer instance) into the
+     * parameters of {@code previous} (a ConvolutionLayer or DenseLayer instance).
+     */
+    public static Folded fold(Layer previous, Layer bn) {
+        if (!(bn.conf().getLayer() instanceof BatchNormalization bnConf)) {
+            throw new IllegalArgumentException("BatchNormFolding: layer '" + bn.conf().getLayer().getLayerName()
+                    + "' is a " + bn.conf().getLayer().getClass().getSimpleName() + ", not a BatchNormalization");
+        }
+        INDArray w = previous.getParam(DefaultParamInitializer.WEIGHT_KEY);
+        if (w == null) {
+            throw new IllegalArgumentException("BatchNormFolding: layer '" + previous.conf().getLayer().getLayerName()
+                    + "' has no weight parameter 'W'; only Convolution2D and Dense layers can absorb a batch norm");
+        }
+        INDArray b = previous.getParam(DefaultParamInitializer.BIAS_KEY);   // null when hasBias(false)
+        int outAxis = w.rank() == 4 ? 0 : 1;
+        INDArray sigma = sigma(bn, bnConf);
+        INDArray gamma = bnConf.isLockGammaBeta()
+                ? Nd4j.valueArrayOf(sigma.shape(), bnConf.getGamma(), DataType.DOUBLE)
+                : bn.getParam(BatchNormalizationParamInitializer.GAMMA).castTo(DataType.DOUBLE);
+        INDArray beta = bnConf.isLockGammaBeta()
+                ? Nd4j.valueArrayOf(sigma.shape(), bnConf.getBeta(), DataType.DOUBLE)
+                : bn.getParam(BatchNormalizationParamInitializer.BETA).castTo(DataType.DOUBLE);
+        return fold(w, b, outAxis, gamma, beta, bn.getParam(BatchNormalizationParamInitializer.GLOBAL_MEAN), sigma);
+    }
+
+    /**
+     * The standard deviation DL4J's inference-mode batch norm divides by. With {@code useLogStd} DL4J
+     * stores {@code log10(std)} of the running statistics and still adds eps at inference:
+     * {@code sigma = sqrt((10^log10std)^2 + eps)} (checked against DL4J's output in the tests).
+     */
+    static INDArray sigma(Layer bn, BatchNormalization bnConf) {
+        INDArray var;
+        if (bnConf.isUseLogStd()) {
+            INDArray log10Std = bn.getParam(BatchNormalizationParamInitializer.GLOBAL_LOG_STD).castTo(DataType.DOUBLE);
+            INDArray std = Transforms.pow(Nd4j.valueArrayOf(log10Std.shape(), 10.0, DataType.DOUBLE), log10Std, false);
+            var = std.muli(std);
+        } else {
+            var = bn.getParam(BatchNormalizationParamInitializer.GLOBAL_VAR).castTo(DataType.DOUBLE);
+        }
+        return Transforms.sqrt(var.add(bnConf.getEps()), false);
+    }
+
+    /**
+     * @param w       weights
+     * @param b       bias ({@code [1, out]} or {@code [out]}), or null for none
+     * @param outAxis output-channel axis of {@code w}
+     * @param gamma   BN scale per channel
+     * @param beta    BN shift per channel
+     * @param mean    BN running mean per channel
+     * @param sigma   BN running standard deviation per channel, {@code sqrt(var + eps)}
+     */
+    public static Folded fold(INDArray w, INDArray b, int outAxis, INDArray gamma, INDArray beta, INDArray mean, INDArray sigma) {
+        long out = w.size(outAxis);
+        for (INDArray v : new INDArray[] {gamma, beta, mean, sigma}) {
+            if (v.length() != out) {
+                throw new IllegalArgumentException("BatchNormFolding: batch-norm parameters have " + v.length()
+                        + " channels but the weight has " + out + " output channels on axis " + outAxis);
+            }
+        }
+        INDArray factor = gamma.castTo(DataType.DOUBLE).reshape(out).div(sigma.castTo(DataType.DOUBLE).reshape(out));
+        INDArray wd = w.castTo(DataType.DOUBLE);
+        INDArray folded = outAxis == 0
+                ? wd.reshape('c', out, w.length() / out).mulColumnVector(factor.reshape(out, 1)).reshape('c', w.shape())
+                : wd.dup('c').mulRowVector(factor.reshape(1, out));
+        INDArray bias = b == null ? Nd4j.zeros(DataType.DOUBLE, out) : b.castTo(DataType.DOUBLE).reshape(out);
+        INDArray foldedBias = bias.sub(mean.castTo(DataType.DOUBLE).reshape(out)).muli(factor).addi(beta.castTo(DataType.DOUBLE).reshape(out));
+        return new Folded(folded.castTo(w.dataType()), foldedBias.reshape(1, out).castTo(w.dataType()));
+    }
+}
