@@ -1,0 +1,59 @@
+package io.qat4j.bench;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+
+import org.junit.jupiter.api.Test;
+
+import io.qat4j.runtime.FixedPoint;
+
+/** The benchmarks are registered with JMH and compute what they claim to (timing is JMH's job, not a test's). */
+class BenchmarkSetupTest {
+
+    @Test
+    void jmhAnnotationProcessingRegisteredEveryBenchmark() throws IOException {
+        try (InputStream in = getClass().getResourceAsStream("/META-INF/BenchmarkList")) {
+            assertNotNull(in, "META-INF/BenchmarkList missing: the JMH annotation processor did not run");
+            String list = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            for (String name : new String[] {"FixedPointBenchmark_fixedPoint", "FixedPointBenchmark_floatMultiplier",
+                    "FakeQuantBenchmark_fakeQuant", "Conv2dBackendBenchmark_forward", "Conv2dBackendBenchmark_trainStep"}) {
+                assertTrue(list.contains("jmh_generated." + name + "_jmhTest"), name + " not registered");
+            }
+        }
+    }
+
+    @Test
+    void fixedPointBenchmarkComputesClampedRequantization() {
+        FixedPointBenchmark b = new FixedPointBenchmark();
+        b.setup();
+        byte[] out = b.fixedPoint().clone();
+        byte[] expected = new byte[FixedPointBenchmark.N];
+        for (int i = 0; i < expected.length; i++) {
+            int v = FixedPoint.multiplyByQuantizedMultiplier(b.acc[i], b.multiplier) - 3;
+            expected[i] = (byte) Math.max(-128, Math.min(127, v));
+        }
+        assertArrayEquals(expected, out);
+        byte[] viaFloat = b.floatMultiplier();
+        int differ = 0;
+        for (int i = 0; i < out.length; i++) {
+            assertTrue(Math.abs(out[i] - viaFloat[i]) <= 1);
+            differ += out[i] != viaFloat[i] ? 1 : 0;
+        }
+        assertTrue(differ < out.length / 100, "float and fixed point rarely differ, by one unit: " + differ);
+    }
+
+    @Test
+    void convBenchmarkRunsTheReferenceCnn() {
+        Conv2dBackendBenchmark b = new Conv2dBackendBenchmark();
+        b.setup();
+        assertArrayEquals(new long[] {64, 10}, b.forward().shape());
+        assertEquals(1.0, b.forward().getRow(0).sumNumber().doubleValue(), 1e-5);
+        assertTrue(Double.isFinite(b.trainStep()));
+    }
+}

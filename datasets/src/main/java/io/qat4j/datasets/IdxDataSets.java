@@ -1,0 +1,57 @@
+package io.qat4j.datasets;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * An image IDX file ({@code [N, H, W]}) and a label IDX file ({@code [N]}) as an ND4J
+ * {@link DataSet}: features {@code [N, 1, H, W]} float32 scaled to [0, 1] (pixel / 255), labels
+ * one-hot {@code [N, classes]}.
+ */
+public final class IdxDataSets {
+
+    private IdxDataSets() {
+    }
+
+    public static DataSet load(Path images, Path labels, int classes) throws IOException {
+        if (classes < 2) {
+            throw new IllegalArgumentException("IdxDataSets: classes must be >= 2, got " + classes);
+        }
+        IdxReader.IdxArray img = IdxReader.read(images);
+        IdxReader.IdxArray lab = IdxReader.read(labels);
+        if (img.dims().length != 3) {
+            throw new IdxFormatException(images + ": image files must be [N, H, W], got dimensions " + Arrays.toString(img.dims()));
+        }
+        if (lab.dims().length != 1) {
+            throw new IdxFormatException(labels + ": label files must be [N], got dimensions " + Arrays.toString(lab.dims()));
+        }
+        if (img.count() != lab.count()) {
+            throw new IdxFormatException(images + " holds " + img.count() + " images but " + labels + " holds " + lab.count()
+                    + " labels; use the matching pair of files");
+        }
+        int n = img.count();
+        int size = img.itemSize();
+        float[] pixels = new float[n * size];
+        byte[] raw = img.data();
+        for (int i = 0; i < pixels.length; i++) {
+            pixels[i] = (raw[i] & 0xFF) / 255f;
+        }
+        float[] oneHot = new float[n * classes];
+        for (int i = 0; i < n; i++) {
+            int label = lab.data()[i] & 0xFF;
+            if (label >= classes) {
+                throw new IdxFormatException(labels + ": label " + label + " at index " + i + " is outside 0.." + (classes - 1));
+            }
+            oneHot[i * classes + label] = 1f;
+        }
+        INDArray features = Nd4j.create(pixels, new long[] {n, 1, img.dims()[1], img.dims()[2]}, DataType.FLOAT);
+        INDArray targets = Nd4j.create(oneHot, new long[] {n, classes}, DataType.FLOAT);
+        return new DataSet(features, targets);
+    }
+}
