@@ -22,7 +22,8 @@ class BenchmarkSetupTest {
             assertNotNull(in, "META-INF/BenchmarkList missing: the JMH annotation processor did not run");
             String list = new String(in.readAllBytes(), StandardCharsets.UTF_8);
             for (String name : new String[] {"FixedPointBenchmark_fixedPoint", "FixedPointBenchmark_floatMultiplier",
-                    "FakeQuantBenchmark_fakeQuant", "Conv2dBackendBenchmark_forward", "Conv2dBackendBenchmark_trainStep"}) {
+                    "FakeQuantBenchmark_fakeQuant", "Conv2dBackendBenchmark_forward", "Conv2dBackendBenchmark_trainStep",
+                    "NativeConv2dBenchmark_forward", "NativeConv2dBenchmark_backward"}) {
                 assertTrue(list.contains("jmh_generated." + name + "_jmhTest"), name + " not registered");
             }
         }
@@ -55,5 +56,20 @@ class BenchmarkSetupTest {
         assertArrayEquals(new long[] {64, 10}, b.forward().shape());
         assertEquals(1.0, b.forward().getRow(0).sumNumber().doubleValue(), 1e-5);
         assertTrue(Double.isFinite(b.trainStep()));
+    }
+
+    @Test
+    void nativeConvBenchmarkComputesTheSameConvolutionAsDl4jsNativeOpInterface() {
+        NativeConv2dBenchmark b = new NativeConv2dBenchmark();
+        b.setup();
+        org.nd4j.linalg.api.ndarray.INDArray viaOp = b.forward().dup();
+        // the same convolution through ND4J's typed API with the [out, in, kh, kw] weight layout
+        org.nd4j.linalg.api.ndarray.INDArray viaApi = org.nd4j.linalg.factory.Nd4j.cnn().conv2d(b.input, b.weights, b.bias,
+                org.nd4j.linalg.api.ops.impl.layers.convolution.config.Conv2DConfig.builder().kH(3).kW(3).sH(1).sW(1).pH(1).pW(1)
+                        .dH(1).dW(1).dataFormat("NCHW").weightsFormat(org.nd4j.enums.WeightsFormat.OIYX).build());
+        assertTrue(viaOp.equalsWithEps(viaApi, 1e-3), "conv2d op and NDCNN.conv2d disagree");
+        // bias gradient of conv2d_bp is the sum of gradOut over batch and space
+        b.backward();
+        assertTrue(b.gradB.equalsWithEps(b.gradOut.sum(0, 2, 3), 1e-2));
     }
 }
