@@ -1,0 +1,224 @@
+package io.qat4j.layers;
+
+import java.io.Serializable;
+import java.util.Objects;
+
+/**
+ * What a quantized DL4J layer does to its weights and inputs: a mutable JavaBean so that DL4J's
+ * JSON mapper can write and read it (every field has a getter and a setter; the round trip of each
+ * is tested). {@link #validate(String)} checks a value before a layer uses it.
+ *
+ * <p>Defaults: weights LSQ 8-bit per output channel, inputs LSQ 8-bit unsigned, quantization and
+ * observers on, moving-average constant 0.01, PACT alpha decay 2e-4 and initial alpha 10.
+ */
+public final class QuantSettings implements Serializable, Cloneable {
+
+    private static final long serialVersionUID = 1L;
+
+    /** Weight quantizer. */
+    private WeightQuantMode weightMode = WeightQuantMode.LSQ;
+    /** Weight bits, 2..16 for uniform quantizers (ignored by BINARY/TERNARY). Default 8. */
+    private int weightBits = 8;
+    /** One scale per output channel (true, default) or per tensor. */
+    private boolean weightPerChannel = true;
+    /** Input (activation) quantizer. */
+    private InputQuantMode inputMode = InputQuantMode.LSQ;
+    /** Input bits, 1..16. Default 8. */
+    private int inputBits = 8;
+    /** Signed input range (e.g. the first layer's normalized input) or unsigned (after ReLU, default). */
+    private boolean inputSigned;
+    /** Fake quantization on (default) or off (the layer then equals its float DL4J twin). */
+    private boolean enabled = true;
+    /** Whether training batches still update the FIXED input observer (default on; turn off to freeze scales). */
+    private boolean observerEnabled = true;
+    /** Moving-average constant of the FIXED input observer, (0, 1]. Default 0.01. */
+    private double averagingConstant = 0.01;
+    /** PACT's L2 coefficient on alpha, >= 0. Default 2e-4. */
+    private double pactAlphaDecay = 2e-4;
+    /** PACT's initial alpha, > 0. Default 10. */
+    private double pactInitAlpha = 10.0;
+
+    public QuantSettings() {
+    }
+
+    /** Weights and inputs at the given bits with the given modes, per-channel weights, unsigned inputs. */
+    public static QuantSettings of(WeightQuantMode weightMode, int weightBits, InputQuantMode inputMode, int inputBits) {
+        QuantSettings s = new QuantSettings();
+        s.weightMode = weightMode;
+        s.weightBits = weightBits;
+        s.inputMode = inputMode;
+        s.inputBits = inputBits;
+        return s;
+    }
+
+    /** No quantization at all (the layer behaves as its float DL4J twin). */
+    public static QuantSettings disabled() {
+        QuantSettings s = new QuantSettings();
+        s.enabled = false;
+        return s;
+    }
+
+    /**
+     * @param layerName used in messages
+     * @throws IllegalArgumentException naming the layer, the field and what to change
+     */
+    public void validate(String layerName) {
+        String where = "layer '" + layerName + "': ";
+        if (weightMode == null || inputMode == null) {
+            throw new IllegalArgumentException(where + "weightMode and inputMode must be set (use NONE for float)");
+        }
+        boolean uniformWeights = weightMode == WeightQuantMode.FIXED || weightMode == WeightQuantMode.LSQ
+                || weightMode == WeightQuantMode.LSQ_PLUS;
+        if (uniformWeights && (weightBits < 2 || weightBits > 16)) {
+            throw new IllegalArgumentException(where + "weightBits must be in 2..16 for " + weightMode + " weights, got " + weightBits
+                    + "; use BINARY or TERNARY for 1-bit / ternary weights");
+        }
+        if (inputMode != InputQuantMode.NONE && (inputBits < 1 || inputBits > 16)) {
+            throw new IllegalArgumentException(where + "inputBits must be in 1..16, got " + inputBits);
+        }
+        if (inputMode == InputQuantMode.PACT && inputSigned) {
+            throw new IllegalArgumentException(where + "PACT clips to [0, alpha] and needs unsigned inputs; set inputSigned=false "
+                    + "or use LSQ/LSQ_PLUS for signed inputs");
+        }
+        if ((inputMode == InputQuantMode.LSQ) && inputSigned && inputBits < 2) {
+            throw new IllegalArgumentException(where + "signed LSQ inputs need inputBits >= 2");
+        }
+        if (!(averagingConstant > 0 && averagingConstant <= 1)) {
+            throw new IllegalArgumentException(where + "averagingConstant must be in (0, 1] (default 0.01), got " + averagingConstant);
+        }
+        if (!(pactAlphaDecay >= 0) || Double.isInfinite(pactAlphaDecay)) {
+            throw new IllegalArgumentException(where + "pactAlphaDecay must be finite and >= 0, got " + pactAlphaDecay);
+        }
+        if (!(pactInitAlpha > 0) || Double.isInfinite(pactInitAlpha)) {
+            throw new IllegalArgumentException(where + "pactInitAlpha must be finite and > 0, got " + pactInitAlpha);
+        }
+    }
+
+    /** True when weights are fake-quantized in the forward pass. */
+    public boolean quantizesWeights() {
+        return enabled && weightMode != WeightQuantMode.NONE;
+    }
+
+    /** True when inputs are fake-quantized in the forward pass. */
+    public boolean quantizesInputs() {
+        return enabled && inputMode != InputQuantMode.NONE;
+    }
+
+    public WeightQuantMode getWeightMode() {
+        return weightMode;
+    }
+
+    public void setWeightMode(WeightQuantMode weightMode) {
+        this.weightMode = weightMode;
+    }
+
+    public int getWeightBits() {
+        return weightBits;
+    }
+
+    public void setWeightBits(int weightBits) {
+        this.weightBits = weightBits;
+    }
+
+    public boolean isWeightPerChannel() {
+        return weightPerChannel;
+    }
+
+    public void setWeightPerChannel(boolean weightPerChannel) {
+        this.weightPerChannel = weightPerChannel;
+    }
+
+    public InputQuantMode getInputMode() {
+        return inputMode;
+    }
+
+    public void setInputMode(InputQuantMode inputMode) {
+        this.inputMode = inputMode;
+    }
+
+    public int getInputBits() {
+        return inputBits;
+    }
+
+    public void setInputBits(int inputBits) {
+        this.inputBits = inputBits;
+    }
+
+    public boolean isInputSigned() {
+        return inputSigned;
+    }
+
+    public void setInputSigned(boolean inputSigned) {
+        this.inputSigned = inputSigned;
+    }
+
+    public boolean isEnabled() {
+        return enabled;
+    }
+
+    public void setEnabled(boolean enabled) {
+        this.enabled = enabled;
+    }
+
+    public boolean isObserverEnabled() {
+        return observerEnabled;
+    }
+
+    public void setObserverEnabled(boolean observerEnabled) {
+        this.observerEnabled = observerEnabled;
+    }
+
+    public double getAveragingConstant() {
+        return averagingConstant;
+    }
+
+    public void setAveragingConstant(double averagingConstant) {
+        this.averagingConstant = averagingConstant;
+    }
+
+    public double getPactAlphaDecay() {
+        return pactAlphaDecay;
+    }
+
+    public void setPactAlphaDecay(double pactAlphaDecay) {
+        this.pactAlphaDecay = pactAlphaDecay;
+    }
+
+    public double getPactInitAlpha() {
+        return pactInitAlpha;
+    }
+
+    public void setPactInitAlpha(double pactInitAlpha) {
+        this.pactInitAlpha = pactInitAlpha;
+    }
+
+    @Override
+    public QuantSettings clone() {
+        try {
+            return (QuantSettings) super.clone();
+        } catch (CloneNotSupportedException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof QuantSettings q && weightMode == q.weightMode && weightBits == q.weightBits
+                && weightPerChannel == q.weightPerChannel && inputMode == q.inputMode && inputBits == q.inputBits
+                && inputSigned == q.inputSigned && enabled == q.enabled && observerEnabled == q.observerEnabled
+                && averagingConstant == q.averagingConstant && pactAlphaDecay == q.pactAlphaDecay && pactInitAlpha == q.pactInitAlpha;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(weightMode, weightBits, weightPerChannel, inputMode, inputBits, inputSigned, enabled, observerEnabled,
+                averagingConstant, pactAlphaDecay, pactInitAlpha);
+    }
+
+    @Override
+    public String toString() {
+        return "QuantSettings{weights=" + weightMode + "/" + weightBits + (weightPerChannel ? "/per-channel" : "/per-tensor")
+                + ", inputs=" + inputMode + "/" + inputBits + (inputSigned ? "/signed" : "/unsigned") + ", enabled=" + enabled
+                + ", observers=" + observerEnabled + "}";
+    }
+}

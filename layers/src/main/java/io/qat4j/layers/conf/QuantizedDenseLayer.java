@@ -1,0 +1,107 @@
+package io.qat4j.layers.conf;
+
+import java.util.Collection;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+import org.deeplearning4j.nn.api.ParamInitializer;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.LayerValidation;
+import org.deeplearning4j.optimize.api.TrainingListener;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.learning.config.IUpdater;
+import org.nd4j.linalg.learning.config.NoOp;
+import org.nd4j.linalg.learning.regularization.Regularization;
+
+import io.qat4j.layers.QuantSettings;
+import io.qat4j.layers.impl.QuantizedDenseImpl;
+import io.qat4j.layers.params.QuantizedFeedForwardParamInitializer;
+import io.qat4j.layers.params.QuantizerParams;
+
+/**
+ * A DL4J {@link DenseLayer} whose weights ({@code [nIn, nOut]}, channels on axis 1) and inputs are
+ * fake-quantized according to {@link QuantSettings}. With quantization disabled it computes exactly
+ * what the DL4J dense layer computes. Build one from a stock configuration with {@link #of}.
+ */
+public class QuantizedDenseLayer extends DenseLayer implements QuantizedLayerConf {
+
+    private static final long serialVersionUID = 1L;
+
+    private QuantSettings quant = new QuantSettings();
+
+    /** For JSON deserialization; prefer {@link #of}. */
+    public QuantizedDenseLayer() {
+    }
+
+    /** The quantized version of {@code base} (all of its fields copied) with {@code quant} (copied). */
+    public static QuantizedDenseLayer of(DenseLayer base, QuantSettings quant) {
+        QuantizedDenseLayer q = new QuantizedDenseLayer();
+        ConfigCopy.copy(base.clone(), q, org.deeplearning4j.nn.conf.layers.Layer.class);
+        Support.requireSupported(base, base.getLayerName(), base.isHasLayerNorm());
+        quant.validate(q.nameForMessages(base.getLayerName()));
+        q.quant = quant.clone();
+        return q;
+    }
+
+    @Override
+    public QuantSettings getQuant() {
+        return quant;
+    }
+
+    @Override
+    public void setQuant(QuantSettings quant) {
+        this.quant = quant;
+    }
+
+    @Override
+    public org.deeplearning4j.nn.api.Layer instantiate(NeuralNetConfiguration conf, Collection<TrainingListener> listeners,
+                                                       int layerIndex, INDArray layerParamsView, boolean initializeParams,
+                                                       DataType networkDataType) {
+        LayerValidation.assertNInNOutSet("QuantizedDenseLayer", getLayerName(), layerIndex, getNIn(), getNOut());
+        quant.validate(nameForMessages(getLayerName()));
+        QuantizedDenseImpl ret = new QuantizedDenseImpl(conf, networkDataType);
+        ret.setListeners(listeners);
+        ret.setIndex(layerIndex);
+        ret.setParamsViewArray(layerParamsView);
+        Map<String, INDArray> paramTable = initializer().init(conf, layerParamsView, initializeParams);
+        ret.setParamTable(paramTable);
+        ret.setConf(conf);
+        return ret;
+    }
+
+    @Override
+    public ParamInitializer initializer() {
+        return QuantizedFeedForwardParamInitializer.getInstance();
+    }
+
+    @Override
+    public IUpdater getUpdaterByParam(String paramName) {
+        return QuantizerParams.isStateParam(paramName) ? new NoOp() : super.getUpdaterByParam(paramName);
+    }
+
+    @Override
+    public List<Regularization> getRegularizationByParam(String paramName) {
+        return QuantizerParams.isQuantizerParam(paramName) ? Collections.emptyList() : super.getRegularizationByParam(paramName);
+    }
+
+    @Override
+    public QuantizedDenseLayer clone() {
+        QuantizedDenseLayer c = (QuantizedDenseLayer) super.clone();
+        c.quant = quant.clone();
+        return c;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof QuantizedDenseLayer q && super.equals(o) && Objects.equals(quant, q.quant);
+    }
+
+    @Override
+    public int hashCode() {
+        return 31 * super.hashCode() + Objects.hashCode(quant);
+    }
+}

@@ -1,0 +1,180 @@
+package io.qat4j.layers.impl;
+
+import java.util.Arrays;
+
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.ConvolutionMode;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.params.ConvolutionParamInitializer;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.deeplearning4j.util.ConvolutionUtils;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
+import org.nd4j.linalg.factory.Nd4j;
+
+import io.qat4j.layers.QuantSettings;
+import io.qat4j.layers.conf.QuantizedConvolutionLayer;
+
+/**
+ * Implementation of {@link QuantizedConvolutionLayer}: fake-quantized input and weights, then
+ * libnd4j's native {@code conv2d} (forward) and {@code conv2d_bp} (backward), NCHW input and
+ * {@code [out, in, kh, kw]} weights. The pre-activation of a training forward pass is kept (outside
+ * workspaces) for the backward pass of the same batch, so backprop does not convolve twice.
+ */
+public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convolution.ConvolutionLayer {
+
+    private static final long serialVersionUID = 1L;
+    /** libnd4j conv2d integer argument: weights laid out [oC, iC, kH, kW]. */
+    private static final int WEIGHTS_OIYX = 1;
+    /** libnd4j conv2d integer argument: NCHW data (0 means channels first). */
+    private static final int DATA_NCHW = 0;
+
+    private final transient QuantizedLayerSupport support = new QuantizedLayerSupport();
+    private transient INDArray cachedPreOutput;
+    private transient INDArray cachedForInput;
+
+    public QuantizedConvolutionImpl(NeuralNetConfiguration conf, DataType dataType) {
+        super(conf, dataType);
+    }
+
+    private QuantizedConvolutionLayer qconf() {
+        return (QuantizedConvolutionLayer) conf.getLayer();
+    }
+
+    private QuantSettings settings() {
+        return qconf().getQuant();
+    }
+
+    private int[] convArgs() {
+        QuantizedConvolutionLayer c = qconf();
+        int[] k = c.getKernelSize();
+        int[] s = c.getStride();
+        int[] p = c.getPadding();
+        int[] d = c.getDilation();
+        int same = c.getConvolutionMode() == ConvolutionMode.Same ? 1 : 0;
+        return new int[] {k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1], same, DATA_NCHW, WEIGHTS_OIYX};
+    }
+
+    private void checkInput() {
+        if (input.rank() != 4) {
+            throw new IllegalStateException("QuantizedConvolutionLayer " + layerId() + " expects NCHW input of rank 4, got shape "
+                    + Arrays.toString(input.shape()));
+        }
+        long channels = qconf().getNIn();
+        if (input.size(1) != channels) {
+            throw new IllegalStateException("QuantizedConvolutionLayer " + layerId() + " expects " + channels
+                    + " input channels (NCHW), got input of shape " + Arrays.toString(input.shape()));
+        }
+    }
+
+    private INDArray bias() {
+        return qconf().hasBias() ? getParam(ConvolutionParamInitializer.BIAS_KEY).reshape(qconf().getNOut()) : null;
+    }
+
+    /** conv2d(input, W^, b) into an array of the given workspace type. */
+    private INDArray convolve(boolean training, LayerWorkspaceMgr workspaceMgr, ArrayType type) {
+        assertInputSet(false);
+        checkInput();
+        input = support.quantizeInput(settings(), input, training, paramTable(), layerId());
+        INDArray x = input.castTo(dataType);
+        INDArray w = QuantizedLayerSupport.quantizeWeights(settings(), getParam(ConvolutionParamInitializer.WEIGHT_KEY), 0, paramTable());
+        QuantizedConvolutionLayer c = qconf();
+        int[] outHW = ConvolutionUtils.getOutputSize(x, c.getKernelSize(), c.getStride(), c.getPadding(), c.getConvolutionMode(),
+                c.getDilation(), CNN2DFormat.NCHW);
+        INDArray out = workspaceMgr.createUninitialized(type, dataType, new long[] {x.size(0), c.getNOut(), outHW[0], outHW[1]}, 'c');
+        INDArray b = bias();
+        DynamicCustomOp.DynamicCustomOpsBuilder op = DynamicCustomOp.builder("conv2d").addIntegerArguments(convArgs()).addOutputs(out);
+        op = b == null ? op.addInputs(x, w) : op.addInputs(x, w, b);
+        exec(op.build());
+        return out;
+    }
+
+    /**
+     * Runs a conv op. libnd4j 1.0.0-M2.1's oneDNN helper rejects dilated convolutions ("could not
+     * create a descriptor for a dilated convolution"), so dilated ones run with platform helpers
+     * switched off (libnd4j's own kernel). The switch is process-wide while the op runs.
+     */
+    private void exec(DynamicCustomOp op) {
+        int[] d = qconf().getDilation();
+        if (d[0] == 1 && d[1] == 1) {
+            Nd4j.exec(op);
+            return;
+        }
+        synchronized (QuantizedConvolutionImpl.class) {
+            boolean helpers = Nd4j.getEnvironment().helpersAllowed();
+            Nd4j.getEnvironment().allowHelpers(false);
+            try {
+                Nd4j.exec(op);
+            } finally {
+                Nd4j.getEnvironment().allowHelpers(helpers);
+            }
+        }
+    }
+
+    @Override
+    public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
+        INDArray z = convolve(training, workspaceMgr, ArrayType.ACTIVATIONS);
+        if (training) {
+            try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                cachedPreOutput = z.dup();
+            }
+            cachedForInput = input;
+        }
+        return layerConf().getActivationFn().getActivation(z, training);
+    }
+
+    @Override
+    protected Pair<INDArray, INDArray> preOutput(boolean training, boolean forBackprop, LayerWorkspaceMgr workspaceMgr) {
+        return new Pair<>(convolve(training, workspaceMgr, ArrayType.ACTIVATIONS), null);
+    }
+
+    @Override
+    public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+        assertInputSet(true);
+        INDArray z;
+        if (cachedPreOutput != null && cachedForInput == input) {
+            z = cachedPreOutput;
+        } else {
+            try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                z = convolve(true, LayerWorkspaceMgr.noWorkspaces(), ArrayType.ACTIVATIONS);
+            }
+        }
+        cachedPreOutput = null;
+        cachedForInput = null;
+        INDArray x = input.castTo(dataType);
+        INDArray w = QuantizedLayerSupport.quantizeWeights(settings(), getParam(ConvolutionParamInitializer.WEIGHT_KEY), 0, paramTable());
+        INDArray delta = layerConf().getActivationFn().backprop(z.dup(), epsilon.castTo(dataType)).getFirst();
+        INDArray gradInput = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c');
+        INDArray gradW = gradientViews.get(ConvolutionParamInitializer.WEIGHT_KEY);
+        INDArray b = bias();
+        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            INDArray gW = Nd4j.create(dataType, gradW.shape());
+            DynamicCustomOp.DynamicCustomOpsBuilder op = DynamicCustomOp.builder("conv2d_bp").addIntegerArguments(convArgs());
+            if (b == null) {
+                op.addInputs(x, w, delta).addOutputs(gradInput, gW);
+                exec(op.build());
+            } else {
+                INDArray gB = Nd4j.create(dataType, b.length());
+                op.addInputs(x, w, b, delta).addOutputs(gradInput, gW, gB);
+                exec(op.build());
+                gradientViews.get(ConvolutionParamInitializer.BIAS_KEY).assign(gB.reshape(gradientViews.get(ConvolutionParamInitializer.BIAS_KEY).shape()));
+            }
+            gradW.assign(gW);
+        }
+        return support.finishBackprop(settings(), paramTable(), gradientViews, ConvolutionParamInitializer.WEIGHT_KEY, 0, gradInput,
+                workspaceMgr);
+    }
+
+    @Override
+    public void clear() {
+        super.clear();
+        support.clear();
+        cachedPreOutput = null;
+        cachedForInput = null;
+    }
+}

@@ -1,0 +1,59 @@
+package io.qat4j.layers.impl;
+
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.params.DefaultParamInitializer;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import io.qat4j.layers.QuantSettings;
+import io.qat4j.layers.conf.QuantizedDenseLayer;
+
+/**
+ * Implementation of {@link QuantizedDenseLayer}: DL4J's dense computation with fake-quantized
+ * weights (served through {@code getParamWithNoise}, so forward and backward use the same
+ * quantized matrix) and fake-quantized input.
+ */
+public class QuantizedDenseImpl extends org.deeplearning4j.nn.layers.feedforward.dense.DenseLayer {
+
+    private static final long serialVersionUID = 1L;
+
+    private final transient QuantizedLayerSupport support = new QuantizedLayerSupport();
+
+    public QuantizedDenseImpl(NeuralNetConfiguration conf, DataType dataType) {
+        super(conf, dataType);
+    }
+
+    private QuantSettings settings() {
+        return ((QuantizedDenseLayer) conf.getLayer()).getQuant();
+    }
+
+    /** Every DL4J path (activate, backprop, score) computes through here: quantize the input first. */
+    @Override
+    protected Pair<INDArray, INDArray> preOutputWithPreNorm(boolean training, boolean forBackprop, LayerWorkspaceMgr workspaceMgr) {
+        assertInputSet(forBackprop);
+        input = support.quantizeInput(settings(), input, training, paramTable(), layerId());
+        return super.preOutputWithPreNorm(training, forBackprop, workspaceMgr);
+    }
+
+    @Override
+    protected INDArray getParamWithNoise(String param, boolean training, LayerWorkspaceMgr workspaceMgr) {
+        INDArray p = super.getParamWithNoise(param, training, workspaceMgr);
+        return DefaultParamInitializer.WEIGHT_KEY.equals(param) ? QuantizedLayerSupport.quantizeWeights(settings(), p, 1, paramTable()) : p;
+    }
+
+    @Override
+    public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+        Pair<Gradient, INDArray> p = super.backpropGradient(epsilon, workspaceMgr);
+        return support.finishBackprop(settings(), paramTable(), gradientViews, DefaultParamInitializer.WEIGHT_KEY, 1, p.getSecond(),
+                workspaceMgr);
+    }
+
+    @Override
+    public void clear() {
+        super.clear();
+        support.clear();
+    }
+}

@@ -1,0 +1,96 @@
+package io.qat4j.layers.impl;
+
+import java.util.Map;
+
+import org.deeplearning4j.nn.gradient.DefaultGradient;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import io.qat4j.layers.QuantSettings;
+import io.qat4j.layers.params.QuantizerParams;
+
+/**
+ * The part every quantized layer shares: fake-quantizing the input on the way in, turning the
+ * gradients of the quantized tensors into gradients of the latent ones on the way back, and
+ * keeping all quantizer gradients in the layer's gradient views (DL4J only trains what is written
+ * there). Quantizer arithmetic runs outside DL4J's workspaces; results handed back to DL4J are
+ * copied into the workspace DL4J expects.
+ */
+final class QuantizedLayerSupport {
+
+    /** The input DL4J gave the layer, kept for the input quantizer's backward pass. */
+    private INDArray rawInput;
+    /** The quantized input the layer computed with (detached from workspaces). */
+    private INDArray quantizedInput;
+
+    /**
+     * The input the layer should compute with: {@code input} itself, or its fake-quantized copy.
+     * Idempotent: given its own previous output back, it returns it unchanged.
+     */
+    INDArray quantizeInput(QuantSettings s, INDArray input, boolean training, Map<String, INDArray> params, String layer) {
+        if (!s.quantizesInputs()) {
+            rawInput = null;
+            quantizedInput = null;
+            return input;
+        }
+        if (input == quantizedInput) {
+            return input;
+        }
+        rawInput = input;
+        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            quantizedInput = InputQuantization.forward(s, input, training, params, layer);
+        }
+        return quantizedInput;
+    }
+
+    /** The fake-quantized weights (detached), or {@code w} when weights are not quantized. */
+    static INDArray quantizeWeights(QuantSettings s, INDArray w, int outAxis, Map<String, INDArray> params) {
+        if (!s.quantizesWeights()) {
+            return w;
+        }
+        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            return WeightQuantization.forward(s, w, outAxis, params);
+        }
+    }
+
+    /**
+     * Finishes a backward pass whose weight gradient view holds dL/dW^ and whose epsilon is dL/dx^:
+     * applies the weight and input quantizers' backward passes, zeroes the gradients of quantizer state,
+     * and returns the gradient (every parameter, in layout order) and dL/dx in the ACTIVATION_GRAD workspace.
+     */
+    org.nd4j.common.primitives.Pair<Gradient, INDArray> finishBackprop(QuantSettings s, Map<String, INDArray> params,
+                                                                        Map<String, INDArray> gradViews, String weightKey, int outAxis,
+                                                                        INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+        INDArray eps = epsilon;
+        for (String key : gradViews.keySet()) {
+            if (QuantizerParams.isQuantizerParam(key)) {
+                gradViews.get(key).assign(0);
+            }
+        }
+        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            if (s.quantizesWeights() && weightKey != null) {
+                WeightQuantization.backward(s, params.get(weightKey), outAxis, params, gradViews.get(weightKey), gradViews);
+            }
+            if (s.quantizesInputs() && rawInput != null && eps != null) {
+                eps = InputQuantization.backward(s, rawInput, eps, params, gradViews);
+            }
+        }
+        if (eps != epsilon) {
+            eps = workspaceMgr.dup(ArrayType.ACTIVATION_GRAD, eps);
+        }
+        Gradient g = new DefaultGradient();
+        for (Map.Entry<String, INDArray> e : params.entrySet()) {
+            g.gradientForVariable().put(e.getKey(), gradViews.get(e.getKey()));
+        }
+        return new org.nd4j.common.primitives.Pair<>(g, eps);
+    }
+
+    void clear() {
+        rawInput = null;
+        quantizedInput = null;
+    }
+}
