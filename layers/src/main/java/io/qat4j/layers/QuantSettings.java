@@ -9,7 +9,8 @@ import java.util.Objects;
  * is tested). {@link #validate(String)} checks a value before a layer uses it.
  *
  * <p>Defaults: weights LSQ 8-bit per output channel, inputs LSQ 8-bit unsigned, quantization and
- * observers on, moving-average constant 0.01, PACT alpha decay 2e-4 and initial alpha 10.
+ * observers on, moving-average constant 0.01, PACT alpha decay 2e-4 and initial alpha 10, LSQ
+ * gradient scaling on.
  */
 public final class QuantSettings implements Serializable, Cloneable {
 
@@ -37,6 +38,11 @@ public final class QuantSettings implements Serializable, Cloneable {
     private double pactAlphaDecay = 2e-4;
     /** PACT's initial alpha, > 0. Default 10. */
     private double pactInitAlpha = 10.0;
+    /**
+     * LSQ's gradient scale {@code g = 1/sqrt(N Qp)} on step/offset gradients (default on, as in the
+     * paper); off gives the plain STE gradient (what a finite-difference check sees).
+     */
+    private boolean stepGradientScaling = true;
 
     public QuantSettings() {
     }
@@ -192,6 +198,14 @@ public final class QuantSettings implements Serializable, Cloneable {
         this.pactInitAlpha = pactInitAlpha;
     }
 
+    public boolean isStepGradientScaling() {
+        return stepGradientScaling;
+    }
+
+    public void setStepGradientScaling(boolean stepGradientScaling) {
+        this.stepGradientScaling = stepGradientScaling;
+    }
+
     @Override
     public QuantSettings clone() {
         try {
@@ -206,13 +220,14 @@ public final class QuantSettings implements Serializable, Cloneable {
         return o instanceof QuantSettings q && weightMode == q.weightMode && weightBits == q.weightBits
                 && weightPerChannel == q.weightPerChannel && inputMode == q.inputMode && inputBits == q.inputBits
                 && inputSigned == q.inputSigned && enabled == q.enabled && observerEnabled == q.observerEnabled
-                && averagingConstant == q.averagingConstant && pactAlphaDecay == q.pactAlphaDecay && pactInitAlpha == q.pactInitAlpha;
+                && averagingConstant == q.averagingConstant && pactAlphaDecay == q.pactAlphaDecay && pactInitAlpha == q.pactInitAlpha
+                && stepGradientScaling == q.stepGradientScaling;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(weightMode, weightBits, weightPerChannel, inputMode, inputBits, inputSigned, enabled, observerEnabled,
-                averagingConstant, pactAlphaDecay, pactInitAlpha);
+                averagingConstant, pactAlphaDecay, pactInitAlpha, stepGradientScaling);
     }
 
     @Override

@@ -53,14 +53,20 @@ final class Nets {
 
     /** conv(4, 3x3, variant) -> conv(3, 2x2) -> dense(5) -> output(3); tanh everywhere, input 2x9x9. */
     static MultiLayerNetwork cnn(QuantSettings s, ConvVariant v, DataType dtype, IUpdater updater, Activation act) {
+        return cnnPerLayer(layer -> s, v, dtype, updater, act);
+    }
+
+    /** As above with settings per layer index (null: stock DL4J layer). */
+    static MultiLayerNetwork cnnPerLayer(java.util.function.IntFunction<QuantSettings> s, ConvVariant v, DataType dtype, IUpdater updater,
+                                 Activation act) {
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().seed(12345).dataType(dtype).updater(updater).list()
                 .layer(maybeQuantized(new ConvolutionLayer.Builder(3, 3).nOut(4).stride(v.stride(), v.stride())
                         .padding(v.pad(), v.pad()).dilation(v.dilation(), v.dilation()).convolutionMode(v.mode()).hasBias(v.bias())
-                        .activation(act).build(), s))
-                .layer(maybeQuantized(new ConvolutionLayer.Builder(2, 2).nOut(3).activation(act).build(), s))
-                .layer(maybeQuantized(new DenseLayer.Builder().nOut(5).activation(act).build(), s))
+                        .activation(act).build(), s.apply(0)))
+                .layer(maybeQuantized(new ConvolutionLayer.Builder(2, 2).nOut(3).activation(act).build(), s.apply(1)))
+                .layer(maybeQuantized(new DenseLayer.Builder().nOut(5).activation(act).build(), s.apply(2)))
                 .layer(maybeQuantized(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(3)
-                        .activation(Activation.SOFTMAX).build(), s))
+                        .activation(Activation.SOFTMAX).build(), s.apply(3)))
                 .setInputType(InputType.convolutional(9, 9, 2)).build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
         net.init();

@@ -109,7 +109,7 @@ public final class InputQuantization {
             case LSQ -> {
                 LsqQuantizer q = new LsqQuantizer(spec(s));
                 LsqQuantizer.Gradients g = q.backward(x, gradOut, new double[] {params.get(QuantizerParams.INPUT_STEP_KEY).getDouble(0)},
-                        gradScale(x, q.spec().qmax()));
+                        gradScale(s, x, q.spec().qmax()));
                 gradViews.get(QuantizerParams.INPUT_STEP_KEY).putScalar(0, g.step()[0]);
                 return g.input();
             }
@@ -117,7 +117,7 @@ public final class InputQuantization {
                 LsqPlusQuantizer q = new LsqPlusQuantizer(spec(s));
                 LsqPlusQuantizer.Gradients g = q.backward(x, gradOut,
                         new double[] {params.get(QuantizerParams.INPUT_STEP_KEY).getDouble(0)},
-                        new double[] {params.get(QuantizerParams.INPUT_OFFSET_KEY).getDouble(0)}, gradScale(x, q.spec().qmax()));
+                        new double[] {params.get(QuantizerParams.INPUT_OFFSET_KEY).getDouble(0)}, gradScale(s, x, q.spec().qmax()));
                 gradViews.get(QuantizerParams.INPUT_STEP_KEY).putScalar(0, g.step()[0]);
                 gradViews.get(QuantizerParams.INPUT_OFFSET_KEY).putScalar(0, g.offset()[0]);
                 return g.input();
@@ -169,7 +169,10 @@ public final class InputQuantization {
     }
 
     /** LSQ's gradient scale for activations: N = features per sample. */
-    static double gradScale(INDArray x, int qp) {
+    static double gradScale(QuantSettings s, INDArray x, int qp) {
+        if (!s.isStepGradientScaling()) {
+            return 1.0;
+        }
         long perSample = x.length() / Math.max(1, x.size(0));
         return LsqQuantizer.gradScale(perSample, qp);
     }

@@ -80,7 +80,7 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
     private INDArray convolve(boolean training, LayerWorkspaceMgr workspaceMgr, ArrayType type) {
         assertInputSet(false);
         checkInput();
-        input = support.quantizeInput(settings(), input, training, paramTable(), layerId());
+        input = support.quantizeInput(settings(), input, training, paramTable(), layerId(), workspaceMgr);
         INDArray x = input.castTo(dataType);
         INDArray w = QuantizedLayerSupport.quantizeWeights(settings(), getParam(ConvolutionParamInitializer.WEIGHT_KEY), 0, paramTable());
         QuantizedConvolutionLayer c = qconf();

@@ -29,9 +29,11 @@ final class QuantizedLayerSupport {
 
     /**
      * The input the layer should compute with: {@code input} itself, or its fake-quantized copy.
-     * Idempotent: given its own previous output back, it returns it unchanged.
+     * Idempotent: given its own previous output back, it returns it unchanged. The result is placed
+     * in DL4J's INPUT workspace, where DL4J expects a layer's input.
      */
-    INDArray quantizeInput(QuantSettings s, INDArray input, boolean training, Map<String, INDArray> params, String layer) {
+    INDArray quantizeInput(QuantSettings s, INDArray input, boolean training, Map<String, INDArray> params, String layer,
+                           LayerWorkspaceMgr workspaceMgr) {
         if (!s.quantizesInputs()) {
             rawInput = null;
             quantizedInput = null;
@@ -41,9 +43,12 @@ final class QuantizedLayerSupport {
             return input;
         }
         rawInput = input;
+        INDArray q;
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-            quantizedInput = InputQuantization.forward(s, input, training, params, layer);
+            q = InputQuantization.forward(s, input, training, params, layer);
         }
+        // DL4J validates that a layer's input lives in its INPUT workspace
+        quantizedInput = workspaceMgr.dup(ArrayType.INPUT, q);
         return quantizedInput;
     }
 

@@ -34,7 +34,7 @@ public class QuantizedOutputImpl extends org.deeplearning4j.nn.layers.OutputLaye
     @Override
     protected Pair<INDArray, INDArray> preOutputWithPreNorm(boolean training, boolean forBackprop, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(forBackprop);
-        input = support.quantizeInput(settings(), input, training, paramTable(), layerId());
+        input = support.quantizeInput(settings(), input, training, paramTable(), layerId(), workspaceMgr);
         return super.preOutputWithPreNorm(training, forBackprop, workspaceMgr);
     }
 

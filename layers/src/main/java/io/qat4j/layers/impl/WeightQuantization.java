@@ -70,13 +70,13 @@ public final class WeightQuantization {
             case LSQ -> {
                 LsqQuantizer q = new LsqQuantizer(spec(s, outAxis));
                 LsqQuantizer.Gradients g = q.backward(w, grad, params.get(QuantizerParams.WEIGHT_STEP_KEY).toDoubleVector(),
-                        q.weightGradScale(w.shape()));
+                        gradScale(s, q, w));
                 grad.assign(g.input());
                 assignRow(gradViews.get(QuantizerParams.WEIGHT_STEP_KEY), g.step());
             }
             case LSQ_PLUS -> {
                 LsqPlusQuantizer q = new LsqPlusQuantizer(spec(s, outAxis));
-                double scale = new LsqQuantizer(spec(s, outAxis)).weightGradScale(w.shape());
+                double scale = gradScale(s, new LsqQuantizer(spec(s, outAxis)), w);
                 LsqPlusQuantizer.Gradients g = q.backward(w, grad, params.get(QuantizerParams.WEIGHT_STEP_KEY).toDoubleVector(),
                         params.get(QuantizerParams.WEIGHT_OFFSET_KEY).toDoubleVector(), scale);
                 grad.assign(g.input());
@@ -104,6 +104,10 @@ public final class WeightQuantization {
             case NONE, FIXED, BINARY, TERNARY -> {
             }
         }
+    }
+
+    private static double gradScale(QuantSettings s, LsqQuantizer q, INDArray w) {
+        return s.isStepGradientScaling() ? q.weightGradScale(w.shape()) : 1.0;
     }
 
     static void assignRow(INDArray view, double[] values) {
