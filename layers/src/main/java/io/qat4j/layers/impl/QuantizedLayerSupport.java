@@ -47,8 +47,11 @@ final class QuantizedLayerSupport {
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
             q = InputQuantization.forward(s, input, training, params, layer);
         }
-        // DL4J validates that a layer's input lives in its INPUT workspace
-        quantizedInput = workspaceMgr.dup(ArrayType.INPUT, q);
+        // MultiLayerNetwork validates that a layer's input lives in its INPUT workspace when one is open;
+        // ComputationGraph may have none open at this point, and then a detached array is what it expects
+        boolean inputWorkspaceOpen = !workspaceMgr.isScopedOut(ArrayType.INPUT) && workspaceMgr.hasConfiguration(ArrayType.INPUT)
+                && workspaceMgr.isWorkspaceOpen(ArrayType.INPUT);
+        quantizedInput = inputWorkspaceOpen ? workspaceMgr.dup(ArrayType.INPUT, q) : q;
         return quantizedInput;
     }
 
@@ -92,6 +95,11 @@ final class QuantizedLayerSupport {
             g.gradientForVariable().put(e.getKey(), gradViews.get(e.getKey()));
         }
         return new org.nd4j.common.primitives.Pair<>(g, eps);
+    }
+
+    /** For layers whose forward does not go through {@link #quantizeInput}: the input to differentiate at. */
+    void rememberRawInput(INDArray input) {
+        rawInput = input;
     }
 
     void clear() {

@@ -106,6 +106,9 @@ public final class QuantizerParams {
     /** Rank-1 {@code [n]} views of {@code flat} starting at {@code offset}, in layout order (DL4J's bias convention). */
     public static Map<String, INDArray> views(QuantSettings s, long weightGroups, INDArray flat, long offset) {
         Map<String, INDArray> views = new LinkedHashMap<>();
+        if (layout(s, weightGroups).isEmpty()) {
+            return views;   // DL4J hands parameter-less layers a null view
+        }
         long at = offset;
         INDArray row = flat.reshape(1, flat.length());
         for (Entry e : layout(s, weightGroups)) {

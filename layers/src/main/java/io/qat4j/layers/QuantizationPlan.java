@@ -1,0 +1,109 @@
+package io.qat4j.layers;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * What {@link QuantizedModel#wrap} does to each layer of a float network: default
+ * {@link QuantSettings}, per-layer overrides (by DL4J layer name, e.g. {@code "layer0"} or the
+ * name given in the configuration), calibrated input ranges that initialize the input quantizers
+ * (the PTQ baseline produces them), and layers to keep in float. Immutable once built.
+ */
+public final class QuantizationPlan {
+
+    /** A calibrated input range {@code [min, max]} of one layer. */
+    public record Range(double min, double max) {
+        public Range {
+            if (!Double.isFinite(min) || !Double.isFinite(max) || min > max) {
+                throw new IllegalArgumentException("QuantizationPlan.Range: need finite min <= max, got [" + min + ", " + max + "]");
+            }
+        }
+    }
+
+    private final QuantSettings defaults;
+    private final Map<String, QuantSettings> overrides;
+    private final Map<String, Range> inputRanges;
+    private final Set<String> keepFloat;
+
+    private QuantizationPlan(Builder b) {
+        this.defaults = b.defaults.clone();
+        this.overrides = Collections.unmodifiableMap(new LinkedHashMap<>(b.overrides));
+        this.inputRanges = Collections.unmodifiableMap(new LinkedHashMap<>(b.inputRanges));
+        this.keepFloat = Collections.unmodifiableSet(new LinkedHashSet<>(b.keepFloat));
+    }
+
+    /** The same settings for every layer. */
+    public static QuantizationPlan uniform(QuantSettings settings) {
+        return builder(settings).build();
+    }
+
+    public static Builder builder(QuantSettings defaults) {
+        return new Builder(defaults);
+    }
+
+    /** Settings for a layer (a copy): its override, or the defaults. */
+    public QuantSettings settingsFor(String layerName) {
+        return overrides.getOrDefault(layerName, defaults).clone();
+    }
+
+    public Range inputRange(String layerName) {
+        return inputRanges.get(layerName);
+    }
+
+    public boolean keepsFloat(String layerName) {
+        return keepFloat.contains(layerName);
+    }
+
+    public Map<String, QuantSettings> overrides() {
+        return overrides;
+    }
+
+    public Map<String, Range> inputRanges() {
+        return inputRanges;
+    }
+
+    public Set<String> keepFloat() {
+        return keepFloat;
+    }
+
+    public QuantSettings defaults() {
+        return defaults.clone();
+    }
+
+    /** Builder of a {@link QuantizationPlan}. */
+    public static final class Builder {
+        private final QuantSettings defaults;
+        private final Map<String, QuantSettings> overrides = new LinkedHashMap<>();
+        private final Map<String, Range> inputRanges = new LinkedHashMap<>();
+        private final Set<String> keepFloat = new LinkedHashSet<>();
+
+        private Builder(QuantSettings defaults) {
+            if (defaults == null) {
+                throw new IllegalArgumentException("QuantizationPlan: default settings must not be null");
+            }
+            this.defaults = defaults.clone();
+        }
+
+        public Builder layer(String name, QuantSettings settings) {
+            overrides.put(name, settings.clone());
+            return this;
+        }
+
+        public Builder inputRange(String name, double min, double max) {
+            inputRanges.put(name, new Range(min, max));
+            return this;
+        }
+
+        public Builder keepFloat(String name) {
+            keepFloat.add(name);
+            return this;
+        }
+
+        public QuantizationPlan build() {
+            return new QuantizationPlan(this);
+        }
+    }
+}
