@@ -23,7 +23,7 @@ class BenchmarkSetupTest {
             String list = new String(in.readAllBytes(), StandardCharsets.UTF_8);
             for (String name : new String[] {"FixedPointBenchmark_fixedPoint", "FixedPointBenchmark_floatMultiplier",
                     "FakeQuantBenchmark_fakeQuant", "Conv2dBackendBenchmark_forward", "Conv2dBackendBenchmark_trainStep",
-                    "NativeConv2dBenchmark_forward", "NativeConv2dBenchmark_backward"}) {
+                    "NativeConv2dBenchmark_forward", "NativeConv2dBenchmark_backward", "QatTrainingBenchmark_trainStep"}) {
                 assertTrue(list.contains("jmh_generated." + name + "_jmhTest"), name + " not registered");
             }
         }
@@ -71,5 +71,18 @@ class BenchmarkSetupTest {
         // bias gradient of conv2d_bp is the sum of gradOut over batch and space
         b.backward();
         assertTrue(b.gradB.equalsWithEps(b.gradOut.sum(0, 2, 3), 1e-2));
+    }
+
+    @Test
+    void qatTrainingBenchmarkVariantsTrainTheSameArchitecture() {
+        for (String variant : new String[] {"dl4j-fp32", "qat4j-disabled", "qat4j-w4a4-lsq"}) {
+            QatTrainingBenchmark b = new QatTrainingBenchmark();
+            b.variant = variant;
+            b.setup();
+            assertEquals(Conv2dBackendBenchmark.referenceCnn().numParams() > 0, true);
+            double first = b.trainStep();
+            assertTrue(Double.isFinite(first), variant);
+            assertArrayEquals(new long[] {QatTrainingBenchmark.BATCH, 10}, b.net.output(b.batch.getFeatures()).shape(), variant);
+        }
     }
 }

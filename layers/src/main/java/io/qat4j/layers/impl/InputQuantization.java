@@ -4,6 +4,7 @@ import java.util.Map;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 
+import io.qat4j.layers.InputQuantMode;
 import io.qat4j.layers.QuantSettings;
 import io.qat4j.layers.params.QuantizerParams;
 import io.qat4j.lsq.LsqPlusQuantizer;
@@ -11,8 +12,6 @@ import io.qat4j.lsq.LsqQuantizer;
 import io.qat4j.lsq.PactQuantizer;
 import io.qat4j.ste.QParams;
 import io.qat4j.ste.QuantSpec;
-import io.qat4j.ste.Rounding;
-import io.qat4j.ste.UniformQuantizer;
 
 /**
  * Fake quantization of the activations entering a layer (per tensor), forward and backward, for
@@ -51,84 +50,120 @@ public final class InputQuantization {
                 new double[] {params.get(QuantizerParams.INPUT_MAX_KEY).getDouble(0)});
     }
 
-    /** The fake-quantized input (a new array of {@code x}'s type); may update the observer state in training. */
+    /**
+     * The fake-quantized input (a new array of {@code x}'s type, current workspace); may update the
+     * observer state or initialize the step in training. Runs {@link FastQuant}'s loops, which
+     * equal the ste/lsq ops element for element.
+     */
     public static INDArray forward(QuantSettings s, INDArray x, boolean training, Map<String, INDArray> params, String layer) {
+        if (s.getInputMode() == InputQuantMode.NONE) {
+            return x;
+        }
+        double[] v = FastQuant.read(x);
+        INDArray count = params.get(QuantizerParams.INPUT_COUNT_KEY);
+        QuantSpec spec = spec(s);
+        double[] out;
         switch (s.getInputMode()) {
-            case NONE -> {
-                return x;
-            }
             case FIXED -> {
-                INDArray count = params.get(QuantizerParams.INPUT_COUNT_KEY);
                 if (training && s.isObserverEnabled()) {
-                    observe(s, x, params);
+                    observe(s, v, params);
                 }
                 requireInitialized(count, layer, "observed");
-                return new UniformQuantizer(spec(s)).fakeQuant(x, fixedQParams(s, params));
+                QParams qp = fixedQParams(s, params);
+                out = FastQuant.forward(v, FastQuant.Groups.perTensor(), qp.scales(), null, qp.zeroPoints(), spec.qmin(), spec.qmax());
             }
             case LSQ -> {
-                LsqQuantizer q = new LsqQuantizer(spec(s));
-                INDArray count = params.get(QuantizerParams.INPUT_COUNT_KEY);
                 if (training && count.getDouble(0) == 0) {
-                    params.get(QuantizerParams.INPUT_STEP_KEY).putScalar(0, initialLsqStep(q, x));
+                    params.get(QuantizerParams.INPUT_STEP_KEY).putScalar(0, initialLsqStep(spec, v));
                     count.putScalar(0, 1);
                 }
                 requireInitialized(count, layer, "initialized");
-                return q.forward(x, new double[] {params.get(QuantizerParams.INPUT_STEP_KEY).getDouble(0)});
+                out = FastQuant.forward(v, FastQuant.Groups.perTensor(), step(params), null, null, spec.qmin(), spec.qmax());
             }
             case LSQ_PLUS -> {
-                LsqPlusQuantizer q = new LsqPlusQuantizer(spec(s));
-                INDArray count = params.get(QuantizerParams.INPUT_COUNT_KEY);
                 if (training && count.getDouble(0) == 0) {
-                    LsqPlusQuantizer.Params p = q.initFromRange(new double[] {x.minNumber().doubleValue()},
-                            new double[] {x.maxNumber().doubleValue()});
+                    double[] range = minMax(v);
+                    LsqPlusQuantizer.Params p = new LsqPlusQuantizer(spec).initFromRange(new double[] {range[0]}, new double[] {range[1]});
                     params.get(QuantizerParams.INPUT_STEP_KEY).putScalar(0, p.step()[0]);
                     params.get(QuantizerParams.INPUT_OFFSET_KEY).putScalar(0, p.offset()[0]);
                     count.putScalar(0, 1);
                 }
                 requireInitialized(count, layer, "initialized");
-                return q.forward(x, new double[] {params.get(QuantizerParams.INPUT_STEP_KEY).getDouble(0)},
-                        new double[] {params.get(QuantizerParams.INPUT_OFFSET_KEY).getDouble(0)});
+                out = FastQuant.forward(v, FastQuant.Groups.perTensor(), step(params),
+                        new double[] {params.get(QuantizerParams.INPUT_OFFSET_KEY).getDouble(0)}, null, spec.qmin(), spec.qmax());
             }
-            case PACT -> {
-                return pact(s).forward(x, params.get(QuantizerParams.INPUT_ALPHA_KEY).getDouble(0));
-            }
+            case PACT -> out = FastQuant.pact(v, alpha(params), (1 << s.getInputBits()) - 1);
+            default -> throw new AssertionError(s.getInputMode());
         }
-        throw new AssertionError(s.getInputMode());
+        return FastQuant.write(out, x.shape(), x.dataType());
     }
 
     /** dL/dx from dL/dx^ ({@code gradOut}); writes the quantizer parameters' gradients into {@code gradViews}. */
     public static INDArray backward(QuantSettings s, INDArray x, INDArray gradOut, Map<String, INDArray> params,
                                     Map<String, INDArray> gradViews) {
+        if (s.getInputMode() == InputQuantMode.NONE) {
+            return gradOut;
+        }
+        double[] v = FastQuant.read(x);
+        double[] g = FastQuant.read(gradOut);
+        QuantSpec spec = spec(s);
         switch (s.getInputMode()) {
-            case NONE -> {
-                return gradOut;
-            }
             case FIXED -> {
-                return new UniformQuantizer(spec(s)).backward(x, gradOut, fixedQParams(s, params));
+                QParams qp = fixedQParams(s, params);
+                FastQuant.backward(v, g, FastQuant.Groups.perTensor(), qp.scales(), null, qp.zeroPoints(), spec.qmin(), spec.qmax(),
+                        null, null, 1);
             }
-            case LSQ -> {
-                LsqQuantizer q = new LsqQuantizer(spec(s));
-                LsqQuantizer.Gradients g = q.backward(x, gradOut, new double[] {params.get(QuantizerParams.INPUT_STEP_KEY).getDouble(0)},
-                        gradScale(s, x, q.spec().qmax()));
-                gradViews.get(QuantizerParams.INPUT_STEP_KEY).putScalar(0, g.step()[0]);
-                return g.input();
-            }
-            case LSQ_PLUS -> {
-                LsqPlusQuantizer q = new LsqPlusQuantizer(spec(s));
-                LsqPlusQuantizer.Gradients g = q.backward(x, gradOut,
-                        new double[] {params.get(QuantizerParams.INPUT_STEP_KEY).getDouble(0)},
-                        new double[] {params.get(QuantizerParams.INPUT_OFFSET_KEY).getDouble(0)}, gradScale(s, x, q.spec().qmax()));
-                gradViews.get(QuantizerParams.INPUT_STEP_KEY).putScalar(0, g.step()[0]);
-                gradViews.get(QuantizerParams.INPUT_OFFSET_KEY).putScalar(0, g.offset()[0]);
-                return g.input();
+            case LSQ, LSQ_PLUS -> {
+                boolean plus = s.getInputMode() == InputQuantMode.LSQ_PLUS;
+                double[] stepGrad = new double[1];
+                double[] offsetGrad = plus ? new double[1] : null;
+                FastQuant.backward(v, g, FastQuant.Groups.perTensor(), step(params),
+                        plus ? new double[] {params.get(QuantizerParams.INPUT_OFFSET_KEY).getDouble(0)} : null, null,
+                        spec.qmin(), spec.qmax(), stepGrad, offsetGrad, gradScale(s, x, spec.qmax()));
+                gradViews.get(QuantizerParams.INPUT_STEP_KEY).putScalar(0, stepGrad[0]);
+                if (plus) {
+                    gradViews.get(QuantizerParams.INPUT_OFFSET_KEY).putScalar(0, offsetGrad[0]);
+                }
             }
             case PACT -> {
-                PactQuantizer.Gradients g = pact(s).backward(x, gradOut, params.get(QuantizerParams.INPUT_ALPHA_KEY).getDouble(0));
-                gradViews.get(QuantizerParams.INPUT_ALPHA_KEY).putScalar(0, g.alpha());
-                return g.input();
+                double alpha = alpha(params);
+                double alphaGrad = FastQuant.pactBackward(v, g, alpha);
+                gradViews.get(QuantizerParams.INPUT_ALPHA_KEY).putScalar(0,
+                        alphaGrad + s.getPactAlphaDecay() * params.get(QuantizerParams.INPUT_ALPHA_KEY).getDouble(0));
             }
+            default -> throw new AssertionError(s.getInputMode());
         }
-        throw new AssertionError(s.getInputMode());
+        return FastQuant.write(g, gradOut.shape(), gradOut.dataType());
+    }
+
+    private static double[] step(Map<String, INDArray> params) {
+        double s = params.get(QuantizerParams.INPUT_STEP_KEY).getDouble(0);
+        if (Double.isNaN(s)) {
+            throw new IllegalArgumentException("input step is NaN; the training diverged");
+        }
+        return new double[] {Math.max(s, LsqQuantizer.MIN_STEP)};
+    }
+
+    private static double alpha(Map<String, INDArray> params) {
+        double a = params.get(QuantizerParams.INPUT_ALPHA_KEY).getDouble(0);
+        if (Double.isNaN(a)) {
+            throw new IllegalArgumentException("PACT alpha is NaN; the training diverged");
+        }
+        return Math.max(a, PactQuantizer.MIN_ALPHA);
+    }
+
+    /** {min, max} of the values; NaN or Inf is an error. */
+    private static double[] minMax(double[] v) {
+        double lo = Double.POSITIVE_INFINITY;
+        double hi = Double.NEGATIVE_INFINITY;
+        for (double d : v) {
+            if (!Double.isFinite(d)) {
+                throw new IllegalArgumentException("input quantizer: the batch holds NaN or Inf; the training diverged or the data is bad");
+            }
+            lo = Math.min(lo, d);
+            hi = Math.max(hi, d);
+        }
+        return new double[] {lo, hi};
     }
 
     /** Sets the input range from a calibrated {@code [min, max]} (what a PTQ plan provides). */
@@ -160,12 +195,13 @@ public final class InputQuantization {
         }
     }
 
-    private static PactQuantizer pact(QuantSettings s) {
-        return new PactQuantizer(s.getInputBits(), s.getPactAlphaDecay(), Rounding.HALF_EVEN);
-    }
-
-    private static double initialLsqStep(LsqQuantizer q, INDArray x) {
-        return q.initStep(x.reshape(1, x.length()))[0];
+    /** LSQ's initialization {@code 2 mean|x| / sqrt(Qp)}. */
+    private static double initialLsqStep(QuantSpec spec, double[] v) {
+        double sum = 0;
+        for (double d : v) {
+            sum += Math.abs(d);
+        }
+        return Math.max(2 * (sum / v.length) / Math.sqrt(spec.qmax()), LsqQuantizer.MIN_STEP);
     }
 
     /** LSQ's gradient scale for activations: N = features per sample. */
@@ -177,23 +213,18 @@ public final class InputQuantization {
         return LsqQuantizer.gradScale(perSample, qp);
     }
 
-    private static void observe(QuantSettings s, INDArray x, Map<String, INDArray> params) {
-        double batchMin = x.minNumber().doubleValue();
-        double batchMax = x.maxNumber().doubleValue();
-        // ND4J's min/max skip NaN; the sum does not
-        if (!Double.isFinite(batchMin) || !Double.isFinite(batchMax) || !Double.isFinite(x.sumNumber().doubleValue())) {
-            throw new IllegalArgumentException("input quantizer: the batch holds NaN or Inf; the training diverged or the data is bad");
-        }
+    private static void observe(QuantSettings s, double[] v, Map<String, INDArray> params) {
+        double[] range = minMax(v);
         INDArray min = params.get(QuantizerParams.INPUT_MIN_KEY);
         INDArray max = params.get(QuantizerParams.INPUT_MAX_KEY);
         INDArray count = params.get(QuantizerParams.INPUT_COUNT_KEY);
         if (count.getDouble(0) == 0) {
-            min.putScalar(0, batchMin);
-            max.putScalar(0, batchMax);
+            min.putScalar(0, range[0]);
+            max.putScalar(0, range[1]);
         } else {
             double c = s.getAveragingConstant();
-            min.putScalar(0, min.getDouble(0) + c * (batchMin - min.getDouble(0)));
-            max.putScalar(0, max.getDouble(0) + c * (batchMax - max.getDouble(0)));
+            min.putScalar(0, min.getDouble(0) + c * (range[0] - min.getDouble(0)));
+            max.putScalar(0, max.getDouble(0) + c * (range[1] - max.getDouble(0)));
         }
         count.putScalar(0, count.getDouble(0) + 1);
     }

@@ -23,8 +23,8 @@ import io.qat4j.layers.conf.QuantizedConvolutionLayer;
 /**
  * Implementation of {@link QuantizedConvolutionLayer}: fake-quantized input and weights, then
  * libnd4j's native {@code conv2d} (forward) and {@code conv2d_bp} (backward), NCHW input and
- * {@code [out, in, kh, kw]} weights. The pre-activation of a training forward pass is kept (outside
- * workspaces) for the backward pass of the same batch, so backprop does not convolve twice.
+ * {@code [out, in, kh, kw]} weights. The pre-activation of a training forward pass is kept (in the
+ * activations workspace) for the backward pass of the same batch, so backprop does not convolve twice.
  */
 public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convolution.ConvolutionLayer {
 
@@ -82,7 +82,7 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
         checkInput();
         input = support.quantizeInput(settings(), input, training, paramTable(), layerId(), workspaceMgr);
         INDArray x = input.castTo(dataType);
-        INDArray w = QuantizedLayerSupport.quantizeWeights(settings(), getParam(ConvolutionParamInitializer.WEIGHT_KEY), 0, paramTable());
+        INDArray w = support.quantizeWeights(settings(), getParam(ConvolutionParamInitializer.WEIGHT_KEY), 0, paramTable(), training, input);
         QuantizedConvolutionLayer c = qconf();
         int[] outHW = ConvolutionUtils.getOutputSize(x, c.getKernelSize(), c.getStride(), c.getPadding(), c.getConvolutionMode(),
                 c.getDilation(), CNN2DFormat.NCHW);
@@ -120,9 +120,8 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
     public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
         INDArray z = convolve(training, workspaceMgr, ArrayType.ACTIVATIONS);
         if (training) {
-            try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-                cachedPreOutput = z.dup();
-            }
+            // kept beside the activations (DL4J keeps that workspace open until backprop)
+            cachedPreOutput = workspaceMgr.dup(ArrayType.ACTIVATIONS, z);
             cachedForInput = input;
         }
         return layerConf().getActivationFn().getActivation(z, training);
@@ -147,12 +146,12 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
         cachedPreOutput = null;
         cachedForInput = null;
         INDArray x = input.castTo(dataType);
-        INDArray w = QuantizedLayerSupport.quantizeWeights(settings(), getParam(ConvolutionParamInitializer.WEIGHT_KEY), 0, paramTable());
+        INDArray w = support.quantizeWeights(settings(), getParam(ConvolutionParamInitializer.WEIGHT_KEY), 0, paramTable(), true, input);
         INDArray delta = layerConf().getActivationFn().backprop(z.dup(), epsilon.castTo(dataType)).getFirst();
         INDArray gradInput = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c');
         INDArray gradW = gradientViews.get(ConvolutionParamInitializer.WEIGHT_KEY);
         INDArray b = bias();
-        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+        {
             INDArray gW = Nd4j.create(dataType, gradW.shape());
             DynamicCustomOp.DynamicCustomOpsBuilder op = DynamicCustomOp.builder("conv2d_bp").addIntegerArguments(convArgs());
             if (b == null) {

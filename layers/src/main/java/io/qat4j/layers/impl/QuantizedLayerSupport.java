@@ -17,15 +17,19 @@ import io.qat4j.layers.params.QuantizerParams;
  * The part every quantized layer shares: fake-quantizing the input on the way in, turning the
  * gradients of the quantized tensors into gradients of the latent ones on the way back, and
  * keeping all quantizer gradients in the layer's gradient views (DL4J only trains what is written
- * there). Quantizer arithmetic runs outside DL4J's workspaces; results handed back to DL4J are
- * copied into the workspace DL4J expects.
+ * there). Temporary arrays live in whatever workspace DL4J has open; results handed back to DL4J
+ * are copied into the workspace DL4J expects.
  */
 final class QuantizedLayerSupport {
 
     /** The input DL4J gave the layer, kept for the input quantizer's backward pass. */
     private INDArray rawInput;
-    /** The quantized input the layer computed with (detached from workspaces). */
+    /** The quantized input the layer computed with. */
     private INDArray quantizedInput;
+    /** Quantized weights of the current training batch, the input they were computed for, and the weights' checksum. */
+    private INDArray cachedWeights;
+    private INDArray cachedFor;
+    private double cachedChecksum;
 
     /**
      * The input the layer should compute with: {@code input} itself, or its fake-quantized copy.
@@ -43,26 +47,53 @@ final class QuantizedLayerSupport {
             return input;
         }
         rawInput = input;
-        INDArray q;
-        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-            q = InputQuantization.forward(s, input, training, params, layer);
-        }
         // MultiLayerNetwork validates that a layer's input lives in its INPUT workspace when one is open;
         // ComputationGraph may have none open at this point, and then a detached array is what it expects
         boolean inputWorkspaceOpen = !workspaceMgr.isScopedOut(ArrayType.INPUT) && workspaceMgr.hasConfiguration(ArrayType.INPUT)
                 && workspaceMgr.isWorkspaceOpen(ArrayType.INPUT);
-        quantizedInput = inputWorkspaceOpen ? workspaceMgr.dup(ArrayType.INPUT, q) : q;
+        if (inputWorkspaceOpen) {
+            quantizedInput = workspaceMgr.dup(ArrayType.INPUT, InputQuantization.forward(s, input, training, params, layer));
+        } else {
+            try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                quantizedInput = InputQuantization.forward(s, input, training, params, layer);
+            }
+        }
         return quantizedInput;
     }
 
-    /** The fake-quantized weights (detached), or {@code w} when weights are not quantized. */
-    static INDArray quantizeWeights(QuantSettings s, INDArray w, int outAxis, Map<String, INDArray> params) {
+    /**
+     * The fake-quantized weights, or {@code w} when weights are not quantized. In training the
+     * result is kept (outside workspaces) for reuse by the backward pass of the same batch: the
+     * cache is keyed by the layer input's identity and a checksum of the latent weights and quantizer
+     * parameters, so perturbed or updated weights are always re-quantized.
+     */
+    INDArray quantizeWeights(QuantSettings s, INDArray w, int outAxis, Map<String, INDArray> params, boolean training, INDArray input) {
         if (!s.quantizesWeights()) {
             return w;
         }
-        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+        if (!training) {
             return WeightQuantization.forward(s, w, outAxis, params);
         }
+        double checksum = checksum(w, params);
+        if (cachedWeights != null && cachedFor == input && cachedChecksum == checksum) {
+            return cachedWeights;
+        }
+        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            cachedWeights = WeightQuantization.forward(s, w, outAxis, params);
+        }
+        cachedFor = input;
+        cachedChecksum = checksum;
+        return cachedWeights;
+    }
+
+    private static double checksum(INDArray w, Map<String, INDArray> params) {
+        double c = w.sumNumber().doubleValue() + 31 * w.norm2Number().doubleValue();
+        for (Map.Entry<String, INDArray> e : params.entrySet()) {
+            if (QuantizerParams.isQuantizerParam(e.getKey())) {
+                c = 31 * c + e.getValue().sumNumber().doubleValue();
+            }
+        }
+        return c;
     }
 
     /**
@@ -79,17 +110,17 @@ final class QuantizedLayerSupport {
                 gradViews.get(key).assign(0);
             }
         }
-        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-            if (s.quantizesWeights() && weightKey != null) {
-                WeightQuantization.backward(s, params.get(weightKey), outAxis, params, gradViews.get(weightKey), gradViews);
-            }
-            if (s.quantizesInputs() && rawInput != null && eps != null) {
-                eps = InputQuantization.backward(s, rawInput, eps, params, gradViews);
-            }
+        if (s.quantizesWeights() && weightKey != null) {
+            WeightQuantization.backward(s, params.get(weightKey), outAxis, params, gradViews.get(weightKey), gradViews);
+        }
+        if (s.quantizesInputs() && rawInput != null && eps != null) {
+            eps = InputQuantization.backward(s, rawInput, eps, params, gradViews);
         }
         if (eps != epsilon) {
             eps = workspaceMgr.dup(ArrayType.ACTIVATION_GRAD, eps);
         }
+        cachedWeights = null;
+        cachedFor = null;
         Gradient g = new DefaultGradient();
         for (Map.Entry<String, INDArray> e : params.entrySet()) {
             g.gradientForVariable().put(e.getKey(), gradViews.get(e.getKey()));
@@ -105,5 +136,7 @@ final class QuantizedLayerSupport {
     void clear() {
         rawInput = null;
         quantizedInput = null;
+        cachedWeights = null;
+        cachedFor = null;
     }
 }

@@ -41,7 +41,7 @@ public class QuantizedOutputImpl extends org.deeplearning4j.nn.layers.OutputLaye
     @Override
     protected INDArray getParamWithNoise(String param, boolean training, LayerWorkspaceMgr workspaceMgr) {
         INDArray p = super.getParamWithNoise(param, training, workspaceMgr);
-        return DefaultParamInitializer.WEIGHT_KEY.equals(param) ? QuantizedLayerSupport.quantizeWeights(settings(), p, 1, paramTable()) : p;
+        return DefaultParamInitializer.WEIGHT_KEY.equals(param) ? support.quantizeWeights(settings(), p, 1, paramTable(), training, input) : p;
     }
 
     @Override

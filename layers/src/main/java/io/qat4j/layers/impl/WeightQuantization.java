@@ -5,6 +5,7 @@ import java.util.Map;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import io.qat4j.layers.QuantSettings;
+import io.qat4j.layers.WeightQuantMode;
 import io.qat4j.layers.params.QuantizerParams;
 import io.qat4j.lsq.LsqPlusQuantizer;
 import io.qat4j.lsq.LsqQuantizer;
@@ -14,7 +15,6 @@ import io.qat4j.ste.MinMaxObserver;
 import io.qat4j.ste.QParams;
 import io.qat4j.ste.QuantSpec;
 import io.qat4j.ste.TernaryQuantizer;
-import io.qat4j.ste.UniformQuantizer;
 
 /**
  * Fake quantization of a layer's weights, forward and backward, for every {@link io.qat4j.layers.WeightQuantMode}.
@@ -43,18 +43,42 @@ public final class WeightQuantization {
         return observer.qparams();
     }
 
-    /** The fake-quantized weights (a new array, {@code w}'s type). */
+    /**
+     * The fake-quantized weights (a new array of {@code w}'s type, in the current workspace). The
+     * uniform modes run {@link FastQuant}'s loops, which equal the ste/lsq ops element for element.
+     */
     public static INDArray forward(QuantSettings s, INDArray w, int outAxis, Map<String, INDArray> params) {
+        QuantSpec spec = spec(s, outAxis);
         return switch (s.getWeightMode()) {
             case NONE -> w;
-            case FIXED -> new UniformQuantizer(spec(s, outAxis)).fakeQuant(w, fixedQParams(s, w, outAxis));
-            case LSQ -> new LsqQuantizer(spec(s, outAxis)).forward(w, params.get(QuantizerParams.WEIGHT_STEP_KEY).toDoubleVector());
-            case LSQ_PLUS -> new LsqPlusQuantizer(spec(s, outAxis)).forward(w,
-                    params.get(QuantizerParams.WEIGHT_STEP_KEY).toDoubleVector(),
-                    params.get(QuantizerParams.WEIGHT_OFFSET_KEY).toDoubleVector());
+            case FIXED -> {
+                QParams qp = fixedQParams(s, w, outAxis);
+                yield FastQuant.write(FastQuant.forward(FastQuant.read(w), groups(s, w, outAxis), qp.scales(), null, qp.zeroPoints(),
+                        spec.qmin(), spec.qmax()), w.shape(), w.dataType());
+            }
+            case LSQ -> FastQuant.write(FastQuant.forward(FastQuant.read(w), groups(s, w, outAxis), steps(params), null, null,
+                    spec.qmin(), spec.qmax()), w.shape(), w.dataType());
+            case LSQ_PLUS -> FastQuant.write(FastQuant.forward(FastQuant.read(w), groups(s, w, outAxis), steps(params),
+                    params.get(QuantizerParams.WEIGHT_OFFSET_KEY).toDoubleVector(), null, spec.qmin(), spec.qmax()), w.shape(), w.dataType());
             case BINARY -> new BinaryQuantizer(BinaryQuantizer.Scaling.MEAN_ABS, granularity(s), outAxis).forward(w);
             case TERNARY -> new TernaryQuantizer(granularity(s), outAxis).forward(w);
         };
+    }
+
+    private static FastQuant.Groups groups(QuantSettings s, INDArray w, int outAxis) {
+        return s.isWeightPerChannel() ? FastQuant.Groups.perChannel(w.shape(), outAxis) : FastQuant.Groups.perTensor();
+    }
+
+    /** The learned steps, floored at {@link LsqQuantizer#MIN_STEP} as the lsq ops do. */
+    private static double[] steps(Map<String, INDArray> params) {
+        double[] steps = params.get(QuantizerParams.WEIGHT_STEP_KEY).toDoubleVector();
+        for (int i = 0; i < steps.length; i++) {
+            if (Double.isNaN(steps[i])) {
+                throw new IllegalArgumentException("weight step " + i + " is NaN; the training diverged");
+            }
+            steps[i] = Math.max(steps[i], LsqQuantizer.MIN_STEP);
+        }
+        return steps;
     }
 
     /**
@@ -63,30 +87,34 @@ public final class WeightQuantization {
      */
     public static void backward(QuantSettings s, INDArray w, int outAxis, Map<String, INDArray> params, INDArray grad,
                                 Map<String, INDArray> gradViews) {
+        QuantSpec spec = spec(s, outAxis);
         switch (s.getWeightMode()) {
-            case NONE -> {
+            case NONE, TERNARY -> {
+                // TERNARY is straight-through: dL/dw = dL/dw^ unchanged
             }
-            case FIXED -> grad.assign(new UniformQuantizer(spec(s, outAxis)).backward(w, grad, fixedQParams(s, w, outAxis)));
-            case LSQ -> {
-                LsqQuantizer q = new LsqQuantizer(spec(s, outAxis));
-                LsqQuantizer.Gradients g = q.backward(w, grad, params.get(QuantizerParams.WEIGHT_STEP_KEY).toDoubleVector(),
-                        gradScale(s, q, w));
-                grad.assign(g.input());
-                assignRow(gradViews.get(QuantizerParams.WEIGHT_STEP_KEY), g.step());
+            case FIXED -> {
+                QParams qp = fixedQParams(s, w, outAxis);
+                double[] g = FastQuant.read(grad);
+                FastQuant.backward(FastQuant.read(w), g, groups(s, w, outAxis), qp.scales(), null, qp.zeroPoints(), spec.qmin(),
+                        spec.qmax(), null, null, 1);
+                grad.assign(FastQuant.write(g, grad.shape(), grad.dataType()));
             }
-            case LSQ_PLUS -> {
-                LsqPlusQuantizer q = new LsqPlusQuantizer(spec(s, outAxis));
-                double scale = gradScale(s, new LsqQuantizer(spec(s, outAxis)), w);
-                LsqPlusQuantizer.Gradients g = q.backward(w, grad, params.get(QuantizerParams.WEIGHT_STEP_KEY).toDoubleVector(),
-                        params.get(QuantizerParams.WEIGHT_OFFSET_KEY).toDoubleVector(), scale);
-                grad.assign(g.input());
-                assignRow(gradViews.get(QuantizerParams.WEIGHT_STEP_KEY), g.step());
-                assignRow(gradViews.get(QuantizerParams.WEIGHT_OFFSET_KEY), g.offset());
+            case LSQ, LSQ_PLUS -> {
+                boolean plus = s.getWeightMode() == WeightQuantMode.LSQ_PLUS;
+                double[] steps = steps(params);
+                double[] stepGrad = new double[steps.length];
+                double[] offsetGrad = plus ? new double[steps.length] : null;
+                double[] g = FastQuant.read(grad);
+                FastQuant.backward(FastQuant.read(w), g, groups(s, w, outAxis), steps,
+                        plus ? params.get(QuantizerParams.WEIGHT_OFFSET_KEY).toDoubleVector() : null, null, spec.qmin(), spec.qmax(),
+                        stepGrad, offsetGrad, gradScale(s, new LsqQuantizer(spec), w));
+                grad.assign(FastQuant.write(g, grad.shape(), grad.dataType()));
+                assignRow(gradViews.get(QuantizerParams.WEIGHT_STEP_KEY), stepGrad);
+                if (plus) {
+                    assignRow(gradViews.get(QuantizerParams.WEIGHT_OFFSET_KEY), offsetGrad);
+                }
             }
             case BINARY -> grad.assign(new BinaryQuantizer(BinaryQuantizer.Scaling.MEAN_ABS, granularity(s), outAxis).backward(w, grad));
-            case TERNARY -> {
-                // straight-through: dL/dw = dL/dw^ unchanged
-            }
         }
     }
 
