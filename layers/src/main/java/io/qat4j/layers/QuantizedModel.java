@@ -23,13 +23,18 @@ import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
 
+import io.qat4j.layers.conf.QuantizedConvBatchNormLayer;
 import io.qat4j.layers.conf.QuantizedConvolutionLayer;
 import io.qat4j.layers.conf.QuantizedDenseLayer;
 import io.qat4j.layers.conf.QuantizedLayerConf;
 import io.qat4j.layers.conf.QuantizedOutputLayer;
 import io.qat4j.layers.impl.InputQuantization;
+import io.qat4j.layers.impl.QuantizedConvBatchNormImpl;
 import io.qat4j.layers.impl.WeightQuantization;
 
 /**
@@ -37,7 +42,8 @@ import io.qat4j.layers.impl.WeightQuantization;
  * on and off afterwards.
  *
  * <p>{@link #wrap} replaces every {@code ConvolutionLayer}, {@code DenseLayer} and
- * {@code OutputLayer} by its quantized twin with the plan's settings, copies all parameters (the
+ * {@code OutputLayer} by its quantized twin with the plan's settings (a convolution followed by a
+ * batch norm by one {@link QuantizedConvBatchNormLayer}), copies all parameters (the
  * network computes the same function when quantization is disabled), initializes weight
  * steps from the copied weights and input quantizers from the plan's calibrated ranges. Layers
  * without weights (pooling, activation, dropout) pass quantized values through. Every other layer
@@ -45,43 +51,139 @@ import io.qat4j.layers.impl.WeightQuantization;
  */
 public final class QuantizedModel {
 
-    /** The wrapped network and what happened to each layer. */
-    public record Wrapped<T extends Model>(T network, List<String> quantized, Map<String, String> keptInFloat) {
+    /**
+     * The wrapped network and what happened to each layer: quantized layer names, batch norms folded
+     * into the preceding convolution (batch-norm name to convolution name; the batch norm's place
+     * holds an identity activation), and layers kept in float with the reason.
+     */
+    public record Wrapped<T extends Model>(T network, List<String> quantized, Map<String, String> foldedBatchNorms,
+                                           Map<String, String> keptInFloat) {
         /** A one-line summary for logs. */
         public String summary() {
-            return "quantized " + quantized.size() + " layers " + quantized + (keptInFloat.isEmpty() ? ""
-                    : "; kept in float: " + keptInFloat);
+            return "quantized " + quantized.size() + " layers " + quantized
+                    + (foldedBatchNorms.isEmpty() ? "" : "; batch norms folded into convolutions: " + foldedBatchNorms)
+                    + (keptInFloat.isEmpty() ? "" : "; kept in float: " + keptInFloat);
         }
     }
 
     private QuantizedModel() {
     }
 
-    /** Wraps a MultiLayerNetwork (the original is not modified). */
+    /**
+     * Wraps a MultiLayerNetwork (the original is not modified). A plain convolution with identity
+     * activation directly followed by a BatchNormalization becomes one
+     * {@link QuantizedConvBatchNormLayer} (QAT-time folding); the batch norm's index keeps an identity
+     * activation so that layer indices and preprocessors stay valid.
+     */
     public static Wrapped<MultiLayerNetwork> wrap(MultiLayerNetwork net, QuantizationPlan plan) {
         MultiLayerConfiguration conf = net.getLayerWiseConfigurations().clone();
         List<String> quantized = new ArrayList<>();
+        Map<String, String> folded = new LinkedHashMap<>();
         Map<String, String> kept = new LinkedHashMap<>();
-        for (int i = 0; i < conf.getConfs().size(); i++) {
+        int n = conf.getConfs().size();
+        for (int i = 0; i < n; i++) {
             NeuralNetConfiguration nnc = conf.getConf(i);
-            nnc.setLayer(replace(nnc.getLayer(), name(nnc.getLayer(), i), plan, quantized, kept));
+            String name = name(nnc.getLayer(), i);
+            if (i + 1 < n && foldable(nnc.getLayer(), conf.getConf(i + 1).getLayer(), name, plan)) {
+                String bnName = name(conf.getConf(i + 1).getLayer(), i + 1);
+                nnc.setLayer(fuse(nnc.getLayer(), conf.getConf(i + 1).getLayer(), name, plan));
+                conf.getConf(i + 1).setLayer(identityIn(bnName));
+                quantized.add(name);
+                folded.put(bnName, name);
+                i++;
+                continue;
+            }
+            nnc.setLayer(replace(nnc.getLayer(), name, plan, quantized, kept));
         }
         MultiLayerNetwork q = new MultiLayerNetwork(conf);
         q.init();
         for (int i = 0; i < net.getnLayers(); i++) {
-            copyParams(net.getLayer(i), q.getLayer(i));
+            if (q.getLayer(i).conf().getLayer() instanceof QuantizedConvBatchNormLayer) {
+                copyFused(net.getLayer(i), net.getLayer(i + 1), q.getLayer(i));
+            } else if (!folded.containsKey(name(conf.getConf(i).getLayer(), i))) {
+                copyParams(net.getLayer(i), q.getLayer(i));
+            }
             initQuantizers(q.getLayer(i), name(conf.getConf(i).getLayer(), i), plan);
         }
-        return new Wrapped<>(q, Collections.unmodifiableList(quantized), Collections.unmodifiableMap(kept));
+        return new Wrapped<>(q, Collections.unmodifiableList(quantized), Collections.unmodifiableMap(folded),
+                Collections.unmodifiableMap(kept));
     }
 
-    /** Wraps a ComputationGraph (the original is not modified). */
+    /** A plain identity-activation convolution followed by a foldable batch norm, neither kept in float. */
+    private static boolean foldable(org.deeplearning4j.nn.conf.layers.Layer layer, org.deeplearning4j.nn.conf.layers.Layer next,
+                                    String name, QuantizationPlan plan) {
+        return layer.getClass() == ConvolutionLayer.class && next instanceof BatchNormalization bn && !bn.isLockGammaBeta()
+                && ((ConvolutionLayer) layer).getActivationFn() instanceof ActivationIdentity && !plan.keepsFloat(name)
+                && !plan.keepsFloat(next.getLayerName());
+    }
+
+    private static org.deeplearning4j.nn.conf.layers.Layer fuse(org.deeplearning4j.nn.conf.layers.Layer conv,
+                                                                 org.deeplearning4j.nn.conf.layers.Layer bn, String name, QuantizationPlan plan) {
+        QuantizedConvBatchNormLayer f = QuantizedConvBatchNormLayer.of((ConvolutionLayer) conv, (BatchNormalization) bn,
+                plan.settingsFor(name));
+        f.setLayerName(name);
+        return f;
+    }
+
+    private static ActivationLayer identityIn(String name) {
+        ActivationLayer a = new ActivationLayer.Builder().activation(new ActivationIdentity()).build();
+        a.setLayerName(name);
+        return a;
+    }
+
+    /** W from the convolution; gamma, beta, running mean (minus the convolution's bias) and variance from the batch norm. */
+    private static void copyFused(Layer conv, Layer bn, Layer fused) {
+        fused.setParam("W", conv.getParam("W").dup());
+        BatchNormalization bnConf = (BatchNormalization) bn.conf().getLayer();
+        fused.setParam("gamma", bn.getParam("gamma").dup());
+        fused.setParam("beta", bn.getParam("beta").dup());
+        INDArray mean = bn.getParam("mean").dup();
+        INDArray bias = conv.paramTable().get("b");
+        if (bias != null) {
+            mean.subi(bias.reshape(mean.shape()));   // BN(conv + b) with running mean mu == BN(conv) with mu - b
+        }
+        fused.setParam("mean", mean);
+        INDArray var;
+        if (bnConf.isUseLogStd()) {
+            INDArray std = Transforms.pow(Nd4j.valueArrayOf(bn.getParam("log10stdev").shape(), 10.0, bn.getParam("log10stdev").dataType()),
+                    bn.getParam("log10stdev"), true);
+            var = std.muli(std);
+        } else {
+            var = bn.getParam("var").dup();
+        }
+        fused.setParam("var", var);
+    }
+
+    /**
+     * Wraps a ComputationGraph (the original is not modified). A convolution whose only consumer is a
+     * batch norm is fused with it as in the MultiLayerNetwork case; the batch-norm vertex becomes an
+     * identity activation, so the graph's wiring is unchanged.
+     */
     public static Wrapped<ComputationGraph> wrap(ComputationGraph graph, QuantizationPlan plan) {
         ComputationGraphConfiguration conf = graph.getConfiguration().clone();
         List<String> quantized = new ArrayList<>();
+        Map<String, String> folded = new LinkedHashMap<>();
         Map<String, String> kept = new LinkedHashMap<>();
+        Map<String, String> fusedConvToBn = new LinkedHashMap<>();
+        for (Map.Entry<String, List<String>> e : conf.getVertexInputs().entrySet()) {
+            GraphVertex v = conf.getVertices().get(e.getKey());
+            if (v instanceof LayerVertex bnVertex && e.getValue().size() == 1
+                    && conf.getVertices().get(e.getValue().get(0)) instanceof LayerVertex convVertex
+                    && consumers(conf, e.getValue().get(0)) == 1
+                    && foldable(convVertex.getLayerConf().getLayer(), bnVertex.getLayerConf().getLayer(), e.getValue().get(0), plan)) {
+                fusedConvToBn.put(e.getValue().get(0), e.getKey());
+            }
+        }
+        for (Map.Entry<String, String> e : fusedConvToBn.entrySet()) {
+            NeuralNetConfiguration convConf = ((LayerVertex) conf.getVertices().get(e.getKey())).getLayerConf();
+            NeuralNetConfiguration bnConf = ((LayerVertex) conf.getVertices().get(e.getValue())).getLayerConf();
+            convConf.setLayer(fuse(convConf.getLayer(), bnConf.getLayer(), e.getKey(), plan));
+            bnConf.setLayer(identityIn(e.getValue()));
+            quantized.add(e.getKey());
+            folded.put(e.getValue(), e.getKey());
+        }
         for (Map.Entry<String, GraphVertex> e : conf.getVertices().entrySet()) {
-            if (e.getValue() instanceof LayerVertex lv) {
+            if (e.getValue() instanceof LayerVertex lv && !fusedConvToBn.containsKey(e.getKey()) && !folded.containsKey(e.getKey())) {
                 NeuralNetConfiguration nnc = lv.getLayerConf();
                 nnc.setLayer(replace(nnc.getLayer(), e.getKey(), plan, quantized, kept));
             }
@@ -90,10 +192,25 @@ public final class QuantizedModel {
         q.init();
         for (Layer layer : graph.getLayers()) {
             String name = layer.conf().getLayer().getLayerName();
-            copyParams(layer, q.getLayer(name));
+            if (fusedConvToBn.containsKey(name)) {
+                copyFused(layer, graph.getLayer(fusedConvToBn.get(name)), q.getLayer(name));
+            } else if (!folded.containsKey(name)) {
+                copyParams(layer, q.getLayer(name));
+            }
             initQuantizers(q.getLayer(name), name, plan);
         }
-        return new Wrapped<>(q, Collections.unmodifiableList(quantized), Collections.unmodifiableMap(kept));
+        return new Wrapped<>(q, Collections.unmodifiableList(quantized), Collections.unmodifiableMap(folded),
+                Collections.unmodifiableMap(kept));
+    }
+
+    private static int consumers(ComputationGraphConfiguration conf, String vertex) {
+        int n = 0;
+        for (List<String> inputs : conf.getVertexInputs().values()) {
+            for (String in : inputs) {
+                n += in.equals(vertex) ? 1 : 0;
+            }
+        }
+        return n + (conf.getNetworkOutputs().contains(vertex) ? 1 : 0);
     }
 
     private static String name(org.deeplearning4j.nn.conf.layers.Layer layer, int index) {
@@ -135,8 +252,8 @@ public final class QuantizedModel {
             return layer;   // no weights: quantized values pass through
         }
         if (layer instanceof BatchNormalization) {
-            kept.put(name, "BatchNormalization stays in float: fold it into the preceding convolution or dense layer first "
-                    + "(io.qat4j.layers.BatchNormFolding); QAT-time BN folding is not implemented yet");
+            kept.put(name, "BatchNormalization stays in float: only a batch norm directly after a plain convolution with identity "
+                    + "activation is folded for QAT; fold others offline first (io.qat4j.layers.BatchNormFolding)");
             return layer;
         }
         kept.put(name, layer.getClass().getSimpleName() + " has no quantized implementation");
@@ -154,7 +271,7 @@ public final class QuantizedModel {
             return;
         }
         QuantSettings s = q.getQuant();
-        INDArray w = layer.paramTable().get("W");
+        INDArray w = layer instanceof QuantizedConvBatchNormImpl fused ? fused.foldedWeights() : layer.paramTable().get("W");
         if (w != null) {
             WeightQuantization.initialize(s, w, w.rank() == 4 ? 0 : 1, layer.paramTable());
         }

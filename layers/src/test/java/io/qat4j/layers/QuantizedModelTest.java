@@ -66,13 +66,14 @@ class QuantizedModelTest {
     }
 
     @Test
-    void wrapReplacesWeightedLayersReportsBatchNormAndKeepsTheFunctionWhenDisabled() {
+    void wrapReplacesWeightedLayersFoldsBatchNormAndKeepsTheFunctionWhenDisabled() {
         MultiLayerNetwork fp = floatCnn();
         QuantizedModel.Wrapped<MultiLayerNetwork> w = QuantizedModel.wrap(fp, QuantizationPlan.uniform(QuantSettings.disabled()));
         assertEquals(List.of("conv1", "fc1", "out"), w.quantized());
-        assertTrue(w.keptInFloat().containsKey("bn1"), w.summary());
-        assertTrue(w.keptInFloat().get("bn1").contains("BatchNormFolding"), w.summary());
-        assertTrue(w.network().getLayer(0).conf().getLayer() instanceof QuantizedConvolutionLayer);
+        assertEquals(java.util.Map.of("bn1", "conv1"), w.foldedBatchNorms(), w.summary());
+        assertTrue(w.keptInFloat().isEmpty(), w.summary());
+        assertTrue(w.network().getLayer(0).conf().getLayer() instanceof io.qat4j.layers.conf.QuantizedConvBatchNormLayer);
+        assertTrue(w.network().getLayer(1).conf().getLayer() instanceof ActivationLayer);
         assertTrue(w.network().getLayer(4).conf().getLayer() instanceof QuantizedDenseLayer);
         assertTrue(w.network().getLayer(5).conf().getLayer() instanceof QuantizedOutputLayer);
         INDArray x = Nd4j.rand(DataType.FLOAT, 5, 1, 8, 8);
@@ -138,15 +139,20 @@ class QuantizedModelTest {
     void computationGraphsWrapSerializeAndRestoreBitIdentically() throws Exception {
         ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder().seed(4).updater(new Adam(1e-2)).graphBuilder()
                 .addInputs("in")
-                .addLayer("conv", new ConvolutionLayer.Builder(3, 3).nOut(4).activation(Activation.RELU).build(), "in")
+                .addLayer("conv0", new ConvolutionLayer.Builder(3, 3).nOut(3).padding(1, 1).activation(Activation.IDENTITY).build(), "in")
+                .addLayer("bn0", new BatchNormalization.Builder().build(), "conv0")
+                .addLayer("relu0", new ActivationLayer.Builder().activation(Activation.RELU).build(), "bn0")
+                .addLayer("conv", new ConvolutionLayer.Builder(3, 3).nOut(4).activation(Activation.RELU).build(), "relu0")
                 .addLayer("fc", new DenseLayer.Builder().nOut(8).activation(Activation.RELU).build(), "conv")
                 .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(3).activation(Activation.SOFTMAX).build(), "fc")
                 .setOutputs("out").setInputTypes(InputType.convolutional(6, 6, 2)).build();
         ComputationGraph g = new ComputationGraph(conf);
         g.init();
         INDArray x = Nd4j.rand(DataType.FLOAT, 4, 2, 6, 6);
+        g.fit(new org.nd4j.linalg.dataset.DataSet(x, Nets.oneHot(4, 3, 1)));   // non-trivial BN statistics
         QuantizedModel.Wrapped<ComputationGraph> off = QuantizedModel.wrap(g, QuantizationPlan.uniform(QuantSettings.disabled()));
-        assertEquals(List.of("conv", "fc", "out"), off.quantized());
+        assertEquals(List.of("conv0", "conv", "fc", "out"), off.quantized());
+        assertEquals(java.util.Map.of("bn0", "conv0"), off.foldedBatchNorms());
         assertTrue(Nets.maxAbsDiff(g.outputSingle(x), off.network().outputSingle(x)) < 1e-6);
 
         ComputationGraph q = QuantizedModel.wrap(g, QuantizationPlan.uniform(QuantSettings.of(WeightQuantMode.LSQ, 4, InputQuantMode.LSQ, 4)))

@@ -34,7 +34,7 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
     /** libnd4j conv2d integer argument: NCHW data (0 means channels first). */
     private static final int DATA_NCHW = 0;
 
-    private final transient QuantizedLayerSupport support = new QuantizedLayerSupport();
+    protected final transient QuantizedLayerSupport support = new QuantizedLayerSupport();
     private transient INDArray cachedPreOutput;
     private transient INDArray cachedForInput;
 
@@ -42,15 +42,15 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
         super(conf, dataType);
     }
 
-    private QuantizedConvolutionLayer qconf() {
+    protected QuantizedConvolutionLayer qconf() {
         return (QuantizedConvolutionLayer) conf.getLayer();
     }
 
-    private QuantSettings settings() {
+    protected QuantSettings settings() {
         return qconf().getQuant();
     }
 
-    private int[] convArgs() {
+    protected int[] convArgs() {
         QuantizedConvolutionLayer c = qconf();
         int[] k = c.getKernelSize();
         int[] s = c.getStride();
@@ -60,7 +60,7 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
         return new int[] {k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1], same, DATA_NCHW, WEIGHTS_OIYX};
     }
 
-    private void checkInput() {
+    protected void checkInput() {
         if (input.rank() != 4) {
             throw new IllegalStateException("QuantizedConvolutionLayer " + layerId() + " expects NCHW input of rank 4, got shape "
                     + Arrays.toString(input.shape()));
@@ -83,11 +83,15 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
         input = support.quantizeInput(settings(), input, training, paramTable(), layerId(), workspaceMgr);
         INDArray x = input.castTo(dataType);
         INDArray w = support.quantizeWeights(settings(), getParam(ConvolutionParamInitializer.WEIGHT_KEY), 0, paramTable(), training, input);
+        return conv2d(x, w, bias(), workspaceMgr, type);
+    }
+
+    /** Native conv2d of {@code x} with weights {@code w} ({@code [out, in, kh, kw]}) and optional bias, into the given workspace type. */
+    protected INDArray conv2d(INDArray x, INDArray w, INDArray b, LayerWorkspaceMgr workspaceMgr, ArrayType type) {
         QuantizedConvolutionLayer c = qconf();
         int[] outHW = ConvolutionUtils.getOutputSize(x, c.getKernelSize(), c.getStride(), c.getPadding(), c.getConvolutionMode(),
                 c.getDilation(), CNN2DFormat.NCHW);
         INDArray out = workspaceMgr.createUninitialized(type, dataType, new long[] {x.size(0), c.getNOut(), outHW[0], outHW[1]}, 'c');
-        INDArray b = bias();
         DynamicCustomOp.DynamicCustomOpsBuilder op = DynamicCustomOp.builder("conv2d").addIntegerArguments(convArgs()).addOutputs(out);
         op = b == null ? op.addInputs(x, w) : op.addInputs(x, w, b);
         exec(op.build());
@@ -95,11 +99,28 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
     }
 
     /**
+     * Native conv2d_bp: writes dL/dx into {@code gradInput} and returns {dL/dw, dL/db or null} (new arrays).
+     */
+    protected INDArray[] conv2dBackprop(INDArray x, INDArray w, INDArray b, INDArray delta, INDArray gradInput) {
+        INDArray gW = Nd4j.create(dataType, w.shape());
+        DynamicCustomOp.DynamicCustomOpsBuilder op = DynamicCustomOp.builder("conv2d_bp").addIntegerArguments(convArgs());
+        if (b == null) {
+            op.addInputs(x, w, delta).addOutputs(gradInput, gW);
+            exec(op.build());
+            return new INDArray[] {gW, null};
+        }
+        INDArray gB = Nd4j.create(dataType, b.length());
+        op.addInputs(x, w, b, delta).addOutputs(gradInput, gW, gB);
+        exec(op.build());
+        return new INDArray[] {gW, gB};
+    }
+
+    /**
      * Runs a conv op. libnd4j 1.0.0-M2.1's oneDNN helper rejects dilated convolutions ("could not
      * create a descriptor for a dilated convolution"), so dilated ones run with platform helpers
      * switched off (libnd4j's own kernel). The switch is process-wide while the op runs.
      */
-    private void exec(DynamicCustomOp op) {
+    protected void exec(DynamicCustomOp op) {
         int[] d = qconf().getDilation();
         if (d[0] == 1 && d[1] == 1) {
             Nd4j.exec(op);
@@ -151,19 +172,10 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
         INDArray gradInput = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c');
         INDArray gradW = gradientViews.get(ConvolutionParamInitializer.WEIGHT_KEY);
         INDArray b = bias();
-        {
-            INDArray gW = Nd4j.create(dataType, gradW.shape());
-            DynamicCustomOp.DynamicCustomOpsBuilder op = DynamicCustomOp.builder("conv2d_bp").addIntegerArguments(convArgs());
-            if (b == null) {
-                op.addInputs(x, w, delta).addOutputs(gradInput, gW);
-                exec(op.build());
-            } else {
-                INDArray gB = Nd4j.create(dataType, b.length());
-                op.addInputs(x, w, b, delta).addOutputs(gradInput, gW, gB);
-                exec(op.build());
-                gradientViews.get(ConvolutionParamInitializer.BIAS_KEY).assign(gB.reshape(gradientViews.get(ConvolutionParamInitializer.BIAS_KEY).shape()));
-            }
-            gradW.assign(gW);
+        INDArray[] g = conv2dBackprop(x, w, b, delta, gradInput);
+        gradW.assign(g[0]);
+        if (b != null) {
+            gradientViews.get(ConvolutionParamInitializer.BIAS_KEY).assign(g[1].reshape(gradientViews.get(ConvolutionParamInitializer.BIAS_KEY).shape()));
         }
         return support.finishBackprop(settings(), paramTable(), gradientViews, ConvolutionParamInitializer.WEIGHT_KEY, 0, gradInput,
                 workspaceMgr);

@@ -104,9 +104,21 @@ final class QuantizedLayerSupport {
     org.nd4j.common.primitives.Pair<Gradient, INDArray> finishBackprop(QuantSettings s, Map<String, INDArray> params,
                                                                         Map<String, INDArray> gradViews, String weightKey, int outAxis,
                                                                         INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+        return finishBackprop(s, params, gradViews, weightKey, outAxis, epsilon, workspaceMgr, true);
+    }
+
+    /**
+     * As above; {@code zeroQuantizerGradients} false when the caller already wrote the weight
+     * quantizer's gradients (only the input quantizer's state is then zeroed here).
+     */
+    org.nd4j.common.primitives.Pair<Gradient, INDArray> finishBackprop(QuantSettings s, Map<String, INDArray> params,
+                                                                        Map<String, INDArray> gradViews, String weightKey, int outAxis,
+                                                                        INDArray epsilon, LayerWorkspaceMgr workspaceMgr,
+                                                                        boolean zeroQuantizerGradients) {
         INDArray eps = epsilon;
         for (String key : gradViews.keySet()) {
-            if (QuantizerParams.isQuantizerParam(key)) {
+            boolean weightQuantizer = QuantizerParams.WEIGHT_STEP_KEY.equals(key) || QuantizerParams.WEIGHT_OFFSET_KEY.equals(key);
+            if (QuantizerParams.isQuantizerParam(key) && (zeroQuantizerGradients || !weightQuantizer)) {
                 gradViews.get(key).assign(0);
             }
         }
