@@ -1,5 +1,8 @@
 package io.qat4j.layers.impl;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -39,16 +42,43 @@ final class FastQuant {
         }
     }
 
-    /** The elements of {@code x} in C order, as float64. */
+    /**
+     * The elements of {@code x} in C order, as float64, copied in bulk through the buffer's native
+     * memory (ND4J's {@code asFloat}/{@code setData} go element by element and dominated the profile).
+     */
     static double[] read(INDArray x) {
         INDArray c = x.ordering() == 'c' && !x.isView() && x.data().length() == x.length() ? x : x.dup('c');
-        return c.data().asDouble();
+        ByteBuffer nio = c.data().asNio().order(ByteOrder.nativeOrder());
+        double[] d = new double[(int) c.length()];
+        if (c.dataType() == DataType.FLOAT) {
+            float[] f = new float[d.length];
+            nio.asFloatBuffer().get(f);
+            for (int i = 0; i < f.length; i++) {
+                d[i] = f[i];
+            }
+        } else if (c.dataType() == DataType.DOUBLE) {
+            nio.asDoubleBuffer().get(d);
+        } else {
+            return c.castTo(DataType.DOUBLE).dup('c').data().asDouble();
+        }
+        return d;
     }
 
-    /** A new array of {@code shape} and {@code type} (current workspace) holding {@code values}. */
+    /** A new array of {@code shape} and {@code type} (current workspace) holding {@code values} (rounded once to float for FLOAT). */
     static INDArray write(double[] values, long[] shape, DataType type) {
         INDArray out = Nd4j.createUninitialized(type, shape, 'c');
-        out.data().setData(values);
+        ByteBuffer nio = out.data().asNio().order(ByteOrder.nativeOrder());
+        if (type == DataType.FLOAT) {
+            float[] f = new float[values.length];
+            for (int i = 0; i < f.length; i++) {
+                f[i] = (float) values[i];
+            }
+            nio.asFloatBuffer().put(f);
+        } else if (type == DataType.DOUBLE) {
+            nio.asDoubleBuffer().put(values);
+        } else {
+            return Nd4j.createFromArray(values).reshape('c', shape).castTo(type);
+        }
         return out;
     }
 
@@ -59,14 +89,35 @@ final class FastQuant {
      */
     static double[] forward(double[] x, Groups g, double[] s, double[] beta, int[] z, int qmin, int qmax) {
         double[] out = new double[x.length];
-        for (int i = 0; i < x.length; i++) {
-            int k = g.of(i);
-            double b = beta == null ? 0 : beta[k];
-            int zp = z == null ? 0 : z[k];
-            double q = Math.min(qmax, Math.max(qmin, Math.rint((x[i] - b) / s[k]) + zp));
-            out[i] = (q - zp) * s[k] + b;
-        }
+        forEachChunk(x.length, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                int k = g.of(i);
+                double b = beta == null ? 0 : beta[k];
+                int zp = z == null ? 0 : z[k];
+                double q = Math.min(qmax, Math.max(qmin, Math.rint((x[i] - b) / s[k]) + zp));
+                out[i] = (q - zp) * s[k] + b;
+            }
+        });
         return out;
+    }
+
+    /** Elements per parallel chunk; smaller tensors run on the calling thread. */
+    static final int CHUNK = 1 << 16;
+
+    /** A loop body over {@code [from, to)}. */
+    @FunctionalInterface
+    interface Range {
+        void run(int from, int to);
+    }
+
+    /** Runs {@code body} over {@code [0, n)} in chunks, in parallel when there is more than one chunk. */
+    static void forEachChunk(int n, Range body) {
+        int chunks = (n + CHUNK - 1) / CHUNK;
+        if (chunks <= 1) {
+            body.run(0, n);
+            return;
+        }
+        java.util.stream.IntStream.range(0, chunks).parallel().forEach(c -> body.run(c * CHUNK, Math.min(n, (c + 1) * CHUNK)));
     }
 
     /**
@@ -77,31 +128,42 @@ final class FastQuant {
      */
     static void backward(double[] x, double[] grad, Groups g, double[] s, double[] beta, int[] z, int qmin, int qmax,
                          double[] stepGrad, double[] offsetGrad, double gradScale) {
-        for (int i = 0; i < x.length; i++) {
-            int k = g.of(i);
-            double b = beta == null ? 0 : beta[k];
-            int zp = z == null ? 0 : z[k];
-            double v = (x[i] - b) / s[k];
-            double u = v + zp;
-            double gi = grad[i];
-            if (u < qmin) {
-                grad[i] = 0;
+        int groups = s.length;
+        int chunks = Math.max(1, (x.length + CHUNK - 1) / CHUNK);
+        // per-chunk partial sums, added in chunk order: the result does not depend on thread timing
+        double[][] stepPart = new double[chunks][groups];
+        double[][] offsetPart = new double[chunks][groups];
+        forEachChunk(x.length, (from, to) -> {
+            double[] sp = stepPart[from / CHUNK];
+            double[] op = offsetPart[from / CHUNK];
+            for (int i = from; i < to; i++) {
+                int k = g.of(i);
+                double b = beta == null ? 0 : beta[k];
+                int zp = z == null ? 0 : z[k];
+                double v = (x[i] - b) / s[k];
+                double u = v + zp;
+                double gi = grad[i];
+                if (u < qmin) {
+                    grad[i] = 0;
+                    sp[k] += gi * qmin;
+                    op[k] += gi;
+                } else if (u > qmax) {
+                    grad[i] = 0;
+                    sp[k] += gi * qmax;
+                    op[k] += gi;
+                } else {
+                    sp[k] += gi * (Math.rint(v) - v);
+                }
+            }
+        });
+        for (int c = 0; c < chunks; c++) {
+            for (int k = 0; k < groups; k++) {
                 if (stepGrad != null) {
-                    stepGrad[k] += gi * qmin;
+                    stepGrad[k] += stepPart[c][k];
                 }
                 if (offsetGrad != null) {
-                    offsetGrad[k] += gi;
+                    offsetGrad[k] += offsetPart[c][k];
                 }
-            } else if (u > qmax) {
-                grad[i] = 0;
-                if (stepGrad != null) {
-                    stepGrad[k] += gi * qmax;
-                }
-                if (offsetGrad != null) {
-                    offsetGrad[k] += gi;
-                }
-            } else if (stepGrad != null) {
-                stepGrad[k] += gi * (Math.rint(v) - v);
             }
         }
         if (stepGrad != null) {
@@ -120,9 +182,11 @@ final class FastQuant {
     static double[] pact(double[] x, double alpha, int levels) {
         double k = levels / alpha;
         double[] out = new double[x.length];
-        for (int i = 0; i < x.length; i++) {
-            out[i] = Math.rint(Math.min(alpha, Math.max(0, x[i])) * k) / k;
-        }
+        forEachChunk(x.length, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                out[i] = Math.rint(Math.min(alpha, Math.max(0, x[i])) * k) / k;
+            }
+        });
         return out;
     }
 
