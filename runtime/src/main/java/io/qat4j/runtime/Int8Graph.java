@@ -1,0 +1,331 @@
+package io.qat4j.runtime;
+
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * An integer-only inference graph: quantized tensors (per-sample shapes, one scale and zero point
+ * each, int8 storage) and nodes in execution order. Immutable once built; {@link #validate()}
+ * checks every shape and parameter, so kernels can trust what they are given.
+ *
+ * <p>Real value of an int8 activation {@code q}: {@code scale (q - zeroPoint)} (TFLite's asymmetric
+ * int8). Weights are int8 codes with zero point 0 and a real multiplier per output channel that
+ * already combines input, weight and output scales ({@code M = s_x s_w / s_y}, stored as Q31
+ * multiplier and shift, {@link FixedPoint#quantizeMultiplier}).
+ *
+ * @param tensors tensor table; index = tensor id
+ * @param nodes   nodes in execution order
+ * @param input   id of the input tensor (quantized from float by {@link Int8Model})
+ * @param output  id of the output tensor (dequantized to float logits by {@link Int8Model})
+ */
+public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int output) {
+
+    /** Largest element count of one tensor per sample (guards allocations from hostile files). */
+    public static final long MAX_TENSOR_ELEMENTS = 1L << 26;
+    /** Largest single dimension. */
+    public static final int MAX_DIMENSION = 1 << 16;
+
+    public Int8Graph {
+        tensors = List.copyOf(tensors);
+        nodes = List.copyOf(nodes);
+    }
+
+    /**
+     * A quantized tensor, per sample.
+     *
+     * @param dims      {@code [C, H, W]} for feature maps, {@code [F]} for vectors
+     * @param scale     positive, finite
+     * @param zeroPoint in [-128, 127]
+     */
+    public record Tensor(int[] dims, double scale, int zeroPoint) {
+        public Tensor {
+            dims = dims.clone();
+        }
+
+        public long elements() {
+            long n = 1;
+            for (int d : dims) {
+                n *= d;
+            }
+            return n;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Tensor t && Arrays.equals(dims, t.dims) && Double.compare(scale, t.scale) == 0 && zeroPoint == t.zeroPoint;
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * (31 * Arrays.hashCode(dims) + Double.hashCode(scale)) + zeroPoint;
+        }
+
+        @Override
+        public String toString() {
+            return "Tensor" + Arrays.toString(dims) + "(scale=" + scale + ", zp=" + zeroPoint + ")";
+        }
+    }
+
+    /** A graph node reading one tensor and writing another. */
+    public sealed interface Node permits Conv2D, Dense, MaxPool, AvgPool, Flatten {
+        int input();
+
+        int output();
+    }
+
+    /**
+     * Requantization of an int32 accumulator per output channel:
+     * {@code clamp(outputZeroPoint + MBQM(acc, multiplier[c], shift[c]), activationMin, activationMax)};
+     * a fused ReLU/ReLU6 is just a tighter {@code [activationMin, activationMax]}.
+     */
+    public record Requant(int[] multiplier, int[] shift, int activationMin, int activationMax) {
+        public Requant {
+            multiplier = multiplier.clone();
+            shift = shift.clone();
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Requant r && Arrays.equals(multiplier, r.multiplier) && Arrays.equals(shift, r.shift)
+                    && activationMin == r.activationMin && activationMax == r.activationMax;
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * (31 * Arrays.hashCode(multiplier) + Arrays.hashCode(shift)) + activationMin * 257 + activationMax;
+        }
+    }
+
+    /**
+     * 2-D convolution, NCHW, weights {@code [out, in, kh, kw]} as int8 codes (zero point 0),
+     * int32 bias {@code round(b / (s_x s_w))}, explicit (possibly asymmetric) padding.
+     *
+     * @param weightBits bits the codes were quantized to (1..8), which the file packs them at
+     */
+    public record Conv2D(int input, int output, int outChannels, int inChannels, int kernelH, int kernelW, int strideH, int strideW,
+                         int padTop, int padLeft, int padBottom, int padRight, int dilationH, int dilationW, int weightBits,
+                         byte[] weights, int[] bias, Requant requant) implements Node {
+        public Conv2D {
+            weights = weights.clone();
+            bias = bias.clone();
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Conv2D c && input == c.input && output == c.output && outChannels == c.outChannels
+                    && inChannels == c.inChannels && kernelH == c.kernelH && kernelW == c.kernelW && strideH == c.strideH
+                    && strideW == c.strideW && padTop == c.padTop && padLeft == c.padLeft && padBottom == c.padBottom
+                    && padRight == c.padRight && dilationH == c.dilationH && dilationW == c.dilationW && weightBits == c.weightBits
+                    && Arrays.equals(weights, c.weights) && Arrays.equals(bias, c.bias) && requant.equals(c.requant);
+        }
+
+        @Override
+        public int hashCode() {
+            return Arrays.hashCode(weights) * 31 + Arrays.hashCode(bias);
+        }
+    }
+
+    /** Fully connected, weights {@code [out, in]} int8 codes (zero point 0), int32 bias. */
+    public record Dense(int input, int output, int outFeatures, int inFeatures, int weightBits, byte[] weights, int[] bias,
+                        Requant requant) implements Node {
+        public Dense {
+            weights = weights.clone();
+            bias = bias.clone();
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Dense d && input == d.input && output == d.output && outFeatures == d.outFeatures
+                    && inFeatures == d.inFeatures && weightBits == d.weightBits && Arrays.equals(weights, d.weights)
+                    && Arrays.equals(bias, d.bias) && requant.equals(d.requant);
+        }
+
+        @Override
+        public int hashCode() {
+            return Arrays.hashCode(weights) * 31 + Arrays.hashCode(bias);
+        }
+    }
+
+    /** Max pooling on int8 directly (monotonic: input and output share scale and zero point); padding never wins. */
+    public record MaxPool(int input, int output, int kernelH, int kernelW, int strideH, int strideW, int padTop, int padLeft,
+                          int padBottom, int padRight) implements Node {
+    }
+
+    /** Average pooling over the valid (unpadded) window, rounding division half away from zero; same scale in and out. */
+    public record AvgPool(int input, int output, int kernelH, int kernelW, int strideH, int strideW, int padTop, int padLeft,
+                          int padBottom, int padRight) implements Node {
+    }
+
+    /** {@code [C, H, W]} to {@code [C*H*W]} in C order (DL4J's CNN-to-dense order); same quantization. */
+    public record Flatten(int input, int output) implements Node {
+    }
+
+    /** Output size of a strided, padded, dilated window along one axis. */
+    public static int outputSize(int in, int kernel, int stride, int padBefore, int padAfter, int dilation) {
+        long effective = (long) dilation * (kernel - 1) + 1;
+        long n = in + (long) padBefore + padAfter - effective;
+        return n < 0 ? 0 : (int) (n / stride + 1);
+    }
+
+    /**
+     * Checks the whole graph: ids in range, every node's input/output shapes consistent with its
+     * parameters, weight/bias/requant array sizes, pooling tensors sharing quantization, sane ranges.
+     *
+     * @throws IllegalArgumentException naming the node or tensor and the problem
+     */
+    public void validate() {
+        if (tensors.isEmpty()) {
+            throw new IllegalArgumentException("graph has no tensors");
+        }
+        for (int i = 0; i < tensors.size(); i++) {
+            Tensor t = tensors.get(i);
+            if (t.dims.length < 1 || t.dims.length > 3) {
+                throw new IllegalArgumentException("tensor " + i + ": rank " + t.dims.length + "; expected [F] or [C, H, W]");
+            }
+            for (int d : t.dims) {
+                if (d < 1 || d > MAX_DIMENSION) {
+                    throw new IllegalArgumentException("tensor " + i + ": dimension " + d + " outside 1.." + MAX_DIMENSION);
+                }
+            }
+            if (t.elements() > MAX_TENSOR_ELEMENTS) {
+                throw new IllegalArgumentException("tensor " + i + ": " + t.elements() + " elements per sample exceed " + MAX_TENSOR_ELEMENTS);
+            }
+            if (!(t.scale > 0) || Double.isInfinite(t.scale)) {
+                throw new IllegalArgumentException("tensor " + i + ": scale " + t.scale + " must be positive and finite");
+            }
+            if (t.zeroPoint < -128 || t.zeroPoint > 127) {
+                throw new IllegalArgumentException("tensor " + i + ": zero point " + t.zeroPoint + " outside int8");
+            }
+        }
+        checkId("input", input);
+        checkId("output", output);
+        for (int n = 0; n < nodes.size(); n++) {
+            Node node = nodes.get(n);
+            String where = "node " + n + " (" + node.getClass().getSimpleName() + ")";
+            checkId(where + " input", node.input());
+            checkId(where + " output", node.output());
+            Tensor in = tensors.get(node.input());
+            Tensor out = tensors.get(node.output());
+            if (node instanceof Conv2D c) {
+                    positive(where, c.outChannels, c.inChannels, c.kernelH, c.kernelW, c.strideH, c.strideW, c.dilationH, c.dilationW);
+                    nonNegative(where, c.padTop, c.padLeft, c.padBottom, c.padRight);
+                    expectDims(where + " input", in, c.inChannels, -1, -1);
+                    int oh = outputSize(in.dims[1], c.kernelH, c.strideH, c.padTop, c.padBottom, c.dilationH);
+                    int ow = outputSize(in.dims[2], c.kernelW, c.strideW, c.padLeft, c.padRight, c.dilationW);
+                    expectDims(where + " output", out, c.outChannels, oh, ow);
+                    expectLength(where + " weights", c.weights.length, (long) c.outChannels * c.inChannels * c.kernelH * c.kernelW);
+                    weights(where, c.weightBits, c.weights);
+                    expectLength(where + " bias", c.bias.length, c.outChannels);
+                    requant(where, c.requant, c.outChannels);
+            } else if (node instanceof Dense d) {
+                    positive(where, d.outFeatures, d.inFeatures);
+                    expectDims(where + " input", in, d.inFeatures);
+                    expectDims(where + " output", out, d.outFeatures);
+                    expectLength(where + " weights", d.weights.length, (long) d.outFeatures * d.inFeatures);
+                    weights(where, d.weightBits, d.weights);
+                    expectLength(where + " bias", d.bias.length, d.outFeatures);
+                    requant(where, d.requant, d.outFeatures);
+            } else if (node instanceof MaxPool p) {
+                pool(where, in, out, p.kernelH, p.kernelW, p.strideH, p.strideW, p.padTop, p.padLeft, p.padBottom, p.padRight);
+            } else if (node instanceof AvgPool p) {
+                pool(where, in, out, p.kernelH, p.kernelW, p.strideH, p.strideW, p.padTop, p.padLeft, p.padBottom, p.padRight);
+            } else {
+                    if (out.dims.length != 1 || out.elements() != in.elements()) {
+                        throw new IllegalArgumentException(where + ": output " + Arrays.toString(out.dims) + " must be the flat "
+                                + in.elements() + " elements of " + Arrays.toString(in.dims));
+                    }
+                    sameQuantization(where, in, out);
+            }
+        }
+    }
+
+    private void checkId(String what, int id) {
+        if (id < 0 || id >= tensors.size()) {
+            throw new IllegalArgumentException(what + " tensor id " + id + " outside 0.." + (tensors.size() - 1));
+        }
+    }
+
+    private static void positive(String where, int... values) {
+        for (int v : values) {
+            if (v < 1 || v > MAX_DIMENSION) {
+                throw new IllegalArgumentException(where + ": size/stride/dilation " + v + " outside 1.." + MAX_DIMENSION);
+            }
+        }
+    }
+
+    private static void nonNegative(String where, int... values) {
+        for (int v : values) {
+            if (v < 0 || v > MAX_DIMENSION) {
+                throw new IllegalArgumentException(where + ": padding " + v + " outside 0.." + MAX_DIMENSION);
+            }
+        }
+    }
+
+    private static void expectDims(String where, Tensor t, int... expected) {
+        boolean ok = t.dims.length == expected.length;
+        for (int i = 0; ok && i < expected.length; i++) {
+            ok = expected[i] < 0 || expected[i] == t.dims[i];
+        }
+        if (!ok) {
+            throw new IllegalArgumentException(where + ": shape " + Arrays.toString(t.dims) + " does not match expected "
+                    + Arrays.toString(expected) + " (-1 = any)");
+        }
+    }
+
+    private static void expectLength(String where, long actual, long expected) {
+        if (actual != expected) {
+            throw new IllegalArgumentException(where + ": " + actual + " values, expected " + expected);
+        }
+    }
+
+    private static void weights(String where, int bits, byte[] w) {
+        if (bits < 1 || bits > 8) {
+            throw new IllegalArgumentException(where + ": weight bits " + bits + " outside 1..8");
+        }
+        int hi = bits == 1 ? 1 : (1 << (bits - 1)) - 1;
+        int lo = bits == 1 ? -1 : -hi;
+        for (int i = 0; i < w.length; i++) {
+            if (w[i] < lo || w[i] > hi || (bits == 1 && w[i] == 0)) {
+                throw new IllegalArgumentException(where + ": weight code " + w[i] + " at " + i + " is not a " + bits + "-bit code");
+            }
+        }
+    }
+
+    private static void requant(String where, Requant r, int channels) {
+        expectLength(where + " multipliers", r.multiplier.length, channels);
+        expectLength(where + " shifts", r.shift.length, channels);
+        for (int c = 0; c < channels; c++) {
+            if (r.multiplier[c] != 0 && r.multiplier[c] < (1 << 30)) {
+                throw new IllegalArgumentException(where + ": multiplier " + r.multiplier[c] + " of channel " + c
+                        + " is neither 0 nor in [2^30, 2^31)");
+            }
+            if (r.shift[c] < FixedPoint.MIN_SHIFT || r.shift[c] > FixedPoint.MAX_SHIFT) {
+                throw new IllegalArgumentException(where + ": shift " + r.shift[c] + " of channel " + c + " outside ["
+                        + FixedPoint.MIN_SHIFT + ", " + FixedPoint.MAX_SHIFT + "]");
+            }
+        }
+        if (r.activationMin < -128 || r.activationMax > 127 || r.activationMin > r.activationMax) {
+            throw new IllegalArgumentException(where + ": activation range [" + r.activationMin + ", " + r.activationMax
+                    + "] must lie within int8 with min <= max");
+        }
+    }
+
+    private static void pool(String where, Tensor in, Tensor out, int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr) {
+        positive(where, kh, kw, sh, sw);
+        nonNegative(where, pt, pl, pb, pr);
+        if (pt >= kh || pb >= kh || pl >= kw || pr >= kw) {
+            throw new IllegalArgumentException(where + ": padding must be smaller than the window");
+        }
+        if (in.dims.length != 3) {
+            throw new IllegalArgumentException(where + ": input must be [C, H, W], got " + Arrays.toString(in.dims));
+        }
+        expectDims(where + " output", out, in.dims[0], outputSize(in.dims[1], kh, sh, pt, pb, 1), outputSize(in.dims[2], kw, sw, pl, pr, 1));
+        sameQuantization(where, in, out);
+    }
+
+    private static void sameQuantization(String where, Tensor in, Tensor out) {
+        if (Double.compare(in.scale, out.scale) != 0 || in.zeroPoint != out.zeroPoint) {
+            throw new IllegalArgumentException(where + ": input and output must share scale and zero point");
+        }
+    }
+}

@@ -1,0 +1,123 @@
+package io.qat4j.runtime;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+import io.qat4j.runtime.reference.ReferenceKernels;
+
+/**
+ * A loaded integer model, ready to run. Immutable and thread-safe: every {@link #run} call uses its
+ * own buffers. Input floats are quantized with the input tensor's scale and zero point
+ * ({@code clamp(rint(x/s) + z, -128, 127)}, ties to even as ONNX QuantizeLinear); outputs are the
+ * final int8 tensor, or its dequantized values {@code s (q - z)}.
+ */
+public final class Int8Model {
+
+    private final Int8Graph graph;
+
+    public Int8Model(Int8Graph graph) {
+        graph.validate();
+        this.graph = graph;
+    }
+
+    /** Reads and validates a model file ({@link ModelFile}). */
+    public static Int8Model load(Path path) throws IOException {
+        return new Int8Model(ModelFile.read(path));
+    }
+
+    public Int8Graph graph() {
+        return graph;
+    }
+
+    /** Elements of one input sample. */
+    public int inputSize() {
+        return (int) graph.tensors().get(graph.input()).elements();
+    }
+
+    /** Elements of one output sample. */
+    public int outputSize() {
+        return (int) graph.tensors().get(graph.output()).elements();
+    }
+
+    /** Quantizes {@code n} float samples (C order, back to back) with the input tensor's parameters. */
+    public byte[] quantizeInput(float[] x, int n) {
+        checkLength("input", x.length, n, inputSize());
+        Int8Graph.Tensor t = graph.tensors().get(graph.input());
+        byte[] q = new byte[x.length];
+        for (int i = 0; i < x.length; i++) {
+            double v = Math.rint(x[i] / t.scale()) + t.zeroPoint();
+            q[i] = (byte) Math.max(-128, Math.min(127, v));
+        }
+        return q;
+    }
+
+    /** Runs {@code n} quantized samples through the graph; returns the int8 output tensor. */
+    public byte[] runQuantized(byte[] input, int n) {
+        checkLength("input", input.length, n, inputSize());
+        byte[][] values = new byte[graph.tensors().size()][];
+        values[graph.input()] = input;
+        for (Int8Graph.Node node : graph.nodes()) {
+            Int8Graph.Tensor in = graph.tensors().get(node.input());
+            Int8Graph.Tensor out = graph.tensors().get(node.output());
+            byte[] x = values[node.input()];
+            if (x == null) {
+                throw new IllegalStateException("tensor " + node.input() + " is read before any node writes it");
+            }
+            if (node instanceof Int8Graph.Flatten) {
+                values[node.output()] = x;
+                continue;
+            }
+            byte[] y = new byte[Math.multiplyExact(n, (int) out.elements())];
+            if (node instanceof Int8Graph.Conv2D c) {
+                ReferenceKernels.conv2d(c, in, out, x, y, n);
+            } else if (node instanceof Int8Graph.Dense d) {
+                ReferenceKernels.dense(d, in, out, x, y, n);
+            } else if (node instanceof Int8Graph.MaxPool p) {
+                ReferenceKernels.maxPool(p, in, out, x, y, n);
+            } else if (node instanceof Int8Graph.AvgPool p) {
+                ReferenceKernels.avgPool(p, in, out, x, y, n);
+            }
+            values[node.output()] = y;
+        }
+        byte[] result = values[graph.output()];
+        if (result == null) {
+            throw new IllegalStateException("no node writes the output tensor " + graph.output());
+        }
+        return result;
+    }
+
+    /** Quantizes, runs and dequantizes {@code n} samples: the model's float outputs (e.g. logits). */
+    public float[] run(float[] input, int n) {
+        byte[] q = runQuantized(quantizeInput(input, n), n);
+        Int8Graph.Tensor t = graph.tensors().get(graph.output());
+        float[] y = new float[q.length];
+        for (int i = 0; i < q.length; i++) {
+            y[i] = (float) (t.scale() * (q[i] - t.zeroPoint()));
+        }
+        return y;
+    }
+
+    /** Index of the largest output per sample. */
+    public int[] predict(float[] input, int n) {
+        float[] y = run(input, n);
+        int classes = outputSize();
+        int[] p = new int[n];
+        for (int b = 0; b < n; b++) {
+            int best = 0;
+            for (int k = 1; k < classes; k++) {
+                if (y[b * classes + k] > y[b * classes + best]) {
+                    best = k;
+                }
+            }
+            p[b] = best;
+        }
+        return p;
+    }
+
+    private static void checkLength(String what, int length, int n, int perSample) {
+        if (n < 0 || (long) n * perSample != length) {
+            throw new IllegalArgumentException(what + " has " + length + " values; " + n + " samples of " + perSample
+                    + " need " + (long) n * perSample);
+        }
+    }
+}
