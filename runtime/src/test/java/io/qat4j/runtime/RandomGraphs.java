@@ -57,14 +57,14 @@ final class RandomGraphs {
         t.add(new Int8Graph.Tensor(new int[] {classes}, 0.2, 3));                            // 6 logits
         List<Int8Graph.Node> n = new ArrayList<>();
         n.add(new Int8Graph.Conv2D(0, 1, 4, cIn, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, weightBits, codes(r, 4 * cIn * 9, weightBits),
-                bias(r, 4, 500), requant(r, 4, 0.004, true, -128)));
+                bias(r, 4, 500), requant(r, 4, 0.03, true, -128)));
         n.add(new Int8Graph.MaxPool(1, 2, 2, 2, 2, 2, 0, 0, 0, 0));
         n.add(new Int8Graph.Conv2D(2, 3, 6, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, weightBits, codes(r, 6 * 4 * 9, weightBits),
-                bias(r, 6, 2000), requant(r, 6, 0.003, false, -20)));
+                bias(r, 6, 2000), requant(r, 6, 0.02, false, -20)));
         n.add(new Int8Graph.AvgPool(3, 4, 2, 2, 1, 1, 0, 0, 1, 1));
         n.add(new Int8Graph.Flatten(4, 5));
         n.add(new Int8Graph.Dense(5, 6, classes, 6 * h4 * w4, weightBits, codes(r, classes * 6 * h4 * w4, weightBits),
-                bias(r, classes, 3000), requant(r, classes, 0.002, false, 3)));
+                bias(r, classes, 3000), requant(r, classes, 0.01, false, 3)));
         return new Int8Graph(t, n, 0, 6);
     }
 

@@ -1,0 +1,61 @@
+package io.qat4j.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URISyntaxException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * A version-1 model file written by qat4j 0.1.0 and checked in with its input and expected int8
+ * outputs (src/test/resources/models): it must keep loading and keep giving exactly those bytes.
+ * To regenerate (only when the format version changes): run {@link #main} from the test classpath.
+ */
+class GoldenModelFileTest {
+
+    static final String MODEL = "/models/v1-cnn-w4.q4j";
+    static final String INPUT = "/models/v1-cnn-w4.input.f32";
+    static final String OUTPUT = "/models/v1-cnn-w4.output.i8";
+    static final int SAMPLES = 3;
+
+    private static byte[] resource(String name) throws IOException {
+        try (InputStream in = GoldenModelFileTest.class.getResourceAsStream(name)) {
+            if (in == null) {
+                throw new IOException("missing test resource " + name);
+            }
+            return in.readAllBytes();
+        }
+    }
+
+    @Test
+    void checkedInVersion1FileStillLoadsAndGivesTheSameBytes() throws IOException, URISyntaxException {
+        Path model = Path.of(GoldenModelFileTest.class.getResource(MODEL).toURI());
+        Int8Model m = Int8Model.load(model);
+        float[] x = new float[SAMPLES * m.inputSize()];
+        ByteBuffer.wrap(resource(INPUT)).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(x);
+        byte[] expected = resource(OUTPUT);
+        assertEquals(SAMPLES * m.outputSize(), expected.length);
+        assertArrayEquals(expected, m.runQuantized(m.quantizeInput(x, SAMPLES), SAMPLES));
+    }
+
+    /** Writes the golden files into {@code args[0]} (runtime/src/test/resources/models). */
+    public static void main(String[] args) throws IOException {
+        Path dir = Path.of(args[0]);
+        Files.createDirectories(dir);
+        Int8Graph g = RandomGraphs.cnn(2024, 1, 12, 12, 10, 4);
+        ModelFile.write(g, dir.resolve("v1-cnn-w4.q4j"));
+        Int8Model m = new Int8Model(g);
+        float[] x = RandomGraphs.images(7, SAMPLES, m.inputSize());
+        ByteBuffer in = ByteBuffer.allocate(4 * x.length).order(ByteOrder.LITTLE_ENDIAN);
+        in.asFloatBuffer().put(x);
+        Files.write(dir.resolve("v1-cnn-w4.input.f32"), in.array());
+        Files.write(dir.resolve("v1-cnn-w4.output.i8"), m.runQuantized(m.quantizeInput(x, SAMPLES), SAMPLES));
+    }
+}

@@ -1,0 +1,137 @@
+package io.qat4j.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.zip.CRC32;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ModelFileTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void everyWeightWidthRoundTripsAndRunsIdentically() throws IOException {
+        for (int bits : new int[] {8, 4, 2, 1}) {
+            Int8Graph g = RandomGraphs.cnn(bits, 2, 9, 7, 5, bits);
+            Path file = dir.resolve("m" + bits + ".q4j");
+            ModelFile.write(g, file);
+            Int8Graph back = ModelFile.read(file);
+            assertEquals(g, back);
+            float[] x = RandomGraphs.images(3, 4, 2 * 9 * 7);
+            assertArrayEquals(new Int8Model(g).runQuantized(new Int8Model(g).quantizeInput(x, 4), 4),
+                    Int8Model.load(file).runQuantized(Int8Model.load(file).quantizeInput(x, 4), 4));
+            assertTrue(Files.notExists(dir.resolve("m" + bits + ".q4j.tmp")), "temporary file renamed away");
+        }
+    }
+
+    @Test
+    void lowBitFilesAreSmaller() {
+        long w8 = ModelFile.toBytes(RandomGraphs.cnn(1, 3, 28, 28, 10, 8)).length;
+        long w4 = ModelFile.toBytes(RandomGraphs.cnn(1, 3, 28, 28, 10, 4)).length;
+        long w1 = ModelFile.toBytes(RandomGraphs.cnn(1, 3, 28, 28, 10, 1)).length;
+        assertTrue(w4 < w8 && w1 < w4, w8 + " " + w4 + " " + w1);
+    }
+
+    private static void assertProblem(byte[] file, Set<ModelFormatException.Problem> allowed, String what) {
+        try {
+            ModelFile.fromBytes(file);
+            throw new AssertionError(what + ": accepted a malformed file");
+        } catch (ModelFormatException e) {
+            assertTrue(allowed.contains(e.problem()), what + ": " + e.getMessage());
+        }
+    }
+
+    @Test
+    void truncationAtEveryOffsetIsATypedError() {
+        byte[] good = ModelFile.toBytes(RandomGraphs.cnn(2, 1, 8, 8, 3, 4));
+        for (int len = 0; len < good.length; len++) {
+            assertProblem(java.util.Arrays.copyOf(good, len), EnumSet.of(ModelFormatException.Problem.TRUNCATED,
+                    ModelFormatException.Problem.BAD_MAGIC), "truncated to " + len);
+        }
+    }
+
+    @Test
+    void randomBitFlipsAreTypedErrors() {
+        byte[] good = ModelFile.toBytes(RandomGraphs.cnn(3, 1, 8, 8, 3, 8));
+        SplittableRandom r = new SplittableRandom(4);
+        for (int trial = 0; trial < 3000; trial++) {
+            byte[] bad = good.clone();
+            int flips = 1 + r.nextInt(3);
+            for (int f = 0; f < flips; f++) {
+                int bit = r.nextInt(bad.length * 8);
+                bad[bit >> 3] ^= (byte) (1 << (bit & 7));
+            }
+            if (java.util.Arrays.equals(bad, good)) {
+                continue;
+            }
+            assertProblem(bad, EnumSet.allOf(ModelFormatException.Problem.class), "trial " + trial);
+        }
+    }
+
+    /** Rewrites the body and a valid CRC, so the parser's own checks are exercised. */
+    private static byte[] withBody(byte[] body) {
+        CRC32 crc = new CRC32();
+        crc.update(body);
+        ByteBuffer out = ByteBuffer.allocate(ModelFile.PRELUDE + body.length).order(ByteOrder.LITTLE_ENDIAN);
+        out.put(ModelFile.MAGIC).putShort((short) 1).putShort((short) 0).putInt(body.length).putInt((int) crc.getValue()).put(body);
+        return out.array();
+    }
+
+    @Test
+    void absurdCountsAndInconsistentGraphsWithValidChecksumsAreRejected() {
+        // a tensor count of 2^31 in a tiny body must not allocate
+        byte[] hugeCount = withBody(new byte[] {(byte) 0xFF, (byte) 0xFF, (byte) 0xFF, 0x7F, 0, 0, 0, 0});
+        assertProblem(hugeCount, EnumSet.of(ModelFormatException.Problem.INVALID_HEADER), "huge tensor count");
+        byte[] good = ModelFile.toBytes(RandomGraphs.cnn(5, 1, 8, 8, 3, 8));
+        byte[] body = java.util.Arrays.copyOfRange(good, ModelFile.PRELUDE, good.length);
+        byte[] trailing = java.util.Arrays.copyOf(body, body.length + 2);
+        assertProblem(withBody(trailing), EnumSet.of(ModelFormatException.Problem.INVALID_HEADER), "trailing bytes");
+        // first tensor's first dimension (offset 4 + 1) set to 2^30: rejected by the graph check, not an OOM
+        byte[] absurdDim = body.clone();
+        ByteBuffer.wrap(absurdDim).order(ByteOrder.LITTLE_ENDIAN).putInt(5, 1 << 30);
+        assertProblem(withBody(absurdDim), EnumSet.of(ModelFormatException.Problem.INVALID_GRAPH), "absurd dimension");
+        // output tensor id out of range
+        Int8Graph g = RandomGraphs.cnn(5, 1, 8, 8, 3, 8);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new Int8Graph(g.tensors(), g.nodes(), 0, 99).validate());
+        assertTrue(e.getMessage().contains("99"), e.getMessage());
+    }
+
+    @Test
+    void preludeProblemsAreNamed() {
+        byte[] good = ModelFile.toBytes(RandomGraphs.cnn(6, 1, 8, 8, 3, 8));
+        byte[] magic = good.clone();
+        magic[0] = 'X';
+        assertProblem(magic, EnumSet.of(ModelFormatException.Problem.BAD_MAGIC), "magic");
+        byte[] version = good.clone();
+        version[4] = 2;
+        assertProblem(version, EnumSet.of(ModelFormatException.Problem.UNSUPPORTED_VERSION), "version 2");
+        byte[] crc = good.clone();
+        crc[good.length - 1] ^= 1;
+        assertProblem(crc, EnumSet.of(ModelFormatException.Problem.CHECKSUM_MISMATCH), "flipped payload bit");
+    }
+
+    @Test
+    void readingAMissingOrHugeFileNamesIt() throws IOException {
+        Path missing = dir.resolve("none.q4j");
+        assertThrows(java.nio.file.NoSuchFileException.class, () -> ModelFile.read(missing));
+        Path junk = dir.resolve("junk.q4j");
+        Files.write(junk, new byte[] {1, 2, 3});
+        ModelFormatException e = assertThrows(ModelFormatException.class, () -> ModelFile.read(junk));
+        assertTrue(e.getMessage().contains("junk.q4j"), e.getMessage());
+        assertEquals(ModelFormatException.Problem.TRUNCATED, e.problem());
+    }
+}
