@@ -1,0 +1,450 @@
+package io.qat4j.layers.export;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.ConvolutionMode;
+import org.deeplearning4j.nn.conf.InputPreProcessor;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.activations.IActivation;
+import org.nd4j.linalg.activations.impl.ActivationIdentity;
+import org.nd4j.linalg.activations.impl.ActivationReLU;
+import org.nd4j.linalg.activations.impl.ActivationReLU6;
+import org.nd4j.linalg.activations.impl.ActivationSoftmax;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import io.qat4j.layers.QuantSettings;
+import io.qat4j.layers.WeightQuantMode;
+import io.qat4j.layers.conf.QuantizedConvBatchNormLayer;
+import io.qat4j.layers.conf.QuantizedConvolutionLayer;
+import io.qat4j.layers.conf.QuantizedLayerConf;
+import io.qat4j.layers.impl.InputQuantization;
+import io.qat4j.layers.impl.QuantizedConvBatchNormImpl;
+import io.qat4j.layers.impl.WeightQuantization;
+import io.qat4j.layers.params.QuantizerParams;
+import io.qat4j.runtime.FixedPoint;
+import io.qat4j.runtime.Int8Graph;
+import io.qat4j.ste.BinaryQuantizer;
+import io.qat4j.ste.Granularity;
+import io.qat4j.ste.QParams;
+import io.qat4j.ste.QuantSpec;
+import io.qat4j.ste.TernaryQuantizer;
+
+/**
+ * Turns a trained QAT {@link MultiLayerNetwork} into an {@link Int8Graph}.
+ *
+ * <p>Each quantized weighted layer becomes one Conv2D or Dense node: integer weight codes and
+ * per-channel weight scales from its weight quantizer (a fused conv+BN uses its folded weights and
+ * bias, i.e. frozen statistics), int32 bias {@code round(b/(s_x s_w))}, and per-channel multipliers
+ * {@code M = s_x s_w / s_y} ({@link FixedPoint#quantizeMultiplier}). The input scale {@code s_x} is
+ * the layer's own input quantizer; the output scale {@code s_y} is the next weighted layer's input
+ * quantizer, whose code range together with a ReLU/ReLU6 (on the layer or in activation layers
+ * before it) becomes the node's clamp. Unsigned codes are stored as int8 shifted by -128. The last
+ * layer's logits get an affine int8 scale from the calibration samples. Max/average pooling and
+ * DL4J's CNN-to-dense flatten map to their nodes; anything else is an error naming the layer.
+ */
+public final class Int8Exporter {
+
+    /** The exported graph and what was decided along the way (for logs and reports). */
+    public record Result(Int8Graph graph, List<String> notes) {
+    }
+
+    /** int8 view of a quantizer: scale, zero point and the int8 code range it produces. */
+    record Codes(double scale, int zeroPoint, int min, int max) {
+    }
+
+    private Int8Exporter() {
+    }
+
+    /**
+     * @param net         trained QAT network (quantized weighted layers with input quantizers)
+     * @param calibration a few input samples (NCHW or [N, F]) used for the logits' output scale
+     */
+    public static Result export(MultiLayerNetwork net, INDArray calibration) {
+        MultiLayerConfiguration conf = net.getLayerWiseConfigurations();
+        List<String> notes = new ArrayList<>();
+        List<Int8Graph.Tensor> tensors = new ArrayList<>();
+        List<Int8Graph.Node> nodes = new ArrayList<>();
+        int n = net.getnLayers();
+        int first = nextWeighted(net, 0);
+        if (first != 0) {
+            throw new IllegalArgumentException("layer " + name(net, 0) + ": the first layer must be a quantized Conv2D or Dense layer");
+        }
+        Codes inCodes = inputCodes(net.getLayer(0), name(net, 0));
+        long[] shape = calibration.shape();
+        int[] dims = new int[shape.length - 1];
+        for (int i = 1; i < shape.length; i++) {
+            dims[i - 1] = (int) shape[i];
+        }
+        tensors.add(new Int8Graph.Tensor(dims, inCodes.scale(), inCodes.zeroPoint()));
+        int current = 0;
+        Codes currentCodes = inCodes;
+        for (int i = 0; i < n; i++) {
+            InputPreProcessor pre = conf.getInputPreProcess(i);
+            if (pre != null) {
+                if (!(pre instanceof CnnToFeedForwardPreProcessor)) {
+                    throw new IllegalArgumentException("layer " + name(net, i) + ": input preprocessor " + pre.getClass().getSimpleName()
+                            + " is not supported by the integer export (only CNN-to-dense flattening)");
+                }
+                Int8Graph.Tensor t = tensors.get(current);
+                tensors.add(new Int8Graph.Tensor(new int[] {(int) t.elements()}, t.scale(), t.zeroPoint()));
+                nodes.add(new Int8Graph.Flatten(current, tensors.size() - 1));
+                current = tensors.size() - 1;
+            }
+            Layer layer = net.getLayer(i);
+            org.deeplearning4j.nn.conf.layers.Layer lc = layer.conf().getLayer();
+            if (lc instanceof QuantizedLayerConf q && !(lc instanceof io.qat4j.layers.conf.ActivationQuantizerLayer)) {
+                int next = nextWeighted(net, i + 1);
+                Activation act = fusedActivation(net, i, next);
+                Codes outCodes;
+                if (next < 0) {
+                    outCodes = logitCodes(net, i, calibration);
+                    notes.add(name(net, i) + ": logits scale " + outCodes.scale() + ", zero point " + outCodes.zeroPoint()
+                            + " from " + calibration.size(0) + " calibration samples");
+                } else {
+                    outCodes = inputCodes(net.getLayer(next), name(net, next));
+                }
+                int lo = outCodes.min();
+                int hi = outCodes.max();
+                if (act != Activation.NONE) {
+                    lo = Math.max(lo, outCodes.zeroPoint());
+                }
+                if (act == Activation.RELU6) {
+                    hi = (int) Math.min(hi, outCodes.zeroPoint() + Math.rint(6 / outCodes.scale()));
+                }
+                Int8Graph.Tensor in = tensors.get(current);
+                tensors.add(outputTensor(lc, in, outCodes));
+                int out = tensors.size() - 1;
+                nodes.add(weighted(layer, lc, q.getQuant(), name(net, i), current, in, out, currentCodes, outCodes, lo, hi));
+                current = out;
+                currentCodes = outCodes;
+            } else if (lc instanceof SubsamplingLayer s) {
+                Int8Graph.Tensor in = tensors.get(current);
+                int[] k = s.getKernelSize();
+                int[] st = s.getStride();
+                int[] pad = s.getPadding();
+                int padBottom = pad[0];
+                int padRight = pad[1];
+                if (s.getConvolutionMode() == ConvolutionMode.Same) {
+                    int oh = (in.dims()[1] + st[0] - 1) / st[0];
+                    int ow = (in.dims()[2] + st[1] - 1) / st[1];
+                    int totalH = Math.max(0, (oh - 1) * st[0] + k[0] - in.dims()[1]);
+                    int totalW = Math.max(0, (ow - 1) * st[1] + k[1] - in.dims()[2]);
+                    pad = new int[] {totalH / 2, totalW / 2};
+                    padBottom = totalH - totalH / 2;
+                    padRight = totalW - totalW / 2;
+                }
+                int oh = Int8Graph.outputSize(in.dims()[1], k[0], st[0], pad[0], padBottom, 1);
+                int ow = Int8Graph.outputSize(in.dims()[2], k[1], st[1], pad[1], padRight, 1);
+                tensors.add(new Int8Graph.Tensor(new int[] {in.dims()[0], oh, ow}, in.scale(), in.zeroPoint()));
+                int out = tensors.size() - 1;
+                switch (s.getPoolingType()) {
+                    case MAX -> nodes.add(new Int8Graph.MaxPool(current, out, k[0], k[1], st[0], st[1], pad[0], pad[1], padBottom, padRight));
+                    case AVG -> nodes.add(new Int8Graph.AvgPool(current, out, k[0], k[1], st[0], st[1], pad[0], pad[1], padBottom, padRight));
+                    default -> throw new IllegalArgumentException("layer " + name(net, i) + ": pooling " + s.getPoolingType()
+                            + " is not supported by the integer export (MAX and AVG are)");
+                }
+                current = out;
+            } else if (lc instanceof ActivationLayer a) {
+                if (activationOf(a.getActivationFn(), name(net, i)) != Activation.NONE && nextWeightedBefore(net, i) < 0) {
+                    throw new IllegalArgumentException("layer " + name(net, i) + ": an activation with no quantized layer before it");
+                }
+                // fused into the preceding weighted layer's clamp (checked in fusedActivation)
+            } else {
+                throw new IllegalArgumentException("layer " + name(net, i) + ": " + lc.getClass().getSimpleName()
+                        + " is not supported by the integer export (supported: quantized Conv2D/Dense/Output, conv+BN, max/avg "
+                        + "pooling, ReLU/ReLU6/identity activations)");
+            }
+        }
+        Int8Graph graph = new Int8Graph(tensors, nodes, 0, current);
+        graph.validate();
+        return new Result(graph, notes);
+    }
+
+    private enum Activation { NONE, RELU, RELU6 }
+
+    private static Activation activationOf(IActivation a, String layer) {
+        if (a == null || a instanceof ActivationIdentity || a instanceof ActivationSoftmax) {
+            return Activation.NONE;    // softmax on the logits is applied outside the integer graph
+        }
+        if (a instanceof ActivationReLU) {
+            return Activation.RELU;
+        }
+        if (a instanceof ActivationReLU6) {
+            return Activation.RELU6;
+        }
+        throw new IllegalArgumentException("layer " + layer + ": activation " + a + " cannot be fused into an integer clamp "
+                + "(use ReLU, ReLU6 or identity)");
+    }
+
+    /** The activation applied between weighted layer {@code i} and {@code next} (or the end). */
+    private static Activation fusedActivation(MultiLayerNetwork net, int i, int next) {
+        Activation act = activationOf(net.getLayer(i).conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.BaseLayer b
+                ? b.getActivationFn() : null, name(net, i));
+        boolean seenAvgPool = false;
+        int end = next < 0 ? net.getnLayers() : next;
+        for (int j = i + 1; j < end; j++) {
+            org.deeplearning4j.nn.conf.layers.Layer lc = net.getLayer(j).conf().getLayer();
+            if (lc instanceof SubsamplingLayer s && s.getPoolingType() == org.deeplearning4j.nn.conf.layers.PoolingType.AVG) {
+                seenAvgPool = true;
+            } else if (lc instanceof ActivationLayer a) {
+                Activation more = activationOf(a.getActivationFn(), name(net, j));
+                if (more != Activation.NONE && seenAvgPool) {
+                    throw new IllegalArgumentException("layer " + name(net, j) + ": an activation after average pooling cannot be "
+                            + "fused into the convolution's clamp; put it before the pooling");
+                }
+                if (more == Activation.RELU6) {
+                    act = Activation.RELU6;
+                } else if (more == Activation.RELU && act == Activation.NONE) {
+                    act = Activation.RELU;
+                }
+            }
+        }
+        return act;
+    }
+
+    private static int nextWeighted(MultiLayerNetwork net, int from) {
+        for (int j = from; j < net.getnLayers(); j++) {
+            org.deeplearning4j.nn.conf.layers.Layer lc = net.getLayer(j).conf().getLayer();
+            if (lc instanceof QuantizedLayerConf && !(lc instanceof io.qat4j.layers.conf.ActivationQuantizerLayer)) {
+                return j;
+            }
+        }
+        return -1;
+    }
+
+    private static int nextWeightedBefore(MultiLayerNetwork net, int i) {
+        for (int j = i - 1; j >= 0; j--) {
+            if (net.getLayer(j).conf().getLayer() instanceof QuantizedLayerConf) {
+                return j;
+            }
+        }
+        return -1;
+    }
+
+    private static String name(MultiLayerNetwork net, int i) {
+        String n = net.getLayer(i).conf().getLayer().getLayerName();
+        return "'" + (n == null ? "layer" + i : n) + "'";
+    }
+
+    /** The int8 codes a layer's input quantizer produces. */
+    static Codes inputCodes(Layer layer, String name) {
+        QuantSettings s = ((QuantizedLayerConf) layer.conf().getLayer()).getQuant();
+        Map<String, INDArray> p = layer.paramTable();
+        if (!s.quantizesInputs()) {
+            throw new IllegalArgumentException("layer " + name + ": its input is not quantized (input mode " + s.getInputMode()
+                    + ", enabled " + s.isEnabled() + "); an integer model needs a scale for every tensor");
+        }
+        if (s.getInputBits() > 8) {
+            throw new IllegalArgumentException("layer " + name + ": " + s.getInputBits() + "-bit inputs do not fit the int8 runtime");
+        }
+        if (QuantizerParams.countsInputs(s.getInputMode()) && p.get(QuantizerParams.INPUT_COUNT_KEY).getDouble(0) == 0) {
+            throw new IllegalArgumentException("layer " + name + ": its input quantizer has never seen data; train or calibrate first");
+        }
+        int shift = s.isInputSigned() ? 0 : -128;   // unsigned codes [0, 2^b-1] are stored as int8 minus 128
+        switch (s.getInputMode()) {
+            case FIXED -> {
+                QuantSpec spec = InputQuantization.spec(s);
+                QParams qp = InputQuantization.fixedQParams(s, p);
+                return new Codes(qp.scale(0), qp.zeroPoint(0) + shift, spec.qmin() + shift, spec.qmax() + shift);
+            }
+            case LSQ -> {
+                QuantSpec spec = InputQuantization.spec(s);
+                double step = Math.max(p.get(QuantizerParams.INPUT_STEP_KEY).getDouble(0), io.qat4j.lsq.LsqQuantizer.MIN_STEP);
+                return new Codes(step, shift, spec.qmin() + shift, spec.qmax() + shift);
+            }
+            case PACT -> {
+                int levels = (1 << s.getInputBits()) - 1;
+                double alpha = Math.max(p.get(QuantizerParams.INPUT_ALPHA_KEY).getDouble(0), io.qat4j.lsq.PactQuantizer.MIN_ALPHA);
+                return new Codes(alpha / levels, -128, -128, -128 + levels);
+            }
+            case LSQ_PLUS, NONE -> throw new IllegalArgumentException("layer " + name + ": " + s.getInputMode()
+                    + " inputs have a real-valued offset that no integer zero point represents exactly; use LSQ, FIXED or PACT");
+        }
+        throw new AssertionError(s.getInputMode());
+    }
+
+    /**
+     * The QAT network's logits (the last layer's pre-activations) for {@code x}, computed with the
+     * layer's fake-quantized input and weights in float64: what the integer model's dequantized
+     * output approximates.
+     */
+    public static INDArray fakeQuantLogits(MultiLayerNetwork net, INDArray x) {
+        return preActivations(net, net.getnLayers() - 1, x);
+    }
+
+    /** The logits' int8 codes: affine over the min-max of the last layer's pre-activations on the calibration samples. */
+    private static Codes logitCodes(MultiLayerNetwork net, int i, INDArray calibration) {
+        INDArray z = preActivations(net, i, calibration);
+        double lo = Math.min(0, z.minNumber().doubleValue());
+        double hi = Math.max(0, z.maxNumber().doubleValue());
+        QParams qp = QParams.fromRange(QuantSpec.activations(8, true), new double[] {lo}, new double[] {hi});
+        return new Codes(qp.scale(0), qp.zeroPoint(0), -128, 127);
+    }
+
+    private static INDArray preActivations(MultiLayerNetwork net, int i, INDArray calibration) {
+        Layer layer = net.getLayer(i);
+        if (!(layer.conf().getLayer() instanceof QuantizedLayerConf)) {
+            throw new IllegalArgumentException("layer " + name(net, i) + ": the last layer must be a quantized dense/output layer");
+        }
+        QuantSettings s = ((QuantizedLayerConf) layer.conf().getLayer()).getQuant();
+        INDArray in = i == 0 ? calibration : net.feedForwardToLayer(i - 1, calibration, false).get(i);
+        InputPreProcessor pre = net.getLayerWiseConfigurations().getInputPreProcess(i);
+        if (pre != null) {
+            in = pre.preProcess(in, (int) in.size(0), org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces());
+        }
+        INDArray xq = InputQuantization.forward(s, in.castTo(DataType.DOUBLE), false, layer.paramTable(), name(net, i));
+        INDArray w = layer.getParam("W").castTo(DataType.DOUBLE);
+        INDArray wq = s.quantizesWeights() ? WeightQuantization.forward(s, w, 1, layer.paramTable()) : w;
+        return xq.mmul(wq).addRowVector(layer.getParam("b").castTo(DataType.DOUBLE).reshape(1, w.size(1)));
+    }
+
+    private static Int8Graph.Tensor outputTensor(org.deeplearning4j.nn.conf.layers.Layer lc, Int8Graph.Tensor in, Codes out) {
+        if (lc instanceof QuantizedConvolutionLayer c) {
+            int[] k = c.getKernelSize();
+            int[] st = c.getStride();
+            int[] d = c.getDilation();
+            int[] pads = pads(c, in);
+            int oh = Int8Graph.outputSize(in.dims()[1], k[0], st[0], pads[0], pads[2], d[0]);
+            int ow = Int8Graph.outputSize(in.dims()[2], k[1], st[1], pads[1], pads[3], d[1]);
+            return new Int8Graph.Tensor(new int[] {(int) c.getNOut(), oh, ow}, out.scale(), out.zeroPoint());
+        }
+        return new Int8Graph.Tensor(new int[] {(int) ((org.deeplearning4j.nn.conf.layers.FeedForwardLayer) lc).getNOut()}, out.scale(),
+                out.zeroPoint());
+    }
+
+    /** {top, left, bottom, right} padding, including DL4J's Same mode (extra padding at the bottom/right). */
+    private static int[] pads(QuantizedConvolutionLayer c, Int8Graph.Tensor in) {
+        int[] p = c.getPadding();
+        if (c.getConvolutionMode() != ConvolutionMode.Same) {
+            return new int[] {p[0], p[1], p[0], p[1]};
+        }
+        int[] k = c.getKernelSize();
+        int[] st = c.getStride();
+        int[] d = c.getDilation();
+        int[] result = new int[4];
+        for (int a = 0; a < 2; a++) {
+            int size = in.dims()[1 + a];
+            int out = (size + st[a] - 1) / st[a];
+            int total = Math.max(0, (out - 1) * st[a] + (k[a] - 1) * d[a] + 1 - size);
+            result[a] = total / 2;
+            result[2 + a] = total - total / 2;
+        }
+        return result;
+    }
+
+    /** Integer weight codes and per-output-channel weight scales. */
+    record Weights(byte[] codes, double[] scales, int bits) {
+    }
+
+    static Weights weights(QuantSettings s, INDArray w, int outAxis, Map<String, INDArray> params, String name) {
+        long out = w.size(outAxis);
+        Granularity g = s.isWeightPerChannel() ? Granularity.PER_CHANNEL : Granularity.PER_TENSOR;
+        INDArray codes;
+        double[] scales;
+        int bits;
+        switch (s.getWeightMode()) {
+            case FIXED, LSQ -> {
+                QuantSpec spec = WeightQuantization.spec(s, outAxis);
+                if (s.getWeightBits() > 8) {
+                    throw new IllegalArgumentException("layer " + name + ": " + s.getWeightBits() + "-bit weights do not fit the int8 runtime");
+                }
+                scales = s.getWeightMode() == WeightQuantMode.FIXED ? WeightQuantization.fixedQParams(s, w, outAxis).scales()
+                        : params.get(QuantizerParams.WEIGHT_STEP_KEY).toDoubleVector();
+                for (int c = 0; c < scales.length; c++) {
+                    scales[c] = Math.max(scales[c], io.qat4j.lsq.LsqQuantizer.MIN_STEP);
+                }
+                codes = new io.qat4j.ste.UniformQuantizer(spec).quantize(w, new QParams(scales, new int[scales.length]));
+                bits = s.getWeightBits();
+            }
+            case BINARY -> {
+                BinaryQuantizer b = new BinaryQuantizer(BinaryQuantizer.Scaling.MEAN_ABS, g, outAxis);
+                codes = b.codes(w);
+                scales = b.scales(w);
+                bits = 1;
+            }
+            case TERNARY -> {
+                TernaryQuantizer t = new TernaryQuantizer(g, outAxis);
+                codes = t.codes(w);
+                scales = t.scales(w);
+                bits = 2;
+            }
+            default -> throw new IllegalArgumentException("layer " + name + ": weight mode " + s.getWeightMode()
+                    + " cannot be exported to integer weights (use FIXED, LSQ, BINARY or TERNARY)");
+        }
+        if (!s.isEnabled()) {
+            throw new IllegalArgumentException("layer " + name + ": quantization is disabled; enable it (and train) before exporting");
+        }
+        double[] perChannel = new double[(int) out];
+        for (int c = 0; c < out; c++) {
+            perChannel[c] = scales.length == 1 ? scales[0] : scales[c];
+            if (!(perChannel[c] > 0)) {
+                perChannel[c] = io.qat4j.lsq.LsqQuantizer.MIN_STEP;   // an all-zero channel (alpha 0): any scale, codes are 0
+            }
+        }
+        // runtime layout: [out, in] for dense (DL4J stores [in, out]), [out, in, kh, kw] for conv
+        INDArray ordered = outAxis == 1 ? codes.transpose().dup('c') : codes.dup('c');
+        int[] ints = ordered.data().asInt();
+        byte[] b = new byte[ints.length];
+        for (int i = 0; i < ints.length; i++) {
+            b[i] = (byte) ints[i];
+        }
+        return new Weights(b, perChannel, bits);
+    }
+
+    private static Int8Graph.Node weighted(Layer layer, org.deeplearning4j.nn.conf.layers.Layer lc, QuantSettings s, String name, int in,
+                                           Int8Graph.Tensor inTensor, int out, Codes inCodes, Codes outCodes, int lo, int hi) {
+        boolean conv = lc instanceof QuantizedConvolutionLayer;
+        INDArray w;
+        INDArray bias;
+        if (layer instanceof QuantizedConvBatchNormImpl fused) {
+            if (!((QuantizedConvBatchNormLayer) lc).isFreezeBatchNorm()) {
+                throw new IllegalArgumentException("layer " + name + ": freeze the batch-norm statistics (setFreezeBatchNorm(true)) "
+                        + "and fine-tune before exporting, so that training saw the folded computation the integer model runs");
+            }
+            w = fused.foldedWeights().castTo(DataType.DOUBLE);
+            bias = fused.foldedBias().castTo(DataType.DOUBLE);
+        } else {
+            w = layer.getParam("W").castTo(DataType.DOUBLE);
+            INDArray b = layer.paramTable().get("b");
+            bias = b == null ? null : b.castTo(DataType.DOUBLE);
+        }
+        Weights ws = weights(s, w, conv ? 0 : 1, layer.paramTable(), name);
+        int channels = ws.scales().length;
+        int[] qBias = new int[channels];
+        int[] mult = new int[channels];
+        int[] shift = new int[channels];
+        for (int c = 0; c < channels; c++) {
+            double accScale = inCodes.scale() * ws.scales()[c];
+            double b = bias == null ? 0 : bias.getDouble(c);
+            double qb = Math.rint(b / accScale);
+            if (Math.abs(qb) > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("layer " + name + ": bias " + b + " of channel " + c + " overflows int32 at scale "
+                        + accScale);
+            }
+            qBias[c] = (int) qb;
+            FixedPoint.QuantizedMultiplier m = FixedPoint.quantizeMultiplier(accScale / outCodes.scale());
+            mult[c] = m.multiplier();
+            shift[c] = m.shift();
+        }
+        Int8Graph.Requant requant = new Int8Graph.Requant(mult, shift, lo, hi);
+        if (conv) {
+            QuantizedConvolutionLayer c = (QuantizedConvolutionLayer) lc;
+            int[] k = c.getKernelSize();
+            int[] st = c.getStride();
+            int[] d = c.getDilation();
+            int[] p = pads(c, inTensor);
+            return new Int8Graph.Conv2D(in, out, (int) c.getNOut(), (int) c.getNIn(), k[0], k[1], st[0], st[1], p[0], p[1], p[2], p[3],
+                    d[0], d[1], ws.bits(), ws.codes(), qBias, requant);
+        }
+        org.deeplearning4j.nn.conf.layers.FeedForwardLayer f = (org.deeplearning4j.nn.conf.layers.FeedForwardLayer) lc;
+        return new Int8Graph.Dense(in, out, (int) f.getNOut(), (int) f.getNIn(), ws.bits(), ws.codes(), qBias, requant);
+    }
+}
