@@ -1,0 +1,195 @@
+package io.qat4j.training;
+
+import java.io.IOException;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.util.ModelSerializer;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.shade.jackson.databind.ObjectMapper;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import io.qat4j.layers.QuantizedModel;
+import io.qat4j.layers.conf.QuantizedConvBatchNormLayer;
+
+/**
+ * Trains a DL4J network epoch by epoch, reproducibly and resumably.
+ *
+ * <ul>
+ *   <li>Seeded: epoch e visits the training set shuffled with seed {@code spec.seed() + e}.</li>
+ *   <li>The learning rate of each epoch follows {@link TrainSpec#learningRateAt}.</li>
+ *   <li>After every epoch: validation accuracy, a line in {@code metrics.csv} and
+ *       {@code metrics.jsonl}, and an atomic checkpoint ({@code checkpoint.zip} with the updater
+ *       state plus {@code checkpoint.json}; written to a temporary file, then renamed). The best
+ *       model by validation accuracy is kept as {@code best.zip}.</li>
+ *   <li>{@code resume}: continues from the checkpoint; the result is bit-identical to an
+ *       uninterrupted run. A run killed mid-epoch loses at most that epoch.</li>
+ *   <li>A NaN/infinite loss stops the run with {@link TrainingDivergedException}; the last good
+ *       checkpoint stays.</li>
+ *   <li>QAT: FIXED observers and folded batch-norm statistics freeze after the configured epochs.</li>
+ * </ul>
+ */
+public final class Trainer {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** Per-epoch numbers. */
+    public record EpochMetrics(int epoch, double learningRate, double trainLoss, double validationAccuracy, double seconds) {
+    }
+
+    /** The trained network (restored from the checkpoint when resuming) and the metrics of this run's epochs. */
+    public record Result(MultiLayerNetwork network, List<EpochMetrics> epochs, double bestValidationAccuracy, boolean stoppedEarly) {
+    }
+
+    private final int stopAfterEpochs;
+
+    public Trainer() {
+        this(Integer.MAX_VALUE);
+    }
+
+    /** For tests: stop (as if killed) after this many epochs of this run. */
+    Trainer(int stopAfterEpochs) {
+        this.stopAfterEpochs = stopAfterEpochs;
+    }
+
+    public Result train(MultiLayerNetwork net, DataSet train, DataSet validation, TrainSpec spec, Path runDir, boolean resume)
+            throws IOException {
+        Files.createDirectories(runDir);
+        Path checkpoint = runDir.resolve("checkpoint.zip");
+        Path state = runDir.resolve("checkpoint.json");
+        int startEpoch = 0;
+        double best = Double.NEGATIVE_INFINITY;
+        int sinceBest = 0;
+        if (resume && Files.isRegularFile(checkpoint) && Files.isRegularFile(state)) {
+            net = ModelSerializer.restoreMultiLayerNetwork(checkpoint.toFile(), true);
+            @SuppressWarnings("unchecked")
+            Map<String, Object> s = JSON.readValue(state.toFile(), Map.class);
+            startEpoch = ((Number) s.get("epochsDone")).intValue();
+            best = ((Number) s.get("bestValidationAccuracy")).doubleValue();
+            sinceBest = ((Number) s.get("epochsSinceBest")).intValue();
+            LOG.info("resuming {} after epoch {}", runDir, startEpoch);
+        } else if (resume) {
+            LOG.info("no checkpoint in {}; starting from epoch 0", runDir);
+        }
+        List<EpochMetrics> metrics = new java.util.ArrayList<>();
+        boolean stoppedEarly = false;
+        int ran = 0;
+        for (int epoch = startEpoch; epoch < spec.epochs() && ran < stopAfterEpochs; epoch++, ran++) {
+            if (spec.earlyStoppingPatience() > 0 && sinceBest >= spec.earlyStoppingPatience()) {
+                stoppedEarly = true;
+                LOG.info("early stopping: no better validation accuracy for {} epochs", sinceBest);
+                break;
+            }
+            applyFreezes(net, spec, epoch);
+            double lr = spec.learningRateAt(epoch);
+            net.setLearningRate(lr);
+            long start = System.nanoTime();
+            DataSet shuffled = train.copy();
+            shuffled.shuffle(spec.seed() + epoch);
+            double lossSum = 0;
+            int steps = 0;
+            for (DataSet batch : shuffled.batchBy(spec.batchSize())) {
+                net.fit(batch);
+                double loss = net.score();
+                if (!Double.isFinite(loss)) {
+                    throw new TrainingDivergedException("the loss became " + loss + " in epoch " + epoch + ", step " + steps
+                            + " (learning rate " + lr + "); the last good checkpoint ("
+                            + (epoch == 0 ? "none yet" : "after epoch " + epoch) + ") is in " + runDir
+                            + "; lower the learning rate or check the data");
+                }
+                lossSum += loss;
+                steps++;
+            }
+            double accuracy = accuracy(net, validation);
+            double seconds = (System.nanoTime() - start) / 1e9;
+            EpochMetrics m = new EpochMetrics(epoch + 1, lr, lossSum / Math.max(1, steps), accuracy, seconds);
+            metrics.add(m);
+            LOG.info("epoch {}/{}: loss {}, validation accuracy {}, lr {}, {} s", m.epoch(), spec.epochs(),
+                    String.format("%.4f", m.trainLoss()), String.format("%.4f", accuracy), lr, String.format("%.1f", seconds));
+            if (accuracy > best) {
+                best = accuracy;
+                sinceBest = 0;
+                atomicModel(net, runDir.resolve("best.zip"));
+            } else {
+                sinceBest++;
+            }
+            appendMetrics(runDir, m);
+            atomicModel(net, checkpoint);
+            Map<String, Object> s = new LinkedHashMap<>();
+            s.put("epochsDone", epoch + 1);
+            s.put("bestValidationAccuracy", best);
+            s.put("epochsSinceBest", sinceBest);
+            atomicBytes(JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(s), state);
+        }
+        return new Result(net, metrics, best, stoppedEarly);
+    }
+
+    /** Applies the QAT freezes that are due at the start of {@code epoch} (0-based). */
+    static void applyFreezes(MultiLayerNetwork net, TrainSpec spec, int epoch) {
+        if (spec.freezeObserversAfterEpoch() >= 0 && epoch >= spec.freezeObserversAfterEpoch()) {
+            QuantizedModel.setObserversEnabled(net, false);
+        }
+        if (spec.freezeBatchNormAfterEpoch() >= 0 && epoch >= spec.freezeBatchNormAfterEpoch()) {
+            for (int i = 0; i < net.getnLayers(); i++) {
+                if (net.getLayer(i).conf().getLayer() instanceof QuantizedConvBatchNormLayer bn) {
+                    bn.setFreezeBatchNorm(true);
+                }
+            }
+        }
+    }
+
+    /** Top-1 accuracy of {@code net} on a labelled set, in batches of 256. */
+    public static double accuracy(MultiLayerNetwork net, DataSet data) {
+        long correct = 0;
+        for (DataSet batch : data.batchBy(256)) {
+            INDArray predicted = net.output(batch.getFeatures()).argMax(1);
+            correct += predicted.eq(batch.getLabels().argMax(1)).castTo(DataType.INT64).sumNumber().longValue();
+        }
+        return (double) correct / data.numExamples();
+    }
+
+    private static void appendMetrics(Path runDir, EpochMetrics m) throws IOException {
+        Path csv = runDir.resolve("metrics.csv");
+        boolean header = !Files.exists(csv);
+        try (Writer w = Files.newBufferedWriter(csv, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
+            if (header) {
+                w.write("epoch,learning_rate,train_loss,validation_accuracy,seconds\n");
+            }
+            w.write(m.epoch() + "," + m.learningRate() + "," + m.trainLoss() + "," + m.validationAccuracy() + "," + m.seconds() + "\n");
+        }
+        try (Writer w = Files.newBufferedWriter(runDir.resolve("metrics.jsonl"), StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                StandardOpenOption.APPEND)) {
+            w.write(JSON.writeValueAsString(m) + "\n");
+        }
+    }
+
+    private static void atomicModel(MultiLayerNetwork net, Path target) throws IOException {
+        Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
+        ModelSerializer.writeModel(net, tmp.toFile(), true);
+        Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    static void atomicBytes(byte[] bytes, Path target) throws IOException {
+        Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
+        Files.write(tmp, bytes);
+        Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** Seeds ND4J's global generator (dropout, initialization done after this call). */
+    public static void seed(long seed) {
+        Nd4j.getRandom().setSeed(seed);
+    }
+}

@@ -1,0 +1,11 @@
+package io.qat4j.training;
+
+/** The loss became NaN or infinite; the message says when and where the last good checkpoint is. */
+public final class TrainingDivergedException extends RuntimeException {
+
+    private static final long serialVersionUID = 1L;
+
+    public TrainingDivergedException(String message) {
+        super(message);
+    }
+}

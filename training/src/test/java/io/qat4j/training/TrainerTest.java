@@ -1,0 +1,118 @@
+package io.qat4j.training;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.util.ModelSerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+
+class TrainerTest {
+
+    @TempDir
+    Path dir;
+
+    private static DataSet clusters(int n, long seed) {
+        Random r = new Random(seed);
+        double[][] centres = {{2, 0, 0, 1}, {0, 2, 1, 0}, {0, 0, 2, 2}};
+        float[] x = new float[n * 4];
+        float[] y = new float[n * 3];
+        for (int i = 0; i < n; i++) {
+            int c = r.nextInt(3);
+            y[i * 3 + c] = 1;
+            for (int d = 0; d < 4; d++) {
+                x[i * 4 + d] = (float) (centres[c][d] + r.nextGaussian());
+            }
+        }
+        return new DataSet(Nd4j.create(x, new long[] {n, 4}, DataType.FLOAT), Nd4j.create(y, new long[] {n, 3}, DataType.FLOAT));
+    }
+
+    private static MultiLayerNetwork mlp(double lr) {
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(5).updater(new Adam(lr)).list()
+                .layer(new DenseLayer.Builder().nOut(16).activation(Activation.RELU).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(3).activation(Activation.SOFTMAX).build())
+                .setInputType(InputType.feedForward(4)).build());
+        net.init();
+        return net;
+    }
+
+    @Test
+    void sameSeedSameNumbersAndMetricsWritten() throws IOException {
+        TrainSpec spec = new TrainSpec(3, 32, 0.01, TrainSpec.Schedule.COSINE, 1, 1, 0, 7, -1, -1);
+        Trainer.Result a = new Trainer().train(mlp(0.01), clusters(300, 1), clusters(100, 2), spec, dir.resolve("a"), false);
+        Trainer.Result b = new Trainer().train(mlp(0.01), clusters(300, 1), clusters(100, 2), spec, dir.resolve("b"), false);
+        assertEquals(a.network().params(), b.network().params());
+        assertEquals(a.bestValidationAccuracy(), b.bestValidationAccuracy());
+        assertTrue(a.bestValidationAccuracy() > 0.6, "learned (chance is 0.33): " + a.bestValidationAccuracy());
+        List<String> csv = Files.readAllLines(dir.resolve("a/metrics.csv"));
+        assertEquals(4, csv.size());
+        assertTrue(csv.get(0).startsWith("epoch,learning_rate"));
+        assertEquals(3, Files.readAllLines(dir.resolve("a/metrics.jsonl")).size());
+        assertTrue(Files.exists(dir.resolve("a/checkpoint.zip")) && Files.exists(dir.resolve("a/best.zip")));
+        try (var files = Files.list(dir.resolve("a"))) {
+            assertFalse(files.anyMatch(p -> p.toString().endsWith(".tmp")), "no temporary files left");
+        }
+    }
+
+    @Test
+    void resumeAfterAKilledRunIsBitIdentical() throws IOException {
+        TrainSpec spec = new TrainSpec(4, 32, 0.01, TrainSpec.Schedule.STEP, 2, 0.5, 0, 11, -1, -1);
+        DataSet train = clusters(300, 3);
+        DataSet val = clusters(100, 4);
+        MultiLayerNetwork straight = new Trainer().train(mlp(0.01), train, val, spec, dir.resolve("straight"), false).network();
+        new Trainer(2).train(mlp(0.01), train, val, spec, dir.resolve("killed"), false);   // "killed" after 2 epochs
+        Trainer.Result resumed = new Trainer().train(mlp(0.01), train, val, spec, dir.resolve("killed"), true);
+        assertEquals(2, resumed.epochs().size(), "only the missing epochs ran");
+        assertEquals(straight.params(), resumed.network().params());
+        assertEquals(straight.getUpdater().getStateViewArray(), resumed.network().getUpdater().getStateViewArray());
+        assertEquals(5, Files.readAllLines(dir.resolve("killed/metrics.csv")).size());
+    }
+
+    @Test
+    void aDivergingRunStopsWithAClearMessageAndKeepsTheLastGoodCheckpoint() throws IOException {
+        DataSet train = clusters(300, 5);
+        TrainSpec ok = TrainSpec.of(1, 0.01, 1);
+        new Trainer().train(mlp(0.01), train, clusters(50, 6), ok, dir.resolve("run"), false);
+        byte[] goodCheckpoint = Files.readAllBytes(dir.resolve("run/checkpoint.zip"));
+        // resume with an absurd learning rate for the second epoch: the loss explodes
+        TrainSpec crazy = new TrainSpec(2, 32, 1e30, TrainSpec.Schedule.CONSTANT, 1, 1, 0, 1, -1, -1);
+        TrainingDivergedException e = assertThrows(TrainingDivergedException.class,
+                () -> new Trainer().train(mlp(0.01), train, clusters(50, 6), crazy, dir.resolve("run"), true));
+        assertTrue(e.getMessage().contains("epoch 1") && e.getMessage().contains("after epoch 1"), e.getMessage());
+        assertTrue(java.util.Arrays.equals(goodCheckpoint, Files.readAllBytes(dir.resolve("run/checkpoint.zip"))), "checkpoint untouched");
+        MultiLayerNetwork restored = ModelSerializer.restoreMultiLayerNetwork(dir.resolve("run/checkpoint.zip").toFile(), true);
+        assertTrue(Double.isFinite(restored.params().sumNumber().doubleValue()));
+    }
+
+    @Test
+    void schedulesAndValidation() {
+        TrainSpec cosine = new TrainSpec(4, 8, 0.1, TrainSpec.Schedule.COSINE, 1, 1, 0, 0, -1, -1);
+        assertEquals(0.1, cosine.learningRateAt(0), 1e-12);
+        assertEquals(0.05, cosine.learningRateAt(2), 1e-12);
+        TrainSpec step = new TrainSpec(6, 8, 0.1, TrainSpec.Schedule.STEP, 2, 0.1, 0, 0, -1, -1);
+        assertEquals(0.1, step.learningRateAt(1), 1e-12);
+        assertEquals(0.01, step.learningRateAt(2), 1e-12);
+        assertEquals(0.001, step.learningRateAt(5), 1e-12);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainSpec.of(0, 0.1, 0));
+        assertTrue(e.getMessage().contains("epochs"), e.getMessage());
+    }
+}
