@@ -1,0 +1,117 @@
+package io.qat4j.training.config;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.stream.Collectors;
+
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+
+/**
+ * Reads a YAML run configuration into a {@link RunConfig}. Unknown keys, wrong types, missing
+ * required keys and invalid values are {@link ConfigException}s naming the file, line and key.
+ */
+public final class ConfigLoader {
+
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
+    private ConfigLoader() {
+    }
+
+    public static RunConfig load(Path file) throws ConfigException {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException(file + ": no such configuration file");
+        } catch (IOException e) {
+            throw new ConfigException(file + ": cannot read (" + e.getMessage() + ")", e);
+        }
+        try {
+            RunConfig c = YAML.readValue(text, RunConfig.class);
+            if (c == null) {
+                throw new ConfigException(file + ": the file is empty");
+            }
+            return c;
+        } catch (UnrecognizedPropertyException e) {
+            String known = e.getKnownPropertyIds() == null ? "" : e.getKnownPropertyIds().stream().map(Object::toString).sorted()
+                    .collect(Collectors.joining(", "));
+            throw new ConfigException(where(file, text, e) + "unknown key '" + path(e) + "'" + (known.isEmpty() ? "" : " (known here: " + known + ")"), e);
+        } catch (ValueInstantiationException e) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            throw new ConfigException(where(file, text, e) + "invalid value in '" + path(e) + "': " + cause.getMessage(), e);
+        } catch (JsonMappingException e) {
+            throw new ConfigException(where(file, text, e) + "key '" + path(e) + "': " + e.getOriginalMessage(), e);
+        } catch (JsonProcessingException e) {
+            throw new ConfigException(where(file, e) + "not valid YAML: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    private static String where(Path file, JsonProcessingException e) {
+        JsonLocation loc = e.getLocation();
+        return file + (loc == null ? "" : ":" + loc.getLineNr() + ":" + loc.getColumnNr()) + ": ";
+    }
+
+    /** Location of the offending key itself (Jackson reports records' errors where the mapping ends). */
+    private static String where(Path file, String text, JsonMappingException e) {
+        Integer line = keyLines(text).get(path(e));
+        return line == null ? where(file, e) : file + ":" + line + ": ";
+    }
+
+    /** Dotted key path -> line of the key, from the YAML token stream. */
+    static java.util.Map<String, Integer> keyLines(String text) {
+        java.util.Map<String, Integer> lines = new java.util.HashMap<>();
+        java.util.Deque<String> stack = new java.util.ArrayDeque<>();
+        String pending = null;
+        try (com.fasterxml.jackson.core.JsonParser p = YAML.getFactory().createParser(text)) {
+            for (com.fasterxml.jackson.core.JsonToken t; (t = p.nextToken()) != null; ) {
+                switch (t) {
+                    case FIELD_NAME -> {
+                        pending = p.currentName();
+                        String prefix = stack.isEmpty() ? "" : String.join(".", reversed(stack)) + ".";
+                        lines.putIfAbsent(prefix + pending, p.currentTokenLocation().getLineNr());
+                    }
+                    case START_OBJECT -> {
+                        if (pending != null) {
+                            stack.push(pending);
+                        } else if (!lines.isEmpty() || !stack.isEmpty()) {
+                            stack.push("[]");
+                        }
+                        pending = null;
+                    }
+                    case END_OBJECT -> {
+                        if (!stack.isEmpty()) {
+                            stack.pop();
+                        }
+                    }
+                    default -> pending = null;
+                }
+            }
+        } catch (IOException ignored) {
+            // a syntax error is reported by the mapper with its own location
+        }
+        return lines;
+    }
+
+    private static java.util.List<String> reversed(java.util.Deque<String> stack) {
+        java.util.List<String> l = new java.util.ArrayList<>(stack);
+        java.util.Collections.reverse(l);
+        return l;
+    }
+
+    private static String path(JsonMappingException e) {
+        return e.getPath().stream().map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
+                .collect(Collectors.joining("."));
+    }
+}

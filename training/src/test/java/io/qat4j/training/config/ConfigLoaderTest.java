@@ -1,0 +1,98 @@
+package io.qat4j.training.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.qat4j.layers.InputQuantMode;
+import io.qat4j.layers.WeightQuantMode;
+import io.qat4j.training.TrainSpec;
+
+class ConfigLoaderTest {
+
+    @TempDir
+    Path dir;
+
+    /** The repository's configs/ directory (tests run in training/). */
+    static Path configsDir() {
+        Path p = Path.of("..", "configs");
+        return Files.isDirectory(p) ? p : Path.of("configs");
+    }
+
+    @Test
+    void everyShippedConfigParses() throws IOException, ConfigException {
+        List<Path> files;
+        try (Stream<Path> s = Files.list(configsDir())) {
+            files = s.filter(p -> p.toString().endsWith(".yaml")).sorted().toList();
+        }
+        assertTrue(files.size() >= 6, "configs found: " + files);
+        for (Path f : files) {
+            RunConfig c = ConfigLoader.load(f);
+            assertEquals(f.getFileName().toString().replace(".yaml", ""), c.name(), "name matches the file name: " + f);
+            c.train().toSpec(c.seed());
+            if (c.isQat()) {
+                c.quantization().settings();
+            }
+        }
+    }
+
+    private Path write(String yaml) throws IOException {
+        Path f = dir.resolve("c.yaml");
+        Files.writeString(f, yaml);
+        return f;
+    }
+
+    private String error(String yaml) throws IOException {
+        Path f = write(yaml);
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(f));
+        assertTrue(e.getMessage().startsWith(f.toString()), "names the file: " + e.getMessage());
+        return e.getMessage();
+    }
+
+    @Test
+    void defaultsAndTypes() throws IOException, ConfigException {
+        RunConfig c = ConfigLoader.load(write("name: x\ntrain: {epochs: 2, learningRate: 0.01}\n"));
+        assertEquals(1L, c.seed());
+        assertEquals("auto", c.data().source());
+        assertEquals(64, c.train().batchSize());
+        assertEquals(TrainSpec.Schedule.CONSTANT, c.train().toSpec(1).schedule());
+        assertFalse(c.isQat());
+        assertNull(c.quantization());
+        RunConfig q = ConfigLoader.load(write("name: q\nfp32: a.zip\nquantization: {weights: {mode: TERNARY}, inputs: {mode: PACT, bits: 4}}\n"
+                + "train: {epochs: 1, learningRate: 0.001}\n"));
+        assertEquals(WeightQuantMode.TERNARY, q.quantization().weights().mode());
+        assertEquals(InputQuantMode.PACT, q.quantization().inputs().mode());
+        assertTrue(q.quantization().weights().perChannel());
+    }
+
+    @Test
+    void unknownKeysWrongTypesAndBadValuesNameFileLineAndKey() throws IOException {
+        String unknown = error("name: x\ntrain:\n  epochs: 2\n  learningRate: 0.01\n  epoks: 3\n");
+        assertTrue(unknown.contains(":5:") && unknown.contains("train.epoks") && unknown.contains("epochs"), unknown);
+        String type = error("name: x\ntrain:\n  epochs: two\n  learningRate: 0.01\n");
+        assertTrue(type.contains(":3:") && type.contains("train.epochs"), type);
+        String missing = error("name: x\n");
+        assertTrue(missing.contains("train"), missing);
+        String value = error("name: x\ntrain: {epochs: 0, learningRate: 0.01}\n");
+        assertTrue(value.contains("epochs must be >= 1"), value);
+        String mode = error("name: x\nfp32: a.zip\nquantization: {weights: {mode: SIXBIT}, inputs: {mode: LSQ}}\ntrain: {epochs: 1, learningRate: 1}\n");
+        assertTrue(mode.contains("quantization.weights.mode") && mode.contains("SIXBIT"), mode);
+        String half = error("name: x\nfp32: a.zip\ntrain: {epochs: 1, learningRate: 1}\n");
+        assertTrue(half.contains("'quantization'"), half);
+        String bits = error("name: x\nfp32: a.zip\nquantization: {weights: {mode: LSQ, bits: 1}, inputs: {mode: LSQ}}\ntrain: {epochs: 1, learningRate: 1}\n");
+        assertTrue(bits.contains("weightBits"), bits);
+        ConfigException none = assertThrows(ConfigException.class, () -> ConfigLoader.load(dir.resolve("nope.yaml")));
+        assertTrue(none.getMessage().contains("no such configuration file"), none.getMessage());
+    }
+}
