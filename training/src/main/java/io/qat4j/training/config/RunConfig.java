@@ -29,7 +29,7 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
             throw new IllegalArgumentException("name must be a non-empty word of letters, digits and . _ + -, got " + name);
         }
         seed = seed == null ? 1L : seed;
-        data = data == null ? new Data(null, null) : data;
+        data = data == null ? new Data(null, null, null, null) : data;
         model = model == null ? new Model(null) : model;
         if ((fp32 == null) != (quantization == null)) {
             throw new IllegalArgumentException("a QAT run needs both 'fp32' (the float model to start from) and 'quantization'; "
@@ -42,11 +42,16 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
     }
 
     /**
-     * @param source "auto" (default: config dir, QAT4J_DATA, Debian package, cache, bundled subset) or "bundled"
-     * @param dir    explicit directory holding the IDX files (overrides the search), or null
+     * @param source     "auto" (default: QAT4J_DATA, Debian package, cache, bundled subset) or "bundled"
+     * @param dir        explicit directory holding the IDX files (overrides the search), or null
+     * @param trainLimit use only the first n training examples (default: all)
+     * @param testLimit  use only the first n test examples (default: all)
      */
-    public record Data(String source, String dir) {
+    public record Data(String source, String dir, Integer trainLimit, Integer testLimit) {
         public Data {
+            if ((trainLimit != null && trainLimit < 1) || (testLimit != null && testLimit < 1)) {
+                throw new IllegalArgumentException("data.trainLimit and data.testLimit must be >= 1 when given");
+            }
             source = source == null ? "auto" : source.toLowerCase(Locale.ROOT);
             if (!source.equals("auto") && !source.equals("bundled")) {
                 throw new IllegalArgumentException("data.source must be 'auto' or 'bundled', got '" + source + "'");

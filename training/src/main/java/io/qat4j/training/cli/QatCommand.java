@@ -1,0 +1,129 @@
+package io.qat4j.training.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.util.ModelSerializer;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+import io.qat4j.datasets.FashionMnist;
+import io.qat4j.layers.QuantSettings;
+import io.qat4j.layers.QuantizationPlan;
+import io.qat4j.layers.QuantizedModel;
+import io.qat4j.layers.export.Int8Exporter;
+import io.qat4j.runtime.Int8Model;
+import io.qat4j.runtime.ModelFile;
+import io.qat4j.training.Trainer;
+import io.qat4j.training.config.ConfigException;
+import io.qat4j.training.config.ConfigLoader;
+import io.qat4j.training.config.RunConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code qat4j qat CONFIG}: wraps the trained FP32 model for QAT, fine-tunes it, exports the integer
+ * model and evaluates it in the INT8 runtime.
+ */
+@Command(name = "qat", mixinStandardHelpOptions = true,
+        description = "Quantization-aware fine-tuning of an FP32 model, integer export and INT8-runtime evaluation.",
+        footer = {"", "Example:  qat4j qat configs/qat-w4a4-lsq.yaml --out runs/qat-w4a4-lsq",
+            "Needs the FP32 model named by the config's 'fp32' key (qat4j train configs/fp32.yaml first).",
+            "Writes best.zip, checkpoint.zip, metrics, model.q4j (integer model), summary.json, provenance.json.",
+            "Exit codes: 0 done, 1 training or export failed, 2 bad usage or configuration."})
+public final class QatCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", paramLabel = "CONFIG", description = "YAML run configuration with 'fp32' and 'quantization'.")
+    Path config;
+
+    @Mixin
+    RunOptions options;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        RunConfig c;
+        try {
+            c = ConfigLoader.load(config);
+        } catch (ConfigException e) {
+            err.println("qat4j qat: " + e.getMessage());
+            return Qat4jCommand.EXIT_USAGE;
+        }
+        if (!c.isQat()) {
+            err.println("qat4j qat: " + config + " has no quantization section; train it with `qat4j train`");
+            return Qat4jCommand.EXIT_USAGE;
+        }
+        Path fp32 = Path.of(c.fp32());
+        if (!Files.isRegularFile(fp32)) {
+            err.println("qat4j qat: " + config + ": fp32 model " + fp32 + " does not exist; train it first (qat4j train configs/fp32.yaml)");
+            return Qat4jCommand.EXIT_USAGE;
+        }
+        try {
+            Path dir = options.outFor(c.name());
+            FashionMnist.Located data = Runs.data(c);
+            Runs.provenance(dir, config, c, data);
+            Trainer.seed(c.seed());
+            MultiLayerNetwork teacher = ModelSerializer.restoreMultiLayerNetwork(fp32.toFile(), false);
+            double fpAccuracy = Trainer.accuracy(teacher, data.test());
+            QuantSettings s = c.quantization().settings();
+            QuantSettings first = s.clone();
+            first.setInputSigned(c.quantization().firstLayerSigned());
+            String firstName = teacher.getLayer(0).conf().getLayer().getLayerName();
+            QuantizedModel.Wrapped<MultiLayerNetwork> w = QuantizedModel.wrap(teacher, QuantizationPlan.builder(s).layer(firstName, first).build());
+            out.println("wrap: " + w.summary());
+            Trainer.Result r = new Trainer().train(w.network(), data.train(), data.test(), c.train().toSpec(c.seed()), dir, options.resume);
+            for (Trainer.EpochMetrics m : r.epochs()) {
+                out.printf("epoch %d: loss %.4f, test accuracy %.4f, %.1f s%n", m.epoch(), m.trainLoss(), m.validationAccuracy(), m.seconds());
+            }
+            MultiLayerNetwork q = r.network();
+            double qatAccuracy = Trainer.accuracy(q, data.test());
+            INDArray calibration = data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));
+            Int8Exporter.Result exported = Int8Exporter.export(q, calibration);
+            Path modelFile = dir.resolve("model.q4j");
+            ModelFile.write(exported.graph(), modelFile);
+            Int8Model model = Int8Model.load(modelFile);
+            int n = data.test().numExamples();
+            int[] predicted = model.predict(data.test().getFeatures().dup('c').data().asFloat(), n);
+            INDArray truth = data.test().getLabels().argMax(1);
+            INDArray qatPredicted = q.output(data.test().getFeatures()).argMax(1);
+            int correct = 0;
+            int agree = 0;
+            for (int i = 0; i < n; i++) {
+                correct += predicted[i] == truth.getInt(i) ? 1 : 0;
+                agree += predicted[i] == qatPredicted.getInt(i) ? 1 : 0;
+            }
+            long bytes = Files.size(modelFile);
+            long fpBytes = teacher.numParams() * 4L;
+            Map<String, Object> summary = new LinkedHashMap<>();
+            summary.put("config", c.name());
+            summary.put("fp32Accuracy", fpAccuracy);
+            summary.put("qatAccuracy", qatAccuracy);
+            summary.put("int8RuntimeAccuracy", (double) correct / n);
+            summary.put("argmaxAgreement", (double) agree / n);
+            summary.put("modelBytes", bytes);
+            summary.put("fp32ParameterBytes", fpBytes);
+            summary.put("sizeRatio", (double) bytes / fpBytes);
+            summary.put("testExamples", n);
+            summary.put("exportNotes", exported.notes());
+            Runs.writeAtomic(dir.resolve("summary.json"), Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(summary));
+            out.printf("FP32 %.4f, QAT %.4f, INT8 runtime %.4f, agreement %.4f, %s: %d bytes (%.3fx of FP32 parameters)%n", fpAccuracy,
+                    qatAccuracy, (double) correct / n, (double) agree / n, modelFile, bytes, (double) bytes / fpBytes);
+            out.flush();
+            return 0;
+        } catch (Exception e) {
+            err.println("qat4j qat: " + e.getMessage());
+            return Qat4jCommand.EXIT_FAILED;
+        }
+    }
+}

@@ -1,0 +1,61 @@
+package io.qat4j.training.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+
+import io.qat4j.datasets.FashionMnist;
+import io.qat4j.training.Provenance;
+import io.qat4j.training.config.RunConfig;
+
+/** What the run commands share: data loading by config, and the provenance files of a run. */
+final class Runs {
+
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+
+    private Runs() {
+    }
+
+    static FashionMnist.Located data(RunConfig c) throws IOException {
+        RunConfig.Data d = c.data();
+        FashionMnist.Located all = d.source().equals("bundled") ? FashionMnist.bundled()
+                : FashionMnist.load(FashionMnist.Options.standard(d.dir() == null ? null : Path.of(d.dir())));
+        return new FashionMnist.Located(all.source(), all.location(), limit(all.train(), d.trainLimit()), limit(all.test(), d.testLimit()));
+    }
+
+    private static DataSet limit(DataSet ds, Integer n) {
+        if (n == null || n >= ds.numExamples()) {
+            return ds;
+        }
+        return new DataSet(ds.getFeatures().get(NDArrayIndex.interval(0, n)).dup(), ds.getLabels().get(NDArrayIndex.interval(0, n)).dup());
+    }
+
+    /** Writes resolved-config.yaml and provenance.json into the run directory (atomically). */
+    static void provenance(Path out, Path configFile, RunConfig c, FashionMnist.Located data) throws IOException {
+        Files.createDirectories(out);
+        writeAtomic(out.resolve("resolved-config.yaml"), YAML.writeValueAsBytes(c));
+        Map<String, Object> p = new LinkedHashMap<>(Provenance.describe(Path.of(".")));
+        p.put("config", configFile.toString());
+        p.put("seed", c.seed());
+        p.put("data.source", data.source().toString());
+        p.put("data.location", data.location());
+        p.put("data.train", data.train().numExamples());
+        p.put("data.test", data.test().numExamples());
+        writeAtomic(out.resolve("provenance.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(p));
+    }
+
+    static void writeAtomic(Path target, byte[] bytes) throws IOException {
+        Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
+        Files.write(tmp, bytes);
+        Files.move(tmp, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+}

@@ -1,0 +1,74 @@
+package io.qat4j.training.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.learning.config.Adam;
+
+import io.qat4j.datasets.FashionMnist;
+import io.qat4j.training.ReferenceCnn;
+import io.qat4j.training.Trainer;
+import io.qat4j.training.config.ConfigException;
+import io.qat4j.training.config.ConfigLoader;
+import io.qat4j.training.config.RunConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code qat4j train CONFIG}: trains the FP32 model a config describes. */
+@Command(name = "train", mixinStandardHelpOptions = true, description = "Train the FP32 model of a configuration.",
+        footer = {"", "Example:  qat4j train configs/fp32.yaml --out runs/fp32",
+            "Writes best.zip, checkpoint.zip (+ .json), metrics.csv/.jsonl, resolved-config.yaml, provenance.json.",
+            "Exit codes: 0 done, 1 training failed, 2 bad usage or configuration."})
+public final class TrainCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", paramLabel = "CONFIG", description = "YAML run configuration without a quantization section.")
+    Path config;
+
+    @Mixin
+    RunOptions options;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        RunConfig c;
+        try {
+            c = ConfigLoader.load(config);
+        } catch (ConfigException e) {
+            err.println("qat4j train: " + e.getMessage());
+            return Qat4jCommand.EXIT_USAGE;
+        }
+        if (c.isQat()) {
+            err.println("qat4j train: " + config + " has a quantization section; run it with `qat4j qat`");
+            return Qat4jCommand.EXIT_USAGE;
+        }
+        try {
+            Path dir = options.outFor(c.name());
+            FashionMnist.Located data = Runs.data(c);
+            out.printf("data: %s (%s), %d train / %d test%n", data.source(), data.location(), data.train().numExamples(),
+                    data.test().numExamples());
+            Runs.provenance(dir, config, c, data);
+            Trainer.seed(c.seed());
+            long[] shape = data.train().getFeatures().shape();
+            MultiLayerNetwork net = ReferenceCnn.build(c.seed(), new Adam(c.train().learningRate()), c.train().weightDecay(), (int) shape[1],
+                    (int) shape[2], (int) shape[3], (int) data.train().getLabels().size(1));
+            Trainer.Result r = new Trainer().train(net, data.train(), data.test(), c.train().toSpec(c.seed()), dir, options.resume);
+            for (Trainer.EpochMetrics m : r.epochs()) {
+                out.printf("epoch %d: loss %.4f, test accuracy %.4f, %.1f s%n", m.epoch(), m.trainLoss(), m.validationAccuracy(), m.seconds());
+            }
+            out.printf("best test accuracy %.4f; model %s%n", r.bestValidationAccuracy(), dir.resolve("best.zip"));
+            out.flush();
+            return 0;
+        } catch (Exception e) {
+            err.println("qat4j train: " + e.getMessage());
+            return Qat4jCommand.EXIT_FAILED;
+        }
+    }
+}

@@ -1,0 +1,84 @@
+package io.qat4j.training.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import picocli.CommandLine;
+
+/** `qat4j train` then `qat4j qat` end to end on part of the bundled subset. */
+class TrainQatCommandTest {
+
+    @TempDir
+    Path dir;
+
+    private static String[] run(String... args) {
+        CommandLine cli = Qat4jCommand.commandLine();
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        cli.setOut(new PrintWriter(out));
+        cli.setErr(new PrintWriter(err));
+        int code = cli.execute(args);
+        return new String[] {Integer.toString(code), out.toString(), err.toString()};
+    }
+
+    private Path write(String name, String yaml) throws IOException {
+        Path f = dir.resolve(name + ".yaml");
+        Files.writeString(f, yaml);
+        return f;
+    }
+
+    @Test
+    void trainThenQatThenIntegerRuntime() throws IOException {
+        Path fp32 = write("fp32", "name: fp32\ndata: {source: bundled, trainLimit: 800, testLimit: 300}\n"
+                + "train: {epochs: 2, learningRate: 0.002}\n");
+        Path fpOut = dir.resolve("runs/fp32");
+        String[] t = run("train", fp32.toString(), "--out", fpOut.toString());
+        assertEquals("0", t[0], t[1] + t[2]);
+        assertTrue(t[1].contains("BUNDLED_SUBSET"), t[1]);
+        for (String f : new String[] {"best.zip", "checkpoint.zip", "checkpoint.json", "metrics.csv", "provenance.json", "resolved-config.yaml"}) {
+            assertTrue(Files.exists(fpOut.resolve(f)), f);
+        }
+        Path qat = write("qat", "name: qat\ndata: {source: bundled, trainLimit: 800, testLimit: 300}\nfp32: " + fpOut.resolve("best.zip")
+                + "\nquantization: {weights: {mode: LSQ, bits: 8}, inputs: {mode: LSQ, bits: 8}}\n"
+                + "train: {epochs: 1, learningRate: 0.0005, freezeBatchNormAfterEpoch: 0}\n");
+        Path qOut = dir.resolve("runs/qat");
+        String[] q = run("qat", qat.toString(), "--out", qOut.toString());
+        assertEquals("0", q[0], q[1] + q[2]);
+        assertTrue(Files.exists(qOut.resolve("model.q4j")));
+        @SuppressWarnings("unchecked")
+        Map<String, Object> summary = new ObjectMapper().readValue(qOut.resolve("summary.json").toFile(), Map.class);
+        double agreement = ((Number) summary.get("argmaxAgreement")).doubleValue();
+        double ratio = ((Number) summary.get("sizeRatio")).doubleValue();
+        assertTrue(agreement >= 0.95, "INT8 runtime vs QAT network: " + agreement);
+        assertTrue(ratio <= 0.26, "int8 model size ratio " + ratio);
+        assertTrue(((Number) summary.get("qatAccuracy")).doubleValue() > 0.5, summary.toString());
+    }
+
+    @Test
+    void misuseIsAUsageErrorNamingTheProblem() throws IOException {
+        Path qat = write("q", "name: q\nfp32: " + dir.resolve("missing.zip")
+                + "\nquantization: {weights: {mode: LSQ, bits: 8}, inputs: {mode: LSQ, bits: 8}}\ntrain: {epochs: 1, learningRate: 0.001}\n");
+        String[] noModel = run("qat", qat.toString());
+        assertEquals("2", noModel[0]);
+        assertTrue(noModel[2].contains("missing.zip") && noModel[2].contains("qat4j train"), noModel[2]);
+        String[] wrongCommand = run("train", qat.toString());
+        assertEquals("2", wrongCommand[0]);
+        assertTrue(wrongCommand[2].contains("qat4j qat"), wrongCommand[2]);
+        Path bad = write("bad", "name: bad\ntrain: {epochs: 1, learningRate: 0.001, colour: red}\n");
+        String[] unknown = run("train", bad.toString());
+        assertEquals("2", unknown[0]);
+        assertTrue(unknown[2].contains("bad.yaml:2") && unknown[2].contains("colour"), unknown[2]);
+    }
+}
