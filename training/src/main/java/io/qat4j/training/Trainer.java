@@ -67,6 +67,12 @@ public final class Trainer {
 
     public Result train(MultiLayerNetwork net, DataSet train, DataSet validation, TrainSpec spec, Path runDir, boolean resume)
             throws IOException {
+        return train(net, train, validation, spec, runDir, resume, m -> { });
+    }
+
+    /** As above; {@code onEpoch} sees each epoch's metrics as soon as the epoch ends (progress output). */
+    public Result train(MultiLayerNetwork net, DataSet train, DataSet validation, TrainSpec spec, Path runDir, boolean resume,
+                        java.util.function.Consumer<EpochMetrics> onEpoch) throws IOException {
         Files.createDirectories(runDir);
         Path checkpoint = runDir.resolve("checkpoint.zip");
         Path state = runDir.resolve("checkpoint.json");
@@ -127,6 +133,7 @@ public final class Trainer {
                 sinceBest++;
             }
             appendMetrics(runDir, m);
+            onEpoch.accept(m);
             atomicModel(net, checkpoint);
             Map<String, Object> s = new LinkedHashMap<>();
             s.put("epochsDone", epoch + 1);

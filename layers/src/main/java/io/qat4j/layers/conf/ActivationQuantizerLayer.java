@@ -3,7 +3,6 @@ package io.qat4j.layers.conf;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 
 import org.deeplearning4j.nn.api.ParamInitializer;
@@ -16,7 +15,6 @@ import org.deeplearning4j.optimize.api.TrainingListener;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.learning.config.IUpdater;
-import org.nd4j.linalg.learning.config.NoOp;
 import org.nd4j.linalg.learning.regularization.Regularization;
 
 import io.qat4j.layers.InputQuantMode;
@@ -76,14 +74,8 @@ public class ActivationQuantizerLayer extends BaseLayer implements QuantizedLaye
                                                        int layerIndex, INDArray layerParamsView, boolean initializeParams,
                                                        DataType networkDataType) {
         quant.validate(nameForMessages(getLayerName()));
-        ActivationQuantizerImpl ret = new ActivationQuantizerImpl(conf, networkDataType);
-        ret.setListeners(listeners);
-        ret.setIndex(layerIndex);
-        ret.setParamsViewArray(layerParamsView);
-        Map<String, INDArray> paramTable = initializer().init(conf, layerParamsView, initializeParams);
-        ret.setParamTable(paramTable);
-        ret.setConf(conf);
-        return ret;
+        return LayerConfSupport.wire(new ActivationQuantizerImpl(conf, networkDataType), conf, listeners, layerIndex, layerParamsView,
+                initializeParams, initializer());
     }
 
     @Override
@@ -120,7 +112,7 @@ public class ActivationQuantizerLayer extends BaseLayer implements QuantizedLaye
 
     @Override
     public IUpdater getUpdaterByParam(String paramName) {
-        return QuantizerParams.isStateParam(paramName) ? new NoOp() : super.getUpdaterByParam(paramName);
+        return LayerConfSupport.updater(paramName, QuantizerParams.isStateParam(paramName), () -> super.getUpdaterByParam(paramName));
     }
 
     @Override

@@ -3,7 +3,6 @@ package io.qat4j.layers.conf;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 
 import org.deeplearning4j.nn.api.ParamInitializer;
@@ -16,7 +15,6 @@ import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.learning.config.IUpdater;
-import org.nd4j.linalg.learning.config.NoOp;
 import org.nd4j.linalg.learning.regularization.Regularization;
 
 import io.qat4j.layers.QuantSettings;
@@ -114,14 +112,8 @@ public class QuantizedConvBatchNormLayer extends QuantizedConvolutionLayer {
                                                        DataType networkDataType) {
         LayerValidation.assertNInNOutSet("QuantizedConvBatchNormLayer", getLayerName(), layerIndex, getNIn(), getNOut());
         getQuant().validate(nameForMessages(getLayerName()));
-        QuantizedConvBatchNormImpl ret = new QuantizedConvBatchNormImpl(conf, networkDataType);
-        ret.setListeners(listeners);
-        ret.setIndex(layerIndex);
-        ret.setParamsViewArray(layerParamsView);
-        Map<String, INDArray> paramTable = initializer().init(conf, layerParamsView, initializeParams);
-        ret.setParamTable(paramTable);
-        ret.setConf(conf);
-        return ret;
+        return LayerConfSupport.wire(new QuantizedConvBatchNormImpl(conf, networkDataType), conf, listeners, layerIndex, layerParamsView,
+                initializeParams, initializer());
     }
 
     @Override
@@ -131,7 +123,8 @@ public class QuantizedConvBatchNormLayer extends QuantizedConvolutionLayer {
 
     @Override
     public IUpdater getUpdaterByParam(String paramName) {
-        return QuantizedConvBatchNormParamInitializer.isRunningStat(paramName) ? new NoOp() : super.getUpdaterByParam(paramName);
+        return LayerConfSupport.updater(paramName, QuantizedConvBatchNormParamInitializer.isRunningStat(paramName),
+                () -> super.getUpdaterByParam(paramName));
     }
 
     @Override

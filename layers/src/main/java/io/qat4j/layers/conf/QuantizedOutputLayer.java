@@ -1,9 +1,7 @@
 package io.qat4j.layers.conf;
 
 import java.util.Collection;
-import java.util.Collections;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 
 import org.deeplearning4j.nn.api.ParamInitializer;
@@ -14,7 +12,6 @@ import org.deeplearning4j.optimize.api.TrainingListener;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.learning.config.IUpdater;
-import org.nd4j.linalg.learning.config.NoOp;
 import org.nd4j.linalg.learning.regularization.Regularization;
 
 import io.qat4j.layers.QuantSettings;
@@ -63,14 +60,8 @@ public class QuantizedOutputLayer extends OutputLayer implements QuantizedLayerC
                                                        DataType networkDataType) {
         LayerValidation.assertNInNOutSet("QuantizedOutputLayer", getLayerName(), layerIndex, getNIn(), getNOut());
         quant.validate(nameForMessages(getLayerName()));
-        QuantizedOutputImpl ret = new QuantizedOutputImpl(conf, networkDataType);
-        ret.setListeners(listeners);
-        ret.setIndex(layerIndex);
-        ret.setParamsViewArray(layerParamsView);
-        Map<String, INDArray> paramTable = initializer().init(conf, layerParamsView, initializeParams);
-        ret.setParamTable(paramTable);
-        ret.setConf(conf);
-        return ret;
+        return LayerConfSupport.wire(new QuantizedOutputImpl(conf, networkDataType), conf, listeners, layerIndex, layerParamsView,
+                initializeParams, initializer());
     }
 
     @Override
@@ -80,12 +71,12 @@ public class QuantizedOutputLayer extends OutputLayer implements QuantizedLayerC
 
     @Override
     public IUpdater getUpdaterByParam(String paramName) {
-        return QuantizerParams.isStateParam(paramName) ? new NoOp() : super.getUpdaterByParam(paramName);
+        return LayerConfSupport.updater(paramName, QuantizerParams.isStateParam(paramName), () -> super.getUpdaterByParam(paramName));
     }
 
     @Override
     public List<Regularization> getRegularizationByParam(String paramName) {
-        return QuantizerParams.isQuantizerParam(paramName) ? Collections.emptyList() : super.getRegularizationByParam(paramName);
+        return LayerConfSupport.regularization(paramName, () -> super.getRegularizationByParam(paramName));
     }
 
     @Override

@@ -82,10 +82,12 @@ public final class QatCommand implements Callable<Integer> {
             String firstName = teacher.getLayer(0).conf().getLayer().getLayerName();
             QuantizedModel.Wrapped<MultiLayerNetwork> w = QuantizedModel.wrap(teacher, QuantizationPlan.builder(s).layer(firstName, first).build());
             out.println("wrap: " + w.summary());
-            Trainer.Result r = new Trainer().train(w.network(), data.train(), data.test(), c.train().toSpec(c.seed()), dir, options.resume);
-            for (Trainer.EpochMetrics m : r.epochs()) {
-                out.printf("epoch %d: loss %.4f, test accuracy %.4f, %.1f s%n", m.epoch(), m.trainLoss(), m.validationAccuracy(), m.seconds());
-            }
+            Trainer.Result r = new Trainer().train(w.network(), data.train(), data.test(), c.train().toSpec(c.seed()), dir, options.resume,
+                    m -> {
+                        out.printf("epoch %d/%d: loss %.4f, test accuracy %.4f, lr %.2e, %.1f s%n", m.epoch(), c.train().epochs(),
+                                m.trainLoss(), m.validationAccuracy(), m.learningRate(), m.seconds());
+                        out.flush();
+                    });
             MultiLayerNetwork q = r.network();
             double qatAccuracy = Trainer.accuracy(q, data.test());
             INDArray calibration = data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));

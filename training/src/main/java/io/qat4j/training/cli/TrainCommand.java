@@ -59,10 +59,12 @@ public final class TrainCommand implements Callable<Integer> {
             long[] shape = data.train().getFeatures().shape();
             MultiLayerNetwork net = ReferenceCnn.build(c.seed(), new Adam(c.train().learningRate()), c.train().weightDecay(), (int) shape[1],
                     (int) shape[2], (int) shape[3], (int) data.train().getLabels().size(1));
-            Trainer.Result r = new Trainer().train(net, data.train(), data.test(), c.train().toSpec(c.seed()), dir, options.resume);
-            for (Trainer.EpochMetrics m : r.epochs()) {
-                out.printf("epoch %d: loss %.4f, test accuracy %.4f, %.1f s%n", m.epoch(), m.trainLoss(), m.validationAccuracy(), m.seconds());
-            }
+            Trainer.Result r = new Trainer().train(net, data.train(), data.test(), c.train().toSpec(c.seed()), dir, options.resume,
+                    m -> {
+                        out.printf("epoch %d/%d: loss %.4f, test accuracy %.4f, lr %.2e, %.1f s%n", m.epoch(), c.train().epochs(),
+                                m.trainLoss(), m.validationAccuracy(), m.learningRate(), m.seconds());
+                        out.flush();
+                    });
             out.printf("best test accuracy %.4f; model %s%n", r.bestValidationAccuracy(), dir.resolve("best.zip"));
             out.flush();
             return 0;
