@@ -64,6 +64,29 @@ class TrainQatCommandTest {
         assertTrue(agreement >= 0.95, "INT8 runtime vs QAT network: " + agreement);
         assertTrue(ratio <= 0.26, "int8 model size ratio " + ratio);
         assertTrue(((Number) summary.get("qatAccuracy")).doubleValue() > 0.5, summary.toString());
+
+        // export the best checkpoint again and run it: with one QAT epoch it is the network qat exported
+        Path exported = dir.resolve("again.q4j");
+        String[] e = run("export", qOut.resolve("best.zip").toString(), "--config", qat.toString(), "--out", exported.toString());
+        assertEquals("0", e[0], e[1] + e[2]);
+        assertEquals(Files.size(qOut.resolve("model.q4j")), Files.size(exported));
+        Path json = dir.resolve("run.json");
+        String[] r = run("run", exported.toString(), "--config", qat.toString(), "--json", json.toString());
+        assertEquals("0", r[0], r[1] + r[2]);
+        @SuppressWarnings("unchecked")
+        Map<String, Object> result = new ObjectMapper().readValue(json.toFile(), Map.class);
+        assertEquals(((Number) summary.get("int8RuntimeAccuracy")).doubleValue(), ((Number) result.get("accuracy")).doubleValue(), 1e-12);
+        assertEquals(300, ((java.util.List<?>) result.get("predictions")).size());
+
+        byte[] bytes = Files.readAllBytes(exported);
+        bytes[bytes.length / 2] ^= 0x10;
+        Path corrupt = dir.resolve("corrupt.q4j");
+        Files.write(corrupt, bytes);
+        String[] bad = run("run", corrupt.toString(), "--config", qat.toString());
+        assertEquals("2", bad[0]);
+        assertTrue(bad[2].contains("CHECKSUM_MISMATCH") && bad[2].contains("corrupt.q4j"), bad[2]);
+        assertEquals("2", run("export", qOut.resolve("best.zip").toString(), "--config", qat.toString(), "--out", "x.onnx",
+                "--format", "onnx")[0]);
     }
 
     @Test

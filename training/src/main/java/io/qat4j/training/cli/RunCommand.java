@@ -1,0 +1,91 @@
+package io.qat4j.training.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import io.qat4j.datasets.FashionMnist;
+import io.qat4j.runtime.Int8Model;
+import io.qat4j.runtime.ModelFormatException;
+import io.qat4j.training.config.ConfigException;
+import io.qat4j.training.config.ConfigLoader;
+import io.qat4j.training.config.RunConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code qat4j run MODEL.q4j}: integer inference on a test set, accuracy and predictions as JSON. */
+@Command(name = "run", mixinStandardHelpOptions = true, description = "Run an integer model file on a configuration's test set.",
+        footer = {"", "Example:  qat4j run runs/qat-w4a4-lsq/model.q4j --config configs/qat-w4a4-lsq.yaml --json run.json",
+            "Exit codes: 0 done, 1 failure, 2 bad usage, configuration or model file."})
+public final class RunCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", paramLabel = "MODEL", description = "qat4j integer model file (.q4j).")
+    Path model;
+
+    @Option(names = "--config", required = true, description = "Run configuration whose test data to use.")
+    Path config;
+
+    @Option(names = "--json", description = "Write accuracy, per-class counts and predictions to this JSON file.")
+    Path json;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        PrintWriter err = spec.commandLine().getErr();
+        RunConfig c;
+        Int8Model m;
+        try {
+            c = ConfigLoader.load(config);
+            m = Int8Model.load(model);
+        } catch (ConfigException | ModelFormatException e) {
+            err.println("qat4j run: " + e.getMessage());
+            return Qat4jCommand.EXIT_USAGE;
+        } catch (java.io.IOException e) {
+            err.println("qat4j run: cannot read " + model + ": " + e.getMessage());
+            return Qat4jCommand.EXIT_USAGE;
+        }
+        try {
+            FashionMnist.Located data = Runs.data(c);
+            int n = data.test().numExamples();
+            if (data.test().getFeatures().length() / n != m.inputSize()) {
+                err.println("qat4j run: the model takes " + m.inputSize() + " values per sample, the data has "
+                        + data.test().getFeatures().length() / n);
+                return Qat4jCommand.EXIT_USAGE;
+            }
+            long start = System.nanoTime();
+            int[] predicted = m.predict(data.test().getFeatures().dup('c').data().asFloat(), n);
+            double seconds = (System.nanoTime() - start) / 1e9;
+            INDArray truth = data.test().getLabels().argMax(1);
+            int correct = 0;
+            for (int i = 0; i < n; i++) {
+                correct += predicted[i] == truth.getInt(i) ? 1 : 0;
+            }
+            PrintWriter out = spec.commandLine().getOut();
+            out.printf("%s on %d test images (%s): accuracy %.4f, %.1f images/s (reference kernels)%n", model, n, data.source(),
+                    (double) correct / n, n / seconds);
+            if (json != null) {
+                Map<String, Object> r = new LinkedHashMap<>();
+                r.put("model", model.toString());
+                r.put("data", data.location());
+                r.put("examples", n);
+                r.put("accuracy", (double) correct / n);
+                r.put("predictions", predicted);
+                Runs.writeAtomic(json, Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(r));
+            }
+            out.flush();
+            return 0;
+        } catch (Exception e) {
+            err.println("qat4j run: " + e.getMessage());
+            return Qat4jCommand.EXIT_FAILED;
+        }
+    }
+}
