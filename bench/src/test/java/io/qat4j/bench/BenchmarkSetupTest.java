@@ -23,7 +23,7 @@ class BenchmarkSetupTest {
             String list = new String(in.readAllBytes(), StandardCharsets.UTF_8);
             for (String name : new String[] {"FixedPointBenchmark_fixedPoint", "FixedPointBenchmark_floatMultiplier",
                     "FakeQuantBenchmark_fakeQuant", "Conv2dBackendBenchmark_forward", "Conv2dBackendBenchmark_trainStep",
-                    "NativeConv2dBenchmark_forward", "NativeConv2dBenchmark_backward", "QatTrainingBenchmark_trainStep"}) {
+                    "NativeConv2dBenchmark_forward", "NativeConv2dBenchmark_backward", "QatTrainingBenchmark_trainStep", "Int8RuntimeBenchmark_run"}) {
                 assertTrue(list.contains("jmh_generated." + name + "_jmhTest"), name + " not registered");
             }
         }
@@ -84,5 +84,19 @@ class BenchmarkSetupTest {
             assertTrue(Double.isFinite(first), variant);
             assertArrayEquals(new long[] {QatTrainingBenchmark.BATCH, 10}, b.net.output(b.batch.getFeatures()).shape(), variant);
         }
+    }
+
+    @Test
+    void int8RuntimeBenchmarkKernelsAgree() {
+        Int8RuntimeBenchmark ref = new Int8RuntimeBenchmark();
+        ref.kernels = "REFERENCE";
+        ref.batch = 2;
+        ref.setup();
+        Int8RuntimeBenchmark opt = new Int8RuntimeBenchmark();
+        opt.kernels = "OPTIMIZED";
+        opt.batch = 2;
+        opt.setup();
+        assertArrayEquals(ref.run(), opt.run());
+        assertEquals(20, opt.run().length);
     }
 }

@@ -13,14 +13,40 @@ import io.qat4j.runtime.reference.ReferenceKernels;
  */
 public final class Int8Model {
 
-    private final Int8Graph graph;
-
-    public Int8Model(Int8Graph graph) {
-        graph.validate();
-        this.graph = graph;
+    /** Which kernels run the graph; both give identical bytes. */
+    public enum Kernels {
+        /** One plain loop per kernel ({@code io.qat4j.runtime.reference}): the definition. */
+        REFERENCE,
+        /** im2col + blocked int8 dot products ({@code io.qat4j.runtime.optimized}), the default. */
+        OPTIMIZED
     }
 
-    /** Reads and validates a model file ({@link ModelFile}). */
+    private final Int8Graph graph;
+    private final Kernels kernels;
+    private final java.util.Map<Int8Graph.Node, int[]> weightSums = new java.util.IdentityHashMap<>();
+
+    public Int8Model(Int8Graph graph) {
+        this(graph, Kernels.OPTIMIZED);
+    }
+
+    public Int8Model(Int8Graph graph, Kernels kernels) {
+        graph.validate();
+        this.graph = graph;
+        this.kernels = kernels;
+        for (Int8Graph.Node node : graph.nodes()) {
+            if (node instanceof Int8Graph.Conv2D c) {
+                weightSums.put(node, io.qat4j.runtime.optimized.OptimizedKernels.weightSums(c.weights(), c.outChannels()));
+            } else if (node instanceof Int8Graph.Dense d) {
+                weightSums.put(node, io.qat4j.runtime.optimized.OptimizedKernels.weightSums(d.weights(), d.outFeatures()));
+            }
+        }
+    }
+
+    public Kernels kernels() {
+        return kernels;
+    }
+
+    /** Reads and validates a model file ({@link ModelFile}); optimized kernels. */
     public static Int8Model load(Path path) throws IOException {
         return new Int8Model(ModelFile.read(path));
     }
@@ -68,10 +94,19 @@ public final class Int8Model {
                 continue;
             }
             byte[] y = new byte[Math.multiplyExact(n, (int) out.elements())];
+            boolean fast = kernels == Kernels.OPTIMIZED;
             if (node instanceof Int8Graph.Conv2D c) {
-                ReferenceKernels.conv2d(c, in, out, x, y, n);
+                if (fast) {
+                    io.qat4j.runtime.optimized.OptimizedKernels.conv2d(c, weightSums.get(node), in, out, x, y, n);
+                } else {
+                    ReferenceKernels.conv2d(c, in, out, x, y, n);
+                }
             } else if (node instanceof Int8Graph.Dense d) {
-                ReferenceKernels.dense(d, in, out, x, y, n);
+                if (fast) {
+                    io.qat4j.runtime.optimized.OptimizedKernels.dense(d, weightSums.get(node), in, out, x, y, n);
+                } else {
+                    ReferenceKernels.dense(d, in, out, x, y, n);
+                }
             } else if (node instanceof Int8Graph.MaxPool p) {
                 ReferenceKernels.maxPool(p, in, out, x, y, n);
             } else if (node instanceof Int8Graph.AvgPool p) {

@@ -1,0 +1,146 @@
+package io.qat4j.runtime.optimized;
+
+import io.qat4j.runtime.FixedPoint;
+import io.qat4j.runtime.Int8Graph;
+
+/**
+ * Faster conv2d and dense, byte-identical to the reference kernels.
+ *
+ * <p>Both use {@code sum (x - z_x) w = sum x w - z_x sum w}: the weight sums per output channel are
+ * precomputed, and padded positions of the im2col patch matrix are filled with {@code z_x} (whose
+ * real value is 0), so every term is a plain int8 x int8 product accumulated in int32 over a
+ * contiguous row; four output channels share each patch row. The result is the same int32
+ * accumulator as the reference's, then the same {@link FixedPoint} requantization.
+ */
+public final class OptimizedKernels {
+
+    private OptimizedKernels() {
+    }
+
+    /** Per-output-channel sums of the weight codes (cacheable per node). */
+    public static int[] weightSums(byte[] w, int outChannels) {
+        int k = w.length / outChannels;
+        int[] sums = new int[outChannels];
+        for (int oc = 0; oc < outChannels; oc++) {
+            int s = 0;
+            for (int i = 0; i < k; i++) {
+                s += w[oc * k + i];
+            }
+            sums[oc] = s;
+        }
+        return sums;
+    }
+
+    public static void conv2d(Int8Graph.Conv2D c, int[] weightSums, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n) {
+        int inC = c.inChannels();
+        int inH = in.dims()[1];
+        int inW = in.dims()[2];
+        int outH = out.dims()[1];
+        int outW = out.dims()[2];
+        int kh = c.kernelH();
+        int kw = c.kernelW();
+        int k = inC * kh * kw;
+        int positions = outH * outW;
+        byte zx = (byte) in.zeroPoint();
+        byte[] patches = new byte[positions * k];
+        int inSize = inC * inH * inW;
+        int outSize = c.outChannels() * positions;
+        int[] acc = new int[4];
+        for (int b = 0; b < n; b++) {
+            im2col(x, b * inSize, inC, inH, inW, c, outH, outW, zx, patches);
+            int oc = 0;
+            for (; oc + 4 <= c.outChannels(); oc += 4) {
+                for (int p = 0; p < positions; p++) {
+                    dot4(c.weights(), oc * k, k, patches, p * k, acc);
+                    for (int j = 0; j < 4; j++) {
+                        y[b * outSize + (oc + j) * positions + p] = requantize(c, oc + j, acc[j] - in.zeroPoint() * weightSums[oc + j],
+                                out.zeroPoint());
+                    }
+                }
+            }
+            for (; oc < c.outChannels(); oc++) {
+                for (int p = 0; p < positions; p++) {
+                    int a = dot(c.weights(), oc * k, patches, p * k, k);
+                    y[b * outSize + oc * positions + p] = requantize(c, oc, a - in.zeroPoint() * weightSums[oc], out.zeroPoint());
+                }
+            }
+        }
+    }
+
+    public static void dense(Int8Graph.Dense d, int[] weightSums, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n) {
+        int inF = d.inFeatures();
+        int outF = d.outFeatures();
+        Int8Graph.Requant r = d.requant();
+        for (int b = 0; b < n; b++) {
+            for (int o = 0; o < outF; o++) {
+                int a = dot(d.weights(), o * inF, x, b * inF, inF) - in.zeroPoint() * weightSums[o] + d.bias()[o];
+                int v = out.zeroPoint() + FixedPoint.multiplyByQuantizedMultiplier(a, r.multiplier()[o], r.shift()[o]);
+                y[b * outF + o] = (byte) Math.max(r.activationMin(), Math.min(r.activationMax(), v));
+            }
+        }
+    }
+
+    private static byte requantize(Int8Graph.Conv2D c, int oc, int accWithoutBias, int zy) {
+        Int8Graph.Requant r = c.requant();
+        int v = zy + FixedPoint.multiplyByQuantizedMultiplier(accWithoutBias + c.bias()[oc], r.multiplier()[oc], r.shift()[oc]);
+        return (byte) Math.max(r.activationMin(), Math.min(r.activationMax(), v));
+    }
+
+    /** Patch matrix {@code [positions][inC * kh * kw]}; positions outside the input hold {@code zx}. */
+    static void im2col(byte[] x, int offset, int inC, int inH, int inW, Int8Graph.Conv2D c, int outH, int outW, byte zx, byte[] patches) {
+        int kh = c.kernelH();
+        int kw = c.kernelW();
+        int k = inC * kh * kw;
+        for (int oy = 0; oy < outH; oy++) {
+            for (int ox = 0; ox < outW; ox++) {
+                int row = (oy * outW + ox) * k;
+                int col = 0;
+                for (int ic = 0; ic < inC; ic++) {
+                    int plane = offset + ic * inH * inW;
+                    for (int ky = 0; ky < kh; ky++) {
+                        int iy = oy * c.strideH() - c.padTop() + ky * c.dilationH();
+                        boolean rowInside = iy >= 0 && iy < inH;
+                        for (int kx = 0; kx < kw; kx++, col++) {
+                            int ix = ox * c.strideW() - c.padLeft() + kx * c.dilationW();
+                            patches[row + col] = rowInside && ix >= 0 && ix < inW ? x[plane + iy * inW + ix] : zx;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** {@code sum a[ai + i] * b[bi + i]} over {@code len} int8 values, in int32. */
+    static int dot(byte[] a, int ai, byte[] b, int bi, int len) {
+        int s0 = 0;
+        int s1 = 0;
+        int i = 0;
+        for (; i + 2 <= len; i += 2) {
+            s0 += a[ai + i] * b[bi + i];
+            s1 += a[ai + i + 1] * b[bi + i + 1];
+        }
+        for (; i < len; i++) {
+            s0 += a[ai + i] * b[bi + i];
+        }
+        return s0 + s1;
+    }
+
+    /** Four output channels' dot products with one patch row. */
+    static void dot4(byte[] w, int wi, int k, byte[] patch, int pi, int[] acc) {
+        int a0 = 0;
+        int a1 = 0;
+        int a2 = 0;
+        int a3 = 0;
+        for (int i = 0; i < k; i++) {
+            int v = patch[pi + i];
+            a0 += w[wi + i] * v;
+            a1 += w[wi + k + i] * v;
+            a2 += w[wi + 2 * k + i] * v;
+            a3 += w[wi + 3 * k + i] * v;
+        }
+        acc[0] = a0;
+        acc[1] = a1;
+        acc[2] = a2;
+        acc[3] = a3;
+    }
+}

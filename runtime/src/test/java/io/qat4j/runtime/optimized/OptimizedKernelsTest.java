@@ -1,0 +1,91 @@
+package io.qat4j.runtime.optimized;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import org.junit.jupiter.api.Test;
+
+import io.qat4j.runtime.FixedPoint;
+import io.qat4j.runtime.Int8Graph;
+import io.qat4j.runtime.Int8Model;
+
+/** The optimized kernels give exactly the reference kernels' bytes on random graphs, shapes and zero points. */
+class OptimizedKernelsTest {
+
+    private static Int8Graph.Requant requant(SplittableRandom r, int channels, boolean relu, int zp) {
+        int[] m = new int[channels];
+        int[] s = new int[channels];
+        for (int c = 0; c < channels; c++) {
+            FixedPoint.QuantizedMultiplier q = FixedPoint.quantizeMultiplier(Math.scalb(0.5 + r.nextDouble() / 2, -r.nextInt(4, 12)));
+            m[c] = q.multiplier();
+            s[c] = q.shift();
+        }
+        return new Int8Graph.Requant(m, s, relu ? zp : -128, 127);
+    }
+
+    private static byte[] codes(SplittableRandom r, int n, int bits) {
+        int hi = bits == 1 ? 1 : (1 << (bits - 1)) - 1;
+        byte[] w = new byte[n];
+        for (int i = 0; i < n; i++) {
+            w[i] = bits == 1 ? (byte) (r.nextBoolean() ? 1 : -1) : (byte) r.nextInt(-hi, hi + 1);
+        }
+        return w;
+    }
+
+    @Test
+    void convolutionAndDenseMatchTheReferenceOnRandomGeometries() {
+        SplittableRandom r = new SplittableRandom(31);
+        for (int trial = 0; trial < 120; trial++) {
+            int inC = 1 + r.nextInt(5);
+            int h = 1 + r.nextInt(11);
+            int w = 1 + r.nextInt(11);
+            int outC = 1 + r.nextInt(9);
+            int kh = 1 + r.nextInt(3);
+            int kw = 1 + r.nextInt(3);
+            int sh = 1 + r.nextInt(2);
+            int sw = 1 + r.nextInt(2);
+            int dil = 1 + r.nextInt(2);
+            int[] pad = {r.nextInt(3), r.nextInt(3), r.nextInt(3), r.nextInt(3)};
+            int oh = Int8Graph.outputSize(h, kh, sh, pad[0], pad[2], dil);
+            int ow = Int8Graph.outputSize(w, kw, sw, pad[1], pad[3], dil);
+            if (oh < 1 || ow < 1) {
+                continue;
+            }
+            int bits = new int[] {8, 4, 2, 1}[r.nextInt(4)];
+            int classes = 1 + r.nextInt(6);
+            List<Int8Graph.Tensor> t = new ArrayList<>();
+            t.add(new Int8Graph.Tensor(new int[] {inC, h, w}, 0.02, r.nextInt(-128, 128)));
+            t.add(new Int8Graph.Tensor(new int[] {outC, oh, ow}, 0.05, r.nextInt(-128, 128)));
+            t.add(new Int8Graph.Tensor(new int[] {outC * oh * ow}, 0.05, t.get(1).zeroPoint()));
+            t.add(new Int8Graph.Tensor(new int[] {classes}, 0.1, r.nextInt(-20, 20)));
+            int[] bias = new int[outC];
+            for (int i = 0; i < outC; i++) {
+                bias[i] = r.nextInt(-3000, 3000);
+            }
+            int[] bias2 = new int[classes];
+            List<Int8Graph.Node> nodes = List.of(
+                    new Int8Graph.Conv2D(0, 1, outC, inC, kh, kw, sh, sw, pad[0], pad[1], pad[2], pad[3], dil, dil, bits,
+                            codes(r, outC * inC * kh * kw, bits), bias, requant(r, outC, r.nextBoolean(), t.get(1).zeroPoint())),
+                    new Int8Graph.Flatten(1, 2),
+                    new Int8Graph.Dense(2, 3, classes, outC * oh * ow, bits, codes(r, classes * outC * oh * ow, bits), bias2,
+                            requant(r, classes, false, t.get(3).zeroPoint())));
+            Int8Graph g = new Int8Graph(t, nodes, 0, 3);
+            int n = 1 + r.nextInt(3);
+            byte[] x = new byte[n * inC * h * w];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (byte) r.nextInt(-128, 128);
+            }
+            Int8Model ref = new Int8Model(g, Int8Model.Kernels.REFERENCE);
+            Int8Model opt = new Int8Model(g, Int8Model.Kernels.OPTIMIZED);
+            for (int upTo = 1; upTo <= 3; upTo += 2) {
+                Int8Graph partial = new Int8Graph(t, nodes.subList(0, upTo), 0, nodes.get(upTo - 1).output());
+                assertArrayEquals(new Int8Model(partial, Int8Model.Kernels.REFERENCE).runQuantized(x, n),
+                        new Int8Model(partial, Int8Model.Kernels.OPTIMIZED).runQuantized(x, n), "trial " + trial);
+            }
+            assertArrayEquals(ref.runQuantized(x, n), opt.runQuantized(x, n));
+        }
+    }
+}
