@@ -21,6 +21,7 @@ import org.nd4j.shade.jackson.databind.ObjectMapper;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.qat4j.distill.DistillationLoss;
 import io.qat4j.layers.QuantizedModel;
 import io.qat4j.layers.conf.QuantizedConvBatchNormLayer;
 
@@ -39,6 +40,7 @@ import io.qat4j.layers.conf.QuantizedConvBatchNormLayer;
  *   <li>A NaN/infinite loss stops the run with {@link TrainingDivergedException}; the last good
  *       checkpoint stays.</li>
  *   <li>QAT: FIXED observers and folded batch-norm statistics freeze after the configured epochs.</li>
+ *   <li>Optional knowledge distillation from a float teacher ({@link Distillation}).</li>
  * </ul>
  */
 public final class Trainer {
@@ -54,15 +56,61 @@ public final class Trainer {
     public record Result(MultiLayerNetwork network, List<EpochMetrics> epochs, double bestValidationAccuracy, boolean stoppedEarly) {
     }
 
+    /**
+     * Knowledge distillation from a float teacher: the student's output layer gets a
+     * {@link DistillationLoss} and every batch's labels carry the teacher's logits
+     * ({@code log softmax} of its output, which has the same softmax at every temperature).
+     *
+     * @param teacher  the float network (not trained)
+     * @param weight   b, the KD term's weight; the cross entropy gets {@code 1 - weight}; in (0, 1]
+     * @param temperature T > 0
+     */
+    public record Distillation(MultiLayerNetwork teacher, double weight, double temperature) {
+        public Distillation {
+            if (teacher == null || !(weight > 0 && weight <= 1) || !(temperature > 0)) {
+                throw new IllegalArgumentException("Distillation needs a teacher, a weight in (0, 1] and a temperature > 0, got "
+                        + weight + " and " + temperature);
+            }
+        }
+    }
+
     private final int stopAfterEpochs;
+    private final Distillation distillation;
 
     public Trainer() {
-        this(Integer.MAX_VALUE);
+        this(Integer.MAX_VALUE, null);
+    }
+
+    /** A trainer that distills from {@code distillation.teacher()}. */
+    public Trainer(Distillation distillation) {
+        this(Integer.MAX_VALUE, distillation);
     }
 
     /** For tests: stop (as if killed) after this many epochs of this run. */
     Trainer(int stopAfterEpochs) {
+        this(stopAfterEpochs, null);
+    }
+
+    private Trainer(int stopAfterEpochs, Distillation distillation) {
         this.stopAfterEpochs = stopAfterEpochs;
+        this.distillation = distillation;
+    }
+
+    /** Replaces the output layer's loss by the distillation loss (idempotent). */
+    private void useDistillationLoss(MultiLayerNetwork net) {
+        org.deeplearning4j.nn.conf.layers.Layer out = net.getOutputLayer().conf().getLayer();
+        if (!(out instanceof org.deeplearning4j.nn.conf.layers.BaseOutputLayer o)) {
+            throw new IllegalArgumentException("distillation needs an output layer with a loss function, got "
+                    + out.getClass().getSimpleName());
+        }
+        o.setLossFn(new DistillationLoss(1 - distillation.weight(), distillation.weight(), distillation.temperature()));
+    }
+
+    /** The batch with labels packed as [labels | teacher logits]. */
+    private DataSet withTeacher(DataSet batch) {
+        INDArray p = distillation.teacher().output(batch.getFeatures(), false);
+        INDArray logits = org.nd4j.linalg.ops.transforms.Transforms.log(org.nd4j.linalg.ops.transforms.Transforms.max(p, 1e-12, true), false);
+        return new DataSet(batch.getFeatures(), DistillationLoss.packLabels(batch.getLabels(), logits));
     }
 
     public Result train(MultiLayerNetwork net, DataSet train, DataSet validation, TrainSpec spec, Path runDir, boolean resume)
@@ -90,6 +138,9 @@ public final class Trainer {
         } else if (resume) {
             LOG.info("no checkpoint in {}; starting from epoch 0", runDir);
         }
+        if (distillation != null) {
+            useDistillationLoss(net);
+        }
         List<EpochMetrics> metrics = new java.util.ArrayList<>();
         boolean stoppedEarly = false;
         int ran = 0;
@@ -108,7 +159,7 @@ public final class Trainer {
             double lossSum = 0;
             int steps = 0;
             for (DataSet batch : shuffled.batchBy(spec.batchSize())) {
-                net.fit(batch);
+                net.fit(distillation == null ? batch : withTeacher(batch));
                 double loss = net.score();
                 if (!Double.isFinite(loss)) {
                     throw new TrainingDivergedException("the loss became " + loss + " in epoch " + epoch + ", step " + steps

@@ -115,4 +115,27 @@ class TrainerTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainSpec.of(0, 0.1, 0));
         assertTrue(e.getMessage().contains("epochs"), e.getMessage());
     }
+
+    @Test
+    void distillationTrainsAQuantizedStudentAndSurvivesCheckpointRestore() throws IOException {
+        DataSet train = clusters(300, 7);
+        DataSet val = clusters(100, 8);
+        MultiLayerNetwork teacher = new Trainer().train(mlp(0.01), train, val, TrainSpec.of(3, 0.01, 1), dir.resolve("teacher"), false)
+                .network();
+        io.qat4j.layers.QuantSettings w4a4 = io.qat4j.layers.QuantSettings.of(io.qat4j.layers.WeightQuantMode.LSQ, 4,
+                io.qat4j.layers.InputQuantMode.LSQ, 4);
+        io.qat4j.layers.QuantSettings first = w4a4.clone();
+        first.setInputSigned(true);
+        MultiLayerNetwork student = io.qat4j.layers.QuantizedModel.wrap(teacher, io.qat4j.layers.QuantizationPlan.builder(w4a4)
+                .layer(teacher.getLayer(0).conf().getLayer().getLayerName(), first).build()).network();
+        Trainer.Result r = new Trainer(new Trainer.Distillation(teacher, 0.5, 4.0)).train(student, train, val, TrainSpec.of(2, 0.005, 1),
+                dir.resolve("kd"), false);
+        assertTrue(r.bestValidationAccuracy() > 0.6, "KD student learned: " + r.bestValidationAccuracy());
+        assertTrue(((org.deeplearning4j.nn.conf.layers.BaseOutputLayer) r.network().getOutputLayer().conf().getLayer()).getLossFn()
+                instanceof io.qat4j.distill.DistillationLoss);
+        MultiLayerNetwork restored = ModelSerializer.restoreMultiLayerNetwork(dir.resolve("kd/checkpoint.zip").toFile(), true);
+        assertEquals(r.network().getOutputLayer().conf().getLayer(), restored.getOutputLayer().conf().getLayer());
+        assertEquals(r.network().output(val.getFeatures()), restored.output(val.getFeatures()));
+        assertThrows(IllegalArgumentException.class, () -> new Trainer.Distillation(teacher, 0, 4));
+    }
 }

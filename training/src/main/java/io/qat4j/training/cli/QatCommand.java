@@ -82,7 +82,12 @@ public final class QatCommand implements Callable<Integer> {
             String firstName = teacher.getLayer(0).conf().getLayer().getLayerName();
             QuantizedModel.Wrapped<MultiLayerNetwork> w = QuantizedModel.wrap(teacher, QuantizationPlan.builder(s).layer(firstName, first).build());
             out.println("wrap: " + w.summary());
-            Trainer.Result r = new Trainer().train(w.network(), data.train(), data.test(), c.train().toSpec(c.seed()), dir, options.resume,
+            Trainer trainer = c.distillation() == null ? new Trainer()
+                    : new Trainer(new Trainer.Distillation(teacher, c.distillation().weight(), c.distillation().temperature()));
+            if (c.distillation() != null) {
+                out.printf("distillation from %s: weight %.2f, temperature %.1f%n", fp32, c.distillation().weight(), c.distillation().temperature());
+            }
+            Trainer.Result r = trainer.train(w.network(), data.train(), data.test(), c.train().toSpec(c.seed()), dir, options.resume,
                     m -> {
                         out.printf("epoch %d/%d: loss %.4f, test accuracy %.4f, lr %.2e, %.1f s%n", m.epoch(), c.train().epochs(),
                                 m.trainLoss(), m.validationAccuracy(), m.learningRate(), m.seconds());

@@ -20,9 +20,10 @@ import io.qat4j.training.TrainSpec;
  * @param train        training schedule, required
  * @param fp32         QAT runs: path of the trained FP32 model zip to start from; null for FP32 runs
  * @param quantization QAT runs: what to quantize how; null for FP32 runs
+ * @param distillation QAT runs: distill from the FP32 model (optional)
  */
 public record RunConfig(@JsonProperty(required = true) String name, Long seed, Data data, Model model,
-                        @JsonProperty(required = true) Train train, String fp32, Quantization quantization) {
+                        @JsonProperty(required = true) Train train, String fp32, Quantization quantization, Distillation distillation) {
 
     public RunConfig {
         if (name == null || !name.matches("[A-Za-z0-9._+-]+")) {
@@ -31,6 +32,9 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
         seed = seed == null ? 1L : seed;
         data = data == null ? new Data(null, null, null, null) : data;
         model = model == null ? new Model(null) : model;
+        if (distillation != null && quantization == null) {
+            throw new IllegalArgumentException("distillation needs a QAT run (fp32 teacher and quantization)");
+        }
         if ((fp32 == null) != (quantization == null)) {
             throw new IllegalArgumentException("a QAT run needs both 'fp32' (the float model to start from) and 'quantization'; "
                     + "an FP32 run has neither");
@@ -58,6 +62,21 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
             }
             if (dir != null && source.equals("bundled")) {
                 throw new IllegalArgumentException("data.dir and data.source: bundled contradict each other; remove one");
+            }
+        }
+    }
+
+    /**
+     * @param weight      KD term weight b in (0, 1] (the cross entropy gets 1 - b), default 0.5
+     * @param temperature T > 0, default 4
+     */
+    public record Distillation(Double weight, Double temperature) {
+        public Distillation {
+            weight = weight == null ? 0.5 : weight;
+            temperature = temperature == null ? 4.0 : temperature;
+            if (!(weight > 0 && weight <= 1) || !(temperature > 0)) {
+                throw new IllegalArgumentException("distillation.weight must be in (0, 1] and distillation.temperature > 0, got "
+                        + weight + " and " + temperature);
             }
         }
     }

@@ -88,6 +88,8 @@ class ConfigLoaderTest {
         assertTrue(value.contains("epochs must be >= 1"), value);
         String mode = error("name: x\nfp32: a.zip\nquantization: {weights: {mode: SIXBIT}, inputs: {mode: LSQ}}\ntrain: {epochs: 1, learningRate: 1}\n");
         assertTrue(mode.contains("quantization.weights.mode") && mode.contains("SIXBIT"), mode);
+        String kd = error("name: x\ndistillation: {weight: 0.5}\ntrain: {epochs: 1, learningRate: 1}\n");
+        assertTrue(kd.contains("distillation needs a QAT run"), kd);
         String half = error("name: x\nfp32: a.zip\ntrain: {epochs: 1, learningRate: 1}\n");
         assertTrue(half.contains("'quantization'"), half);
         String bits = error("name: x\nfp32: a.zip\nquantization: {weights: {mode: LSQ, bits: 1}, inputs: {mode: LSQ}}\ntrain: {epochs: 1, learningRate: 1}\n");
