@@ -5,7 +5,6 @@ import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -190,7 +189,7 @@ public final class Trainer {
             s.put("epochsDone", epoch + 1);
             s.put("bestValidationAccuracy", best);
             s.put("epochsSinceBest", sinceBest);
-            atomicBytes(JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(s), state);
+            AtomicFiles.write(state, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(s));
         }
         return new Result(net, metrics, best, stoppedEarly);
     }
@@ -235,15 +234,9 @@ public final class Trainer {
     }
 
     private static void atomicModel(MultiLayerNetwork net, Path target) throws IOException {
-        Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
+        Path tmp = AtomicFiles.temporaryFor(target);
         ModelSerializer.writeModel(net, tmp.toFile(), true);
-        Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    }
-
-    static void atomicBytes(byte[] bytes, Path target) throws IOException {
-        Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
-        Files.write(tmp, bytes);
-        Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        AtomicFiles.commit(tmp, target);
     }
 
     /** Seeds ND4J's global generator (dropout, initialization done after this call). */

@@ -54,8 +54,6 @@ final class Runs {
     }
 
     static void writeAtomic(Path target, byte[] bytes) throws IOException {
-        Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
-        Files.write(tmp, bytes);
-        Files.move(tmp, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        io.qat4j.training.AtomicFiles.write(target, bytes);
     }
 }
