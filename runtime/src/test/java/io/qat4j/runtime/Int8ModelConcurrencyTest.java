@@ -1,0 +1,44 @@
+package io.qat4j.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import org.junit.jupiter.api.Test;
+
+/** One model, many threads: every concurrent run gives the bytes a sequential run gives. */
+class Int8ModelConcurrencyTest {
+
+    @Test
+    void concurrentRunsEqualSequentialRuns() throws Exception {
+        Int8Model model = new Int8Model(RandomGraphs.cnn(9, 2, 12, 12, 7, 4));
+        int inputs = 24;
+        List<byte[]> expected = new ArrayList<>();
+        List<byte[]> quantized = new ArrayList<>();
+        for (int i = 0; i < inputs; i++) {
+            int n = 1 + i % 5;
+            byte[] q = model.quantizeInput(RandomGraphs.images(100 + i, n, model.inputSize()), n);
+            quantized.add(q);
+            expected.add(model.runQuantized(q, n));
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        try {
+            for (int round = 0; round < 3; round++) {
+                List<Future<byte[]>> results = new ArrayList<>();
+                for (int i = 0; i < inputs; i++) {
+                    int idx = i;
+                    results.add(pool.submit(() -> model.runQuantized(quantized.get(idx), 1 + idx % 5)));
+                }
+                for (int i = 0; i < inputs; i++) {
+                    assertArrayEquals(expected.get(i), results.get(i).get(), "input " + i + ", round " + round);
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+}
