@@ -120,6 +120,36 @@ public final class Trainer {
     /** As above; {@code onEpoch} sees each epoch's metrics as soon as the epoch ends (progress output). */
     public Result train(MultiLayerNetwork net, DataSet train, DataSet validation, TrainSpec spec, Path runDir, boolean resume,
                         java.util.function.Consumer<EpochMetrics> onEpoch) throws IOException {
+        return train(net, train, validation, spec, runDir, resume, onEpoch, Progress.NONE);
+    }
+
+    /** Per-batch progress of an epoch (a progress bar on a terminal). */
+    public interface Progress {
+        /** No per-batch output. */
+        Progress NONE = new Progress() {
+            @Override
+            public void startEpoch(int epoch, int steps) {
+            }
+
+            @Override
+            public void step(double loss) {
+            }
+
+            @Override
+            public void endEpoch() {
+            }
+        };
+
+        void startEpoch(int epoch, int steps);
+
+        void step(double loss);
+
+        void endEpoch();
+    }
+
+    /** As above with per-batch {@code progress}. */
+    public Result train(MultiLayerNetwork net, DataSet train, DataSet validation, TrainSpec spec, Path runDir, boolean resume,
+                        java.util.function.Consumer<EpochMetrics> onEpoch, Progress progress) throws IOException {
         Files.createDirectories(runDir);
         Path checkpoint = runDir.resolve("checkpoint.zip");
         Path state = runDir.resolve("checkpoint.json");
@@ -157,7 +187,9 @@ public final class Trainer {
             shuffled.shuffle(spec.seed() + epoch);
             double lossSum = 0;
             int steps = 0;
-            for (DataSet batch : shuffled.batchBy(spec.batchSize())) {
+            List<DataSet> batches = shuffled.batchBy(spec.batchSize());
+            progress.startEpoch(epoch + 1, batches.size());
+            for (DataSet batch : batches) {
                 net.fit(distillation == null ? batch : withTeacher(batch));
                 double loss = net.score();
                 if (!Double.isFinite(loss)) {
@@ -168,7 +200,9 @@ public final class Trainer {
                 }
                 lossSum += loss;
                 steps++;
+                progress.step(loss);
             }
+            progress.endEpoch();
             double accuracy = accuracy(net, validation);
             double seconds = (System.nanoTime() - start) / 1e9;
             EpochMetrics m = new EpochMetrics(epoch + 1, lr, lossSum / Math.max(1, steps), accuracy, seconds);

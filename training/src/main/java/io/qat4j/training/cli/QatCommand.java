@@ -92,7 +92,7 @@ public final class QatCommand implements Callable<Integer> {
                         out.printf("epoch %d/%d: loss %.4f, test accuracy %.4f, lr %.2e, %.1f s%n", m.epoch(), c.train().epochs(),
                                 m.trainLoss(), m.validationAccuracy(), m.learningRate(), m.seconds());
                         out.flush();
-                    });
+                    }, ProgressBars.forConsole());
             MultiLayerNetwork q = r.network();
             double qatAccuracy = Trainer.accuracy(q, data.test());
             INDArray calibration = data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));

@@ -64,7 +64,7 @@ public final class TrainCommand implements Callable<Integer> {
                         out.printf("epoch %d/%d: loss %.4f, test accuracy %.4f, lr %.2e, %.1f s%n", m.epoch(), c.train().epochs(),
                                 m.trainLoss(), m.validationAccuracy(), m.learningRate(), m.seconds());
                         out.flush();
-                    });
+                    }, ProgressBars.forConsole());
             out.printf("best test accuracy %.4f; model %s%n", r.bestValidationAccuracy(), dir.resolve("best.zip"));
             out.flush();
             return 0;
