@@ -9,7 +9,6 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
-import io.qat4j.datasets.FashionMnist;
 import io.qat4j.layers.export.Int8Exporter;
 import io.qat4j.runtime.ModelFile;
 import io.qat4j.training.config.ConfigException;
@@ -62,7 +61,7 @@ public final class ExportCommand implements Callable<Integer> {
         }
         try {
             MultiLayerNetwork net = ModelSerializer.restoreMultiLayerNetwork(model.toFile(), false);
-            FashionMnist.Located data = Runs.data(c);
+            Runs.RunData data = Runs.data(c);
             Int8Exporter.Result r = Int8Exporter.export(net,
                     data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples()))));
             if (out.toAbsolutePath().getParent() != null) {

@@ -12,7 +12,6 @@ import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
-import io.qat4j.datasets.FashionMnist;
 import io.qat4j.layers.QuantSettings;
 import io.qat4j.layers.QuantizationPlan;
 import io.qat4j.layers.QuantizedModel;
@@ -71,7 +70,7 @@ public final class QatCommand implements Callable<Integer> {
         }
         try {
             Path dir = options.outFor(c.name());
-            FashionMnist.Located data = Runs.data(c);
+            Runs.RunData data = Runs.data(c);
             Runs.provenance(dir, config, c, data);
             Trainer.seed(c.seed());
             MultiLayerNetwork teacher = ModelSerializer.restoreMultiLayerNetwork(fp32.toFile(), false);
@@ -87,10 +86,11 @@ public final class QatCommand implements Callable<Integer> {
             if (c.distillation() != null) {
                 out.printf("distillation from %s: weight %.2f, temperature %.1f%n", fp32, c.distillation().weight(), c.distillation().temperature());
             }
-            Trainer.Result r = trainer.train(w.network(), data.train(), data.test(), c.train().toSpec(c.seed()), dir, options.resume,
+            Trainer.Result r = trainer.train(w.network(), data.train(), data.validation(), c.train().toSpec(c.seed()), dir, options.resume,
                     m -> {
-                        out.printf("epoch %d/%d: loss %.4f, test accuracy %.4f, lr %.2e, %.1f s%n", m.epoch(), c.train().epochs(),
-                                m.trainLoss(), m.validationAccuracy(), m.learningRate(), m.seconds());
+                        out.printf("epoch %d/%d: loss %.4f, %s accuracy %.4f, lr %.2e, %.1f s%n", m.epoch(), c.train().epochs(),
+                                m.trainLoss(), data.selectsOnTest() ? "test" : "validation", m.validationAccuracy(), m.learningRate(),
+                                m.seconds());
                         out.flush();
                     }, ProgressBars.forConsole());
             MultiLayerNetwork q = r.network();

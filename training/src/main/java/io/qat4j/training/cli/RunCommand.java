@@ -9,7 +9,6 @@ import java.util.concurrent.Callable;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 
-import io.qat4j.datasets.FashionMnist;
 import io.qat4j.runtime.Int8Model;
 import io.qat4j.runtime.ModelFormatException;
 import io.qat4j.training.config.ConfigException;
@@ -54,7 +53,7 @@ public final class RunCommand implements Callable<Integer> {
             return Qat4jCommand.EXIT_USAGE;
         }
         try {
-            FashionMnist.Located data = Runs.data(c);
+            Runs.RunData data = Runs.data(c);
             int n = data.test().numExamples();
             if (data.test().getFeatures().length() / n != m.inputSize()) {
                 err.println("qat4j run: the model takes " + m.inputSize() + " values per sample, the data has "

@@ -25,11 +25,32 @@ final class Runs {
     private Runs() {
     }
 
-    static FashionMnist.Located data(RunConfig c) throws IOException {
+    /** Training, validation (for model selection) and test data of a run. */
+    record RunData(FashionMnist.Source source, String location, DataSet train, DataSet validation, DataSet test) {
+        /** True when model selection uses the test set (validationFraction 0). */
+        boolean selectsOnTest() {
+            return validation == test;
+        }
+    }
+
+    static RunData data(RunConfig c) throws IOException {
         RunConfig.Data d = c.data();
         FashionMnist.Located all = d.source().equals("bundled") ? FashionMnist.bundled()
                 : FashionMnist.load(FashionMnist.Options.standard(d.dir() == null ? null : Path.of(d.dir())));
-        return new FashionMnist.Located(all.source(), all.location(), limit(all.train(), d.trainLimit()), limit(all.test(), d.testLimit()));
+        DataSet train = limit(all.train(), d.trainLimit());
+        DataSet test = limit(all.test(), d.testLimit());
+        if (d.validationFraction() == 0) {
+            return new RunData(all.source(), all.location(), train, test, test);
+        }
+        DataSet shuffled = train.copy();
+        shuffled.shuffle(c.seed());
+        int n = shuffled.numExamples();
+        int held = Math.max(1, (int) Math.round(n * d.validationFraction()));
+        DataSet kept = new DataSet(shuffled.getFeatures().get(NDArrayIndex.interval(0, n - held)).dup(),
+                shuffled.getLabels().get(NDArrayIndex.interval(0, n - held)).dup());
+        DataSet validation = new DataSet(shuffled.getFeatures().get(NDArrayIndex.interval(n - held, n)).dup(),
+                shuffled.getLabels().get(NDArrayIndex.interval(n - held, n)).dup());
+        return new RunData(all.source(), all.location(), kept, validation, test);
     }
 
     private static DataSet limit(DataSet ds, Integer n) {
@@ -40,7 +61,7 @@ final class Runs {
     }
 
     /** Writes resolved-config.yaml and provenance.json into the run directory (atomically). */
-    static void provenance(Path out, Path configFile, RunConfig c, FashionMnist.Located data) throws IOException {
+    static void provenance(Path out, Path configFile, RunConfig c, RunData data) throws IOException {
         Files.createDirectories(out);
         writeAtomic(out.resolve("resolved-config.yaml"), YAML.writeValueAsBytes(c));
         Map<String, Object> p = new LinkedHashMap<>(Provenance.describe(Path.of(".")));
@@ -49,6 +70,7 @@ final class Runs {
         p.put("data.source", data.source().toString());
         p.put("data.location", data.location());
         p.put("data.train", data.train().numExamples());
+        p.put("data.validation", data.selectsOnTest() ? "the test set (validationFraction 0)" : data.validation().numExamples());
         p.put("data.test", data.test().numExamples());
         writeAtomic(out.resolve("provenance.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(p));
     }

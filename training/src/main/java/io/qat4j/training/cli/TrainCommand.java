@@ -7,7 +7,6 @@ import java.util.concurrent.Callable;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.learning.config.Adam;
 
-import io.qat4j.datasets.FashionMnist;
 import io.qat4j.training.ReferenceCnn;
 import io.qat4j.training.Trainer;
 import io.qat4j.training.config.ConfigException;
@@ -51,21 +50,29 @@ public final class TrainCommand implements Callable<Integer> {
         }
         try {
             Path dir = options.outFor(c.name());
-            FashionMnist.Located data = Runs.data(c);
-            out.printf("data: %s (%s), %d train / %d test%n", data.source(), data.location(), data.train().numExamples(),
+            Runs.RunData data = Runs.data(c);
+            out.printf("data: %s (%s), %d train / %s / %d test%n", data.source(), data.location(), data.train().numExamples(),
+                    data.selectsOnTest() ? "model selection on the test set" : data.validation().numExamples() + " validation",
                     data.test().numExamples());
             Runs.provenance(dir, config, c, data);
             Trainer.seed(c.seed());
             long[] shape = data.train().getFeatures().shape();
             MultiLayerNetwork net = ReferenceCnn.build(c.seed(), new Adam(c.train().learningRate()), c.train().weightDecay(), (int) shape[1],
                     (int) shape[2], (int) shape[3], (int) data.train().getLabels().size(1));
-            Trainer.Result r = new Trainer().train(net, data.train(), data.test(), c.train().toSpec(c.seed()), dir, options.resume,
+            Trainer.Result r = new Trainer().train(net, data.train(), data.validation(), c.train().toSpec(c.seed()), dir, options.resume,
                     m -> {
-                        out.printf("epoch %d/%d: loss %.4f, test accuracy %.4f, lr %.2e, %.1f s%n", m.epoch(), c.train().epochs(),
-                                m.trainLoss(), m.validationAccuracy(), m.learningRate(), m.seconds());
+                        out.printf("epoch %d/%d: loss %.4f, %s accuracy %.4f, lr %.2e, %.1f s%n", m.epoch(), c.train().epochs(),
+                                m.trainLoss(), data.selectsOnTest() ? "test" : "validation", m.validationAccuracy(), m.learningRate(),
+                                m.seconds());
                         out.flush();
                     }, ProgressBars.forConsole());
-            out.printf("best test accuracy %.4f; model %s%n", r.bestValidationAccuracy(), dir.resolve("best.zip"));
+            if (data.selectsOnTest()) {
+                out.printf("best test accuracy %.4f; model %s%n", r.bestValidationAccuracy(), dir.resolve("best.zip"));
+            } else {
+                MultiLayerNetwork best = org.deeplearning4j.util.ModelSerializer.restoreMultiLayerNetwork(dir.resolve("best.zip").toFile(), false);
+                out.printf("best validation accuracy %.4f, its test accuracy %.4f; model %s%n", r.bestValidationAccuracy(),
+                        Trainer.accuracy(best, data.test()), dir.resolve("best.zip"));
+            }
             out.flush();
             return 0;
         } catch (Exception e) {

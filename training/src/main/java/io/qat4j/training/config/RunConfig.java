@@ -30,7 +30,7 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
             throw new IllegalArgumentException("name must be a non-empty word of letters, digits and . _ + -, got " + name);
         }
         seed = seed == null ? 1L : seed;
-        data = data == null ? new Data(null, null, null, null) : data;
+        data = data == null ? new Data(null, null, null, null, null) : data;
         model = model == null ? new Model(null) : model;
         if (distillation != null && quantization == null) {
             throw new IllegalArgumentException("distillation needs a QAT run (fp32 teacher and quantization)");
@@ -50,9 +50,15 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
      * @param dir        explicit directory holding the IDX files (overrides the search), or null
      * @param trainLimit use only the first n training examples (default: all)
      * @param testLimit  use only the first n test examples (default: all)
+     * @param validationFraction share of the training examples held out (seeded) for model selection
+     *                   and early stopping, in [0, 0.5]; default 0 selects on the test set (quick runs only)
      */
-    public record Data(String source, String dir, Integer trainLimit, Integer testLimit) {
+    public record Data(String source, String dir, Integer trainLimit, Integer testLimit, Double validationFraction) {
         public Data {
+            validationFraction = validationFraction == null ? 0.0 : validationFraction;
+            if (!(validationFraction >= 0 && validationFraction <= 0.5)) {
+                throw new IllegalArgumentException("data.validationFraction must be in [0, 0.5], got " + validationFraction);
+            }
             if ((trainLimit != null && trainLimit < 1) || (testLimit != null && testLimit < 1)) {
                 throw new IllegalArgumentException("data.trainLimit and data.testLimit must be >= 1 when given");
             }

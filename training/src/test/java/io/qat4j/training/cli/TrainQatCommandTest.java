@@ -90,6 +90,21 @@ class TrainQatCommandTest {
     }
 
     @Test
+    void aValidationSplitKeepsModelSelectionOffTheTestSet() throws IOException {
+        Path cfg = write("val", "name: val\ndata: {source: bundled, trainLimit: 400, testLimit: 100, validationFraction: 0.25}\n"
+                + "train: {epochs: 1, learningRate: 0.002}\n");
+        String[] t = run("train", cfg.toString(), "--out", dir.resolve("runs/val").toString());
+        assertEquals("0", t[0], t[1] + t[2]);
+        assertTrue(t[1].contains("300 train / 100 validation / 100 test"), t[1]);
+        assertTrue(t[1].contains("validation accuracy") && t[1].contains("its test accuracy"), t[1]);
+        String provenance = Files.readString(dir.resolve("runs/val/provenance.json"));
+        assertTrue(provenance.contains("\"data.validation\" : 100"), provenance);
+        String bad = run("train", write("badval", "name: b\ndata: {validationFraction: 0.9}\ntrain: {epochs: 1, learningRate: 1}\n")
+                .toString())[2];
+        assertTrue(bad.contains("validationFraction"), bad);
+    }
+
+    @Test
     void misuseIsAUsageErrorNamingTheProblem() throws IOException {
         Path qat = write("q", "name: q\nfp32: " + dir.resolve("missing.zip")
                 + "\nquantization: {weights: {mode: LSQ, bits: 8}, inputs: {mode: LSQ, bits: 8}}\ntrain: {epochs: 1, learningRate: 0.001}\n");
