@@ -67,10 +67,15 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
     }
 
     /** A graph node reading one tensor and writing another. */
-    public sealed interface Node permits Conv2D, Dense, MaxPool, AvgPool, Flatten {
+    public sealed interface Node permits Conv2D, Dense, MaxPool, AvgPool, Flatten, Add {
         int input();
 
         int output();
+
+        /** Every tensor the node reads (the first is {@link #input()}). */
+        default int[] inputs() {
+            return new int[] {input()};
+        }
     }
 
     /**
@@ -160,6 +165,31 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
     public record Flatten(int input, int output) implements Node {
     }
 
+    /**
+     * Elementwise addition of two tensors of the same shape with their own scales (residual add),
+     * TFLite's integer scheme: each input, offset by its zero point and shifted left by
+     * {@code leftShift} (20), is rescaled to {@code 2 max(s1, s2)} by its multiplier, the sum is
+     * rescaled to the output scale, offset by the output zero point and clamped (a fused ReLU).
+     */
+    public record Add(int input, int input2, int output, int leftShift, int multiplier1, int shift1, int multiplier2, int shift2,
+                      int outputMultiplier, int outputShift, int activationMin, int activationMax) implements Node {
+        @Override
+        public int[] inputs() {
+            return new int[] {input, input2};
+        }
+
+        /** The multipliers TFLite derives from the three scales. */
+        public static Add of(int input, int input2, int output, Tensor a, Tensor b, Tensor out, int activationMin, int activationMax) {
+            int leftShift = 20;
+            double twiceMax = 2 * Math.max(a.scale(), b.scale());
+            FixedPoint.QuantizedMultiplier m1 = FixedPoint.quantizeMultiplier(a.scale() / twiceMax);
+            FixedPoint.QuantizedMultiplier m2 = FixedPoint.quantizeMultiplier(b.scale() / twiceMax);
+            FixedPoint.QuantizedMultiplier mo = FixedPoint.quantizeMultiplier(twiceMax / ((1 << leftShift) * out.scale()));
+            return new Add(input, input2, output, leftShift, m1.multiplier(), m1.shift(), m2.multiplier(), m2.shift(), mo.multiplier(),
+                    mo.shift(), activationMin, activationMax);
+        }
+    }
+
     /** Output size of a strided, padded, dilated window along one axis. */
     public static int outputSize(int in, int kernel, int stride, int padBefore, int padAfter, int dilation) {
         long effective = (long) dilation * (kernel - 1) + 1;
@@ -229,6 +259,18 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
                 pool(where, in, out, p.kernelH, p.kernelW, p.strideH, p.strideW, p.padTop, p.padLeft, p.padBottom, p.padRight);
             } else if (node instanceof AvgPool p) {
                 pool(where, in, out, p.kernelH, p.kernelW, p.strideH, p.strideW, p.padTop, p.padLeft, p.padBottom, p.padRight);
+            } else if (node instanceof Add a) {
+                checkId(where + " second input", a.input2);
+                Tensor in2 = tensors.get(a.input2);
+                if (!Arrays.equals(in.dims, in2.dims) || !Arrays.equals(in.dims, out.dims)) {
+                    throw new IllegalArgumentException(where + ": inputs " + Arrays.toString(in.dims) + " and " + Arrays.toString(in2.dims)
+                            + " and output " + Arrays.toString(out.dims) + " must have the same shape");
+                }
+                if (a.leftShift < 0 || a.leftShift > 24) {
+                    throw new IllegalArgumentException(where + ": left shift " + a.leftShift + " outside 0..24");
+                }
+                requant(where, new Requant(new int[] {a.multiplier1, a.multiplier2, a.outputMultiplier},
+                        new int[] {a.shift1, a.shift2, a.outputShift}, a.activationMin, a.activationMax), 3);
             } else {
                     if (out.dims.length != 1 || out.elements() != in.elements()) {
                         throw new IllegalArgumentException(where + ": output " + Arrays.toString(out.dims) + " must be the flat "

@@ -111,6 +111,12 @@ public final class Int8Model {
                 ReferenceKernels.maxPool(p, in, out, x, y, n);
             } else if (node instanceof Int8Graph.AvgPool p) {
                 ReferenceKernels.avgPool(p, in, out, x, y, n);
+            } else if (node instanceof Int8Graph.Add a) {
+                byte[] x2 = values[a.input2()];
+                if (x2 == null) {
+                    throw new IllegalStateException("tensor " + a.input2() + " is read before any node writes it");
+                }
+                ReferenceKernels.add(a, in, graph.tensors().get(a.input2()), out, x, x2, y, n);
             }
             values[node.output()] = y;
         }

@@ -34,6 +34,7 @@ public final class ModelFile {
     static final int MAX_POOL = 3;
     static final int AVG_POOL = 4;
     static final int FLATTEN = 5;
+    static final int ADD = 6;
 
     private ModelFile() {
     }
@@ -89,6 +90,10 @@ public final class ModelFile {
                 body.u8(AVG_POOL);
                 body.i32(p.input(), p.output(), p.kernelH(), p.kernelW(), p.strideH(), p.strideW(), p.padTop(), p.padLeft(),
                         p.padBottom(), p.padRight());
+            } else if (node instanceof Int8Graph.Add a) {
+                body.u8(ADD);
+                body.i32(a.input(), a.input2(), a.output(), a.leftShift(), a.multiplier1(), a.shift1(), a.multiplier2(), a.shift2(),
+                        a.outputMultiplier(), a.outputShift(), a.activationMin(), a.activationMax());
             } else {
                 Int8Graph.Flatten f = (Int8Graph.Flatten) node;
                 body.u8(FLATTEN);
@@ -244,6 +249,10 @@ public final class ModelFile {
                 case FLATTEN -> {
                     int[] f = r.i32s(2);
                     nodes.add(new Int8Graph.Flatten(f[0], f[1]));
+                }
+                case ADD -> {
+                    int[] f = r.i32s(12);
+                    nodes.add(new Int8Graph.Add(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11]));
                 }
                 default -> throw r.invalid("node " + n + " has unknown type " + type);
             }

@@ -144,4 +144,19 @@ public final class ReferenceKernels {
     static int roundingDivide(int sum, int count) {
         return sum >= 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
     }
+
+    /**
+     * TFLite's quantized add: {@code x_i = (q_i - z_i) << leftShift}, rescaled by each input's
+     * multiplier, summed, rescaled by the output multiplier, plus {@code z_out}, clamped.
+     */
+    public static void add(Int8Graph.Add a, Int8Graph.Tensor in1, Int8Graph.Tensor in2, Int8Graph.Tensor out, byte[] x1, byte[] x2,
+                           byte[] y, int n) {
+        int len = (int) (n * out.elements());
+        for (int i = 0; i < len; i++) {
+            int s1 = FixedPoint.multiplyByQuantizedMultiplier((x1[i] - in1.zeroPoint()) << a.leftShift(), a.multiplier1(), a.shift1());
+            int s2 = FixedPoint.multiplyByQuantizedMultiplier((x2[i] - in2.zeroPoint()) << a.leftShift(), a.multiplier2(), a.shift2());
+            int v = out.zeroPoint() + FixedPoint.multiplyByQuantizedMultiplier(s1 + s2, a.outputMultiplier(), a.outputShift());
+            y[i] = (byte) Math.max(a.activationMin(), Math.min(a.activationMax(), v));
+        }
+    }
 }
