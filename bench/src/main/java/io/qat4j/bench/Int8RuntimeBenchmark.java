@@ -23,7 +23,7 @@ import io.qat4j.runtime.Int8Model;
 
 /**
  * The INT8 runtime on the reference CNN's integer graph (conv16-pool-conv32-pool-fc128-fc10 on
- * 1x28x28, random int8 weights), reference vs optimized kernels, batch 1 and 64, one thread.
+ * 1x28x28, random int8 weights), reference vs optimized kernels, batch 1 and 64, one or two threads.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -38,6 +38,9 @@ public class Int8RuntimeBenchmark {
 
     @Param({"1", "64"})
     public int batch;
+
+    @Param({"1", "2"})
+    public int threads;
 
     Int8Model model;
     byte[] input;
@@ -86,7 +89,7 @@ public class Int8RuntimeBenchmark {
 
     @Setup
     public void setup() {
-        model = new Int8Model(referenceCnn(), Int8Model.Kernels.valueOf(kernels));
+        model = new Int8Model(referenceCnn(), Int8Model.Kernels.valueOf(kernels), threads);
         input = codes(new SplittableRandom(2), batch * 784);
     }
 

@@ -91,10 +91,12 @@ class BenchmarkSetupTest {
         Int8RuntimeBenchmark ref = new Int8RuntimeBenchmark();
         ref.kernels = "REFERENCE";
         ref.batch = 2;
+        ref.threads = 1;
         ref.setup();
         Int8RuntimeBenchmark opt = new Int8RuntimeBenchmark();
         opt.kernels = "OPTIMIZED";
         opt.batch = 2;
+        opt.threads = 2;
         opt.setup();
         assertArrayEquals(ref.run(), opt.run());
         assertEquals(20, opt.run().length);

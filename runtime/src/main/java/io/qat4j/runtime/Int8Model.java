@@ -23,6 +23,7 @@ public final class Int8Model {
 
     private final Int8Graph graph;
     private final Kernels kernels;
+    private final int threads;
     private final java.util.Map<Int8Graph.Node, int[]> weightSums = new java.util.IdentityHashMap<>();
 
     public Int8Model(Int8Graph graph) {
@@ -30,9 +31,21 @@ public final class Int8Model {
     }
 
     public Int8Model(Int8Graph graph, Kernels kernels) {
+        this(graph, kernels, 1);
+    }
+
+    /**
+     * @param threads samples of a batch are split into this many contiguous chunks run in parallel
+     *                (each sample's bytes do not depend on the split); 1 runs on the calling thread
+     */
+    public Int8Model(Int8Graph graph, Kernels kernels, int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("Int8Model: threads must be >= 1, got " + threads);
+        }
         graph.validate();
         this.graph = graph;
         this.kernels = kernels;
+        this.threads = threads;
         for (Int8Graph.Node node : graph.nodes()) {
             if (node instanceof Int8Graph.Conv2D c) {
                 weightSums.put(node, io.qat4j.runtime.optimized.OptimizedKernels.weightSums(c.weights(), c.outChannels()));
@@ -77,9 +90,42 @@ public final class Int8Model {
         return q;
     }
 
+    /** The same model running batches on {@code threads} threads. */
+    public Int8Model withThreads(int threads) {
+        return new Int8Model(graph, kernels, threads);
+    }
+
     /** Runs {@code n} quantized samples through the graph; returns the int8 output tensor. */
     public byte[] runQuantized(byte[] input, int n) {
         checkLength("input", input.length, n, inputSize());
+        int chunks = Math.min(threads, n);
+        if (chunks <= 1) {
+            return runChunk(input, n);
+        }
+        int in = inputSize();
+        int out = outputSize();
+        byte[] result = new byte[Math.multiplyExact(n, out)];
+        java.util.List<java.util.concurrent.CompletableFuture<Void>> parts = new java.util.ArrayList<>();
+        for (int c = 0; c < chunks; c++) {
+            int from = (int) ((long) n * c / chunks);
+            int to = (int) ((long) n * (c + 1) / chunks);
+            Runnable chunk = () -> {
+                byte[] y = runChunk(java.util.Arrays.copyOfRange(input, from * in, to * in), to - from);
+                System.arraycopy(y, 0, result, from * out, y.length);
+            };
+            if (c == chunks - 1) {
+                chunk.run();   // the calling thread takes the last chunk (the common pool has cores - 1 workers)
+            } else {
+                parts.add(java.util.concurrent.CompletableFuture.runAsync(chunk));
+            }
+        }
+        for (java.util.concurrent.CompletableFuture<Void> p : parts) {
+            p.join();
+        }
+        return result;
+    }
+
+    private byte[] runChunk(byte[] input, int n) {
         byte[][] values = new byte[graph.tensors().size()][];
         values[graph.input()] = input;
         for (Int8Graph.Node node : graph.nodes()) {

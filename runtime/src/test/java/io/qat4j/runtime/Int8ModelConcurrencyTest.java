@@ -41,4 +41,16 @@ class Int8ModelConcurrencyTest {
             pool.shutdownNow();
         }
     }
+
+    @Test
+    void multithreadedBatchesGiveTheSameBytes() {
+        Int8Model one = new Int8Model(RandomGraphs.cnn(10, 2, 12, 12, 7, 4));
+        for (int threads : new int[] {2, 3, 8}) {
+            Int8Model many = one.withThreads(threads);
+            for (int n : new int[] {1, 2, 5, 17}) {
+                byte[] q = one.quantizeInput(RandomGraphs.images(n, n, one.inputSize()), n);
+                assertArrayEquals(one.runQuantized(q, n), many.runQuantized(q, n), threads + " threads, batch " + n);
+            }
+        }
+    }
 }
