@@ -11,8 +11,6 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import io.qat4j.layers.export.Int8Exporter;
 import io.qat4j.runtime.ModelFile;
-import io.qat4j.training.config.ConfigException;
-import io.qat4j.training.config.ConfigLoader;
 import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -52,11 +50,8 @@ public final class ExportCommand implements Callable<Integer> {
             err.println("qat4j export: model " + model + " does not exist");
             return Qat4jCommand.EXIT_USAGE;
         }
-        RunConfig c;
-        try {
-            c = ConfigLoader.load(config);
-        } catch (ConfigException e) {
-            err.println("qat4j export: " + e.getMessage());
+        RunConfig c = Runs.loadOrReport(config, err, "export");
+        if (c == null) {
             return Qat4jCommand.EXIT_USAGE;
         }
         try {

@@ -19,8 +19,6 @@ import io.qat4j.layers.export.Int8Exporter;
 import io.qat4j.runtime.Int8Model;
 import io.qat4j.runtime.ModelFile;
 import io.qat4j.training.Trainer;
-import io.qat4j.training.config.ConfigException;
-import io.qat4j.training.config.ConfigLoader;
 import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -52,11 +50,8 @@ public final class QatCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        RunConfig c;
-        try {
-            c = ConfigLoader.load(config);
-        } catch (ConfigException e) {
-            err.println("qat4j qat: " + e.getMessage());
+        RunConfig c = Runs.loadOrReport(config, err, "qat");
+        if (c == null) {
             return Qat4jCommand.EXIT_USAGE;
         }
         if (!c.isQat()) {
@@ -87,12 +82,7 @@ public final class QatCommand implements Callable<Integer> {
                 out.printf("distillation from %s: weight %.2f, temperature %.1f%n", fp32, c.distillation().weight(), c.distillation().temperature());
             }
             Trainer.Result r = trainer.train(w.network(), data.train(), data.validation(), c.train().toSpec(c.seed()), dir, options.resume,
-                    m -> {
-                        out.printf("epoch %d/%d: loss %.4f, %s accuracy %.4f, lr %.2e, %.1f s%n", m.epoch(), c.train().epochs(),
-                                m.trainLoss(), data.selectsOnTest() ? "test" : "validation", m.validationAccuracy(), m.learningRate(),
-                                m.seconds());
-                        out.flush();
-                    }, ProgressBars.forConsole());
+                    Runs.epochPrinter(out, c, data), ProgressBars.forConsole());
             MultiLayerNetwork q = r.network();
             double qatAccuracy = Trainer.accuracy(q, data.test());
             INDArray calibration = data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));

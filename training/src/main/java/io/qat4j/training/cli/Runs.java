@@ -78,4 +78,24 @@ final class Runs {
     static void writeAtomic(Path target, byte[] bytes) throws IOException {
         io.qat4j.training.AtomicFiles.write(target, bytes);
     }
+
+    /** Loads a configuration, or prints {@code "qat4j <command>: <problem>"} and returns null (exit with the usage code). */
+    static RunConfig loadOrReport(Path config, java.io.PrintWriter err, String command) {
+        try {
+            return io.qat4j.training.config.ConfigLoader.load(config);
+        } catch (io.qat4j.training.config.ConfigException e) {
+            err.println("qat4j " + command + ": " + e.getMessage());
+            return null;
+        }
+    }
+
+    /** Prints each finished epoch (and flushes, so progress shows while training runs). */
+    static java.util.function.Consumer<io.qat4j.training.Trainer.EpochMetrics> epochPrinter(java.io.PrintWriter out, RunConfig c,
+                                                                                             RunData data) {
+        return m -> {
+            out.printf("epoch %d/%d: loss %.4f, %s accuracy %.4f, lr %.2e, %.1f s%n", m.epoch(), c.train().epochs(), m.trainLoss(),
+                    data.selectsOnTest() ? "test" : "validation", m.validationAccuracy(), m.learningRate(), m.seconds());
+            out.flush();
+        };
+    }
 }

@@ -9,8 +9,6 @@ import org.nd4j.linalg.learning.config.Adam;
 
 import io.qat4j.training.ReferenceCnn;
 import io.qat4j.training.Trainer;
-import io.qat4j.training.config.ConfigException;
-import io.qat4j.training.config.ConfigLoader;
 import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -37,11 +35,8 @@ public final class TrainCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        RunConfig c;
-        try {
-            c = ConfigLoader.load(config);
-        } catch (ConfigException e) {
-            err.println("qat4j train: " + e.getMessage());
+        RunConfig c = Runs.loadOrReport(config, err, "train");
+        if (c == null) {
             return Qat4jCommand.EXIT_USAGE;
         }
         if (c.isQat()) {
@@ -60,12 +55,7 @@ public final class TrainCommand implements Callable<Integer> {
             MultiLayerNetwork net = ReferenceCnn.build(c.seed(), new Adam(c.train().learningRate()), c.train().weightDecay(), (int) shape[1],
                     (int) shape[2], (int) shape[3], (int) data.train().getLabels().size(1));
             Trainer.Result r = new Trainer().train(net, data.train(), data.validation(), c.train().toSpec(c.seed()), dir, options.resume,
-                    m -> {
-                        out.printf("epoch %d/%d: loss %.4f, %s accuracy %.4f, lr %.2e, %.1f s%n", m.epoch(), c.train().epochs(),
-                                m.trainLoss(), data.selectsOnTest() ? "test" : "validation", m.validationAccuracy(), m.learningRate(),
-                                m.seconds());
-                        out.flush();
-                    }, ProgressBars.forConsole());
+                    Runs.epochPrinter(out, c, data), ProgressBars.forConsole());
             if (data.selectsOnTest()) {
                 out.printf("best test accuracy %.4f; model %s%n", r.bestValidationAccuracy(), dir.resolve("best.zip"));
             } else {
