@@ -65,6 +65,12 @@ class TrainQatCommandTest {
         assertTrue(ratio <= 0.26, "int8 model size ratio " + ratio);
         assertTrue(((Number) summary.get("qatAccuracy")).doubleValue() > 0.5, summary.toString());
 
+        // eval of the QAT checkpoint reports the fake-quant accuracy qat reported
+        String[] ev = run("eval", qOut.resolve("best.zip").toString(), "--config", qat.toString());
+        assertEquals("0", ev[0], ev[1] + ev[2]);
+        assertTrue(ev[1].contains(String.format("accuracy %.4f", ((Number) summary.get("qatAccuracy")).doubleValue())), ev[1]);
+        assertEquals("2", run("eval", dir.resolve("none.zip").toString(), "--config", qat.toString())[0]);
+
         // export the best checkpoint again and run it: with one QAT epoch it is the network qat exported
         Path exported = dir.resolve("again.q4j");
         String[] e = run("export", qOut.resolve("best.zip").toString(), "--config", qat.toString(), "--out", exported.toString());

@@ -1,0 +1,57 @@
+package io.qat4j.training.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.util.ModelSerializer;
+
+import io.qat4j.training.Trainer;
+import io.qat4j.training.config.RunConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code qat4j eval MODEL.zip}: test accuracy of a DL4J model (FP32 or QAT fake-quant) on a configuration's data. */
+@Command(name = "eval", mixinStandardHelpOptions = true, description = "Test accuracy of a DL4J model zip (FP32 or QAT) on a configuration's data.",
+        footer = {"", "Example:  qat4j eval runs/qat-w4a4-lsq/best.zip --config configs/qat-w4a4-lsq.yaml",
+            "Exit codes: 0 done, 1 failure, 2 bad usage or configuration."})
+public final class EvalCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", paramLabel = "MODEL", description = "DL4J model zip (e.g. runs/<name>/best.zip).")
+    Path model;
+
+    @Option(names = "--config", required = true, description = "Run configuration whose test data to use.")
+    Path config;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        PrintWriter err = spec.commandLine().getErr();
+        if (!Files.isRegularFile(model)) {
+            err.println("qat4j eval: model " + model + " does not exist");
+            return Qat4jCommand.EXIT_USAGE;
+        }
+        RunConfig c = Runs.loadOrReport(config, err, "eval");
+        if (c == null) {
+            return Qat4jCommand.EXIT_USAGE;
+        }
+        try {
+            MultiLayerNetwork net = ModelSerializer.restoreMultiLayerNetwork(model.toFile(), false);
+            Runs.RunData data = Runs.data(c);
+            PrintWriter out = spec.commandLine().getOut();
+            out.printf("%s on %d test images (%s): accuracy %.4f%n", model, data.test().numExamples(), data.source(),
+                    Trainer.accuracy(net, data.test()));
+            out.flush();
+            return 0;
+        } catch (Exception e) {
+            err.println("qat4j eval: " + e.getMessage());
+            return Qat4jCommand.EXIT_FAILED;
+        }
+    }
+}
