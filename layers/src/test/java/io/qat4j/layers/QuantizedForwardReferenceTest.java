@@ -39,9 +39,11 @@ class QuantizedForwardReferenceTest {
     static double[] referenceWeights(QuantSettings s, INDArray w, int axis, Map<String, INDArray> params) {
         double[] x = flat(w);
         long[] shape = w.shape();
-        QuantSpec spec = WeightQuantization.spec(s, axis);
-        int groups = QuantReference.groupCount(spec.granularity(), spec.axis(), spec.groupSize(), shape);
         Granularity g = s.isWeightPerChannel() ? Granularity.PER_CHANNEL : Granularity.PER_TENSOR;
+        int groups = QuantReference.groupCount(g, axis, 0, shape);
+        boolean uniform = s.getWeightMode() == WeightQuantMode.FIXED || s.getWeightMode() == WeightQuantMode.LSQ
+                || s.getWeightMode() == WeightQuantMode.LSQ_PLUS;
+        QuantSpec spec = uniform ? WeightQuantization.spec(s, axis) : null;   // binary/ternary have no b-bit spec
         switch (s.getWeightMode()) {
             case NONE:
                 return x;
@@ -170,6 +172,35 @@ class QuantizedForwardReferenceTest {
             }
         }
         assertTrue(checked == WeightQuantMode.values().length * InputQuantMode.values().length);
+    }
+
+    @Test
+    void binaryAndTernaryWeightsIgnoreTheUniformBitWidth() {
+        // weightBits = 1 (what a binary config naturally says) must not build a 1-bit uniform spec
+        Nd4j.getRandom().setSeed(12);
+        INDArray x = Nd4j.rand(DataType.DOUBLE, 3, 6);
+        for (WeightQuantMode wm : new WeightQuantMode[] {WeightQuantMode.BINARY, WeightQuantMode.TERNARY}) {
+            QuantSettings s = QuantSettings.of(wm, 1, InputQuantMode.NONE, 8);
+            MultiLayerNetwork net = denseNet(s);
+            INDArray w = net.getLayer(0).getParam("W");
+            double[] wq = referenceWeights(s, w, 1, net.getLayer(0).paramTable());
+            double[] got = flat(net.feedForwardToLayer(0, x, false).get(1));
+            double[] xs = flat(x);
+            double[] b = flat(net.getLayer(0).getParam("b"));
+            for (int n = 0; n < 3; n++) {
+                for (int o = 0; o < 4; o++) {
+                    double acc = b[o];
+                    for (int i = 0; i < 6; i++) {
+                        acc += xs[n * 6 + i] * wq[i * 4 + o];
+                    }
+                    assertTrue(Math.abs(acc - got[n * 4 + o]) < 1e-9, wm + ": " + acc + " vs " + got[n * 4 + o]);
+                }
+            }
+            net.setInput(x);
+            net.setLabels(Nd4j.createFromArray(new double[][] {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}));
+            net.computeGradientAndScore();
+            assertTrue(Double.isFinite(net.score()), wm + " backward runs");
+        }
     }
 
     @Test

@@ -48,7 +48,7 @@ public final class WeightQuantization {
      * uniform modes run {@link FastQuant}'s loops, which equal the ste/lsq ops element for element.
      */
     public static INDArray forward(QuantSettings s, INDArray w, int outAxis, Map<String, INDArray> params) {
-        QuantSpec spec = spec(s, outAxis);
+        QuantSpec spec = uniform(s) ? spec(s, outAxis) : null;   // BINARY/TERNARY ignore weightBits
         return switch (s.getWeightMode()) {
             case NONE -> w;
             case FIXED -> {
@@ -63,6 +63,12 @@ public final class WeightQuantization {
             case BINARY -> new BinaryQuantizer(BinaryQuantizer.Scaling.MEAN_ABS, granularity(s), outAxis).forward(w);
             case TERNARY -> new TernaryQuantizer(granularity(s), outAxis).forward(w);
         };
+    }
+
+    /** Whether the weight mode is a uniform b-bit quantizer (FIXED, LSQ, LSQ+). */
+    private static boolean uniform(QuantSettings s) {
+        return s.getWeightMode() == WeightQuantMode.FIXED || s.getWeightMode() == WeightQuantMode.LSQ
+                || s.getWeightMode() == WeightQuantMode.LSQ_PLUS;
     }
 
     private static FastQuant.Groups groups(QuantSettings s, INDArray w, int outAxis) {
@@ -87,7 +93,7 @@ public final class WeightQuantization {
      */
     public static void backward(QuantSettings s, INDArray w, int outAxis, Map<String, INDArray> params, INDArray grad,
                                 Map<String, INDArray> gradViews) {
-        QuantSpec spec = spec(s, outAxis);
+        QuantSpec spec = uniform(s) ? spec(s, outAxis) : null;   // BINARY/TERNARY ignore weightBits
         switch (s.getWeightMode()) {
             case NONE, TERNARY -> {
                 // TERNARY is straight-through: dL/dw = dL/dw^ unchanged
