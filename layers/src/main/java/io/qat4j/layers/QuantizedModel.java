@@ -281,10 +281,14 @@ public final class QuantizedModel {
         }
     }
 
+    private static Layer[] layersOf(Model model) {
+        return model instanceof MultiLayerNetwork m ? m.getLayers() : ((ComputationGraph) model).getLayers();
+    }
+
     /** Every quantized layer configuration of a network, in layer order. */
     public static List<QuantizedLayerConf> quantizedLayers(Model model) {
         List<QuantizedLayerConf> out = new ArrayList<>();
-        Layer[] layers = model instanceof MultiLayerNetwork m ? m.getLayers() : ((ComputationGraph) model).getLayers();
+        Layer[] layers = layersOf(model);
         for (Layer l : layers) {
             if (l.conf().getLayer() instanceof QuantizedLayerConf q) {
                 out.add(q);
@@ -309,7 +313,7 @@ public final class QuantizedModel {
 
     /** Switches fake quantization of one named layer. */
     public static void setQuantizationEnabled(Model model, String layerName, boolean enabled) {
-        Layer[] layers = model instanceof MultiLayerNetwork m ? m.getLayers() : ((ComputationGraph) model).getLayers();
+        Layer[] layers = layersOf(model);
         for (Layer l : layers) {
             if (layerName.equals(l.conf().getLayer().getLayerName()) && l.conf().getLayer() instanceof QuantizedLayerConf q) {
                 q.getQuant().setEnabled(enabled);
