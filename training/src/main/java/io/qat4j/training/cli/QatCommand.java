@@ -92,22 +92,16 @@ public final class QatCommand implements Callable<Integer> {
             Int8Model model = Int8Model.load(modelFile);
             int n = data.test().numExamples();
             int[] predicted = model.predict(data.test().getFeatures().dup('c').data().asFloat(), n);
-            INDArray truth = data.test().getLabels().argMax(1);
-            INDArray qatPredicted = q.output(data.test().getFeatures()).argMax(1);
-            int correct = 0;
-            int agree = 0;
-            for (int i = 0; i < n; i++) {
-                correct += predicted[i] == truth.getInt(i) ? 1 : 0;
-                agree += predicted[i] == qatPredicted.getInt(i) ? 1 : 0;
-            }
+            double runtimeAccuracy = Runs.agreement(predicted, data.test().getLabels());
+            double agreement = Runs.agreement(predicted, q.output(data.test().getFeatures()));
             long bytes = Files.size(modelFile);
             long fpBytes = teacher.numParams() * 4L;
             Map<String, Object> summary = new LinkedHashMap<>();
             summary.put("config", c.name());
             summary.put("fp32Accuracy", fpAccuracy);
             summary.put("qatAccuracy", qatAccuracy);
-            summary.put("int8RuntimeAccuracy", (double) correct / n);
-            summary.put("argmaxAgreement", (double) agree / n);
+            summary.put("int8RuntimeAccuracy", runtimeAccuracy);
+            summary.put("argmaxAgreement", agreement);
             summary.put("modelBytes", bytes);
             summary.put("fp32ParameterBytes", fpBytes);
             summary.put("sizeRatio", (double) bytes / fpBytes);
@@ -115,7 +109,7 @@ public final class QatCommand implements Callable<Integer> {
             summary.put("exportNotes", exported.notes());
             Runs.writeAtomic(dir.resolve("summary.json"), Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(summary));
             out.printf("FP32 %.4f, QAT %.4f, INT8 runtime %.4f, agreement %.4f, %s: %d bytes (%.3fx of FP32 parameters)%n", fpAccuracy,
-                    qatAccuracy, (double) correct / n, (double) agree / n, modelFile, bytes, (double) bytes / fpBytes);
+                    qatAccuracy, runtimeAccuracy, agreement, modelFile, bytes, (double) bytes / fpBytes);
             out.flush();
             return 0;
         } catch (Exception e) {

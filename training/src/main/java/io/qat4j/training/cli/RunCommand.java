@@ -7,7 +7,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-import org.nd4j.linalg.api.ndarray.INDArray;
 
 import io.qat4j.runtime.Int8Model;
 import io.qat4j.runtime.ModelFormatException;
@@ -63,20 +62,16 @@ public final class RunCommand implements Callable<Integer> {
             long start = System.nanoTime();
             int[] predicted = m.predict(data.test().getFeatures().dup('c').data().asFloat(), n);
             double seconds = (System.nanoTime() - start) / 1e9;
-            INDArray truth = data.test().getLabels().argMax(1);
-            int correct = 0;
-            for (int i = 0; i < n; i++) {
-                correct += predicted[i] == truth.getInt(i) ? 1 : 0;
-            }
+            double accuracy = Runs.agreement(predicted, data.test().getLabels());
             PrintWriter out = spec.commandLine().getOut();
             out.printf("%s on %d test images (%s): accuracy %.4f, %.1f images/s (reference kernels)%n", model, n, data.source(),
-                    (double) correct / n, n / seconds);
+                    accuracy, n / seconds);
             if (json != null) {
                 Map<String, Object> r = new LinkedHashMap<>();
                 r.put("model", model.toString());
                 r.put("data", data.location());
                 r.put("examples", n);
-                r.put("accuracy", (double) correct / n);
+                r.put("accuracy", accuracy);
                 r.put("predictions", predicted);
                 Runs.writeAtomic(json, Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(r));
             }

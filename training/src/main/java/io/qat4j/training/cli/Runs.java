@@ -98,4 +98,14 @@ final class Runs {
             out.flush();
         };
     }
+
+    /** Fraction of {@code predicted} class indices equal to the argmax per row of {@code reference} (labels or outputs). */
+    static double agreement(int[] predicted, org.nd4j.linalg.api.ndarray.INDArray reference) {
+        org.nd4j.linalg.api.ndarray.INDArray classes = reference.argMax(1);
+        int same = 0;
+        for (int i = 0; i < predicted.length; i++) {
+            same += predicted[i] == classes.getInt(i) ? 1 : 0;
+        }
+        return (double) same / predicted.length;
+    }
 }
