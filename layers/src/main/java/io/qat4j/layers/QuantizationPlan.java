@@ -10,7 +10,9 @@ import java.util.Set;
  * What {@link QuantizedModel#wrap} does to each layer of a float network: default
  * {@link QuantSettings}, per-layer overrides (by DL4J layer name, e.g. {@code "layer0"} or the
  * name given in the configuration), calibrated input ranges that initialize the input quantizers
- * (the PTQ baseline produces them), and layers to keep in float. Immutable once built.
+ * (the PTQ baseline produces them), weight scales that initialize LSQ/LSQ+ weight steps (per output
+ * channel or one per tensor; a PTQ plan's calibrated scales), and layers to keep in float.
+ * Immutable once built.
  */
 public final class QuantizationPlan {
 
@@ -26,9 +28,13 @@ public final class QuantizationPlan {
     private final QuantSettings defaults;
     private final Map<String, QuantSettings> overrides;
     private final Map<String, Range> inputRanges;
+    private final Map<String, double[]> weightScales;
     private final Set<String> keepFloat;
 
     private QuantizationPlan(Builder b) {
+        Map<String, double[]> scales = new LinkedHashMap<>();
+        b.weightScales.forEach((k, v) -> scales.put(k, v.clone()));
+        this.weightScales = Collections.unmodifiableMap(scales);
         this.defaults = b.defaults.clone();
         this.overrides = Collections.unmodifiableMap(new LinkedHashMap<>(b.overrides));
         this.inputRanges = Collections.unmodifiableMap(new LinkedHashMap<>(b.inputRanges));
@@ -51,6 +57,12 @@ public final class QuantizationPlan {
 
     public Range inputRange(String layerName) {
         return inputRanges.get(layerName);
+    }
+
+    /** Weight scales for a layer's LSQ/LSQ+ steps (a copy), or null to initialize them from the weights. */
+    public double[] weightScales(String layerName) {
+        double[] s = weightScales.get(layerName);
+        return s == null ? null : s.clone();
     }
 
     public boolean keepsFloat(String layerName) {
@@ -78,6 +90,7 @@ public final class QuantizationPlan {
         private final QuantSettings defaults;
         private final Map<String, QuantSettings> overrides = new LinkedHashMap<>();
         private final Map<String, Range> inputRanges = new LinkedHashMap<>();
+        private final Map<String, double[]> weightScales = new LinkedHashMap<>();
         private final Set<String> keepFloat = new LinkedHashSet<>();
 
         private Builder(QuantSettings defaults) {
@@ -94,6 +107,17 @@ public final class QuantizationPlan {
 
         public Builder inputRange(String name, double min, double max) {
             inputRanges.put(name, new Range(min, max));
+            return this;
+        }
+
+        /** Initial weight steps (LSQ/LSQ+ weight modes): one per output channel, or one per tensor; each finite and > 0. */
+        public Builder weightScales(String name, double[] scales) {
+            for (double v : scales) {
+                if (!(v > 0) || Double.isInfinite(v)) {
+                    throw new IllegalArgumentException("QuantizationPlan: layer '" + name + "' weight scale " + v + " must be finite and > 0");
+                }
+            }
+            weightScales.put(name, scales.clone());
             return this;
         }
 

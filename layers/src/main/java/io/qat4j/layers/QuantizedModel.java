@@ -275,6 +275,21 @@ public final class QuantizedModel {
         if (w != null) {
             WeightQuantization.initialize(s, w, w.rank() == 4 ? 0 : 1, layer.paramTable());
         }
+        double[] scales = plan.weightScales(name);
+        if (scales != null && (s.getWeightMode() == WeightQuantMode.LSQ || s.getWeightMode() == WeightQuantMode.LSQ_PLUS)) {
+            INDArray steps = layer.paramTable().get(io.qat4j.layers.params.QuantizerParams.WEIGHT_STEP_KEY);
+            if (steps.length() != scales.length) {
+                throw new IllegalArgumentException("layer '" + name + "': the plan gives " + scales.length + " weight scales but the layer has "
+                        + steps.length() + " weight steps (" + (s.isWeightPerChannel() ? "per output channel" : "per tensor") + ")");
+            }
+            for (int i = 0; i < scales.length; i++) {
+                steps.putScalar(i, scales[i]);
+            }
+            INDArray offsets = layer.paramTable().get(io.qat4j.layers.params.QuantizerParams.WEIGHT_OFFSET_KEY);
+            if (offsets != null) {
+                offsets.assign(0);
+            }
+        }
         QuantizationPlan.Range range = plan.inputRange(name);
         if (range != null) {
             InputQuantization.setRange(s, layer.paramTable(), range.min(), range.max());

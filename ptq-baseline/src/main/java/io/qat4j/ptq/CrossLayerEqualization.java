@@ -1,0 +1,174 @@
+package io.qat4j.ptq;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import org.deeplearning4j.nn.conf.InputPreProcessor;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.deeplearning4j.nn.conf.layers.DropoutLayer;
+import org.deeplearning4j.nn.conf.layers.Layer;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.activations.IActivation;
+import org.nd4j.linalg.activations.impl.ActivationIdentity;
+import org.nd4j.linalg.activations.impl.ActivationReLU;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Cross-layer equalization (Nagel et al., "Data-Free Quantization Through Weight Equalization and
+ * Bias Correction", ICCV 2019): for consecutive weighted layers A, B joined only by positively
+ * homogeneous operations (ReLU or identity activations, max/average pooling, dropout, DL4J's
+ * CNN-to-dense flatten), {@code relu(s x) = s relu(x)} for {@code s > 0}, so output channel i of A
+ * can be divided by {@code s_i} (weights and bias) and input channel i of B multiplied by it without
+ * changing the function. With {@code r1_i = max|W_A[i]|} and {@code r2_i = max|W_B[:, i]|},
+ * {@code s_i = sqrt(r1_i r2_i) / r2_i} makes both ranges {@code sqrt(r1_i r2_i)}, which helps
+ * per-tensor weight quantization. Pairs are equalized in order, repeatedly, until no scale
+ * differs from 1 by more than 1e-6 (at most 100 sweeps). Run it after batch-norm folding. Modifies
+ * the network in place.
+ */
+public final class CrossLayerEqualization {
+
+    /** Equalized pairs ({@code "A->B"}) and the sweeps used. */
+    public record Result(List<String> pairs, int sweeps) {
+    }
+
+    private record Pair(WeightedLayer a, WeightedLayer b) {
+    }
+
+    private CrossLayerEqualization() {
+    }
+
+    public static Result apply(MultiLayerNetwork net) {
+        List<Pair> pairs = pairs(net);
+        int sweeps = 0;
+        boolean changed = !pairs.isEmpty();
+        while (changed && sweeps < 100) {
+            changed = false;
+            for (Pair p : pairs) {
+                changed |= equalize(net, p.a, p.b);
+            }
+            sweeps++;
+        }
+        List<String> names = new ArrayList<>();
+        pairs.forEach(p -> names.add(p.a.name() + "->" + p.b.name()));
+        return new Result(names, sweeps);
+    }
+
+    /** Consecutive weighted layers with only positively homogeneous operations between them. */
+    static List<Pair> pairs(MultiLayerNetwork net) {
+        List<WeightedLayer> layers = WeightedLayer.of(net);
+        List<Pair> out = new ArrayList<>();
+        for (int k = 0; k + 1 < layers.size(); k++) {
+            WeightedLayer a = layers.get(k);
+            WeightedLayer b = layers.get(k + 1);
+            boolean ok = homogeneous(((BaseLayer) net.getLayer(a.index()).conf().getLayer()).getActivationFn());
+            for (int i = a.index() + 1; i <= b.index() && ok; i++) {
+                InputPreProcessor pre = net.getLayerWiseConfigurations().getInputPreProcess(i);
+                ok = pre == null || pre instanceof CnnToFeedForwardPreProcessor;
+                if (i < b.index()) {
+                    Layer l = net.getLayer(i).conf().getLayer();
+                    ok &= l instanceof SubsamplingLayer s ? s.getPoolingType() == org.deeplearning4j.nn.conf.layers.PoolingType.MAX
+                            || s.getPoolingType() == org.deeplearning4j.nn.conf.layers.PoolingType.AVG
+                            : l instanceof ActivationLayer act ? homogeneous(act.getActivationFn()) : l instanceof DropoutLayer;
+                }
+            }
+            if (ok) {
+                out.add(new Pair(a, b));
+            }
+        }
+        return out;
+    }
+
+    private static boolean homogeneous(IActivation act) {
+        return act instanceof ActivationReLU || act instanceof ActivationIdentity;
+    }
+
+    /** One equalization step of a pair; true when some scale moved by more than 1e-6. */
+    private static boolean equalize(MultiLayerNetwork net, WeightedLayer a, WeightedLayer b) {
+        org.deeplearning4j.nn.api.Layer la = net.getLayer(a.index());
+        org.deeplearning4j.nn.api.Layer lb = net.getLayer(b.index());
+        INDArray wa = la.getParam("W");
+        INDArray wb = lb.getParam("W");
+        double[] w1 = wa.castTo(DataType.DOUBLE).dup('c').data().asDouble();
+        double[] w2 = wb.castTo(DataType.DOUBLE).dup('c').data().asDouble();
+        int channels = (int) wa.size(a.outAxis());
+        ChannelView va = ChannelView.output(wa.shape(), a.kind());
+        ChannelView vb = ChannelView.input(wb.shape(), b.kind(), channels);
+        boolean changed = false;
+        double[] scale = new double[channels];
+        for (int c = 0; c < channels; c++) {
+            double r1 = va.absMax(w1, c);
+            double r2 = vb.absMax(w2, c);
+            scale[c] = r1 > 0 && r2 > 0 ? Math.sqrt(r1 * r2) / r2 : 1;
+            changed |= Math.abs(scale[c] - 1) > 1e-6;
+            va.scale(w1, c, 1 / scale[c]);
+            vb.scale(w2, c, scale[c]);
+        }
+        la.setParam("W", Nd4j.create(w1, wa.shape(), 'c').castTo(wa.dataType()));
+        lb.setParam("W", Nd4j.create(w2, wb.shape(), 'c').castTo(wb.dataType()));
+        INDArray bias = la.paramTable().get("b");
+        if (bias != null) {
+            double[] bv = bias.castTo(DataType.DOUBLE).dup('c').data().asDouble();
+            for (int c = 0; c < channels; c++) {
+                bv[c] /= scale[c];
+            }
+            la.setParam("b", Nd4j.create(bv, bias.shape(), 'c').castTo(bias.dataType()));
+        }
+        return changed;
+    }
+
+    /** Where channel c's weights sit in a c-order weight array. */
+    record ChannelView(int groups, int groupStride, int channelStride, int run) {
+        /** Output channel c of A: conv {@code [O, I, kh, kw]} is one block per channel; dense {@code [in, out]} one column. */
+        static ChannelView output(long[] shape, WeightedLayer.Kind kind) {
+            if (kind == WeightedLayer.Kind.CONV) {
+                int block = (int) (shape[1] * shape[2] * shape[3]);
+                return new ChannelView(1, 0, block, block);
+            }
+            return new ChannelView((int) shape[0], (int) shape[1], 1, 1);
+        }
+
+        /**
+         * Input channel c of B: conv {@code [O, I, kh, kw]} is one kh*kw run in every output block;
+         * dense {@code [in, out]} is {@code in / channels} consecutive rows (one after a flatten of
+         * C x H x W, one row per channel otherwise).
+         */
+        static ChannelView input(long[] shape, WeightedLayer.Kind kind, int channels) {
+            if (kind == WeightedLayer.Kind.CONV) {
+                int k = (int) (shape[2] * shape[3]);
+                return new ChannelView((int) shape[0], (int) (shape[1] * k), k, k);
+            }
+            int rows = (int) (shape[0] / channels);
+            if (rows * (long) channels != shape[0]) {
+                throw new IllegalArgumentException("cross-layer equalization: dense input of " + shape[0]
+                        + " features does not split into " + channels + " channels");
+            }
+            int run = (int) (rows * shape[1]);
+            return new ChannelView(1, 0, run, run);
+        }
+
+        double absMax(double[] w, int c) {
+            double m = 0;
+            for (int g = 0; g < groups; g++) {
+                int start = g * groupStride + c * channelStride;
+                for (int j = 0; j < run; j++) {
+                    m = Math.max(m, Math.abs(w[start + j]));
+                }
+            }
+            return m;
+        }
+
+        void scale(double[] w, int c, double factor) {
+            for (int g = 0; g < groups; g++) {
+                int start = g * groupStride + c * channelStride;
+                for (int j = 0; j < run; j++) {
+                    w[start + j] *= factor;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,411 @@
+package io.qat4j.ptq;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
+
+import io.qat4j.layers.InputQuantMode;
+import io.qat4j.layers.QuantSettings;
+import io.qat4j.layers.QuantizationPlan;
+import io.qat4j.layers.WeightQuantMode;
+import io.qat4j.ste.QParams;
+import io.qat4j.ste.QuantSpec;
+
+/**
+ * The result of PTQ: per quantizable layer its weight quantizer, bits, granularity and scales, its
+ * input bits and calibrated range (with the derived scale and zero point), whether it stays in
+ * float, and the sensitivity figures that chose its bits. Versioned, human-readable JSON
+ * ({@link #write}/{@link #read}); every field is validated on construction with a message naming the
+ * layer and the field, and {@link #check} matches a plan against a network.
+ *
+ * <p>A plan (1) makes a PTQ model directly ({@link #toQuantizationPlan} with FIXED inputs, then
+ * {@code QuantizedModel.wrap}) and (2) initializes QAT (LSQ weight steps = the plan's scales, LSQ
+ * input steps from the calibrated ranges). It applies to the float network it was computed on
+ * (after the recipe's batch-norm folding, equalization and bias correction), which PTQ writes next
+ * to it.
+ *
+ * @param format      always {@value #FORMAT}
+ * @param version     always {@value #VERSION}
+ * @param calibration how the ranges were chosen
+ * @param passes      PTQ passes applied to the float network, in order
+ * @param layers      one entry per quantizable layer, network order
+ * @param allocation  the bit allocation that chose the weight bits, or null for uniform bits
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record QuantPlan(String format, int version, CalibrationInfo calibration, List<String> passes, List<LayerPlan> layers,
+                        AllocationInfo allocation) {
+
+    public static final String FORMAT = "qat4j-quant-plan";
+    public static final int VERSION = 1;
+
+    public QuantPlan {
+        if (!FORMAT.equals(format)) {
+            throw new IllegalArgumentException("field 'format' must be \"" + FORMAT + "\", got " + quoted(format));
+        }
+        if (version != VERSION) {
+            throw new IllegalArgumentException("field 'version' " + version + " is not supported; this qat4j reads plan version " + VERSION);
+        }
+        if (calibration == null) {
+            throw new IllegalArgumentException("field 'calibration' is missing");
+        }
+        if (layers == null || layers.isEmpty()) {
+            throw new IllegalArgumentException("field 'layers' is missing or empty");
+        }
+        Set<String> names = new LinkedHashSet<>();
+        for (LayerPlan l : layers) {
+            if (l == null) {
+                throw new IllegalArgumentException("field 'layers' holds a null entry");
+            }
+            if (!names.add(l.name())) {
+                throw new IllegalArgumentException("layer '" + l.name() + "' appears twice in 'layers'");
+            }
+        }
+        passes = passes == null ? List.of() : List.copyOf(passes);
+        layers = List.copyOf(layers);
+    }
+
+    /** How weights are quantized. */
+    public enum WeightQuantizer {
+        /** Uniform symmetric narrow-range, b bits, scales in the plan. */
+        UNIFORM,
+        /** Binary {@code alpha sign(w)}, alpha = mean|w| per channel (from the weights). */
+        BINARY,
+        /** Ternary (TWN), threshold 0.7 mean|w|, alpha from the weights. */
+        TERNARY
+    }
+
+    /**
+     * Calibration settings.
+     *
+     * @param method      activation calibrator name (e.g. "entropy", "percentile-99.99")
+     * @param samples     calibration samples used
+     * @param weightRange weight-scale method ("minmax" or "mse")
+     */
+    public record CalibrationInfo(String method, long samples, String weightRange) {
+        public CalibrationInfo {
+            if (method == null || method.isBlank()) {
+                throw new IllegalArgumentException("field 'calibration.method' is missing");
+            }
+            if (samples < 1) {
+                throw new IllegalArgumentException("field 'calibration.samples' must be >= 1, got " + samples);
+            }
+        }
+    }
+
+    /**
+     * How the weight bits were allocated.
+     *
+     * @param method           "exact" (knapsack DP), "greedy" or "model"
+     * @param averageBits      target average weight bits
+     * @param budgetBits       the budget {@code B = averageBits * sum n_l}
+     * @param costBits         {@code sum n_l b_l} of the chosen bits
+     * @param totalSensitivity {@code sum S_l(b_l)}
+     */
+    public record AllocationInfo(String method, double averageBits, long budgetBits, long costBits, double totalSensitivity) {
+    }
+
+    /**
+     * Sensitivity figures of a layer: distance between the float and the perturbed network outputs
+     * when only this layer's weights (or only its input) are quantized, by width.
+     *
+     * @param metric            "kl" or "mse"
+     * @param weights           S_l(b) for weights, keyed by bits
+     * @param inputs            S_l(b) for the input activations, keyed by bits
+     * @param perChannelBits    width of the per-channel weight figures (0 when not measured)
+     * @param perChannelWeights S for quantizing one output channel alone, per channel (null when not measured)
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Sensitivity(String metric, Map<Integer, Double> weights, Map<Integer, Double> inputs, int perChannelBits,
+                              double[] perChannelWeights) {
+        public Sensitivity {
+            weights = weights == null ? Map.of() : new TreeMap<>(weights);
+            inputs = inputs == null ? Map.of() : new TreeMap<>(inputs);
+        }
+    }
+
+    /**
+     * One layer's plan.
+     *
+     * @param name            DL4J layer name
+     * @param kind            CONV or DENSE
+     * @param weights         number of weights n_l
+     * @param weightQuantizer UNIFORM, BINARY or TERNARY
+     * @param weightBits      2..16 for UNIFORM, 1 for BINARY, 2 for TERNARY
+     * @param perChannel      one weight scale per output channel (true) or per tensor
+     * @param weightScales    UNIFORM: scales > 0, one per output channel or one; BINARY/TERNARY: null
+     * @param inputBits       1..16
+     * @param inputSigned     signed input codes (the data has negative values)
+     * @param inputMin        calibrated range, finite, {@code inputMin <= inputMax}
+     * @param inputMax        calibrated range
+     * @param inputScale      scale of the affine input quantizer for that range (derived; must agree)
+     * @param inputZeroPoint  its zero point (derived; must agree)
+     * @param keepFloat       the layer stays in float (partial quantization)
+     * @param sensitivity     sensitivity figures, or null
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record LayerPlan(String name, WeightedLayer.Kind kind, long weights, WeightQuantizer weightQuantizer, int weightBits,
+                            boolean perChannel, double[] weightScales, int inputBits, boolean inputSigned, double inputMin,
+                            double inputMax, double inputScale, int inputZeroPoint, boolean keepFloat, Sensitivity sensitivity) {
+        public LayerPlan {
+            if (name == null || name.isBlank()) {
+                throw new IllegalArgumentException("a layer entry has no 'name'");
+            }
+            String at = "layer '" + name + "': field ";
+            if (kind == null) {
+                throw new IllegalArgumentException(at + "'kind' is missing (CONV or DENSE)");
+            }
+            if (weights < 1) {
+                throw new IllegalArgumentException(at + "'weights' must be >= 1, got " + weights);
+            }
+            if (weightQuantizer == null) {
+                throw new IllegalArgumentException(at + "'weightQuantizer' is missing (UNIFORM, BINARY or TERNARY)");
+            }
+            switch (weightQuantizer) {
+                case UNIFORM -> {
+                    if (weightBits < 2 || weightBits > 16) {
+                        throw new IllegalArgumentException(at + "'weightBits' " + weightBits + " is out of range; UNIFORM weights take 2..16 bits");
+                    }
+                    if (weightScales == null || weightScales.length == 0) {
+                        throw new IllegalArgumentException(at + "'weightScales' is missing; UNIFORM weights need one scale per channel or one");
+                    }
+                    for (int i = 0; i < weightScales.length; i++) {
+                        if (!(weightScales[i] > 0) || Double.isInfinite(weightScales[i])) {
+                            throw new IllegalArgumentException(at + "'weightScales[" + i + "]' is " + weightScales[i] + "; scales must be finite and > 0");
+                        }
+                    }
+                    weightScales = weightScales.clone();
+                }
+                case BINARY, TERNARY -> {
+                    int expected = weightQuantizer == WeightQuantizer.BINARY ? 1 : 2;
+                    if (weightBits != expected) {
+                        throw new IllegalArgumentException(at + "'weightBits' must be " + expected + " for " + weightQuantizer + " weights, got " + weightBits);
+                    }
+                    if (weightScales != null) {
+                        throw new IllegalArgumentException(at + "'weightScales' must be absent for " + weightQuantizer
+                                + " weights (their scale comes from the weights)");
+                    }
+                }
+            }
+            if (inputBits < 1 || inputBits > 16) {
+                throw new IllegalArgumentException(at + "'inputBits' " + inputBits + " is out of range; use 1..16 (8 or less for the INT8 runtime)");
+            }
+            if (!Double.isFinite(inputMin) || !Double.isFinite(inputMax) || inputMin > inputMax) {
+                throw new IllegalArgumentException(at + "'inputMin'/'inputMax' must be finite with inputMin <= inputMax, got ["
+                        + inputMin + ", " + inputMax + "]");
+            }
+            if (!(inputScale > 0) || Double.isInfinite(inputScale)) {
+                throw new IllegalArgumentException(at + "'inputScale' is " + inputScale + "; scales must be finite and > 0");
+            }
+            QParams qp = inputQParams(inputBits, inputSigned, inputMin, inputMax);
+            if (Math.abs(qp.scale(0) - inputScale) > 1e-9 * Math.max(1, qp.scale(0)) || qp.zeroPoint(0) != inputZeroPoint) {
+                throw new IllegalArgumentException(at + "'inputScale'/'inputZeroPoint' (" + inputScale + ", " + inputZeroPoint
+                        + ") do not match inputMin/inputMax, which give (" + qp.scale(0) + ", " + qp.zeroPoint(0)
+                        + "); edit the range, the scale and zero point are derived from it");
+            }
+        }
+
+        /** A layer plan with the derived input scale and zero point filled in. */
+        public static LayerPlan of(String name, WeightedLayer.Kind kind, long weights, WeightQuantizer quantizer, int weightBits,
+                                   boolean perChannel, double[] weightScales, int inputBits, boolean inputSigned, double inputMin,
+                                   double inputMax, boolean keepFloat, Sensitivity sensitivity) {
+            QParams qp = inputQParams(inputBits, inputSigned, inputMin, inputMax);
+            return new LayerPlan(name, kind, weights, quantizer, weightBits, perChannel, weightScales, inputBits, inputSigned, inputMin,
+                    inputMax, qp.scale(0), qp.zeroPoint(0), keepFloat, sensitivity);
+        }
+
+        static QParams inputQParams(int bits, boolean signed, double min, double max) {
+            return QParams.fromRange(QuantSpec.activations(bits, signed), new double[] {min}, new double[] {max});
+        }
+
+        /** The layers-module settings of this entry: FIXED or LSQ weights from the plan, the given input mode. */
+        public QuantSettings settings(InputQuantMode inputMode) {
+            QuantSettings s = new QuantSettings();
+            s.setWeightMode(switch (weightQuantizer) {
+                case UNIFORM -> WeightQuantMode.LSQ;
+                case BINARY -> WeightQuantMode.BINARY;
+                case TERNARY -> WeightQuantMode.TERNARY;
+            });
+            s.setWeightBits(weightQuantizer == WeightQuantizer.UNIFORM ? weightBits : 8);
+            s.setWeightPerChannel(perChannel);
+            s.setInputMode(inputMode);
+            s.setInputBits(inputBits);
+            s.setInputSigned(inputSigned);
+            s.setObserverEnabled(false);
+            return s;
+        }
+
+        /** The same entry with other weight bits and scales. */
+        public LayerPlan withWeights(WeightQuantizer quantizer, int bits, double[] scales) {
+            return new LayerPlan(name, kind, weights, quantizer, bits, perChannel, scales, inputBits, inputSigned, inputMin, inputMax,
+                    inputScale, inputZeroPoint, keepFloat, sensitivity);
+        }
+
+        public LayerPlan withKeepFloat(boolean keep) {
+            return new LayerPlan(name, kind, weights, weightQuantizer, weightBits, perChannel, weightScales, inputBits, inputSigned,
+                    inputMin, inputMax, inputScale, inputZeroPoint, keep, sensitivity);
+        }
+
+        public LayerPlan withSensitivity(Sensitivity s) {
+            return new LayerPlan(name, kind, weights, weightQuantizer, weightBits, perChannel, weightScales, inputBits, inputSigned,
+                    inputMin, inputMax, inputScale, inputZeroPoint, keepFloat, s);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof LayerPlan l && name.equals(l.name) && kind == l.kind && weights == l.weights
+                    && weightQuantizer == l.weightQuantizer && weightBits == l.weightBits && perChannel == l.perChannel
+                    && java.util.Arrays.equals(weightScales, l.weightScales) && inputBits == l.inputBits && inputSigned == l.inputSigned
+                    && inputMin == l.inputMin && inputMax == l.inputMax && keepFloat == l.keepFloat;
+        }
+
+        @Override
+        public int hashCode() {
+            return name.hashCode();
+        }
+    }
+
+    /** The entry of a layer. */
+    public LayerPlan layer(String name) {
+        for (LayerPlan l : layers) {
+            if (l.name().equals(name)) {
+                return l;
+            }
+        }
+        throw new IllegalArgumentException("the plan has no layer '" + name + "'");
+    }
+
+    /** A copy with other layer entries (same order) and allocation. */
+    public QuantPlan with(List<LayerPlan> newLayers, AllocationInfo newAllocation) {
+        return new QuantPlan(format, version, calibration, passes, newLayers, newAllocation);
+    }
+
+    /**
+     * Checks that the plan fits the network: the same quantizable layers (no missing or extra
+     * names), kinds, weight counts and scale counts. Throws with the layer and field named.
+     */
+    public void check(MultiLayerNetwork net) {
+        List<WeightedLayer> weighted = WeightedLayer.of(net);
+        List<String> missing = new ArrayList<>();
+        for (WeightedLayer w : weighted) {
+            if (layers.stream().noneMatch(l -> l.name().equals(w.name()))) {
+                missing.add(w.name());
+            }
+        }
+        if (!missing.isEmpty()) {
+            throw new IllegalArgumentException("the plan has no entry for layer(s) " + missing + " of the network; re-run ptq on this network");
+        }
+        for (LayerPlan l : layers) {
+            WeightedLayer w = weighted.stream().filter(x -> x.name().equals(l.name())).findFirst().orElseThrow(() ->
+                    new IllegalArgumentException("layer '" + l.name() + "' of the plan is not a quantizable layer of the network; the network has "
+                            + weighted.stream().map(WeightedLayer::name).toList()));
+            if (w.kind() != l.kind()) {
+                throw new IllegalArgumentException("layer '" + l.name() + "': field 'kind' is " + l.kind() + " but the network's layer is " + w.kind());
+            }
+            if (w.weights() != l.weights()) {
+                throw new IllegalArgumentException("layer '" + l.name() + "': field 'weights' is " + l.weights() + " but the network's layer has "
+                        + w.weights() + " weights");
+            }
+            if (l.weightScales() != null) {
+                INDArray wt = net.getLayer(w.index()).getParam("W");
+                long channels = l.perChannel() ? wt.size(w.outAxis()) : 1;
+                if (l.weightScales().length != channels) {
+                    throw new IllegalArgumentException("layer '" + l.name() + "': field 'weightScales' has " + l.weightScales().length
+                            + " entries but the layer needs " + channels + (l.perChannel() ? " (one per output channel)" : " (per tensor)"));
+                }
+            }
+        }
+    }
+
+    /**
+     * The layers-module plan: per layer its settings with {@code inputMode} (FIXED for a PTQ model,
+     * LSQ/PACT to start QAT), the calibrated input range, UNIFORM weight scales as LSQ steps, and
+     * keep-float layers.
+     */
+    public QuantizationPlan toQuantizationPlan(InputQuantMode inputMode) {
+        QuantizationPlan.Builder b = QuantizationPlan.builder(QuantSettings.disabled());
+        for (LayerPlan l : layers) {
+            b.layer(l.name(), l.settings(inputMode));
+            b.inputRange(l.name(), l.inputMin(), l.inputMax());
+            if (l.weightScales() != null) {
+                b.weightScales(l.name(), l.weightScales());
+            }
+            if (l.keepFloat()) {
+                b.keepFloat(l.name());
+            }
+        }
+        return b.build();
+    }
+
+    static final ObjectMapper JSON = new ObjectMapper()
+            .enable(SerializationFeature.INDENT_OUTPUT)
+            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES)
+            .disable(DeserializationFeature.FAIL_ON_NULL_CREATOR_PROPERTIES);
+
+    /** Writes the plan as JSON: to a temporary file, then an atomic rename. */
+    public void write(Path file) throws IOException {
+        Path dir = file.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
+        try {
+            JSON.writeValue(tmp.toFile(), this);
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    public String toJson() {
+        try {
+            return JSON.writeValueAsString(this);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Reads and validates a plan; any problem is an {@link IllegalArgumentException} naming the file, layer and field. */
+    public static QuantPlan read(Path file) {
+        try {
+            return JSON.readValue(file.toFile(), QuantPlan.class);
+        } catch (NoSuchFileException | java.io.FileNotFoundException e) {
+            throw new IllegalArgumentException(file + ": no such plan file; write one with `qat4j ptq`");
+        } catch (ValueInstantiationException e) {
+            Throwable cause = e.getCause() != null ? e.getCause() : e;
+            throw new IllegalArgumentException(file + ": " + cause.getMessage(), e);
+        } catch (JsonMappingException e) {
+            throw new IllegalArgumentException(file + ": " + e.getOriginalMessage() + " at " + path(e), e);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(file + ": not a readable plan: " + e.getMessage(), e);
+        }
+    }
+
+    private static String path(JsonMappingException e) {
+        StringBuilder sb = new StringBuilder();
+        for (JsonMappingException.Reference r : e.getPath()) {
+            sb.append(r.getFieldName() != null ? "." + r.getFieldName() : "[" + r.getIndex() + "]");
+        }
+        return sb.length() == 0 ? "the top level" : sb.substring(sb.charAt(0) == '.' ? 1 : 0);
+    }
+
+    private static String quoted(String s) {
+        return s == null ? "nothing" : "\"" + s + "\"";
+    }
+}

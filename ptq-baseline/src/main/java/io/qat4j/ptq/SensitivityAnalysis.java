@@ -1,0 +1,278 @@
+package io.qat4j.ptq;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import io.qat4j.layers.InputQuantMode;
+import io.qat4j.layers.QuantSettings;
+import io.qat4j.layers.QuantizationPlan;
+import io.qat4j.layers.QuantizedModel;
+import io.qat4j.layers.WeightQuantMode;
+import io.qat4j.layers.conf.QuantizedLayerConf;
+import io.qat4j.layers.impl.InputQuantization;
+import io.qat4j.layers.params.QuantizerParams;
+import io.qat4j.ptq.calibration.Calibrator;
+import io.qat4j.ptq.calibration.Range;
+
+/**
+ * Per-layer sensitivity (reference 000, Sensitivity-Aware PTQ; DESIGN.md): for layer l and width b,
+ * quantize only l (its weights, or separately only its input) and measure
+ * {@code S_l(b) = mean_k D(f(x_k), f_l,b(x_k))} over the calibration samples kept by
+ * {@link Calibration}, with D = KL(softmax_fp32 || softmax_quantized) ({@link Metric#KL}) or the
+ * mean squared difference of centred logits ({@link Metric#MSE}: {@code log p - mean(log p)}, which
+ * equals the logit difference up to the per-sample shift softmax ignores). Weights use the recipe's
+ * weight-scale method at each width, inputs the recipe's calibrator at each width.
+ *
+ * <p>Optionally the fine-grained variant: for each output channel of a layer, quantize that
+ * channel's weights alone at one width ({@link Options#perChannelBits}).
+ *
+ * <p>Implementation: the prepared float network is wrapped twice (weights-only and inputs-only
+ * quantizers), everything is disabled, and one layer at a time is enabled with its bits and
+ * scales set; the reference output is the same wrapped network with everything disabled, which
+ * equals the float network.
+ */
+public final class SensitivityAnalysis {
+
+    /** Output distance. */
+    public enum Metric {
+        /** KL(p_fp32 || p_quantized) of the softmax outputs, per sample, averaged. */
+        KL,
+        /** Mean squared difference of centred log-softmax outputs (= centred logits). */
+        MSE
+    }
+
+    /**
+     * @param weightBits     candidate weight widths (each 2..16)
+     * @param inputBits      candidate input widths (each 1..16; empty to skip inputs)
+     * @param metric         output distance
+     * @param perChannelBits width for the per-channel weight figures; 0 to skip them (they cost one
+     *                       forward pass per output channel)
+     */
+    public record Options(int[] weightBits, int[] inputBits, Metric metric, int perChannelBits) {
+        public Options {
+            for (int b : weightBits) {
+                if (b < 2 || b > 16) {
+                    throw new IllegalArgumentException("sensitivity: candidate weight bits must be 2..16, got " + b);
+                }
+            }
+            for (int b : inputBits) {
+                Calibrator.checkBits(b);
+            }
+            if (perChannelBits != 0 && (perChannelBits < 2 || perChannelBits > 16)) {
+                throw new IllegalArgumentException("sensitivity: perChannelBits must be 0 (off) or 2..16, got " + perChannelBits);
+            }
+            if (metric == null) {
+                throw new IllegalArgumentException("sensitivity: metric must be KL or MSE");
+            }
+            weightBits = weightBits.clone();
+            inputBits = inputBits.clone();
+        }
+
+        /** Weights at 2, 3, 4, 8 bits; inputs at 2, 4, 8; KL; no per-channel figures. */
+        public static Options defaults() {
+            return new Options(new int[] {2, 3, 4, 8}, new int[] {2, 4, 8}, Metric.KL, 0);
+        }
+    }
+
+    /** Sensitivity per layer (network order), the samples used and the wall time. */
+    public record Report(Map<String, QuantPlan.Sensitivity> layers, long samples, double seconds) {
+
+        /** The bit allocator's input for the weights: n_l and S_l(b) per candidate width. */
+        public List<BitAllocator.LayerChoices> weightChoices(List<WeightedLayer> weighted) {
+            List<BitAllocator.LayerChoices> out = new ArrayList<>();
+            for (WeightedLayer l : weighted) {
+                QuantPlan.Sensitivity s = layers.get(l.name());
+                if (s == null) {
+                    throw new IllegalArgumentException("sensitivity report has no layer '" + l.name() + "'");
+                }
+                int[] bits = s.weights().keySet().stream().mapToInt(Integer::intValue).toArray();
+                double[] sens = s.weights().values().stream().mapToDouble(Double::doubleValue).toArray();
+                out.add(new BitAllocator.LayerChoices(l.name(), l.weights(), bits, sens));
+            }
+            return out;
+        }
+
+        /** Layer names ordered from most to least sensitive at the given widths (weights plus input). */
+        public List<String> mostSensitive(Map<String, Integer> weightBits, int inputBits) {
+            List<String> names = new ArrayList<>(layers.keySet());
+            names.sort((a, b) -> Double.compare(total(b, weightBits.get(b), inputBits), total(a, weightBits.get(a), inputBits)));
+            return names;
+        }
+
+        private double total(String layer, Integer wBits, int inputBits) {
+            QuantPlan.Sensitivity s = layers.get(layer);
+            return s.weights().getOrDefault(wBits, 0.0) + s.inputs().getOrDefault(inputBits, 0.0);
+        }
+    }
+
+    private SensitivityAnalysis() {
+    }
+
+    /** Runs the analysis on a prepared network with its recipe's weight-scale method and calibrator. */
+    public static Report run(PostTrainingQuantizer.Prepared prepared, Options options) {
+        long start = System.nanoTime();
+        INDArray x = prepared.calibration().kept();
+        if (x == null) {
+            throw new IllegalArgumentException("sensitivity analysis needs kept calibration samples; prepare with keepSamples > 0");
+        }
+        PtqRecipe recipe = prepared.recipe();
+        MultiLayerNetwork net = prepared.network();
+        List<WeightedLayer> layers = WeightedLayer.of(net);
+        QuantizationPlan.Builder wp = QuantizationPlan.builder(QuantSettings.disabled());
+        QuantizationPlan.Builder ip = QuantizationPlan.builder(QuantSettings.disabled());
+        for (WeightedLayer l : layers) {
+            QuantSettings ws = QuantSettings.of(WeightQuantMode.LSQ, 8, InputQuantMode.NONE, 8);
+            ws.setWeightPerChannel(recipe.perChannel());
+            wp.layer(l.name(), ws);
+            QuantSettings is = QuantSettings.of(WeightQuantMode.NONE, 8, InputQuantMode.FIXED, 8);
+            is.setInputSigned(prepared.calibration().layer(l.name()).statistics().signed());
+            is.setObserverEnabled(false);
+            ip.layer(l.name(), is);
+        }
+        MultiLayerNetwork weightNet = QuantizedModel.wrap(net, wp.build()).network();
+        MultiLayerNetwork inputNet = QuantizedModel.wrap(net, ip.build()).network();
+        QuantizedModel.setQuantizationEnabled(weightNet, false);
+        QuantizedModel.setQuantizationEnabled(inputNet, false);
+        INDArray reference = weightNet.output(x, false).castTo(DataType.DOUBLE);
+        Calibrator calibrator = recipe.calibration().create(recipe.percentile());
+        Map<String, QuantPlan.Sensitivity> out = new LinkedHashMap<>();
+        for (WeightedLayer l : layers) {
+            INDArray w = PostTrainingQuantizer.effectiveWeights(net, l);
+            Map<Integer, Double> sw = new TreeMap<>();
+            Layer wl = weightNet.getLayer(l.index());
+            QuantSettings wSettings = ((QuantizedLayerConf) wl.conf().getLayer()).getQuant();
+            QuantizedModel.setQuantizationEnabled(weightNet, l.name(), true);
+            for (int b : options.weightBits()) {
+                wSettings.setWeightBits(b);
+                double[] scales = WeightRanges.scales(w, l.outAxis(), b, recipe.perChannel(), recipe.weightRange());
+                INDArray steps = wl.paramTable().get(QuantizerParams.WEIGHT_STEP_KEY);
+                for (int i = 0; i < scales.length; i++) {
+                    steps.putScalar(i, scales[i]);
+                }
+                sw.put(b, distance(reference, weightNet.output(x, false), options.metric()));
+            }
+            QuantizedModel.setQuantizationEnabled(weightNet, l.name(), false);
+
+            Map<Integer, Double> si = new TreeMap<>();
+            Layer il = inputNet.getLayer(l.index());
+            QuantSettings iSettings = ((QuantizedLayerConf) il.conf().getLayer()).getQuant();
+            QuantizedModel.setQuantizationEnabled(inputNet, l.name(), true);
+            for (int b : options.inputBits()) {
+                iSettings.setInputBits(b);
+                Range r = calibrator.range(prepared.calibration().layer(l.name()).statistics(), b);
+                InputQuantization.setRange(iSettings, il.paramTable(), r.min(), r.max());
+                si.put(b, distance(reference, inputNet.output(x, false), options.metric()));
+            }
+            QuantizedModel.setQuantizationEnabled(inputNet, l.name(), false);
+
+            double[] perChannel = null;
+            if (options.perChannelBits() > 0 && !PostTrainingQuantizer.followedByBatchNorm(net, l)) {
+                perChannel = perChannel(weightNet, l, w, options.perChannelBits(), recipe, x, reference, options.metric());
+            }
+            out.put(l.name(), new QuantPlan.Sensitivity(options.metric().name().toLowerCase(), sw, si,
+                    perChannel == null ? 0 : options.perChannelBits(), perChannel));
+        }
+        return new Report(out, x.size(0), (System.nanoTime() - start) / 1e9);
+    }
+
+    /** S for quantizing one output channel of {@code l} alone, per channel (quantization off, weights edited). */
+    private static double[] perChannel(MultiLayerNetwork wrapped, WeightedLayer l, INDArray w, int bits, PtqRecipe recipe, INDArray x,
+                                       INDArray reference, Metric metric) {
+        Layer layer = wrapped.getLayer(l.index());
+        INDArray original = layer.getParam("W").dup();
+        double[] scales = WeightRanges.scales(w, l.outAxis(), bits, true, recipe.weightRange());
+        INDArray q = PostTrainingQuantizer.uniform(w, l.outAxis(), bits, scales);
+        int channels = (int) w.size(l.outAxis());
+        double[] out = new double[channels];
+        try {
+            for (int c = 0; c < channels; c++) {
+                INDArray edited = original.dup();
+                INDArray slice = l.outAxis() == 0 ? edited.slice(c, 0) : edited.getColumn(c);
+                slice.assign(l.outAxis() == 0 ? q.slice(c, 0) : q.getColumn(c));
+                layer.setParam("W", edited);
+                out[c] = distance(reference, wrapped.output(x, false), metric);
+            }
+        } finally {
+            layer.setParam("W", original);
+        }
+        return out;
+    }
+
+    /** Mean per-sample distance between reference and perturbed softmax outputs ([N, classes]). */
+    static double distance(INDArray reference, INDArray perturbed, Metric metric) {
+        double[] p = reference.dup('c').data().asDouble();
+        double[] q = perturbed.castTo(DataType.DOUBLE).dup('c').data().asDouble();
+        int n = (int) reference.size(0);
+        int k = (int) (reference.length() / n);
+        double total = 0;
+        for (int i = 0; i < n; i++) {
+            double sample = 0;
+            switch (metric) {
+                case KL -> {
+                    for (int j = 0; j < k; j++) {
+                        double a = p[i * k + j];
+                        if (a > 0) {
+                            sample += a * (Math.log(a) - Math.log(Math.max(q[i * k + j], 1e-30)));
+                        }
+                    }
+                }
+                case MSE -> {
+                    double ma = 0;
+                    double mb = 0;
+                    double[] la = new double[k];
+                    double[] lb = new double[k];
+                    for (int j = 0; j < k; j++) {
+                        la[j] = Math.log(Math.max(p[i * k + j], 1e-30));
+                        lb[j] = Math.log(Math.max(q[i * k + j], 1e-30));
+                        ma += la[j] / k;
+                        mb += lb[j] / k;
+                    }
+                    for (int j = 0; j < k; j++) {
+                        double d = (la[j] - ma) - (lb[j] - mb);
+                        sample += d * d / k;
+                    }
+                }
+            }
+            total += sample;
+        }
+        return total / n;
+    }
+
+    /** Chosen weight bits per layer for an average-bits budget, with the allocation info for the plan. */
+    public static Allocated allocate(Report report, List<WeightedLayer> layers, double averageBits, String method) {
+        List<BitAllocator.LayerChoices> choices = report.weightChoices(layers);
+        long budget = BitAllocator.budgetForAverageBits(choices, averageBits);
+        BitAllocator.Allocation a = switch (method) {
+            case "exact" -> BitAllocator.exact(choices, budget);
+            case "greedy" -> BitAllocator.greedy(choices, budget);
+            default -> throw new IllegalArgumentException("allocation method must be 'exact' or 'greedy', got '" + method + "'");
+        };
+        Map<String, Integer> bits = new LinkedHashMap<>();
+        for (int i = 0; i < choices.size(); i++) {
+            bits.put(choices.get(i).name(), a.bits()[i]);
+        }
+        return new Allocated(bits, new QuantPlan.AllocationInfo(method, averageBits, budget, a.costBits(), a.totalSensitivity()));
+    }
+
+    /** Result of {@link #allocate}. */
+    public record Allocated(Map<String, Integer> bits, QuantPlan.AllocationInfo info) {
+    }
+
+    /** A plan with each layer's sensitivity figures attached. */
+    public static QuantPlan attach(QuantPlan plan, Report report, QuantPlan.AllocationInfo allocation) {
+        List<QuantPlan.LayerPlan> layers = new ArrayList<>();
+        for (QuantPlan.LayerPlan l : plan.layers()) {
+            layers.add(l.withSensitivity(report.layers().get(l.name())));
+        }
+        return plan.with(layers, allocation);
+    }
+}

@@ -1,0 +1,61 @@
+package io.qat4j.ptq;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.Layer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+
+/**
+ * A layer of a float MultiLayerNetwork that PTQ quantizes: a plain DL4J {@code ConvolutionLayer},
+ * {@code DenseLayer} or {@code OutputLayer} (the classes {@code QuantizedModel.wrap} replaces).
+ *
+ * @param index   layer index in the network
+ * @param name    layer name (DL4J's {@code "layer" + index} when unnamed)
+ * @param kind    CONV or DENSE (an output layer counts as DENSE)
+ * @param weights number of weights n_l (without bias)
+ */
+public record WeightedLayer(int index, String name, Kind kind, long weights) {
+
+    /** Layer kinds PTQ handles. */
+    public enum Kind { CONV, DENSE }
+
+    /** Output-channel axis of the weight: 0 for a conv kernel {@code [out, in, kh, kw]}, 1 for a dense {@code [in, out]}. */
+    public int outAxis() {
+        return kind == Kind.CONV ? 0 : 1;
+    }
+
+    /** Weighted layers in network order. */
+    public static List<WeightedLayer> of(MultiLayerNetwork net) {
+        List<WeightedLayer> out = new ArrayList<>();
+        for (int i = 0; i < net.getnLayers(); i++) {
+            Layer conf = net.getLayer(i).conf().getLayer();
+            Kind kind = conf.getClass() == ConvolutionLayer.class ? Kind.CONV
+                    : conf.getClass() == DenseLayer.class || conf.getClass() == OutputLayer.class ? Kind.DENSE : null;
+            if (kind != null) {
+                out.add(new WeightedLayer(i, nameOf(conf, i), kind, net.getLayer(i).getParam("W").length()));
+            }
+        }
+        return out;
+    }
+
+    /** The name {@code QuantizedModel} uses for layer {@code index}. */
+    public static String nameOf(Layer conf, int index) {
+        return conf.getLayerName() != null ? conf.getLayerName() : "layer" + index;
+    }
+
+    /** The layer of this name, or an error listing the names there are. */
+    public static WeightedLayer named(List<WeightedLayer> layers, String name) {
+        for (WeightedLayer l : layers) {
+            if (l.name.equals(name)) {
+                return l;
+            }
+        }
+        List<String> names = new ArrayList<>();
+        layers.forEach(l -> names.add(l.name));
+        throw new IllegalArgumentException("no quantizable layer named '" + name + "'; the network has " + names);
+    }
+}

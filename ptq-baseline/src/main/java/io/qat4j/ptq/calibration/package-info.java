@@ -1,0 +1,7 @@
+/**
+ * Activation calibration: {@link io.qat4j.ptq.calibration.ActivationStatistics} gathers one
+ * streaming pass of statistics per tensor; the {@link io.qat4j.ptq.calibration.Calibrator}s
+ * (min-max, moving average, percentile, entropy/KL, MSE, ACIQ) turn them into ranges. Depends on
+ * nd4j-api only.
+ */
+package io.qat4j.ptq.calibration;
