@@ -16,6 +16,7 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -50,7 +51,9 @@ import io.qat4j.ste.QuantSpec;
  * @param allocation  the bit allocation that chose the weight bits, or null for uniform bits
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-public record QuantPlan(String format, int version, CalibrationInfo calibration, List<String> passes, List<LayerPlan> layers,
+public record QuantPlan(@JsonProperty(required = true) String format, @JsonProperty(required = true) int version,
+                        @JsonProperty(required = true) CalibrationInfo calibration, List<String> passes,
+                        @JsonProperty(required = true) List<LayerPlan> layers,
                         AllocationInfo allocation) {
 
     public static final String FORMAT = "qat4j-quant-plan";
@@ -99,7 +102,8 @@ public record QuantPlan(String format, int version, CalibrationInfo calibration,
      * @param samples     calibration samples used
      * @param weightRange weight-scale method ("minmax" or "mse")
      */
-    public record CalibrationInfo(String method, long samples, String weightRange) {
+    public record CalibrationInfo(@JsonProperty(required = true) String method, @JsonProperty(required = true) long samples,
+                                  @JsonProperty(required = true) String weightRange) {
         public CalibrationInfo {
             if (method == null || method.isBlank()) {
                 throw new IllegalArgumentException("field 'calibration.method' is missing");
@@ -161,9 +165,14 @@ public record QuantPlan(String format, int version, CalibrationInfo calibration,
      * @param sensitivity     sensitivity figures, or null
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record LayerPlan(String name, WeightedLayer.Kind kind, long weights, WeightQuantizer weightQuantizer, int weightBits,
-                            boolean perChannel, double[] weightScales, int inputBits, boolean inputSigned, double inputMin,
-                            double inputMax, double inputScale, int inputZeroPoint, boolean keepFloat, Sensitivity sensitivity) {
+    public record LayerPlan(@JsonProperty(required = true) String name, @JsonProperty(required = true) WeightedLayer.Kind kind,
+                            @JsonProperty(required = true) long weights, @JsonProperty(required = true) WeightQuantizer weightQuantizer,
+                            @JsonProperty(required = true) int weightBits, @JsonProperty(required = true) boolean perChannel,
+                            double[] weightScales, @JsonProperty(required = true) int inputBits,
+                            @JsonProperty(required = true) boolean inputSigned, @JsonProperty(required = true) double inputMin,
+                            @JsonProperty(required = true) double inputMax, @JsonProperty(required = true) double inputScale,
+                            @JsonProperty(required = true) int inputZeroPoint, @JsonProperty(required = true) boolean keepFloat,
+                            Sensitivity sensitivity) {
         public LayerPlan {
             if (name == null || name.isBlank()) {
                 throw new IllegalArgumentException("a layer entry has no 'name'");
@@ -357,7 +366,6 @@ public record QuantPlan(String format, int version, CalibrationInfo calibration,
     static final ObjectMapper JSON = new ObjectMapper()
             .enable(SerializationFeature.INDENT_OUTPUT)
             .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
-            .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES)
             .disable(DeserializationFeature.FAIL_ON_NULL_CREATOR_PROPERTIES);
 
     /** Writes the plan as JSON: to a temporary file, then an atomic rename. */

@@ -8,7 +8,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * ({@code q in [-(2^(b-1)-1), 2^(b-1)-1]}, z = 0, rounding half to even), per output channel or per
  * tensor. The scale is {@code t / qmax} where t is {@code max|w|} (MINMAX) or the clip threshold
  * minimizing the squared error of the group's weights (MSE, searched over
- * {@code t = max|w| * k / 200}, k = 40..200, i.e. 20% to 100% of the range in 0.5% steps).
+ * {@code t = max|w| * k / 200}, k = 1..200, i.e. 0.5% to 100% of the range in 0.5% steps).
  */
 public final class WeightRanges {
 
@@ -48,7 +48,7 @@ public final class WeightRanges {
     static double mseThreshold(double[] values, double max, int qmax) {
         double best = max;
         double bestErr = Double.POSITIVE_INFINITY;
-        for (int k = 200; k >= 40; k--) {
+        for (int k = 200; k >= 1; k--) {
             double t = max * k / 200.0;
             double err = squaredError(values, t / qmax, qmax);
             if (err < bestErr) {
