@@ -244,7 +244,7 @@ public final class SensitivityAnalysis {
             }
             total += sample;
         }
-        return total / n;
+        return Math.max(0, total / n);   // KL >= 0: a tiny negative total is float rounding (identical outputs)
     }
 
     /** Chosen weight bits per layer for an average-bits budget, with the allocation info for the plan. */

@@ -16,6 +16,8 @@ import io.qat4j.layers.QuantSettings;
 import io.qat4j.layers.QuantizationPlan;
 import io.qat4j.layers.QuantizedModel;
 import io.qat4j.layers.export.Int8Exporter;
+import io.qat4j.ptq.PostTrainingQuantizer;
+import io.qat4j.training.PtqRun;
 import io.qat4j.runtime.Int8Model;
 import io.qat4j.runtime.ModelFile;
 import io.qat4j.training.Trainer;
@@ -70,11 +72,20 @@ public final class QatCommand implements Callable<Integer> {
             Trainer.seed(c.seed());
             MultiLayerNetwork teacher = ModelSerializer.restoreMultiLayerNetwork(fp32.toFile(), false);
             double fpAccuracy = Trainer.accuracy(teacher, data.test());
-            QuantSettings s = c.quantization().settings();
-            QuantSettings first = s.clone();
-            first.setInputSigned(c.quantization().firstLayerSigned());
-            String firstName = teacher.getLayer(0).conf().getLayer().getLayerName();
-            QuantizedModel.Wrapped<MultiLayerNetwork> w = QuantizedModel.wrap(teacher, QuantizationPlan.builder(s).layer(firstName, first).build());
+            QuantizedModel.Wrapped<MultiLayerNetwork> w;
+            if (c.ptq() != null) {
+                PtqRun ptq = PtqRun.run(teacher, data.train(), c.ptq(), out);
+                ptq.result().plan().write(dir.resolve("plan.json"));
+                w = PostTrainingQuantizer.qatStart(ptq.result().network(), ptq.result().plan(), c.quantization().inputs().mode());
+                out.printf("QAT starts from the PTQ plan (weight bits %s): %.4f before training%n",
+                        PostTrainingQuantizer.weightBits(ptq.result().plan()), Trainer.accuracy(w.network(), data.test()));
+            } else {
+                QuantSettings s = c.quantization().settings();
+                QuantSettings first = s.clone();
+                first.setInputSigned(c.quantization().firstLayerSigned());
+                String firstName = teacher.getLayer(0).conf().getLayer().getLayerName();
+                w = QuantizedModel.wrap(teacher, QuantizationPlan.builder(s).layer(firstName, first).build());
+            }
             out.println("wrap: " + w.summary());
             Trainer trainer = c.distillation() == null ? new Trainer()
                     : new Trainer(new Trainer.Distillation(teacher, c.distillation().weight(), c.distillation().temperature()));

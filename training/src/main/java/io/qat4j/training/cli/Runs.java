@@ -75,6 +75,13 @@ final class Runs {
         writeAtomic(out.resolve("provenance.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(p));
     }
 
+    /** Saves a network (with updater state) as a DL4J zip, atomically. */
+    static void writeNetwork(org.deeplearning4j.nn.multilayer.MultiLayerNetwork net, Path target) throws IOException {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        org.deeplearning4j.util.ModelSerializer.writeModel(net, bytes, true);
+        writeAtomic(target, bytes.toByteArray());
+    }
+
     static void writeAtomic(Path target, byte[] bytes) throws IOException {
         io.qat4j.training.AtomicFiles.write(target, bytes);
     }

@@ -39,8 +39,8 @@ public final class TrainCommand implements Callable<Integer> {
         if (c == null) {
             return Qat4jCommand.EXIT_USAGE;
         }
-        if (c.isQat()) {
-            err.println("qat4j train: " + config + " has a quantization section; run it with `qat4j qat`");
+        if (c.isQat() || c.isPtqOnly()) {
+            err.println("qat4j train: " + config + " quantizes a trained model; run it with `qat4j " + (c.isQat() ? "qat" : "ptq") + "`");
             return Qat4jCommand.EXIT_USAGE;
         }
         try {

@@ -1,5 +1,13 @@
 package io.qat4j.training.config;
 
+import java.util.List;
+
+import io.qat4j.ptq.PtqRecipe;
+import io.qat4j.ptq.QuantPlan;
+import io.qat4j.ptq.SensitivityAnalysis;
+import io.qat4j.ptq.WeightRangeMethod;
+import io.qat4j.ptq.calibration.CalibrationMethod;
+
 import java.util.Locale;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
@@ -19,11 +27,12 @@ import io.qat4j.training.TrainSpec;
  * @param model        architecture (default reference-cnn)
  * @param train        training schedule, required
  * @param fp32         QAT runs: path of the trained FP32 model zip to start from; null for FP32 runs
- * @param quantization QAT runs: what to quantize how; null for FP32 runs
+ * @param quantization QAT runs: what to quantize how; null for FP32 and PTQ runs
  * @param distillation QAT runs: distill from the FP32 model (optional)
+ * @param ptq          PTQ runs: the post-training recipe; in a QAT run, the PTQ plan that initializes QAT (optional)
  */
 public record RunConfig(@JsonProperty(required = true) String name, Long seed, Data data, Model model,
-                        @JsonProperty(required = true) Train train, String fp32, Quantization quantization, Distillation distillation) {
+                        Train train, String fp32, Quantization quantization, Distillation distillation, Ptq ptq) {
 
     public RunConfig {
         if (name == null || !name.matches("[A-Za-z0-9._+-]+")) {
@@ -35,10 +44,38 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
         if (distillation != null && quantization == null) {
             throw new IllegalArgumentException("distillation needs a QAT run (fp32 teacher and quantization)");
         }
-        if ((fp32 == null) != (quantization == null)) {
-            throw new IllegalArgumentException("a QAT run needs both 'fp32' (the float model to start from) and 'quantization'; "
-                    + "an FP32 run has neither");
+        if (quantization != null && fp32 == null) {
+            throw new IllegalArgumentException("a QAT run needs 'fp32' (the float model to start from) besides 'quantization'");
         }
+        if (ptq != null && fp32 == null) {
+            throw new IllegalArgumentException("a PTQ run needs 'fp32' (the trained float model to quantize) besides 'ptq'");
+        }
+        if (fp32 != null && quantization == null && ptq == null) {
+            throw new IllegalArgumentException("'fp32' names a model to quantize: add 'quantization' (QAT) or 'ptq' (post-training); "
+                    + "an FP32 training run has neither");
+        }
+        if (train == null && (fp32 == null || quantization != null)) {
+            throw new IllegalArgumentException("'train' is missing; FP32 and QAT runs need a training schedule (only PTQ runs have none)");
+        }
+        if (ptq != null && quantization != null && !ptq.weightQuantizer().equals(switch (quantization.weights().mode()) {
+            case BINARY -> "binary";
+            case TERNARY -> "ternary";
+            case NONE, FIXED, LSQ, LSQ_PLUS -> "uniform";
+        })) {
+            throw new IllegalArgumentException("ptq.weightQuantizer '" + ptq.weightQuantizer() + "' does not fit quantization.weights.mode "
+                    + quantization.weights().mode() + " (uniform goes with LSQ, binary with BINARY, ternary with TERNARY)");
+        }
+        if (ptq != null && quantization != null && ptq.averageBits() == null
+                && (ptq.weightBits() != quantization.weights().bits() || ptq.inputBits() != quantization.inputs().bits())) {
+            throw new IllegalArgumentException("ptq.weightBits/inputBits (" + ptq.weightBits() + "/" + ptq.inputBits()
+                    + ") must equal quantization.weights.bits/inputs.bits (" + quantization.weights().bits() + "/"
+                    + quantization.inputs().bits() + ") when the PTQ plan initializes QAT");
+        }
+    }
+
+    /** True for a post-training-only run (fp32 + ptq, no training). */
+    public boolean isPtqOnly() {
+        return ptq != null && quantization == null;
     }
 
     public boolean isQat() {
@@ -187,6 +224,135 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
     public record Inputs(@JsonProperty(required = true) InputQuantMode mode, Integer bits) {
         public Inputs {
             bits = bits == null ? 8 : bits;
+        }
+    }
+
+    /**
+     * Post-training quantization recipe (module ptq-baseline). Defaults in brackets.
+     *
+     * @param weightQuantizer           uniform [uniform], binary or ternary
+     * @param weightBits                uniform weight bits 2..8 [8]
+     * @param perChannel                per-output-channel weight scales [true]
+     * @param weightRange               minmax [minmax] or mse
+     * @param inputBits                 activation bits 1..8 [8]
+     * @param calibration               minmax, moving_average, percentile [percentile], entropy, mse, aciq
+     * @param percentile                percentile calibrator's percentile [99.99]
+     * @param samples                   calibration samples from the training set [512]
+     * @param foldBatchNorm             [true]
+     * @param crossLayerEqualization    [false]
+     * @param biasCorrection            [true]
+     * @param averageBits               mixed precision: average weight bits budget (e.g. 3.0); null [null] = uniform weightBits
+     * @param candidateBits             mixed precision / sensitivity candidate weight widths [2, 3, 4, 8]
+     * @param allocation                exact [exact] (knapsack DP) or greedy
+     * @param metric                    sensitivity distance: kl [kl] or mse
+     * @param sensitivitySamples        samples the sensitivity analysis runs on [256]
+     * @param perChannelSensitivityBits width of the per-channel weight sensitivity, 0 [0] = skip
+     * @param keepMostSensitive         partial quantization: keep this many most sensitive layers in float [0]
+     */
+    public record Ptq(String weightQuantizer, Integer weightBits, Boolean perChannel, String weightRange, Integer inputBits,
+                      String calibration, Double percentile, Integer samples, Boolean foldBatchNorm, Boolean crossLayerEqualization,
+                      Boolean biasCorrection, Double averageBits, List<Integer> candidateBits, String allocation, String metric,
+                      Integer sensitivitySamples, Integer perChannelSensitivityBits, Integer keepMostSensitive) {
+        public Ptq {
+            weightQuantizer = weightQuantizer == null ? "uniform" : weightQuantizer.toLowerCase(Locale.ROOT);
+            weightBits = weightBits == null ? 8 : weightBits;
+            perChannel = perChannel == null || perChannel;
+            weightRange = weightRange == null ? "minmax" : weightRange.toLowerCase(Locale.ROOT);
+            inputBits = inputBits == null ? 8 : inputBits;
+            calibration = calibration == null ? "percentile" : calibration.toLowerCase(Locale.ROOT).replace('-', '_');
+            percentile = percentile == null ? 99.99 : percentile;
+            samples = samples == null ? 512 : samples;
+            foldBatchNorm = foldBatchNorm == null || foldBatchNorm;
+            crossLayerEqualization = crossLayerEqualization != null && crossLayerEqualization;
+            biasCorrection = biasCorrection == null || biasCorrection;
+            candidateBits = candidateBits == null ? List.of(2, 3, 4, 8) : List.copyOf(candidateBits);
+            allocation = allocation == null ? "exact" : allocation.toLowerCase(Locale.ROOT);
+            metric = metric == null ? "kl" : metric.toLowerCase(Locale.ROOT);
+            sensitivitySamples = sensitivitySamples == null ? 256 : sensitivitySamples;
+            perChannelSensitivityBits = perChannelSensitivityBits == null ? 0 : perChannelSensitivityBits;
+            keepMostSensitive = keepMostSensitive == null ? 0 : keepMostSensitive;
+            if (inputBits < 1 || inputBits > 8) {
+                throw new IllegalArgumentException("ptq.inputBits must be 1..8 (the INT8 runtime's range), got " + inputBits);
+            }
+            if (weightBits < 2 || weightBits > 8) {
+                throw new IllegalArgumentException("ptq.weightBits must be 2..8, got " + weightBits
+                        + " (use weightQuantizer: binary or ternary for 1-bit or ternary weights)");
+            }
+            if (averageBits != null && !(averageBits >= 1 && averageBits <= 8)) {
+                throw new IllegalArgumentException("ptq.averageBits must be in [1, 8], got " + averageBits);
+            }
+            for (int b : candidateBits) {
+                if (b < 2 || b > 8) {
+                    throw new IllegalArgumentException("ptq.candidateBits must each be 2..8, got " + b);
+                }
+            }
+            if (averageBits != null && averageBits < candidateBits.stream().mapToInt(Integer::intValue).min().orElse(2)) {
+                throw new IllegalArgumentException("ptq.averageBits " + averageBits + " is below the smallest candidate width "
+                        + candidateBits + "; no allocation fits");
+            }
+            if (!allocation.equals("exact") && !allocation.equals("greedy")) {
+                throw new IllegalArgumentException("ptq.allocation must be exact or greedy, got '" + allocation + "'");
+            }
+            if (sensitivitySamples < 1 || keepMostSensitive < 0) {
+                throw new IllegalArgumentException("ptq.sensitivitySamples must be >= 1 and ptq.keepMostSensitive >= 0");
+            }
+            // the fields are assigned after this body: validate through the parameters
+            recipe(weightQuantizer, weightRange, calibration, metric, foldBatchNorm, crossLayerEqualization, biasCorrection, weightBits,
+                    perChannel, inputBits, percentile, samples);
+        }
+
+        /** True when the run needs the sensitivity analysis (mixed precision or partial quantization). */
+        public boolean needsSensitivity() {
+            return averageBits != null || keepMostSensitive > 0;
+        }
+
+        public PtqRecipe recipe() {
+            return recipe(weightQuantizer, weightRange, calibration, metric, foldBatchNorm, crossLayerEqualization, biasCorrection, weightBits,
+                    perChannel, inputBits, percentile, samples);
+        }
+
+        public SensitivityAnalysis.Options sensitivityOptions() {
+            return new SensitivityAnalysis.Options(candidateBits.stream().mapToInt(Integer::intValue).toArray(),
+                    java.util.stream.IntStream.of(2, 4, 8, inputBits).distinct().sorted().toArray(), metricEnum(metric), perChannelSensitivityBits);
+        }
+
+        private static SensitivityAnalysis.Metric metricEnum(String m) {
+            return switch (m) {
+                case "kl" -> SensitivityAnalysis.Metric.KL;
+                case "mse" -> SensitivityAnalysis.Metric.MSE;
+                default -> throw new IllegalArgumentException("ptq.metric must be kl or mse, got '" + m + "'");
+            };
+        }
+
+        private static PtqRecipe recipe(String weightQuantizer, String weightRange, String calibration, String metric, boolean fold,
+                                        boolean cle, boolean biasCorrection, int weightBits, boolean perChannel, int inputBits,
+                                        double percentile, int samples) {
+            QuantPlan.WeightQuantizer q = switch (weightQuantizer) {
+                case "uniform" -> QuantPlan.WeightQuantizer.UNIFORM;
+                case "binary" -> QuantPlan.WeightQuantizer.BINARY;
+                case "ternary" -> QuantPlan.WeightQuantizer.TERNARY;
+                default -> throw new IllegalArgumentException("ptq.weightQuantizer must be uniform, binary or ternary, got '"
+                        + weightQuantizer + "'");
+            };
+            WeightRangeMethod range = switch (weightRange) {
+                case "minmax" -> WeightRangeMethod.MINMAX;
+                case "mse" -> WeightRangeMethod.MSE;
+                default -> throw new IllegalArgumentException("ptq.weightRange must be minmax or mse, got '" + weightRange + "'");
+            };
+            CalibrationMethod cal;
+            try {
+                cal = CalibrationMethod.valueOf(calibration.toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("ptq.calibration must be one of minmax, moving_average, percentile, entropy, mse, aciq; got '"
+                        + calibration + "'");
+            }
+            metricEnum(metric);
+            try {
+                return new PtqRecipe(fold, cle, biasCorrection, q, weightBits, perChannel, range, inputBits, cal, percentile, samples, 2048,
+                        java.util.Map.of(), List.of());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(e.getMessage().replace("PtqRecipe: ", "ptq."));
+            }
         }
     }
 }

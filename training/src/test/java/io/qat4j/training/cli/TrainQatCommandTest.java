@@ -50,6 +50,33 @@ class TrainQatCommandTest {
         for (String f : new String[] {"best.zip", "checkpoint.zip", "checkpoint.json", "metrics.csv", "provenance.json", "resolved-config.yaml"}) {
             assertTrue(Files.exists(fpOut.resolve(f)), f);
         }
+        // PTQ with sensitivity-guided mixed precision, then the sensitivity table alone
+        Path ptq = write("ptq", "name: ptq\ndata: {source: bundled, trainLimit: 800, testLimit: 300}\nfp32: " + fpOut.resolve("best.zip")
+                + "\nptq: {averageBits: 3.0, candidateBits: [2, 4, 8], samples: 256, sensitivitySamples: 64, weightRange: mse}\n");
+        Path pOut = dir.resolve("runs/ptq");
+        String[] p = run("ptq", ptq.toString(), "--out", pOut.toString());
+        assertEquals("0", p[0], p[1] + p[2]);
+        assertTrue(p[1].contains("allocation (exact, 3.00 average weight bits)") && p[1].contains("uniform 3-bit PTQ baseline"), p[1]);
+        io.qat4j.ptq.QuantPlan plan = io.qat4j.ptq.QuantPlan.read(pOut.resolve("plan.json"));
+        assertTrue(plan.allocation().costBits() <= plan.allocation().budgetBits(), plan.allocation().toString());
+        assertEquals(3.0, plan.allocation().averageBits(), 0);
+        assertTrue(plan.layers().stream().allMatch(l -> l.sensitivity() != null && l.sensitivity().weights().size() == 3));
+        @SuppressWarnings("unchecked")
+        Map<String, Object> ptqSummary = new ObjectMapper().readValue(pOut.resolve("summary.json").toFile(), Map.class);
+        assertTrue(((Number) ptqSummary.get("argmaxAgreement")).doubleValue() >= 0.95, ptqSummary.toString());
+        assertTrue(Files.exists(pOut.resolve("model.q4j")) && Files.exists(pOut.resolve("ptq-float.zip")));
+        String[] sens = run("sensitivity", ptq.toString(), "--out", dir.resolve("runs/sens").toString());
+        assertEquals("0", sens[0], sens[1] + sens[2]);
+        assertTrue(Files.readString(dir.resolve("runs/sens/sensitivity.csv")).startsWith("layer,weights,kind,bits,S_weights,S_inputs\nconv1,"));
+
+        // QAT initialized from a PTQ plan of the same bits
+        Path fromPtq = write("qatptq", "name: qatptq\ndata: {source: bundled, trainLimit: 800, testLimit: 300}\nfp32: " + fpOut.resolve("best.zip")
+                + "\nptq: {weightBits: 4, inputBits: 4, samples: 256}\nquantization: {weights: {mode: LSQ, bits: 4}, inputs: {mode: LSQ, bits: 4}}\n"
+                + "train: {epochs: 1, learningRate: 0.0005}\n");
+        String[] qp = run("qat", fromPtq.toString(), "--out", dir.resolve("runs/qatptq").toString());
+        assertEquals("0", qp[0], qp[1] + qp[2]);
+        assertTrue(qp[1].contains("QAT starts from the PTQ plan") && Files.exists(dir.resolve("runs/qatptq/plan.json")), qp[1]);
+
         Path qat = write("qat", "name: qat\ndata: {source: bundled, trainLimit: 800, testLimit: 300}\nfp32: " + fpOut.resolve("best.zip")
                 + "\nquantization: {weights: {mode: LSQ, bits: 8}, inputs: {mode: LSQ, bits: 8}}\n"
                 + "train: {epochs: 1, learningRate: 0.0005, freezeBatchNormAfterEpoch: 0}\n");

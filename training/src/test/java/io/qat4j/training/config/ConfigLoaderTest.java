@@ -40,7 +40,12 @@ class ConfigLoaderTest {
         for (Path f : files) {
             RunConfig c = ConfigLoader.load(f);
             assertEquals(f.getFileName().toString().replace(".yaml", ""), c.name(), "name matches the file name: " + f);
-            c.train().toSpec(c.seed());
+            if (c.train() != null) {
+                c.train().toSpec(c.seed());
+            }
+            if (c.ptq() != null) {
+                c.ptq().recipe();
+            }
             if (c.isQat()) {
                 c.quantization().settings();
             }
@@ -91,9 +96,18 @@ class ConfigLoaderTest {
         String kd = error("name: x\ndistillation: {weight: 0.5}\ntrain: {epochs: 1, learningRate: 1}\n");
         assertTrue(kd.contains("distillation needs a QAT run"), kd);
         String half = error("name: x\nfp32: a.zip\ntrain: {epochs: 1, learningRate: 1}\n");
-        assertTrue(half.contains("'quantization'"), half);
+        assertTrue(half.contains("'quantization'") && half.contains("'ptq'"), half);
         String bits = error("name: x\nfp32: a.zip\nquantization: {weights: {mode: LSQ, bits: 1}, inputs: {mode: LSQ}}\ntrain: {epochs: 1, learningRate: 1}\n");
         assertTrue(bits.contains("weightBits"), bits);
+        String cal = error("name: x\nfp32: a.zip\nptq:\n  calibration: kl\n");
+        assertTrue(cal.contains("ptq.calibration") && cal.contains("kl") && cal.contains("entropy"), cal);
+        String avg = error("name: x\nfp32: a.zip\nptq: {averageBits: 1.5}\n");
+        assertTrue(avg.contains("ptq.averageBits") && avg.contains("smallest candidate"), avg);
+        String mismatch = error("name: x\nfp32: a.zip\nptq: {weightBits: 4}\nquantization: {weights: {mode: LSQ, bits: 8}, inputs: {mode: LSQ}}\n"
+                + "train: {epochs: 1, learningRate: 1}\n");
+        assertTrue(mismatch.contains("ptq.weightBits"), mismatch);
+        String noTrain = error("name: x\n");
+        assertTrue(noTrain.contains("'train' is missing"), noTrain);
         ConfigException none = assertThrows(ConfigException.class, () -> ConfigLoader.load(dir.resolve("nope.yaml")));
         assertTrue(none.getMessage().contains("no such configuration file"), none.getMessage());
     }

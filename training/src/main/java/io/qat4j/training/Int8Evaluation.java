@@ -1,0 +1,66 @@
+package io.qat4j.training;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+
+import io.qat4j.layers.export.Int8Exporter;
+import io.qat4j.runtime.Int8Model;
+import io.qat4j.runtime.ModelFile;
+
+/**
+ * Exports a quantized network (QAT or PTQ) to an integer model file, loads it in the INT8 runtime
+ * and measures it on a test set next to the network's own fake-quant forward.
+ *
+ * @param simulatedAccuracy accuracy of the quantized DL4J network (fake quantization in float)
+ * @param runtimeAccuracy   accuracy of the exported model in the INT8 runtime
+ * @param agreement         argmax agreement of runtime and fake-quant predictions
+ * @param modelBytes        size of the model file
+ * @param sizeRatio         model bytes / FP32 parameter bytes
+ * @param notes             exporter notes
+ * @param seconds           export + evaluation wall time
+ */
+public record Int8Evaluation(double simulatedAccuracy, double runtimeAccuracy, double agreement, long modelBytes, double sizeRatio,
+                             List<String> notes, double seconds) {
+
+    /**
+     * @param quantized     QAT or PTQ network (every weighted layer quantized)
+     * @param calibration   a few input samples for the logits' output scale
+     * @param test          test set
+     * @param modelFile     where the integer model is written (atomically)
+     * @param fp32ParamBytes FP32 parameter bytes of the original model (4 x parameters)
+     */
+    public static Int8Evaluation evaluate(MultiLayerNetwork quantized, INDArray calibration, DataSet test, Path modelFile,
+                                          long fp32ParamBytes) throws IOException {
+        long start = System.nanoTime();
+        double simulated = Trainer.accuracy(quantized, test);
+        Int8Exporter.Result exported = Int8Exporter.export(quantized, calibration);
+        if (modelFile.toAbsolutePath().getParent() != null) {
+            Files.createDirectories(modelFile.toAbsolutePath().getParent());
+        }
+        ModelFile.write(exported.graph(), modelFile);
+        Int8Model model = Int8Model.load(modelFile);
+        int n = test.numExamples();
+        int[] predicted = model.predict(test.getFeatures().dup('c').data().asFloat(), n);
+        double runtime = agreement(predicted, test.getLabels());
+        double agreement = agreement(predicted, quantized.output(test.getFeatures()));
+        long bytes = Files.size(modelFile);
+        return new Int8Evaluation(simulated, runtime, agreement, bytes, (double) bytes / fp32ParamBytes, exported.notes(),
+                (System.nanoTime() - start) / 1e9);
+    }
+
+    /** Fraction of {@code predicted} class indices equal to the argmax per row of {@code reference} (labels or outputs). */
+    public static double agreement(int[] predicted, INDArray reference) {
+        INDArray classes = reference.argMax(1);
+        int same = 0;
+        for (int i = 0; i < predicted.length; i++) {
+            same += predicted[i] == classes.getInt(i) ? 1 : 0;
+        }
+        return (double) same / predicted.length;
+    }
+}

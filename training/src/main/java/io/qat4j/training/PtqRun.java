@@ -1,0 +1,82 @@
+package io.qat4j.training;
+
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+import io.qat4j.ptq.PostTrainingQuantizer;
+import io.qat4j.ptq.PtqRecipe;
+import io.qat4j.ptq.QuantPlan;
+import io.qat4j.ptq.SensitivityAnalysis;
+import io.qat4j.ptq.WeightedLayer;
+import io.qat4j.training.config.RunConfig;
+
+/**
+ * A configured PTQ run on a trained float network: prepare (folding, equalization, one calibration
+ * pass over the first {@code samples} training examples), then, when the config asks for mixed
+ * precision or partial quantization, the sensitivity analysis and bit allocation, then the plan.
+ *
+ * @param prepared    the prepared network and calibration
+ * @param result      the plan and the float network it applies to
+ * @param sensitivity the sensitivity report, or null when not needed
+ */
+public record PtqRun(PostTrainingQuantizer.Prepared prepared, PostTrainingQuantizer.Result result, SensitivityAnalysis.Report sensitivity) {
+
+    /** Runs the recipe of {@code p}; progress lines go to {@code log}. */
+    public static PtqRun run(MultiLayerNetwork fp32, DataSet train, RunConfig.Ptq p, PrintWriter log) {
+        PtqRecipe recipe = p.recipe();
+        PostTrainingQuantizer.Prepared prepared = prepare(fp32, train, recipe, p.needsSensitivity() ? p.sensitivitySamples() : 0);
+        log.printf("ptq: %s (%.1f s)%n", String.join("; ", prepared.passes()), prepared.seconds());
+        log.flush();
+        return plan(prepared, p, log);
+    }
+
+    /** The prepare stage alone (one calibration pass, reusable for several plans). */
+    public static PostTrainingQuantizer.Prepared prepare(MultiLayerNetwork fp32, DataSet train, PtqRecipe recipe, int keepSamples) {
+        int n = Math.min(recipe.calibrationSamples(), train.numExamples());
+        DataSet head = new DataSet(train.getFeatures().get(NDArrayIndex.interval(0, n)), train.getLabels().get(NDArrayIndex.interval(0, n)));
+        return PostTrainingQuantizer.prepare(fp32, new ListDataSetIterator<>(head.batchBy(64), 64), recipe, keepSamples);
+    }
+
+    /** Sensitivity (if needed), allocation and the plan on a prepared network. */
+    public static PtqRun plan(PostTrainingQuantizer.Prepared prepared, RunConfig.Ptq p, PrintWriter log) {
+        PtqRecipe recipe = p.recipe();
+        SensitivityAnalysis.Report report = null;
+        QuantPlan.AllocationInfo allocation = null;
+        if (p.needsSensitivity()) {
+            report = SensitivityAnalysis.run(prepared, p.sensitivityOptions());
+            log.printf("sensitivity: %d layers x %s weight bits on %d samples (%.1f s)%n", report.layers().size(), p.candidateBits(),
+                    report.samples(), report.seconds());
+            List<WeightedLayer> layers = WeightedLayer.of(prepared.network());
+            if (p.averageBits() != null) {
+                SensitivityAnalysis.Allocated a = SensitivityAnalysis.allocate(report, layers, p.averageBits(), p.allocation());
+                recipe = recipe.withLayerWeightBits(a.bits());
+                allocation = a.info();
+                log.printf("allocation (%s, %.2f average weight bits): %s%n", p.allocation(), p.averageBits(), a.bits());
+            }
+            if (p.keepMostSensitive() > 0) {
+                java.util.Map<String, Integer> bits = new java.util.LinkedHashMap<>();
+                layers.forEach(l -> bits.put(l.name(), p.averageBits() == null ? p.weightBits() : 0));
+                if (p.averageBits() != null) {
+                    bits.putAll(recipe.layerWeightBits());
+                }
+                List<String> ranked = report.mostSensitive(bits, p.inputBits());
+                List<String> keep = new ArrayList<>(ranked.subList(0, Math.min(p.keepMostSensitive(), ranked.size())));
+                recipe = recipe.withKeepFloat(keep);
+                log.printf("partial quantization: keeping %s in float%n", keep);
+            }
+            log.flush();
+        }
+        PostTrainingQuantizer.Result result = PostTrainingQuantizer.quantize(prepared, recipe);
+        if (report != null) {
+            result = new PostTrainingQuantizer.Result(result.network(), SensitivityAnalysis.attach(result.plan(), report, allocation),
+                    result.notes());
+        }
+        return new PtqRun(prepared, result, report);
+    }
+}
