@@ -30,6 +30,11 @@ public final class ConfigLoader {
     }
 
     public static RunConfig load(Path file) throws ConfigException {
+        return load(file, RunConfig.class);
+    }
+
+    /** Reads a YAML file into any validated record type (run or experiment configuration). */
+    public static <T> T load(Path file, Class<T> type) throws ConfigException {
         String text;
         try {
             text = Files.readString(file);
@@ -39,7 +44,7 @@ public final class ConfigLoader {
             throw new ConfigException(file + ": cannot read (" + e.getMessage() + ")", e);
         }
         try {
-            RunConfig c = YAML.readValue(text, RunConfig.class);
+            T c = YAML.readValue(text, type);
             if (c == null) {
                 throw new ConfigException(file + ": the file is empty");
             }

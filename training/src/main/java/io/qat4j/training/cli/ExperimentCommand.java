@@ -1,0 +1,84 @@
+package io.qat4j.training.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import io.qat4j.training.Provenance;
+import io.qat4j.training.config.ConfigException;
+import io.qat4j.training.config.ConfigLoader;
+import io.qat4j.training.config.ExperimentConfig;
+import io.qat4j.training.config.RunConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code qat4j experiment CONFIG --out DIR}: FP32, then every PTQ/QAT variant, exported and run in the INT8 runtime, with a report. */
+@Command(name = "experiment", mixinStandardHelpOptions = true,
+        description = "PTQ-vs-QAT experiment: train or load the FP32 model, run every variant, export each, evaluate in the INT8 runtime, write a report.",
+        footer = {"", "Example:  qat4j experiment configs/quickstart.yaml --out runs/quickstart",
+            "Writes DIR/report.md, results.csv, results.json, accuracy-vs-size.png, sensitivity.png, provenance.json,",
+            "DIR/fp32/ and DIR/variants/<name>/ (plan.json, model.q4j, result.json, checkpoints).",
+            "--resume reuses finished variants (their result.json) and continues an interrupted training from its checkpoint.",
+            "Exit codes: 0 done (failed variants are reported in the table), 1 the experiment itself failed, 2 bad usage or configuration."})
+public final class ExperimentCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", paramLabel = "CONFIG", description = "YAML experiment configuration (fp32 + variants).")
+    Path config;
+
+    @Option(names = "--out", description = "Output directory (default: runs/<experiment name>).")
+    Path out;
+
+    @Option(names = "--resume", description = "Reuse finished stages in the output directory.")
+    boolean resume;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        PrintWriter log = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        ExperimentConfig c;
+        try {
+            c = ConfigLoader.load(config, ExperimentConfig.class);
+        } catch (ConfigException e) {
+            err.println("qat4j experiment: " + e.getMessage());
+            return Qat4jCommand.EXIT_USAGE;
+        }
+        Path dir = out != null ? out : Path.of("runs", c.name());
+        try {
+            RunConfig dataOnly = new RunConfig(c.name(), c.seed(), c.data(), null,
+                    c.fp32().train() != null ? c.fp32().train() : new RunConfig.Train(1, null, 1e-3, null, null, null, null, null, null, null),
+                    null, null, null, null);
+            Runs.RunData data = Runs.data(dataOnly);
+            log.printf("experiment %s: %d variants; data %s (%s), %d train / %d test%n", c.name(), c.variants().size(), data.source(),
+                    data.location(), data.train().numExamples(), data.test().numExamples());
+            log.flush();
+            java.nio.file.Files.createDirectories(dir);
+            Runs.writeAtomic(dir.resolve("resolved-config.yaml"), Runs.YAML.writeValueAsBytes(c));
+            Map<String, Object> provenance = new LinkedHashMap<>(Provenance.describe(Path.of(".")));
+            provenance.put("config", config.toString());
+            provenance.put("seed", c.seed());
+            provenance.put("data.source", data.source().toString());
+            provenance.put("data.location", data.location());
+            provenance.put("data.train", data.train().numExamples());
+            provenance.put("data.model selection", data.selectsOnTest() ? "test set (validationFraction 0)" : data.validation().numExamples() + " validation examples");
+            provenance.put("data.test", data.test().numExamples());
+            Runs.writeAtomic(dir.resolve("provenance.json"), Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(provenance));
+            ExperimentReport.Results results = new Experiment(c, dir, resume, log).run(data);
+            ExperimentReport.write(dir, c.name(), results, provenance);
+            long failed = results.variants().stream().filter(v -> !"ok".equals(v.status())).count();
+            log.printf("wrote %s (%d variants, %d failed) in %.0f s%n", dir.resolve("report.md"), results.variants().size(), failed,
+                    results.seconds());
+            log.flush();
+            return 0;
+        } catch (Exception e) {
+            err.println("qat4j experiment: " + e.getMessage());
+            return Qat4jCommand.EXIT_FAILED;
+        }
+    }
+}

@@ -1,0 +1,129 @@
+package io.qat4j.training.config;
+
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+/**
+ * A PTQ-vs-QAT experiment ({@code qat4j experiment}): one FP32 model (trained here or loaded), then
+ * every listed variant from it, each exported and evaluated in the INT8 runtime. Each variant is
+ * validated as the {@link RunConfig} it becomes (same keys, same messages, prefixed with the
+ * variant's place in the list).
+ *
+ * @param name     experiment name, required
+ * @param seed     seed for data order, initialization and every variant (default 1)
+ * @param data     data of all runs (as in a run config)
+ * @param fp32     the FP32 model: {@code model} (a DL4J zip to load) or {@code train} (a schedule), required
+ * @param variants the variants, in report order, required, names unique
+ */
+public record ExperimentConfig(@JsonProperty(required = true) String name, Long seed, RunConfig.Data data,
+                               @JsonProperty(required = true) Fp32 fp32, @JsonProperty(required = true) List<Variant> variants) {
+
+    public ExperimentConfig {
+        if (name == null || !name.matches("[A-Za-z0-9._+-]+")) {
+            throw new IllegalArgumentException("name must be a non-empty word of letters, digits and . _ + -, got " + name);
+        }
+        seed = seed == null ? 1L : seed;
+        data = data == null ? new RunConfig.Data(null, null, null, null, null) : data;
+        if (variants == null || variants.isEmpty()) {
+            throw new IllegalArgumentException("variants: list at least one variant");
+        }
+        Set<String> names = new HashSet<>();
+        for (int i = 0; i < variants.size(); i++) {
+            Variant v = variants.get(i);
+            if (v == null) {
+                throw new IllegalArgumentException("variants[" + i + "] is empty");
+            }
+            if (!names.add(v.name())) {
+                throw new IllegalArgumentException("variants[" + i + "]: the name '" + v.name() + "' is used twice");
+            }
+            try {
+                v.toRunConfig(seed, data, "fp32.zip");
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("variants[" + i + "] (" + v.name() + "): " + e.getMessage(), e);
+            }
+        }
+        for (Variant v : variants) {
+            if (v.target() != null && !v.target().vs().equals("fp32") && !names.contains(v.target().vs())) {
+                throw new IllegalArgumentException("variant " + v.name() + ": target.vs '" + v.target().vs()
+                        + "' is neither fp32 nor a variant name");
+            }
+        }
+        variants = List.copyOf(variants);
+    }
+
+    /**
+     * @param model path of a trained FP32 DL4J zip to load, or null
+     * @param train schedule to train the FP32 reference CNN with, or null
+     */
+    public record Fp32(String model, RunConfig.Train train) {
+        public Fp32 {
+            if ((model == null) == (train == null)) {
+                throw new IllegalArgumentException("fp32: give exactly one of 'model' (a trained zip) or 'train' (a schedule)");
+            }
+        }
+    }
+
+    /**
+     * An accuracy target checked in the report.
+     *
+     * @param vs        "fp32" or another variant's name
+     * @param maxDropPp the variant's INT8 accuracy may be at most this many points below {@code vs}'s
+     * @param minGainPp the variant's accuracy must be at least this many points above {@code vs}'s
+     */
+    public record Target(@JsonProperty(required = true) String vs, Double maxDropPp, Double minGainPp) {
+        public Target {
+            if ((maxDropPp == null) == (minGainPp == null)) {
+                throw new IllegalArgumentException("target: give exactly one of maxDropPp or minGainPp");
+            }
+        }
+
+        /** Whether {@code accuracy} meets the target against {@code reference} (fractions). */
+        public boolean met(double accuracy, double reference) {
+            double diffPp = 100 * (accuracy - reference);
+            return maxDropPp != null ? diffPp >= -maxDropPp - 1e-9 : diffPp >= minGainPp - 1e-9;
+        }
+
+        public String describe() {
+            return maxDropPp != null ? "<= " + maxDropPp + " pp below " + vs : ">= " + minGainPp + " pp above " + vs;
+        }
+    }
+
+    /**
+     * One variant: PTQ only ({@code ptq}), or QAT ({@code quantization} + {@code train}, optionally
+     * {@code distillation}; it starts from the PTQ plan of the same bits, {@code ptq} or one derived
+     * from {@code quantization}).
+     */
+    public record Variant(@JsonProperty(required = true) String name, RunConfig.Ptq ptq, RunConfig.Quantization quantization,
+                          RunConfig.Train train, RunConfig.Distillation distillation, Target target) {
+
+        public boolean isQat() {
+            return quantization != null;
+        }
+
+        /** The run configuration of this variant against an FP32 model file. */
+        public RunConfig toRunConfig(long seed, RunConfig.Data data, String fp32) {
+            if (ptq == null && quantization == null) {
+                throw new IllegalArgumentException("give 'ptq' (post-training) or 'quantization' + 'train' (QAT)");
+            }
+            return new RunConfig(name, seed, data, null, train, fp32, quantization, distillation, ptq != null ? ptq : derivedPtq());
+        }
+
+        /** The PTQ recipe that initializes a QAT variant without its own: same weight quantizer and bits, percentile ranges. */
+        RunConfig.Ptq derivedPtq() {
+            if (quantization == null) {
+                return null;
+            }
+            String quantizer = switch (quantization.weights().mode()) {
+                case BINARY -> "binary";
+                case TERNARY -> "ternary";
+                case NONE, FIXED, LSQ, LSQ_PLUS -> "uniform";
+            };
+            int wb = quantizer.equals("uniform") ? quantization.weights().bits() : 8;
+            return new RunConfig.Ptq(quantizer, wb, quantization.weights().perChannel(), null, quantization.inputs().bits(), null, null,
+                    null, null, null, null, null, null, null, null, null, null, null);
+        }
+    }
+}
