@@ -73,6 +73,14 @@ final class Experiment {
 
     /** Runs everything; returns the FP32 result and the variant results in config order. */
     ExperimentReport.Results run(Runs.RunData data) throws Exception {
+        return run(data, r -> { });
+    }
+
+    /**
+     * Runs everything; {@code progress} receives the results so far after each variant (the report
+     * is rewritten then, so an experiment in progress already has a partial report).
+     */
+    ExperimentReport.Results run(Runs.RunData data, java.util.function.Consumer<ExperimentReport.Results> progress) throws Exception {
         long start = System.nanoTime();
         Trainer.seed(config.seed());
         MultiLayerNetwork fp32 = fp32(data);
@@ -112,6 +120,9 @@ final class Experiment {
             }
             log.flush();
             results.add(r);
+            if (results.size() < config.variants().size()) {
+                progress.accept(new ExperimentReport.Results(fp, withTargets(results, fp), (System.nanoTime() - start) / 1e9));
+            }
         }
         results = withTargets(results, fp);
         return new ExperimentReport.Results(fp, results, (System.nanoTime() - start) / 1e9);
@@ -124,7 +135,7 @@ final class Experiment {
         for (int k = 0; k < results.size(); k++) {
             VariantResult r = results.get(k);
             ExperimentConfig.Target t = config.variants().get(k).target();
-            if (t == null) {
+            if (t == null || (!t.vs().equals("fp32") && !byName.containsKey(t.vs()))) {
                 out.add(r);
                 continue;
             }

@@ -69,7 +69,14 @@ public final class ExperimentCommand implements Callable<Integer> {
             provenance.put("data.model selection", data.selectsOnTest() ? "test set (validationFraction 0)" : data.validation().numExamples() + " validation examples");
             provenance.put("data.test", data.test().numExamples());
             Runs.writeAtomic(dir.resolve("provenance.json"), Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(provenance));
-            ExperimentReport.Results results = new Experiment(c, dir, resume, log).run(data);
+            ExperimentReport.Results results = new Experiment(c, dir, resume, log).run(data, partial -> {
+                try {
+                    ExperimentReport.write(dir, c.name() + " (in progress: " + partial.variants().size() + " of " + c.variants().size()
+                            + " variants done)", partial, provenance);
+                } catch (java.io.IOException e) {
+                    log.println("note: could not write the partial report: " + e.getMessage());
+                }
+            });
             ExperimentReport.write(dir, c.name(), results, provenance);
             long failed = results.variants().stream().filter(v -> !"ok".equals(v.status())).count();
             log.printf("wrote %s (%d variants, %d failed) in %.0f s%n", dir.resolve("report.md"), results.variants().size(), failed,

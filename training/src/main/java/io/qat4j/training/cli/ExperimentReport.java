@@ -178,16 +178,24 @@ final class ExperimentReport {
             List<String> layers = new ArrayList<>(v.sensitivity().keySet());
             List<Integer> bits = new ArrayList<>(new TreeSet<>(v.sensitivity().values().iterator().next().weights().keySet()));
             List<Number[]> cells = new ArrayList<>();
+            double lo = Double.POSITIVE_INFINITY;
+            double hi = Double.NEGATIVE_INFINITY;
             for (int x = 0; x < layers.size(); x++) {
                 for (int y = 0; y < bits.size(); y++) {
                     double s = v.sensitivity().get(layers.get(x)).weights().getOrDefault(bits.get(y), 0.0);
-                    cells.add(new Number[] {x, y, Math.log10(Math.max(s, 1e-12))});
+                    double logS = Math.log10(Math.max(s, 1e-12));
+                    lo = Math.min(lo, logS);
+                    hi = Math.max(hi, logS);
+                    cells.add(new Number[] {x, y, logS});
                 }
             }
             HeatMapChart chart = new HeatMapChartBuilder().width(800).height(500)
                     .title("log10 weight sensitivity S_l(b) (" + v.name() + ")").xAxisTitle("layer").yAxisTitle("weight bits").build();
             chart.getStyler().setRangeColors(new Color[] {new Color(255, 255, 204), new Color(253, 141, 60), new Color(189, 0, 38)});
             chart.getStyler().setShowValue(true);
+            chart.getStyler().setHeatMapDecimalValueFormatter(d -> String.format(Locale.ROOT, "%.2f", d));
+            chart.getStyler().setMin(lo);
+            chart.getStyler().setMax(hi > lo ? hi : lo + 1);
             chart.addSeries("log10 S", layers, bits.stream().map(String::valueOf).toList(), cells);
             png(file, chart);
             return true;

@@ -26,7 +26,7 @@ final class Runs {
     }
 
     /** Training, validation (for model selection) and test data of a run. */
-    record RunData(FashionMnist.Source source, String location, DataSet train, DataSet validation, DataSet test) {
+    record RunData(String source, String location, DataSet train, DataSet validation, DataSet test) {
         /** True when model selection uses the test set (validationFraction 0). */
         boolean selectsOnTest() {
             return validation == test;
@@ -35,12 +35,25 @@ final class Runs {
 
     static RunData data(RunConfig c) throws IOException {
         RunConfig.Data d = c.data();
-        FashionMnist.Located all = d.source().equals("bundled") ? FashionMnist.bundled()
-                : FashionMnist.load(FashionMnist.Options.standard(d.dir() == null ? null : Path.of(d.dir())));
+        FashionMnist.Located all;
+        if (d.csv() != null) {
+            DataSet csvTrain = io.qat4j.datasets.CsvDataSets.read(Path.of(d.csv().train()), d.csv().format());
+            DataSet csvTest = io.qat4j.datasets.CsvDataSets.read(Path.of(d.csv().test()), d.csv().format());
+            all = new FashionMnist.Located(null, "CSV " + d.csv().train() + ", " + d.csv().test(), csvTrain, csvTest);
+        } else {
+            all = d.source().equals("bundled") ? FashionMnist.bundled()
+                    : FashionMnist.load(FashionMnist.Options.standard(d.dir() == null ? null : Path.of(d.dir())));
+        }
+        String source = all.source() == null ? "CSV" : all.source().name();
+        if (d.source().equals("full") && all.source() == FashionMnist.Source.BUNDLED_SUBSET) {
+            throw new IOException("data.source is 'full' but the full Fashion-MNIST was not found: install the Debian package "
+                    + "dataset-fashion-mnist (files in " + FashionMnist.DEBIAN_DIR + "), set QAT4J_DATA to a directory with the four IDX "
+                    + "files, or set data.dir");
+        }
         DataSet train = limit(all.train(), d.trainLimit());
         DataSet test = limit(all.test(), d.testLimit());
         if (d.validationFraction() == 0) {
-            return new RunData(all.source(), all.location(), train, test, test);
+            return new RunData(source, all.location(), train, test, test);
         }
         DataSet shuffled = train.copy();
         shuffled.shuffle(c.seed());
@@ -50,7 +63,7 @@ final class Runs {
                 shuffled.getLabels().get(NDArrayIndex.interval(0, n - held)).dup());
         DataSet validation = new DataSet(shuffled.getFeatures().get(NDArrayIndex.interval(n - held, n)).dup(),
                 shuffled.getLabels().get(NDArrayIndex.interval(n - held, n)).dup());
-        return new RunData(all.source(), all.location(), kept, validation, test);
+        return new RunData(source, all.location(), kept, validation, test);
     }
 
     private static DataSet limit(DataSet ds, Integer n) {

@@ -39,7 +39,7 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
             throw new IllegalArgumentException("name must be a non-empty word of letters, digits and . _ + -, got " + name);
         }
         seed = seed == null ? 1L : seed;
-        data = data == null ? new Data(null, null, null, null, null) : data;
+        data = data == null ? new Data(null, null, null, null, null, null) : data;
         model = model == null ? new Model(null) : model;
         if (distillation != null && quantization == null) {
             throw new IllegalArgumentException("distillation needs a QAT run (fp32 teacher and quantization)");
@@ -83,15 +83,20 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
     }
 
     /**
-     * @param source     "auto" (default: QAT4J_DATA, Debian package, cache, bundled subset) or "bundled"
+     * @param source     "auto" (default: QAT4J_DATA, Debian package, cache, bundled subset), "full" (the same search
+     *                   without the bundled fallback: an error when the full dataset is not installed) or "bundled"
      * @param dir        explicit directory holding the IDX files (overrides the search), or null
      * @param trainLimit use only the first n training examples (default: all)
      * @param testLimit  use only the first n test examples (default: all)
      * @param validationFraction share of the training examples held out (seeded) for model selection
      *                   and early stopping, in [0, 0.5]; default 0 selects on the test set (quick runs only)
+     * @param csv        your own data as labelled CSV files instead of Fashion-MNIST (optional)
      */
-    public record Data(String source, String dir, Integer trainLimit, Integer testLimit, Double validationFraction) {
+    public record Data(String source, String dir, Integer trainLimit, Integer testLimit, Double validationFraction, Csv csv) {
         public Data {
+            if (csv != null && (source != null || dir != null)) {
+                throw new IllegalArgumentException("data.csv replaces Fashion-MNIST: remove data.source and data.dir");
+            }
             validationFraction = validationFraction == null ? 0.0 : validationFraction;
             if (!(validationFraction >= 0 && validationFraction <= 0.5)) {
                 throw new IllegalArgumentException("data.validationFraction must be in [0, 0.5], got " + validationFraction);
@@ -100,11 +105,56 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
                 throw new IllegalArgumentException("data.trainLimit and data.testLimit must be >= 1 when given");
             }
             source = source == null ? "auto" : source.toLowerCase(Locale.ROOT);
-            if (!source.equals("auto") && !source.equals("bundled")) {
-                throw new IllegalArgumentException("data.source must be 'auto' or 'bundled', got '" + source + "'");
+            if (!source.equals("auto") && !source.equals("bundled") && !source.equals("full")) {
+                throw new IllegalArgumentException("data.source must be 'auto', 'full' or 'bundled', got '" + source + "'");
             }
             if (dir != null && source.equals("bundled")) {
                 throw new IllegalArgumentException("data.dir and data.source: bundled contradict each other; remove one");
+            }
+        }
+    }
+
+    /**
+     * Labelled numeric CSV files read through DataVec ({@code io.qat4j.datasets.CsvDataSets}).
+     *
+     * @param train       training file, required
+     * @param test        test file, required
+     * @param labelColumn column of the class index (default 0; -1 = last)
+     * @param classes     number of classes, required
+     * @param skipLines   header lines (default 1)
+     * @param delimiter   column separator (default ",")
+     * @param shape       per-example image shape [channels, height, width], required (the reference CNN takes images)
+     * @param scale       factor on every feature (default 1/255 for 8-bit pixels)
+     */
+    public record Csv(@JsonProperty(required = true) String train, @JsonProperty(required = true) String test, Integer labelColumn,
+                      @JsonProperty(required = true) Integer classes, Integer skipLines, String delimiter,
+                      @JsonProperty(required = true) List<Long> shape, Double scale) {
+        public Csv {
+            labelColumn = labelColumn == null ? 0 : labelColumn;
+            skipLines = skipLines == null ? 1 : skipLines;
+            delimiter = delimiter == null ? "," : delimiter;
+            scale = scale == null ? 1.0 / 255 : scale;
+            if (delimiter.length() != 1) {
+                throw new IllegalArgumentException("data.csv.delimiter must be one character, got '" + delimiter + "'");
+            }
+            if (shape == null || shape.size() != 3) {
+                throw new IllegalArgumentException("data.csv.shape must be [channels, height, width] (the reference CNN takes images), got "
+                        + shape);
+            }
+            format(labelColumn, classes, skipLines, delimiter, shape, scale);   // validates now
+        }
+
+        public io.qat4j.datasets.CsvDataSets.Format format() {
+            return format(labelColumn, classes, skipLines, delimiter, shape, scale);
+        }
+
+        private static io.qat4j.datasets.CsvDataSets.Format format(int labelColumn, int classes, int skipLines, String delimiter,
+                                                                   List<Long> shape, double scale) {
+            try {
+                return new io.qat4j.datasets.CsvDataSets.Format(labelColumn, classes, skipLines, delimiter.charAt(0),
+                        shape.stream().mapToLong(Long::longValue).toArray(), scale);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(e.getMessage().replace("csv: ", "data.csv."));
             }
         }
     }

@@ -123,6 +123,37 @@ class TrainQatCommandTest {
     }
 
     @Test
+    void csvDataTrainsTheReferenceCnn() throws IOException {
+        java.util.Random r = new java.util.Random(3);
+        for (String name : new String[] {"train", "test"}) {
+            StringBuilder sb = new StringBuilder("label");
+            for (int i = 0; i < 64; i++) {
+                sb.append(",p").append(i);
+            }
+            sb.append('\n');
+            for (int n = 0; n < (name.equals("train") ? 120 : 40); n++) {
+                int y = n % 2;
+                sb.append(y);
+                for (int i = 0; i < 64; i++) {
+                    sb.append(',').append(y == 1 && i < 32 ? 200 + r.nextInt(56) : r.nextInt(60));
+                }
+                sb.append('\n');
+            }
+            Files.writeString(dir.resolve(name + ".csv"), sb.toString());
+        }
+        Path cfg = write("csv", "name: csv\ndata:\n  csv: {train: " + dir.resolve("train.csv") + ", test: " + dir.resolve("test.csv")
+                + ", classes: 2, shape: [1, 8, 8]}\ntrain: {epochs: 2, learningRate: 0.005, batchSize: 20}\n");
+        String[] t = run("train", cfg.toString(), "--out", dir.resolve("runs/csv").toString());
+        assertEquals("0", t[0], t[1] + t[2]);
+        assertTrue(t[1].contains("data: CSV") && t[1].contains("120 train") && t[1].contains("40 test"), t[1]);
+        assertTrue(t[1].contains("test accuracy 1.0000") || t[1].contains("test accuracy 0.9"), "separable CSV data is learned: " + t[1]);
+        Files.writeString(dir.resolve("test.csv"), "label,p0\n1,x\n");
+        String[] bad = run("train", cfg.toString(), "--out", dir.resolve("runs/csv2").toString());
+        assertEquals("1", bad[0]);
+        assertTrue(bad[2].contains("test.csv:2") && bad[2].contains("2 columns, expected 65"), bad[2]);
+    }
+
+    @Test
     void aValidationSplitKeepsModelSelectionOffTheTestSet() throws IOException {
         Path cfg = write("val", "name: val\ndata: {source: bundled, trainLimit: 400, testLimit: 100, validationFraction: 0.25}\n"
                 + "train: {epochs: 1, learningRate: 0.002}\n");
