@@ -183,7 +183,7 @@ final class ExperimentReport {
             for (int x = 0; x < layers.size(); x++) {
                 for (int y = 0; y < bits.size(); y++) {
                     double s = v.sensitivity().get(layers.get(x)).weights().getOrDefault(bits.get(y), 0.0);
-                    double logS = Math.log10(Math.max(s, 1e-12));
+                    double logS = Math.round(100 * Math.log10(Math.max(s, 1e-12))) / 100.0;   // two decimals in the cells
                     lo = Math.min(lo, logS);
                     hi = Math.max(hi, logS);
                     cells.add(new Number[] {x, y, logS});
