@@ -296,6 +296,54 @@ public final class QuantizedModel {
         }
     }
 
+    /**
+     * The inverse of {@link #wrap(MultiLayerNetwork, QuantizationPlan)} for parameters: a copy of
+     * {@code template} (the float network that was wrapped, same configuration) holding the wrapped
+     * network's trained parameters. A fused conv+BN gives the convolution its weights (and a zero
+     * bias) and the batch norm its gamma, beta, running mean and variance (as {@code log10(std)}
+     * when the batch norm stores that). Quantizer parameters are dropped. With quantization disabled
+     * the result computes the wrapped network's function; this is how float networks are trained
+     * through qat4j's faster layers.
+     */
+    public static MultiLayerNetwork unwrap(MultiLayerNetwork wrapped, MultiLayerNetwork template) {
+        if (wrapped.getnLayers() != template.getnLayers()) {
+            throw new IllegalArgumentException("unwrap: the wrapped network has " + wrapped.getnLayers() + " layers, the template "
+                    + template.getnLayers() + "; give the float network that was wrapped");
+        }
+        MultiLayerNetwork out = template.clone();
+        for (int i = 0; i < out.getnLayers(); i++) {
+            Layer q = wrapped.getLayer(i);
+            Layer f = out.getLayer(i);
+            if (q.conf().getLayer() instanceof QuantizedConvBatchNormLayer) {
+                f.setParam("W", q.getParam("W").dup());
+                if (f.paramTable().containsKey("b")) {
+                    f.setParam("b", f.getParam("b").mul(0));
+                }
+                Layer bn = out.getLayer(i + 1);
+                bn.setParam("gamma", q.getParam("gamma").reshape(bn.getParam("gamma").shape()).dup());
+                bn.setParam("beta", q.getParam("beta").reshape(bn.getParam("beta").shape()).dup());
+                bn.setParam("mean", q.getParam("mean").reshape(bn.getParam("mean").shape()).dup());
+                INDArray var = q.getParam("var");
+                if (bn.paramTable().containsKey("log10stdev")) {
+                    INDArray log10Std = Transforms.log(Transforms.sqrt(var, true), 10, false);
+                    bn.setParam("log10stdev", log10Std.reshape(bn.getParam("log10stdev").shape()).castTo(bn.getParam("log10stdev").dataType()));
+                } else {
+                    bn.setParam("var", var.reshape(bn.getParam("var").shape()).dup());
+                }
+                i++;
+                continue;
+            }
+            for (Map.Entry<String, INDArray> e : f.paramTable().entrySet()) {
+                INDArray v = q.paramTable().get(e.getKey());
+                if (v == null) {
+                    throw new IllegalArgumentException("unwrap: layer " + i + " of the wrapped network has no parameter '" + e.getKey() + "'");
+                }
+                f.setParam(e.getKey(), v.dup());
+            }
+        }
+        return out;
+    }
+
     private static Layer[] layersOf(Model model) {
         return model instanceof MultiLayerNetwork m ? m.getLayers() : ((ComputationGraph) model).getLayers();
     }

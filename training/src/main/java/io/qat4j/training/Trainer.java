@@ -267,7 +267,7 @@ public final class Trainer {
         }
     }
 
-    private static void atomicModel(MultiLayerNetwork net, Path target) throws IOException {
+    static void atomicModel(MultiLayerNetwork net, Path target) throws IOException {
         Path tmp = AtomicFiles.temporaryFor(target);
         ModelSerializer.writeModel(net, tmp.toFile(), true);
         AtomicFiles.commit(tmp, target);

@@ -172,12 +172,12 @@ final class Experiment {
         log.printf("fp32: training the reference CNN for %d epochs%n", t.epochs());
         log.flush();
         long t0 = System.nanoTime();
-        Trainer.Result r = new Trainer().train(net, data.train(), data.validation(), t.toSpec(config.seed()), dir, resume,
-                m -> {
+        Trainer.Result r = io.qat4j.training.FloatTraining.train(new Trainer(), net, data.train(), data.validation(), t.toSpec(config.seed()),
+                dir, resume, m -> {
                     log.printf("fp32 epoch %d/%d: loss %.4f, accuracy %.4f, %.1f s%n", m.epoch(), t.epochs(), m.trainLoss(),
                             m.validationAccuracy(), m.seconds());
                     log.flush();
-                }, ProgressBars.forConsole());
+                }, ProgressBars.forConsole(), t.nativeLayers());
         MultiLayerNetwork best = r.network();
         write(done, new Fp32Result(Trainer.accuracy(best, data.test()), best.numParams() * 4L, (System.nanoTime() - t0) / 1e9,
                 dir.resolve("best.zip").toString()));

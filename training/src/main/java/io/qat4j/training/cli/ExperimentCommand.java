@@ -52,7 +52,7 @@ public final class ExperimentCommand implements Callable<Integer> {
         Path dir = out != null ? out : Path.of("runs", c.name());
         try {
             RunConfig dataOnly = new RunConfig(c.name(), c.seed(), c.data(), null,
-                    c.fp32().train() != null ? c.fp32().train() : new RunConfig.Train(1, null, 1e-3, null, null, null, null, null, null, null),
+                    c.fp32().train() != null ? c.fp32().train() : new RunConfig.Train(1, null, 1e-3, null, null, null, null, null, null, null, null),
                     null, null, null, null);
             Runs.RunData data = Runs.data(dataOnly);
             log.printf("experiment %s: %d variants; data %s (%s), %d train / %d test%n", c.name(), c.variants().size(), data.source(),

@@ -54,8 +54,9 @@ public final class TrainCommand implements Callable<Integer> {
             long[] shape = data.train().getFeatures().shape();
             MultiLayerNetwork net = ReferenceCnn.build(c.seed(), new Adam(c.train().learningRate()), c.train().weightDecay(), (int) shape[1],
                     (int) shape[2], (int) shape[3], (int) data.train().getLabels().size(1));
-            Trainer.Result r = new Trainer().train(net, data.train(), data.validation(), c.train().toSpec(c.seed()), dir, options.resume,
-                    Runs.epochPrinter(out, c, data), ProgressBars.forConsole());
+            Trainer.Result r = io.qat4j.training.FloatTraining.train(new Trainer(), net, data.train(), data.validation(),
+                    c.train().toSpec(c.seed()), dir, options.resume, Runs.epochPrinter(out, c, data), ProgressBars.forConsole(),
+                    c.train().nativeLayers());
             if (data.selectsOnTest()) {
                 out.printf("best test accuracy %.4f; model %s%n", r.bestValidationAccuracy(), dir.resolve("best.zip"));
             } else {

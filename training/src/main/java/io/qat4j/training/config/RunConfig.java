@@ -195,12 +195,16 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
      * @param earlyStoppingPatience      epochs without improvement before stopping (default 0 = off)
      * @param freezeObserversAfterEpoch  QAT (default -1 = never)
      * @param freezeBatchNormAfterEpoch  QAT (default -1 = never; exporting needs frozen statistics)
+     * @param nativeLayers               FP32 runs: train through qat4j's layers with quantization off (native oneDNN
+     *                                   convolutions, ~3.7x faster per step here), then copy the parameters back into
+     *                                   the plain DL4J network (default true); false trains DL4J's own layers
      */
     public record Train(@JsonProperty(required = true) Integer epochs, Integer batchSize,
                         @JsonProperty(required = true) Double learningRate, String schedule, Integer stepEvery, Double stepGamma,
                         Double weightDecay, Integer earlyStoppingPatience, Integer freezeObserversAfterEpoch,
-                        Integer freezeBatchNormAfterEpoch) {
+                        Integer freezeBatchNormAfterEpoch, Boolean nativeLayers) {
         public Train {
+            nativeLayers = nativeLayers == null || nativeLayers;
             batchSize = batchSize == null ? 64 : batchSize;
             schedule = schedule == null ? "constant" : schedule.toLowerCase(Locale.ROOT);
             stepEvery = stepEvery == null ? 1 : stepEvery;
