@@ -200,13 +200,19 @@ final class Experiment {
         return new PostTrainingQuantizer.Prepared(cached.network(), cached.calibration(), cached.passes(), p.recipe(), cached.seconds());
     }
 
+    /** The variant's PTQ plan from the shared calibration, written to {@code dir/plan.json}. */
+    private PtqRun plan(MultiLayerNetwork fp32, Runs.RunData data, RunConfig.Ptq p, Path dir) throws java.io.IOException {
+        PtqRun run = PtqRun.plan(prepare(fp32, data, p), p, log);
+        Files.createDirectories(dir);
+        run.result().plan().write(dir.resolve("plan.json"));
+        return run;
+    }
+
     private VariantResult ptq(ExperimentConfig.Variant v, MultiLayerNetwork fp32, Runs.RunData data, Path dir, long t0) throws Exception {
         RunConfig.Ptq p = v.ptq();
         long c0 = System.nanoTime();
-        PtqRun run = PtqRun.plan(prepare(fp32, data, p), p, log);
+        PtqRun run = plan(fp32, data, p, dir);
         double calSeconds = run.prepared().seconds() + (System.nanoTime() - c0) / 1e9;
-        Files.createDirectories(dir);
-        run.result().plan().write(dir.resolve("plan.json"));
         QuantizedModel.Wrapped<MultiLayerNetwork> model = PostTrainingQuantizer.model(run.result());
         return evaluate(v, "PTQ " + p.calibration() + (p.averageBits() != null ? ", mixed precision (" + p.allocation() + ")" : "")
                         + (p.keepMostSensitive() > 0 ? ", " + p.keepMostSensitive() + " most sensitive in float" : ""),
@@ -218,10 +224,8 @@ final class Experiment {
         RunConfig rc = v.toRunConfig(config.seed(), config.data(), "fp32");
         RunConfig.Ptq p = rc.ptq();
         long c0 = System.nanoTime();
-        PtqRun run = PtqRun.plan(prepare(fp32, data, p), p, log);
+        PtqRun run = plan(fp32, data, p, dir);
         double calSeconds = run.prepared().seconds() + (System.nanoTime() - c0) / 1e9;
-        Files.createDirectories(dir);
-        run.result().plan().write(dir.resolve("plan.json"));
         QuantizedModel.Wrapped<MultiLayerNetwork> start = PostTrainingQuantizer.qatStart(run.result().network(), run.result().plan(),
                 rc.quantization().inputs().mode());
         Trainer trainer = rc.distillation() == null ? new Trainer()

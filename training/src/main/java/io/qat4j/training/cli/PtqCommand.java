@@ -1,14 +1,12 @@
 package io.qat4j.training.cli;
 
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import io.qat4j.layers.QuantizedModel;
@@ -49,25 +47,15 @@ public final class PtqCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        RunConfig c = Runs.loadOrReport(config, err, "ptq");
+        RunConfig c = Runs.loadQuantizationRun(config, err, "ptq", RunConfig::ptq, "has no 'ptq' section");
         if (c == null) {
             return Qat4jCommand.EXIT_USAGE;
         }
-        if (c.ptq() == null) {
-            err.println("qat4j ptq: " + config + " has no 'ptq' section");
-            return Qat4jCommand.EXIT_USAGE;
-        }
-        Path fp32 = Path.of(c.fp32());
-        if (!Files.isRegularFile(fp32)) {
-            err.println("qat4j ptq: " + config + ": fp32 model " + fp32 + " does not exist; train it first (qat4j train configs/fp32.yaml)");
-            return Qat4jCommand.EXIT_USAGE;
-        }
         try {
-            Path dir = options.outFor(c.name());
-            Runs.RunData data = Runs.data(c);
-            Runs.provenance(dir, config, c, data);
-            Trainer.seed(c.seed());
-            MultiLayerNetwork teacher = ModelSerializer.restoreMultiLayerNetwork(fp32.toFile(), false);
+            Runs.Start start = Runs.start(c, config, options);
+            Path dir = start.dir();
+            Runs.RunData data = start.data();
+            MultiLayerNetwork teacher = start.fp32();
             double fpAccuracy = Trainer.accuracy(teacher, data.test());
             PtqRun run = PtqRun.run(teacher, data.train(), c.ptq(), out);
             QuantPlan plan = run.result().plan();

@@ -1,25 +1,21 @@
 package io.qat4j.training.cli;
 
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import io.qat4j.layers.QuantSettings;
 import io.qat4j.layers.QuantizationPlan;
 import io.qat4j.layers.QuantizedModel;
-import io.qat4j.layers.export.Int8Exporter;
 import io.qat4j.ptq.PostTrainingQuantizer;
 import io.qat4j.training.PtqRun;
-import io.qat4j.runtime.Int8Model;
-import io.qat4j.runtime.ModelFile;
+import io.qat4j.training.Int8Evaluation;
 import io.qat4j.training.Trainer;
 import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
@@ -52,25 +48,16 @@ public final class QatCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        RunConfig c = Runs.loadOrReport(config, err, "qat");
+        RunConfig c = Runs.loadQuantizationRun(config, err, "qat", RunConfig::quantization,
+                "has no quantization section; train it with `qat4j train` or quantize it with `qat4j ptq`");
         if (c == null) {
             return Qat4jCommand.EXIT_USAGE;
         }
-        if (!c.isQat()) {
-            err.println("qat4j qat: " + config + " has no quantization section; train it with `qat4j train`");
-            return Qat4jCommand.EXIT_USAGE;
-        }
-        Path fp32 = Path.of(c.fp32());
-        if (!Files.isRegularFile(fp32)) {
-            err.println("qat4j qat: " + config + ": fp32 model " + fp32 + " does not exist; train it first (qat4j train configs/fp32.yaml)");
-            return Qat4jCommand.EXIT_USAGE;
-        }
         try {
-            Path dir = options.outFor(c.name());
-            Runs.RunData data = Runs.data(c);
-            Runs.provenance(dir, config, c, data);
-            Trainer.seed(c.seed());
-            MultiLayerNetwork teacher = ModelSerializer.restoreMultiLayerNetwork(fp32.toFile(), false);
+            Runs.Start start = Runs.start(c, config, options);
+            Path dir = start.dir();
+            Runs.RunData data = start.data();
+            MultiLayerNetwork teacher = start.fp32();
             double fpAccuracy = Trainer.accuracy(teacher, data.test());
             QuantizedModel.Wrapped<MultiLayerNetwork> w;
             if (c.ptq() != null) {
@@ -90,23 +77,20 @@ public final class QatCommand implements Callable<Integer> {
             Trainer trainer = c.distillation() == null ? new Trainer()
                     : new Trainer(new Trainer.Distillation(teacher, c.distillation().weight(), c.distillation().temperature()));
             if (c.distillation() != null) {
-                out.printf("distillation from %s: weight %.2f, temperature %.1f%n", fp32, c.distillation().weight(), c.distillation().temperature());
+                out.printf("distillation from %s: weight %.2f, temperature %.1f%n", c.fp32(), c.distillation().weight(), c.distillation().temperature());
             }
             Trainer.Result r = trainer.train(w.network(), data.train(), data.validation(), c.train().toSpec(c.seed()), dir, options.resume,
                     Runs.epochPrinter(out, c, data), ProgressBars.forConsole());
             MultiLayerNetwork q = r.network();
             double qatAccuracy = Trainer.accuracy(q, data.test());
             INDArray calibration = data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));
-            Int8Exporter.Result exported = Int8Exporter.export(q, calibration);
             Path modelFile = dir.resolve("model.q4j");
-            ModelFile.write(exported.graph(), modelFile);
-            Int8Model model = Int8Model.load(modelFile);
-            int n = data.test().numExamples();
-            int[] predicted = model.predict(data.test().getFeatures().dup('c').data().asFloat(), n);
-            double runtimeAccuracy = Runs.agreement(predicted, data.test().getLabels());
-            double agreement = Runs.agreement(predicted, q.output(data.test().getFeatures()));
-            long bytes = Files.size(modelFile);
+            Int8Evaluation e = Int8Evaluation.evaluate(q, calibration, data.test(), modelFile, teacher.numParams() * 4L);
+            double runtimeAccuracy = e.runtimeAccuracy();
+            double agreement = e.agreement();
+            long bytes = e.modelBytes();
             long fpBytes = teacher.numParams() * 4L;
+            int n = data.test().numExamples();
             Map<String, Object> summary = new LinkedHashMap<>();
             summary.put("config", c.name());
             summary.put("fp32Accuracy", fpAccuracy);
@@ -117,14 +101,14 @@ public final class QatCommand implements Callable<Integer> {
             summary.put("fp32ParameterBytes", fpBytes);
             summary.put("sizeRatio", (double) bytes / fpBytes);
             summary.put("testExamples", n);
-            summary.put("exportNotes", exported.notes());
+            summary.put("exportNotes", e.notes());
             Runs.writeAtomic(dir.resolve("summary.json"), Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(summary));
             out.printf("FP32 %.4f, QAT %.4f, INT8 runtime %.4f, agreement %.4f, %s: %d bytes (%.3fx of FP32 parameters)%n", fpAccuracy,
                     qatAccuracy, runtimeAccuracy, agreement, modelFile, bytes, (double) bytes / fpBytes);
             out.flush();
             return 0;
-        } catch (Exception e) {
-            err.println("qat4j qat: " + e.getMessage());
+        } catch (Exception ex) {
+            err.println("qat4j qat: " + ex.getMessage());
             return Qat4jCommand.EXIT_FAILED;
         }
     }

@@ -109,6 +109,41 @@ final class Runs {
         }
     }
 
+    /**
+     * Loads a configuration that quantizes a trained FP32 model and checks that it has the section
+     * the command needs ({@code section} non-null) and that its {@code fp32} file exists; prints
+     * {@code "qat4j <command>: <problem>"} and returns null otherwise (exit with the usage code).
+     */
+    static RunConfig loadQuantizationRun(Path config, java.io.PrintWriter err, String command, java.util.function.Function<RunConfig, Object> section,
+                                         String missing) {
+        RunConfig c = loadOrReport(config, err, command);
+        if (c == null) {
+            return null;
+        }
+        if (section.apply(c) == null) {
+            err.println("qat4j " + command + ": " + config + " " + missing);
+            return null;
+        }
+        Path fp32 = Path.of(c.fp32());
+        if (!Files.isRegularFile(fp32)) {
+            err.println("qat4j " + command + ": " + config + ": fp32 model " + fp32 + " does not exist; train it first (qat4j train configs/fp32.yaml)");
+            return null;
+        }
+        return c;
+    }
+
+    /** What a quantization command starts from: output directory, data (provenance written), seeded, FP32 model loaded. */
+    record Start(Path dir, RunData data, org.deeplearning4j.nn.multilayer.MultiLayerNetwork fp32) {
+    }
+
+    static Start start(RunConfig c, Path config, RunOptions options) throws IOException {
+        Path dir = options.outFor(c.name());
+        RunData data = data(c);
+        provenance(dir, config, c, data);
+        io.qat4j.training.Trainer.seed(c.seed());
+        return new Start(dir, data, org.deeplearning4j.util.ModelSerializer.restoreMultiLayerNetwork(Path.of(c.fp32()).toFile(), false));
+    }
+
     /** Prints each finished epoch (and flushes, so progress shows while training runs). */
     static java.util.function.Consumer<io.qat4j.training.Trainer.EpochMetrics> epochPrinter(java.io.PrintWriter out, RunConfig c,
                                                                                              RunData data) {
@@ -121,11 +156,6 @@ final class Runs {
 
     /** Fraction of {@code predicted} class indices equal to the argmax per row of {@code reference} (labels or outputs). */
     static double agreement(int[] predicted, org.nd4j.linalg.api.ndarray.INDArray reference) {
-        org.nd4j.linalg.api.ndarray.INDArray classes = reference.argMax(1);
-        int same = 0;
-        for (int i = 0; i < predicted.length; i++) {
-            same += predicted[i] == classes.getInt(i) ? 1 : 0;
-        }
-        return (double) same / predicted.length;
+        return io.qat4j.training.Int8Evaluation.agreement(predicted, reference);
     }
 }

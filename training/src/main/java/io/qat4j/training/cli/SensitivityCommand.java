@@ -1,20 +1,17 @@
 package io.qat4j.training.cli;
 
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.deeplearning4j.util.ModelSerializer;
 
 import io.qat4j.ptq.PostTrainingQuantizer;
 import io.qat4j.ptq.QuantPlan;
 import io.qat4j.ptq.SensitivityAnalysis;
 import io.qat4j.ptq.WeightedLayer;
 import io.qat4j.training.PtqRun;
-import io.qat4j.training.Trainer;
 import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -43,25 +40,16 @@ public final class SensitivityCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        RunConfig c = Runs.loadOrReport(config, err, "sensitivity");
+        RunConfig c = Runs.loadQuantizationRun(config, err, "sensitivity", RunConfig::ptq,
+                "has no 'ptq' section (it sets candidateBits, metric and samples)");
         if (c == null) {
             return Qat4jCommand.EXIT_USAGE;
         }
-        if (c.ptq() == null) {
-            err.println("qat4j sensitivity: " + config + " has no 'ptq' section (it sets candidateBits, metric and samples)");
-            return Qat4jCommand.EXIT_USAGE;
-        }
-        Path fp32 = Path.of(c.fp32());
-        if (!Files.isRegularFile(fp32)) {
-            err.println("qat4j sensitivity: " + config + ": fp32 model " + fp32 + " does not exist; train it first");
-            return Qat4jCommand.EXIT_USAGE;
-        }
         try {
-            Path dir = options.outFor(c.name());
-            Runs.RunData data = Runs.data(c);
-            Runs.provenance(dir, config, c, data);
-            Trainer.seed(c.seed());
-            MultiLayerNetwork teacher = ModelSerializer.restoreMultiLayerNetwork(fp32.toFile(), false);
+            Runs.Start start = Runs.start(c, config, options);
+            Path dir = start.dir();
+            Runs.RunData data = start.data();
+            MultiLayerNetwork teacher = start.fp32();
             PostTrainingQuantizer.Prepared prepared = PtqRun.prepare(teacher, data.train(), c.ptq().recipe(), c.ptq().sensitivitySamples());
             SensitivityAnalysis.Report report = SensitivityAnalysis.run(prepared, c.ptq().sensitivityOptions());
             out.printf("calibration %.1f s, sensitivity %.1f s on %d samples (metric %s)%n", prepared.seconds(), report.seconds(),
