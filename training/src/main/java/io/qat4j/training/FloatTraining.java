@@ -17,7 +17,8 @@ import io.qat4j.layers.QuantizedModel;
  * conv2d/conv2d_bp (oneDNN) instead of DL4J's ConvolutionLayer, about 3.7x faster per training step
  * of the reference CNN on 2 cores (bench: QatTrainingBenchmark, 346 vs 94 ms). The trained
  * parameters are copied back into the plain network ({@link QuantizedModel#unwrap}), which is what
- * {@code best.zip} holds at the end (checkpoints during training hold the wrapped form).
+ * {@code best.zip} holds at the end (the best epoch, as with {@link Trainer}; checkpoints during
+ * training hold the wrapped form). The returned network is the last epoch's, as {@link Trainer}'s.
  */
 public final class FloatTraining {
 
@@ -32,8 +33,10 @@ public final class FloatTraining {
         }
         MultiLayerNetwork wrapped = QuantizedModel.wrap(net, QuantizationPlan.uniform(QuantSettings.disabled())).network();
         Trainer.Result r = trainer.train(wrapped, train, validation, spec, runDir, resume, onEpoch, progress);
-        MultiLayerNetwork plain = QuantizedModel.unwrap(r.network(), net);
-        Trainer.atomicModel(plain, runDir.resolve("best.zip"));
-        return new Trainer.Result(plain, r.epochs(), r.bestValidationAccuracy(), r.stoppedEarly());
+        // best.zip (the best epoch by validation accuracy) was written in the wrapped form: store it as the plain network
+        Path best = runDir.resolve("best.zip");
+        MultiLayerNetwork bestWrapped = org.deeplearning4j.util.ModelSerializer.restoreMultiLayerNetwork(best.toFile(), true);
+        Trainer.atomicModel(QuantizedModel.unwrap(bestWrapped, net), best);
+        return new Trainer.Result(QuantizedModel.unwrap(r.network(), net), r.epochs(), r.bestValidationAccuracy(), r.stoppedEarly());
     }
 }
