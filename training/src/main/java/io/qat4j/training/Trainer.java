@@ -228,6 +228,26 @@ public final class Trainer {
         return new Result(net, metrics, best, stoppedEarly);
     }
 
+    /**
+     * Sets the decoupled weight decay of every weighted layer (not applied to biases, batch-norm or
+     * quantizer parameters, and, as in {@link ReferenceCnn}, not scaled by the learning rate); 0
+     * removes it. A network wrapped for QAT inherits the FP32 configuration's decay, which after
+     * batch-norm folding shrinks the function itself (no batch norm rescales it any more) and at a
+     * fine-tuning learning rate dominates the updates; QAT runs therefore set their own
+     * ({@code train.weightDecay}, default 0).
+     */
+    public static void setWeightDecay(MultiLayerNetwork net, double coefficient) {
+        for (int i = 0; i < net.getnLayers(); i++) {
+            if (net.getLayer(i).conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.BaseLayer b) {
+                List<org.nd4j.linalg.learning.regularization.Regularization> r = new java.util.ArrayList<>();
+                if (coefficient > 0) {
+                    r.add(new org.nd4j.linalg.learning.regularization.WeightDecay(coefficient, false));
+                }
+                b.setRegularization(r);
+            }
+        }
+    }
+
     /** Applies the QAT freezes that are due at the start of {@code epoch} (0-based). */
     static void applyFreezes(MultiLayerNetwork net, TrainSpec spec, int epoch) {
         if (spec.freezeObserversAfterEpoch() >= 0 && epoch >= spec.freezeObserversAfterEpoch()) {

@@ -65,4 +65,21 @@ class FloatTrainingTest {
         assertEquals(plain.getLayer(0).conf().getLayer().getClass(), saved.getLayer(0).conf().getLayer().getClass());
         assertEquals(r.bestValidationAccuracy(), Trainer.accuracy(saved, test), 0, "best.zip is the best epoch");
     }
+
+    @Test
+    void qatRunsSetTheirOwnWeightDecay() {
+        MultiLayerNetwork net = ReferenceCnn.build(3, new Adam(0.005), 1e-4, 1, 8, 8, 2);
+        MultiLayerNetwork wrapped = QuantizedModel.wrap(net, QuantizationPlan.uniform(QuantSettings.disabled())).network();
+        assertTrue(!((org.deeplearning4j.nn.conf.layers.BaseLayer) wrapped.getLayer(0).conf().getLayer()).getRegularizationByParam("W").isEmpty(),
+                "the wrapped network inherits the FP32 decay");
+        Trainer.setWeightDecay(wrapped, 0);
+        for (int i = 0; i < wrapped.getnLayers(); i++) {
+            if (wrapped.getLayer(i).conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.BaseLayer b) {
+                assertTrue(b.getRegularizationByParam("W") == null || b.getRegularizationByParam("W").isEmpty(), "layer " + i);
+            }
+        }
+        Trainer.setWeightDecay(wrapped, 0.5);
+        assertEquals(0.5, ((org.nd4j.linalg.learning.regularization.WeightDecay) ((org.deeplearning4j.nn.conf.layers.BaseLayer) wrapped.getLayer(0)
+                .conf().getLayer()).getRegularizationByParam("W").get(0)).getCoeff().valueAt(0, 0), 0);
+    }
 }

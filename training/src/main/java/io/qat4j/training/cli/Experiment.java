@@ -228,6 +228,7 @@ final class Experiment {
         double calSeconds = run.prepared().seconds() + (System.nanoTime() - c0) / 1e9;
         QuantizedModel.Wrapped<MultiLayerNetwork> start = PostTrainingQuantizer.qatStart(run.result().network(), run.result().plan(),
                 rc.quantization().inputs().mode());
+        Trainer.setWeightDecay(start.network(), rc.train().weightDecay());
         Trainer trainer = rc.distillation() == null ? new Trainer()
                 : new Trainer(new Trainer.Distillation(fp32, rc.distillation().weight(), rc.distillation().temperature()));
         long tt = System.nanoTime();

@@ -73,6 +73,7 @@ public final class QatCommand implements Callable<Integer> {
                 String firstName = teacher.getLayer(0).conf().getLayer().getLayerName();
                 w = QuantizedModel.wrap(teacher, QuantizationPlan.builder(s).layer(firstName, first).build());
             }
+            Trainer.setWeightDecay(w.network(), c.train().weightDecay());
             out.println("wrap: " + w.summary());
             Trainer trainer = c.distillation() == null ? new Trainer()
                     : new Trainer(new Trainer.Distillation(teacher, c.distillation().weight(), c.distillation().temperature()));
