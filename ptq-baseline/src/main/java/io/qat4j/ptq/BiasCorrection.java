@@ -3,6 +3,7 @@ package io.qat4j.ptq;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.util.ConvolutionUtils;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -80,9 +81,10 @@ public final class BiasCorrection {
         int[] pad = conf.getPadding();
         int padTop = pad[0];
         int padLeft = pad[1];
-        if (conf.getConvolutionMode() == ConvolutionMode.Same) {
-            padTop = Math.max(0, ((oh - 1) * stride[0] + (kh - 1) * dil[0] + 1 - h) / 2);
-            padLeft = Math.max(0, ((ow - 1) * stride[1] + (kw - 1) * dil[1] + 1 - wd) / 2);
+        if (conf.getConvolutionMode() == ConvolutionMode.Same) {   // DL4J's own Same-mode padding, so the loop matches its conv
+            int[] topLeft = ConvolutionUtils.getSameModeTopLeftPadding(new int[] {oh, ow}, new int[] {h, wd}, new int[] {kh, kw}, stride, dil);
+            padTop = topLeft[0];
+            padLeft = topLeft[1];
         }
         double[] s = new double[o];
         for (int c = 0; c < o; c++) {

@@ -38,7 +38,8 @@ public record Int8Evaluation(double simulatedAccuracy, double runtimeAccuracy, d
     public static Int8Evaluation evaluate(MultiLayerNetwork quantized, INDArray calibration, DataSet test, Path modelFile,
                                           long fp32ParamBytes) throws IOException {
         long start = System.nanoTime();
-        double simulated = Trainer.accuracy(quantized, test);
+        int[] simulatedPredictions = Trainer.predictions(quantized, test.getFeatures());
+        double simulated = agreement(simulatedPredictions, test.getLabels());
         Int8Exporter.Result exported = Int8Exporter.export(quantized, calibration);
         if (modelFile.toAbsolutePath().getParent() != null) {
             Files.createDirectories(modelFile.toAbsolutePath().getParent());
@@ -48,7 +49,11 @@ public record Int8Evaluation(double simulatedAccuracy, double runtimeAccuracy, d
         int n = test.numExamples();
         int[] predicted = model.predict(test.getFeatures().dup('c').data().asFloat(), n);
         double runtime = agreement(predicted, test.getLabels());
-        double agreement = agreement(predicted, quantized.output(test.getFeatures()));
+        int same = 0;
+        for (int i = 0; i < n; i++) {
+            same += predicted[i] == simulatedPredictions[i] ? 1 : 0;
+        }
+        double agreement = (double) same / n;
         long bytes = Files.size(modelFile);
         return new Int8Evaluation(simulated, runtime, agreement, bytes, (double) bytes / fp32ParamBytes, exported.notes(),
                 (System.nanoTime() - start) / 1e9);

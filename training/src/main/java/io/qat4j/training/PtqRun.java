@@ -61,9 +61,8 @@ public record PtqRun(PostTrainingQuantizer.Prepared prepared, PostTrainingQuanti
             }
             if (p.keepMostSensitive() > 0) {
                 java.util.Map<String, Integer> bits = new java.util.LinkedHashMap<>();
-                layers.forEach(l -> bits.put(l.name(), p.averageBits() == null ? p.weightBits() : 0));
-                if (p.averageBits() != null) {
-                    bits.putAll(recipe.layerWeightBits());
+                for (WeightedLayer l : layers) {
+                    bits.put(l.name(), recipe.weightBitsFor(l.name()));
                 }
                 List<String> ranked = report.mostSensitive(bits, p.inputBits());
                 List<String> keep = new ArrayList<>(ranked.subList(0, Math.min(p.keepMostSensitive(), ranked.size())));

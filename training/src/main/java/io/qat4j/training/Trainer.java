@@ -12,7 +12,6 @@ import java.util.Map;
 
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
@@ -264,12 +263,21 @@ public final class Trainer {
 
     /** Top-1 accuracy of {@code net} on a labelled set, in batches of 256. */
     public static double accuracy(MultiLayerNetwork net, DataSet data) {
-        long correct = 0;
-        for (DataSet batch : data.batchBy(256)) {
-            INDArray predicted = net.output(batch.getFeatures()).argMax(1);
-            correct += predicted.eq(batch.getLabels().argMax(1)).castTo(DataType.INT64).sumNumber().longValue();
+        return Int8Evaluation.agreement(predictions(net, data.getFeatures()), data.getLabels());
+    }
+
+    /** Argmax class of {@code net}'s output per sample, in batches of 256. */
+    public static int[] predictions(MultiLayerNetwork net, INDArray features) {
+        int n = (int) features.size(0);
+        int[] out = new int[n];
+        for (int start = 0; start < n; start += 256) {
+            int end = Math.min(n, start + 256);
+            INDArray classes = net.output(features.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(start, end))).argMax(1);
+            for (int i = start; i < end; i++) {
+                out[i] = classes.getInt(i - start);
+            }
         }
-        return (double) correct / data.numExamples();
+        return out;
     }
 
     private static void appendMetrics(Path runDir, EpochMetrics m) throws IOException {

@@ -2,15 +2,12 @@ package io.qat4j.training.cli;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-import io.qat4j.training.Provenance;
 import io.qat4j.training.config.ConfigException;
 import io.qat4j.training.config.ConfigLoader;
 import io.qat4j.training.config.ExperimentConfig;
-import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -51,24 +48,11 @@ public final class ExperimentCommand implements Callable<Integer> {
         }
         Path dir = out != null ? out : Path.of("runs", c.name());
         try {
-            RunConfig dataOnly = new RunConfig(c.name(), c.seed(), c.data(), null,
-                    c.fp32().train() != null ? c.fp32().train() : new RunConfig.Train(1, null, 1e-3, null, null, null, null, null, null, null, null),
-                    null, null, null, null);
-            Runs.RunData data = Runs.data(dataOnly);
+            Runs.RunData data = Runs.data(c.data(), c.seed());
             log.printf("experiment %s: %d variants; data %s (%s), %d train / %d test%n", c.name(), c.variants().size(), data.source(),
                     data.location(), data.train().numExamples(), data.test().numExamples());
             log.flush();
-            java.nio.file.Files.createDirectories(dir);
-            Runs.writeAtomic(dir.resolve("resolved-config.yaml"), Runs.YAML.writeValueAsBytes(c));
-            Map<String, Object> provenance = new LinkedHashMap<>(Provenance.describe(Path.of(".")));
-            provenance.put("config", config.toString());
-            provenance.put("seed", c.seed());
-            provenance.put("data.source", data.source().toString());
-            provenance.put("data.location", data.location());
-            provenance.put("data.train", data.train().numExamples());
-            provenance.put("data.model selection", data.selectsOnTest() ? "test set (validationFraction 0)" : data.validation().numExamples() + " validation examples");
-            provenance.put("data.test", data.test().numExamples());
-            Runs.writeAtomic(dir.resolve("provenance.json"), Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(provenance));
+            Map<String, Object> provenance = Runs.provenance(dir, config, c, c.seed(), data);
             ExperimentReport.Results results = new Experiment(c, dir, resume, log).run(data, partial -> {
                 try {
                     ExperimentReport.write(dir, c.name() + " (in progress: " + partial.variants().size() + " of " + c.variants().size()

@@ -62,7 +62,7 @@ public final class RunCommand implements Callable<Integer> {
             long start = System.nanoTime();
             int[] predicted = m.predict(data.test().getFeatures().dup('c').data().asFloat(), n);
             double seconds = (System.nanoTime() - start) / 1e9;
-            double accuracy = Runs.agreement(predicted, data.test().getLabels());
+            double accuracy = io.qat4j.training.Int8Evaluation.agreement(predicted, data.test().getLabels());
             PrintWriter out = spec.commandLine().getOut();
             out.printf("%s on %d test images (%s): accuracy %.4f, %.1f images/s (reference kernels)%n", model, n, data.source(),
                     accuracy, n / seconds);

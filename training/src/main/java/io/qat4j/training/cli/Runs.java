@@ -34,7 +34,11 @@ final class Runs {
     }
 
     static RunData data(RunConfig c) throws IOException {
-        RunConfig.Data d = c.data();
+        return data(c.data(), c.seed());
+    }
+
+    /** The data of {@code d}; {@code seed} shuffles the validation split. */
+    static RunData data(RunConfig.Data d, long seed) throws IOException {
         FashionMnist.Located all;
         if (d.csv() != null) {
             DataSet csvTrain = io.qat4j.datasets.CsvDataSets.read(Path.of(d.csv().train()), d.csv().format());
@@ -56,7 +60,7 @@ final class Runs {
             return new RunData(source, all.location(), train, test, test);
         }
         DataSet shuffled = train.copy();
-        shuffled.shuffle(c.seed());
+        shuffled.shuffle(seed);
         int n = shuffled.numExamples();
         int held = Math.max(1, (int) Math.round(n * d.validationFraction()));
         DataSet kept = new DataSet(shuffled.getFeatures().get(NDArrayIndex.interval(0, n - held)).dup(),
@@ -75,17 +79,27 @@ final class Runs {
 
     /** Writes resolved-config.yaml and provenance.json into the run directory (atomically). */
     static void provenance(Path out, Path configFile, RunConfig c, RunData data) throws IOException {
+        provenance(out, configFile, c, c.seed(), data);
+    }
+
+    /**
+     * Writes {@code resolved} (the validated configuration: a run or an experiment) as
+     * resolved-config.yaml and the provenance (versions, git revision, config, seed, data) as
+     * provenance.json, atomically; returns the provenance.
+     */
+    static Map<String, Object> provenance(Path out, Path configFile, Object resolved, long seed, RunData data) throws IOException {
         Files.createDirectories(out);
-        writeAtomic(out.resolve("resolved-config.yaml"), YAML.writeValueAsBytes(c));
+        writeAtomic(out.resolve("resolved-config.yaml"), YAML.writeValueAsBytes(resolved));
         Map<String, Object> p = new LinkedHashMap<>(Provenance.describe(Path.of(".")));
         p.put("config", configFile.toString());
-        p.put("seed", c.seed());
+        p.put("seed", seed);
         p.put("data.source", data.source().toString());
         p.put("data.location", data.location());
         p.put("data.train", data.train().numExamples());
         p.put("data.validation", data.selectsOnTest() ? "the test set (validationFraction 0)" : data.validation().numExamples());
         p.put("data.test", data.test().numExamples());
         writeAtomic(out.resolve("provenance.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(p));
+        return p;
     }
 
     /** Saves a network (with updater state) as a DL4J zip, atomically. */
@@ -154,8 +168,4 @@ final class Runs {
         };
     }
 
-    /** Fraction of {@code predicted} class indices equal to the argmax per row of {@code reference} (labels or outputs). */
-    static double agreement(int[] predicted, org.nd4j.linalg.api.ndarray.INDArray reference) {
-        return io.qat4j.training.Int8Evaluation.agreement(predicted, reference);
-    }
 }

@@ -1,26 +1,12 @@
 package io.qat4j.training.cli;
 
+import static io.qat4j.training.cli.CliRun.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
-
 import org.junit.jupiter.api.Test;
 
-import picocli.CommandLine;
-
 class SelfCheckCommandTest {
-
-    private static String[] run(String... args) {
-        CommandLine cli = Qat4jCommand.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cli.setOut(new PrintWriter(out));
-        cli.setErr(new PrintWriter(err));
-        int code = cli.execute(args);
-        return new String[] {Integer.toString(code), out.toString(), err.toString()};
-    }
 
     @Test
     void selfcheckPassesAndReportsEveryBitWidth() {

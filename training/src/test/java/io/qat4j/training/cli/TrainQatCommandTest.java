@@ -1,11 +1,10 @@
 package io.qat4j.training.cli;
 
+import static io.qat4j.training.cli.CliRun.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -15,23 +14,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 
-import picocli.CommandLine;
-
 /** `qat4j train` then `qat4j qat` end to end on part of the bundled subset. */
 class TrainQatCommandTest {
 
     @TempDir
     Path dir;
-
-    private static String[] run(String... args) {
-        CommandLine cli = Qat4jCommand.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cli.setOut(new PrintWriter(out));
-        cli.setErr(new PrintWriter(err));
-        int code = cli.execute(args);
-        return new String[] {Integer.toString(code), out.toString(), err.toString()};
-    }
 
     private Path write(String name, String yaml) throws IOException {
         Path f = dir.resolve(name + ".yaml");
