@@ -43,6 +43,12 @@ public final class QuantSettings implements Serializable, Cloneable {
      * paper); off gives the plain STE gradient (what a finite-difference check sees).
      */
     private boolean stepGradientScaling = true;
+    /**
+     * Fake-quantize the bias to the int32 grid {@code s_x s_w} the integer model stores it on
+     * (default on; {@link io.qat4j.layers.impl.BiasQuantization}), so that the QAT network computes
+     * what its export computes. Off keeps a float bias (the pre-0.1 behaviour).
+     */
+    private boolean quantizeBias = true;
 
     public QuantSettings() {
     }
@@ -198,6 +204,14 @@ public final class QuantSettings implements Serializable, Cloneable {
         this.pactInitAlpha = pactInitAlpha;
     }
 
+    public boolean isQuantizeBias() {
+        return quantizeBias;
+    }
+
+    public void setQuantizeBias(boolean quantizeBias) {
+        this.quantizeBias = quantizeBias;
+    }
+
     public boolean isStepGradientScaling() {
         return stepGradientScaling;
     }
@@ -221,13 +235,13 @@ public final class QuantSettings implements Serializable, Cloneable {
                 && weightPerChannel == q.weightPerChannel && inputMode == q.inputMode && inputBits == q.inputBits
                 && inputSigned == q.inputSigned && enabled == q.enabled && observerEnabled == q.observerEnabled
                 && averagingConstant == q.averagingConstant && pactAlphaDecay == q.pactAlphaDecay && pactInitAlpha == q.pactInitAlpha
-                && stepGradientScaling == q.stepGradientScaling;
+                && stepGradientScaling == q.stepGradientScaling && quantizeBias == q.quantizeBias;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(weightMode, weightBits, weightPerChannel, inputMode, inputBits, inputSigned, enabled, observerEnabled,
-                averagingConstant, pactAlphaDecay, pactInitAlpha, stepGradientScaling);
+                averagingConstant, pactAlphaDecay, pactInitAlpha, stepGradientScaling, quantizeBias);
     }
 
     @Override

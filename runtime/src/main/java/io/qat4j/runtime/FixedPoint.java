@@ -117,6 +117,49 @@ public final class FixedPoint {
         return roundingDivideByPOT(saturatingRoundingDoublingHighMul(x * (1 << left), multiplier), right);
     }
 
+    /**
+     * How {@code acc * M0 2^(shift-31)} is rounded to an integer: TFLite has two variants of
+     * {@code MultiplyByQuantizedMultiplier}, selected at build time by {@code TFLITE_SINGLE_ROUNDING}.
+     */
+    public enum Rounding {
+        /**
+         * The default TFLite/gemmlowp arithmetic ({@link #multiplyByQuantizedMultiplier(int, int, int)}):
+         * a rounding doubling high multiply, then a rounding right shift. The first rounding happens
+         * before the shift, so for small accumulators (a few units, as 2- and 3-bit layers produce) the
+         * result can be up to 3/4 of an output step away from {@code acc M}.
+         */
+        DOUBLE,
+        /**
+         * TFLite's {@code TFLITE_SINGLE_ROUNDING} arithmetic ({@link #multiplyByQuantizedMultiplierSingleRounding}):
+         * one 64-bit product and one rounding shift, {@code floor(acc M0 / 2^(31-shift) + 1/2)}, so the
+         * result is always within half an output step of {@code acc M0 2^(shift-31)}.
+         */
+        SINGLE
+    }
+
+    /**
+     * TFLite {@code MultiplyByQuantizedMultiplier} built with {@code TFLITE_SINGLE_ROUNDING}:
+     * {@code (x M0 + 2^(30-shift)) >> (31-shift)} in 64 bits, i.e. rounded to nearest with ties
+     * towards +infinity; saturated to int32 (TFLite only DCHECKs the range).
+     *
+     * @param shift in {@code [-31, 30]}
+     */
+    public static int multiplyByQuantizedMultiplierSingleRounding(int x, int multiplier, int shift) {
+        if (shift < MIN_SHIFT || shift > MAX_SHIFT) {
+            throw new IllegalArgumentException("FixedPoint.multiplyByQuantizedMultiplierSingleRounding: shift must be in [" + MIN_SHIFT
+                    + ", " + MAX_SHIFT + "], got " + shift);
+        }
+        int totalShift = 31 - shift;                                 // 1..62
+        long result = ((long) x * multiplier + (1L << (totalShift - 1))) >> totalShift;   // |x M0| < 2^62: no overflow
+        return (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, result));
+    }
+
+    /** {@code MultiplyByQuantizedMultiplier} with the given rounding. */
+    public static int multiplyByQuantizedMultiplier(int x, int multiplier, int shift, Rounding rounding) {
+        return rounding == Rounding.SINGLE ? multiplyByQuantizedMultiplierSingleRounding(x, multiplier, shift)
+                : multiplyByQuantizedMultiplier(x, multiplier, shift);
+    }
+
     /** {@link #multiplyByQuantizedMultiplier} with a precomputed {@link QuantizedMultiplier}. */
     public static int multiplyByQuantizedMultiplier(int x, QuantizedMultiplier m) {
         return multiplyByQuantizedMultiplier(x, m.multiplier(), m.shift());

@@ -17,8 +17,10 @@ import java.util.List;
  * @param nodes   nodes in execution order
  * @param input   id of the input tensor (quantized from float by {@link Int8Model})
  * @param output  id of the output tensor (dequantized to float logits by {@link Int8Model})
+ * @param rounding how every {@code MultiplyByQuantizedMultiplier} of the graph rounds (weighted
+ *                 layers' requantization and Add's rescaling)
  */
-public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int output) {
+public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int output, FixedPoint.Rounding rounding) {
 
     /** Largest element count of one tensor per sample (guards allocations from hostile files). */
     public static final long MAX_TENSOR_ELEMENTS = 1L << 26;
@@ -28,6 +30,12 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
     public Int8Graph {
         tensors = List.copyOf(tensors);
         nodes = List.copyOf(nodes);
+        java.util.Objects.requireNonNull(rounding, "rounding");
+    }
+
+    /** A graph with TFLite's default double-rounding requantization (what version-1 files without flags hold). */
+    public Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int output) {
+        this(tensors, nodes, input, output, FixedPoint.Rounding.DOUBLE);
     }
 
     /**

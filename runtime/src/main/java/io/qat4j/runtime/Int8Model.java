@@ -143,15 +143,15 @@ public final class Int8Model {
             boolean fast = kernels == Kernels.OPTIMIZED;
             if (node instanceof Int8Graph.Conv2D c) {
                 if (fast) {
-                    io.qat4j.runtime.optimized.OptimizedKernels.conv2d(c, weightSums.get(node), in, out, x, y, n);
+                    io.qat4j.runtime.optimized.OptimizedKernels.conv2d(c, weightSums.get(node), in, out, x, y, n, graph.rounding());
                 } else {
-                    ReferenceKernels.conv2d(c, in, out, x, y, n);
+                    ReferenceKernels.conv2d(c, in, out, x, y, n, graph.rounding());
                 }
             } else if (node instanceof Int8Graph.Dense d) {
                 if (fast) {
-                    io.qat4j.runtime.optimized.OptimizedKernels.dense(d, weightSums.get(node), in, out, x, y, n);
+                    io.qat4j.runtime.optimized.OptimizedKernels.dense(d, weightSums.get(node), in, out, x, y, n, graph.rounding());
                 } else {
-                    ReferenceKernels.dense(d, in, out, x, y, n);
+                    ReferenceKernels.dense(d, in, out, x, y, n, graph.rounding());
                 }
             } else if (node instanceof Int8Graph.MaxPool p) {
                 ReferenceKernels.maxPool(p, in, out, x, y, n);
@@ -162,7 +162,7 @@ public final class Int8Model {
                 if (x2 == null) {
                     throw new IllegalStateException("tensor " + a.input2() + " is read before any node writes it");
                 }
-                ReferenceKernels.add(a, in, graph.tensors().get(a.input2()), out, x, x2, y, n);
+                ReferenceKernels.add(a, in, graph.tensors().get(a.input2()), out, x, x2, y, n, graph.rounding());
             }
             values[node.output()] = y;
         }

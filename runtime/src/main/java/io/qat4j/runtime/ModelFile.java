@@ -26,6 +26,10 @@ public final class ModelFile {
     public static final byte[] MAGIC = {'Q', '4', 'J', 'M'};
     public static final int VERSION = 1;
     static final int PRELUDE = 16;
+    /** Prelude flag bit 0: every requantization uses {@link FixedPoint.Rounding#SINGLE}; clear means DOUBLE. */
+    public static final int FLAG_SINGLE_ROUNDING = 1;
+    /** Every flag bit this reader understands. */
+    static final int KNOWN_FLAGS = FLAG_SINGLE_ROUNDING;
     /** Largest file the reader accepts. */
     public static final long MAX_FILE_BYTES = 1L << 30;
 
@@ -104,7 +108,8 @@ public final class ModelFile {
         CRC32 crc = new CRC32();
         crc.update(b);
         ByteBuffer out = ByteBuffer.allocate(PRELUDE + b.length).order(ByteOrder.LITTLE_ENDIAN);
-        out.put(MAGIC).putShort((short) VERSION).putShort((short) 0).putInt(b.length).putInt((int) crc.getValue()).put(b);
+        out.put(MAGIC).putShort((short) VERSION)
+                .putShort((short) (graph.rounding() == FixedPoint.Rounding.SINGLE ? FLAG_SINGLE_ROUNDING : 0)).putInt(b.length).putInt((int) crc.getValue()).put(b);
         return out.array();
     }
 
@@ -183,9 +188,10 @@ public final class ModelFile {
         pre.position(4);
         int version = Short.toUnsignedInt(pre.getShort());
         int flags = Short.toUnsignedInt(pre.getShort());
-        if (version != VERSION || flags != 0) {
+        if (version != VERSION || (flags & ~KNOWN_FLAGS) != 0) {
             throw new ModelFormatException(ModelFormatException.Problem.UNSUPPORTED_VERSION, "format version " + version + ", flags "
-                    + flags + "; this runtime reads version " + VERSION + " with flags 0 (upgrade qat4j to read newer files)");
+                    + flags + "; this runtime reads version " + VERSION + " with flags " + KNOWN_FLAGS
+                    + " (single rounding) or 0 (upgrade qat4j to read newer files)");
         }
         long bodyLength = Integer.toUnsignedLong(pre.getInt());
         int crc = pre.getInt();
@@ -260,7 +266,8 @@ public final class ModelFile {
         if (r.remaining() != 0) {
             throw r.invalid(r.remaining() + " bytes left after the last node");
         }
-        Int8Graph graph = new Int8Graph(tensors, nodes, input, output);
+        Int8Graph graph = new Int8Graph(tensors, nodes, input, output,
+                (flags & FLAG_SINGLE_ROUNDING) != 0 ? FixedPoint.Rounding.SINGLE : FixedPoint.Rounding.DOUBLE);
         try {
             graph.validate();
         } catch (IllegalArgumentException e) {

@@ -31,7 +31,7 @@ class AddNodeTest {
                 x2[i] = (byte) r.nextInt(-128, 128);
             }
             byte[] y = new byte[50];
-            ReferenceKernels.add(add, a, b, out, x1, x2, y, 1);
+            ReferenceKernels.add(add, a, b, out, x1, x2, y, 1, FixedPoint.Rounding.DOUBLE);
             for (int i = 0; i < 50; i++) {
                 double real = a.scale() * (x1[i] - a.zeroPoint()) + b.scale() * (x2[i] - b.zeroPoint());
                 double code = Math.max(relu ? out.zeroPoint() : -128, Math.min(127, real / out.scale() + out.zeroPoint()));

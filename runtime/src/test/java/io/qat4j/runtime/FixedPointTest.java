@@ -210,4 +210,56 @@ class FixedPointTest {
             assertTrue(Math.abs(got - acc * m) <= 1.0, "acc=" + acc + " M=" + m + " got " + got);
         }
     }
+
+    /** floor(x M0 / 2^(31-shift) + 1/2) in exact integer arithmetic, saturated to int32: TFLITE_SINGLE_ROUNDING's definition. */
+    private static int modelSingleRounding(int x, int m0, int shift) {
+        java.math.BigInteger p = java.math.BigInteger.valueOf(x).multiply(java.math.BigInteger.valueOf(m0)).shiftLeft(1)
+                .add(java.math.BigInteger.ONE.shiftLeft(31 - shift));                  // 2 x M0 + 2^(31-shift)
+        java.math.BigInteger q = floorDiv(p, java.math.BigInteger.ONE.shiftLeft(32 - shift));
+        return q.max(java.math.BigInteger.valueOf(Integer.MIN_VALUE)).min(java.math.BigInteger.valueOf(Integer.MAX_VALUE)).intValue();
+    }
+
+    private static java.math.BigInteger floorDiv(java.math.BigInteger a, java.math.BigInteger b) {
+        java.math.BigInteger[] qr = a.divideAndRemainder(b);
+        return qr[1].signum() < 0 ? qr[0].subtract(java.math.BigInteger.ONE) : qr[0];
+    }
+
+    @Test
+    void singleRoundingMatchesTheExactModelForEveryShift() {
+        SplittableRandom rnd = new SplittableRandom(31);
+        for (int shift = FixedPoint.MIN_SHIFT; shift <= FixedPoint.MAX_SHIFT; shift++) {
+            for (int i = 0; i < 3000; i++) {
+                int x = i < 5 ? new int[] {Integer.MIN_VALUE, Integer.MAX_VALUE, 0, 1, -1}[i] : rnd.nextInt();
+                int m0 = i == 5 ? Integer.MAX_VALUE : (1 << 30) + rnd.nextInt(1 << 30);
+                assertEquals(modelSingleRounding(x, m0, shift), FixedPoint.multiplyByQuantizedMultiplierSingleRounding(x, m0, shift),
+                        "x=" + x + " m0=" + m0 + " shift=" + shift);
+                assertEquals(FixedPoint.multiplyByQuantizedMultiplierSingleRounding(x, m0, shift),
+                        FixedPoint.multiplyByQuantizedMultiplier(x, m0, shift, FixedPoint.Rounding.SINGLE));
+                assertEquals(FixedPoint.multiplyByQuantizedMultiplier(x, m0, shift),
+                        FixedPoint.multiplyByQuantizedMultiplier(x, m0, shift, FixedPoint.Rounding.DOUBLE));
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> FixedPoint.multiplyByQuantizedMultiplierSingleRounding(1, 1 << 30, 31));
+    }
+
+    @Test
+    void singleRoundingStaysWithinHalfAStepWhereDoubleRoundingDoesNot() {
+        // a 2-bit layer: accumulator 1, M = 0.2546 (s_x s_w / s_y). Exact: 0.2546 -> 0. Double rounding: SRDHM rounds
+        // 1 * 0.509 to 1 before the shift by 1, and 1/2 rounds away from zero -> 1, three quarters of a step off.
+        QuantizedMultiplier m = FixedPoint.quantizeMultiplier(0.2546);
+        assertEquals(1, FixedPoint.multiplyByQuantizedMultiplier(1, m));
+        assertEquals(0, FixedPoint.multiplyByQuantizedMultiplierSingleRounding(1, m.multiplier(), m.shift()));
+        SplittableRandom rnd = new SplittableRandom(8);
+        int doubleOff = 0;
+        for (int i = 0; i < 100_000; i++) {
+            double real = Math.scalb(0.5 + rnd.nextDouble() * 0.5, rnd.nextInt(-8, 1));
+            QuantizedMultiplier q = FixedPoint.quantizeMultiplier(real);
+            int acc = rnd.nextInt(-64, 65);   // small accumulators, as 2- and 3-bit layers produce
+            double exact = acc * q.value();
+            int single = FixedPoint.multiplyByQuantizedMultiplierSingleRounding(acc, q.multiplier(), q.shift());
+            assertTrue(Math.abs(single - exact) <= 0.5, "acc=" + acc + " M=" + real + " got " + single);
+            doubleOff += Math.abs(FixedPoint.multiplyByQuantizedMultiplier(acc, q) - exact) > 0.5 ? 1 : 0;
+        }
+        assertTrue(doubleOff > 1000, "double rounding leaves half a step on small accumulators: " + doubleOff);
+    }
 }

@@ -39,6 +39,27 @@ class ModelFileTest {
     }
 
     @Test
+    void theRoundingModeTravelsInTheFlagsAndChangesTheOutput() throws IOException {
+        Int8Graph d = RandomGraphs.cnn(9, 2, 9, 7, 5, 2);
+        Int8Graph s = new Int8Graph(d.tensors(), d.nodes(), d.input(), d.output(), FixedPoint.Rounding.SINGLE);
+        byte[] db = ModelFile.toBytes(d);
+        byte[] sb = ModelFile.toBytes(s);
+        assertEquals(0, db[6] | db[7], "double rounding: flags 0, as every earlier version-1 file");
+        assertEquals(ModelFile.FLAG_SINGLE_ROUNDING, sb[6]);
+        assertEquals(s, ModelFile.fromBytes(sb));
+        assertEquals(FixedPoint.Rounding.DOUBLE, ModelFile.fromBytes(db).rounding());
+        // one weight, accumulator 1, M = 0.2546: single rounding gives 0, double rounding 1
+        FixedPoint.QuantizedMultiplier m = FixedPoint.quantizeMultiplier(0.2546);
+        java.util.List<Int8Graph.Tensor> t = java.util.List.of(new Int8Graph.Tensor(new int[] {1}, 1, 0), new Int8Graph.Tensor(new int[] {1}, 1, 0));
+        java.util.List<Int8Graph.Node> n = java.util.List.of(new Int8Graph.Dense(0, 1, 1, 1, 8, new byte[] {1}, new int[] {0},
+                new Int8Graph.Requant(new int[] {m.multiplier()}, new int[] {m.shift()}, -128, 127)));
+        for (FixedPoint.Rounding r : FixedPoint.Rounding.values()) {
+            Int8Model model = new Int8Model(ModelFile.fromBytes(ModelFile.toBytes(new Int8Graph(t, n, 0, 1, r))));
+            assertEquals(r == FixedPoint.Rounding.SINGLE ? 0 : 1, model.runQuantized(new byte[] {1}, 1)[0], r.name());
+        }
+    }
+
+    @Test
     void lowBitFilesAreSmaller() {
         long w8 = ModelFile.toBytes(RandomGraphs.cnn(1, 3, 28, 28, 10, 8)).length;
         long w4 = ModelFile.toBytes(RandomGraphs.cnn(1, 3, 28, 28, 10, 4)).length;
@@ -119,6 +140,9 @@ class ModelFileTest {
         byte[] version = good.clone();
         version[4] = 2;
         assertProblem(version, EnumSet.of(ModelFormatException.Problem.UNSUPPORTED_VERSION), "version 2");
+        byte[] flags = good.clone();
+        flags[6] = 2;   // an undefined flag bit: a newer writer's feature this reader does not know
+        assertProblem(flags, EnumSet.of(ModelFormatException.Problem.UNSUPPORTED_VERSION), "unknown flag");
         byte[] crc = good.clone();
         crc[good.length - 1] ^= 1;
         assertProblem(crc, EnumSet.of(ModelFormatException.Problem.CHECKSUM_MISMATCH), "flipped payload bit");

@@ -64,10 +64,22 @@ public final class Int8Exporter {
     }
 
     /**
-     * @param net         trained QAT network (quantized weighted layers with input quantizers)
-     * @param calibration a few input samples (NCHW or [N, F]) used for the logits' output scale
+     * {@link #export(MultiLayerNetwork, INDArray, FixedPoint.Rounding)} with single-rounding
+     * requantization: at 2-3 bits accumulators are a few units, where TFLite's default double
+     * rounding lands up to 3/4 of an output step away from {@code acc M} and the integer model
+     * drifts from the fake-quant network it was trained as.
      */
     public static Result export(MultiLayerNetwork net, INDArray calibration) {
+        return export(net, calibration, FixedPoint.Rounding.SINGLE);
+    }
+
+    /**
+     * @param net         trained QAT network (quantized weighted layers with input quantizers)
+     * @param calibration a few input samples (NCHW or [N, F]) used for the logits' output scale
+     * @param rounding    requantization rounding of the exported graph ({@code DOUBLE} is TFLite's
+     *                    default build, {@code SINGLE} its {@code TFLITE_SINGLE_ROUNDING} build)
+     */
+    public static Result export(MultiLayerNetwork net, INDArray calibration, FixedPoint.Rounding rounding) {
         MultiLayerConfiguration conf = net.getLayerWiseConfigurations();
         List<String> notes = new ArrayList<>();
         List<Int8Graph.Tensor> tensors = new ArrayList<>();
@@ -163,7 +175,7 @@ public final class Int8Exporter {
                         + "pooling, ReLU/ReLU6/identity activations)");
             }
         }
-        Int8Graph graph = new Int8Graph(tensors, nodes, 0, current);
+        Int8Graph graph = new Int8Graph(tensors, nodes, 0, current, rounding);
         graph.validate();
         return new Result(graph, notes);
     }
@@ -303,7 +315,9 @@ public final class Int8Exporter {
         INDArray xq = InputQuantization.forward(s, in.castTo(DataType.DOUBLE), false, layer.paramTable(), name(net, i));
         INDArray w = layer.getParam("W").castTo(DataType.DOUBLE);
         INDArray wq = s.quantizesWeights() ? WeightQuantization.forward(s, w, 1, layer.paramTable()) : w;
-        return xq.mmul(wq).addRowVector(layer.getParam("b").castTo(DataType.DOUBLE).reshape(1, w.size(1)));
+        INDArray b = io.qat4j.layers.impl.BiasQuantization.forward(s, layer.getParam("b").castTo(DataType.DOUBLE), w, 1,
+                layer.paramTable());
+        return xq.mmul(wq).addRowVector(b.reshape(1, w.size(1)));
     }
 
     private static Int8Graph.Tensor outputTensor(org.deeplearning4j.nn.conf.layers.Layer lc, Int8Graph.Tensor in, Codes out) {

@@ -91,7 +91,8 @@ public class QuantizedConvBatchNormImpl extends QuantizedConvolutionImpl {
         INDArray cHat = null;
         INDArray sigmaBatch = null;
         if (frozen) {
-            z = conv2d(x, wq, foldedBias(), workspaceMgr, ArrayType.ACTIVATIONS);
+            z = conv2d(x, wq, BiasQuantization.forward(settings(), foldedBias(), folded, 0, paramTable()), workspaceMgr,
+                    ArrayType.ACTIVATIONS);
         } else {
             c = perChannel(conv2d(x, wq, null, workspaceMgr, ArrayType.FF_WORKING_MEM), s, 1, false);
             INDArray mean = c.mean(0, 2, 3);

@@ -83,7 +83,8 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
         input = support.quantizeInput(settings(), input, training, paramTable(), layerId(), workspaceMgr);
         INDArray x = input.castTo(dataType);
         INDArray w = support.quantizeWeights(settings(), getParam(ConvolutionParamInitializer.WEIGHT_KEY), 0, paramTable(), training, input);
-        return conv2d(x, w, bias(), workspaceMgr, type);
+        INDArray b = BiasQuantization.forward(settings(), bias(), getParam(ConvolutionParamInitializer.WEIGHT_KEY), 0, paramTable());
+        return conv2d(x, w, b, workspaceMgr, type);
     }
 
     /** Native conv2d of {@code x} with weights {@code w} ({@code [out, in, kh, kw]}) and optional bias, into the given workspace type. */

@@ -31,7 +31,8 @@ public final class OptimizedKernels {
         return sums;
     }
 
-    public static void conv2d(Int8Graph.Conv2D c, int[] weightSums, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n) {
+    public static void conv2d(Int8Graph.Conv2D c, int[] weightSums, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
+                              FixedPoint.Rounding rounding) {
         int inC = c.inChannels();
         int inH = in.dims()[1];
         int inW = in.dims()[2];
@@ -54,35 +55,36 @@ public final class OptimizedKernels {
                     dot4(c.weights(), oc * k, k, patches, p * k, acc);
                     for (int j = 0; j < 4; j++) {
                         y[b * outSize + (oc + j) * positions + p] = requantize(c, oc + j, acc[j] - in.zeroPoint() * weightSums[oc + j],
-                                out.zeroPoint());
+                                out.zeroPoint(), rounding);
                     }
                 }
             }
             for (; oc < c.outChannels(); oc++) {
                 for (int p = 0; p < positions; p++) {
                     int a = dot(c.weights(), oc * k, patches, p * k, k);
-                    y[b * outSize + oc * positions + p] = requantize(c, oc, a - in.zeroPoint() * weightSums[oc], out.zeroPoint());
+                    y[b * outSize + oc * positions + p] = requantize(c, oc, a - in.zeroPoint() * weightSums[oc], out.zeroPoint(), rounding);
                 }
             }
         }
     }
 
-    public static void dense(Int8Graph.Dense d, int[] weightSums, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n) {
+    public static void dense(Int8Graph.Dense d, int[] weightSums, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
+                             FixedPoint.Rounding rounding) {
         int inF = d.inFeatures();
         int outF = d.outFeatures();
         Int8Graph.Requant r = d.requant();
         for (int b = 0; b < n; b++) {
             for (int o = 0; o < outF; o++) {
                 int a = dot(d.weights(), o * inF, x, b * inF, inF) - in.zeroPoint() * weightSums[o] + d.bias()[o];
-                int v = out.zeroPoint() + FixedPoint.multiplyByQuantizedMultiplier(a, r.multiplier()[o], r.shift()[o]);
+                int v = out.zeroPoint() + FixedPoint.multiplyByQuantizedMultiplier(a, r.multiplier()[o], r.shift()[o], rounding);
                 y[b * outF + o] = (byte) Math.max(r.activationMin(), Math.min(r.activationMax(), v));
             }
         }
     }
 
-    private static byte requantize(Int8Graph.Conv2D c, int oc, int accWithoutBias, int zy) {
+    private static byte requantize(Int8Graph.Conv2D c, int oc, int accWithoutBias, int zy, FixedPoint.Rounding rounding) {
         Int8Graph.Requant r = c.requant();
-        int v = zy + FixedPoint.multiplyByQuantizedMultiplier(accWithoutBias + c.bias()[oc], r.multiplier()[oc], r.shift()[oc]);
+        int v = zy + FixedPoint.multiplyByQuantizedMultiplier(accWithoutBias + c.bias()[oc], r.multiplier()[oc], r.shift()[oc], rounding);
         return (byte) Math.max(r.activationMin(), Math.min(r.activationMax(), v));
     }
 

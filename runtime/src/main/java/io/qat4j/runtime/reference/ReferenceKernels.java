@@ -21,11 +21,17 @@ public final class ReferenceKernels {
      * weighted kernel; a fused ReLU/ReLU6 is a tighter {@code [min, max]}.
      */
     public static int requantize(int acc, int multiplier, int shift, int outputZeroPoint, int min, int max) {
-        int v = outputZeroPoint + FixedPoint.multiplyByQuantizedMultiplier(acc, multiplier, shift);
+        return requantize(acc, multiplier, shift, outputZeroPoint, min, max, FixedPoint.Rounding.DOUBLE);
+    }
+
+    /** {@link #requantize(int, int, int, int, int, int)} with the graph's rounding. */
+    public static int requantize(int acc, int multiplier, int shift, int outputZeroPoint, int min, int max, FixedPoint.Rounding rounding) {
+        int v = outputZeroPoint + FixedPoint.multiplyByQuantizedMultiplier(acc, multiplier, shift, rounding);
         return Math.max(min, Math.min(max, v));
     }
 
-    public static void conv2d(Int8Graph.Conv2D c, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n) {
+    public static void conv2d(Int8Graph.Conv2D c, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
+                              FixedPoint.Rounding rounding) {
         int inC = c.inChannels();
         int inH = in.dims()[1];
         int inW = in.dims()[2];
@@ -60,14 +66,15 @@ public final class ReferenceKernels {
                             }
                         }
                         y[b * outSize + (oc * outH + oy) * outW + ox] = (byte) requantize(acc, r.multiplier()[oc], r.shift()[oc], zy,
-                                r.activationMin(), r.activationMax());
+                                r.activationMin(), r.activationMax(), rounding);
                     }
                 }
             }
         }
     }
 
-    public static void dense(Int8Graph.Dense d, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n) {
+    public static void dense(Int8Graph.Dense d, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
+                             FixedPoint.Rounding rounding) {
         int inF = d.inFeatures();
         int outF = d.outFeatures();
         int zx = in.zeroPoint();
@@ -79,7 +86,7 @@ public final class ReferenceKernels {
                 for (int i = 0; i < inF; i++) {
                     acc += (x[b * inF + i] - zx) * d.weights()[o * inF + i];
                 }
-                y[b * outF + o] = (byte) requantize(acc, r.multiplier()[o], r.shift()[o], zy, r.activationMin(), r.activationMax());
+                y[b * outF + o] = (byte) requantize(acc, r.multiplier()[o], r.shift()[o], zy, r.activationMin(), r.activationMax(), rounding);
             }
         }
     }
@@ -150,12 +157,12 @@ public final class ReferenceKernels {
      * multiplier, summed, rescaled by the output multiplier, plus {@code z_out}, clamped.
      */
     public static void add(Int8Graph.Add a, Int8Graph.Tensor in1, Int8Graph.Tensor in2, Int8Graph.Tensor out, byte[] x1, byte[] x2,
-                           byte[] y, int n) {
+                           byte[] y, int n, FixedPoint.Rounding rounding) {
         int len = (int) (n * out.elements());
         for (int i = 0; i < len; i++) {
-            int s1 = FixedPoint.multiplyByQuantizedMultiplier((x1[i] - in1.zeroPoint()) << a.leftShift(), a.multiplier1(), a.shift1());
-            int s2 = FixedPoint.multiplyByQuantizedMultiplier((x2[i] - in2.zeroPoint()) << a.leftShift(), a.multiplier2(), a.shift2());
-            int v = out.zeroPoint() + FixedPoint.multiplyByQuantizedMultiplier(s1 + s2, a.outputMultiplier(), a.outputShift());
+            int s1 = FixedPoint.multiplyByQuantizedMultiplier((x1[i] - in1.zeroPoint()) << a.leftShift(), a.multiplier1(), a.shift1(), rounding);
+            int s2 = FixedPoint.multiplyByQuantizedMultiplier((x2[i] - in2.zeroPoint()) << a.leftShift(), a.multiplier2(), a.shift2(), rounding);
+            int v = out.zeroPoint() + FixedPoint.multiplyByQuantizedMultiplier(s1 + s2, a.outputMultiplier(), a.outputShift(), rounding);
             y[i] = (byte) Math.max(a.activationMin(), Math.min(a.activationMax(), v));
         }
     }

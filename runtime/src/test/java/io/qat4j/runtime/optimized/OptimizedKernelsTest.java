@@ -72,7 +72,8 @@ class OptimizedKernelsTest {
                     new Int8Graph.Flatten(1, 2),
                     new Int8Graph.Dense(2, 3, classes, outC * oh * ow, bits, codes(r, classes * outC * oh * ow, bits), bias2,
                             requant(r, classes, false, t.get(3).zeroPoint())));
-            Int8Graph g = new Int8Graph(t, nodes, 0, 3);
+            FixedPoint.Rounding rounding = trial % 2 == 0 ? FixedPoint.Rounding.SINGLE : FixedPoint.Rounding.DOUBLE;
+            Int8Graph g = new Int8Graph(t, nodes, 0, 3, rounding);
             int n = 1 + r.nextInt(3);
             byte[] x = new byte[n * inC * h * w];
             for (int i = 0; i < x.length; i++) {
@@ -81,7 +82,7 @@ class OptimizedKernelsTest {
             Int8Model ref = new Int8Model(g, Int8Model.Kernels.REFERENCE);
             Int8Model opt = new Int8Model(g, Int8Model.Kernels.OPTIMIZED);
             for (int upTo = 1; upTo <= 3; upTo += 2) {
-                Int8Graph partial = new Int8Graph(t, nodes.subList(0, upTo), 0, nodes.get(upTo - 1).output());
+                Int8Graph partial = new Int8Graph(t, nodes.subList(0, upTo), 0, nodes.get(upTo - 1).output(), rounding);
                 assertArrayEquals(new Int8Model(partial, Int8Model.Kernels.REFERENCE).runQuantized(x, n),
                         new Int8Model(partial, Int8Model.Kernels.OPTIMIZED).runQuantized(x, n), "trial " + trial);
             }

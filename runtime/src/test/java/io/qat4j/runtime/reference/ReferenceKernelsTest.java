@@ -72,7 +72,7 @@ class ReferenceKernelsTest {
                 x[i] = (byte) r.nextInt(-128, 128);
             }
             byte[] y = new byte[n * outC * oh * ow];
-            ReferenceKernels.conv2d(conv, in, out, x, y, n);
+            ReferenceKernels.conv2d(conv, in, out, x, y, n, FixedPoint.Rounding.DOUBLE);
             for (int b = 0; b < n; b++) {
                 for (int oc = 0; oc < outC; oc++) {
                     for (int oy = 0; oy < oh; oy++) {
@@ -121,7 +121,7 @@ class ReferenceKernelsTest {
             x[i] = (byte) r.nextInt(-128, 128);
         }
         byte[] y = new byte[3 * outF];
-        ReferenceKernels.dense(d, in, out, x, y, 3);
+        ReferenceKernels.dense(d, in, out, x, y, 3, FixedPoint.Rounding.DOUBLE);
         for (int b = 0; b < 3; b++) {
             for (int o = 0; o < outF; o++) {
                 double acc = bias[o];
