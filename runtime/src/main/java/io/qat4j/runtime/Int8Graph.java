@@ -75,7 +75,7 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
     }
 
     /** A graph node reading one tensor and writing another. */
-    public sealed interface Node permits Conv2D, Dense, MaxPool, AvgPool, Flatten, Add {
+    public sealed interface Node permits Conv2D, Dense, MaxPool, AvgPool, Flatten, Add, Requantize {
         int input();
 
         int output();
@@ -198,6 +198,21 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
         }
     }
 
+    /**
+     * Elementwise change of scale and zero point (TFLite's int8-to-int8 QUANTIZE):
+     * {@code y = clamp(z_out + MBQM(q - z_in, multiplier, shift), min, max)} with
+     * {@code M = s_in / s_out}; where a QAT network quantizes an already quantized tensor again
+     * with another quantizer (a layer's own input quantizer after an activation quantizer).
+     */
+    public record Requantize(int input, int output, int multiplier, int shift, int activationMin, int activationMax) implements Node {
+
+        /** The multiplier for {@code in -> out}, clamped to the output's int8 codes {@code [min, max]}. */
+        public static Requantize of(int input, int output, Tensor in, Tensor out, int activationMin, int activationMax) {
+            FixedPoint.QuantizedMultiplier m = FixedPoint.quantizeMultiplier(in.scale() / out.scale());
+            return new Requantize(input, output, m.multiplier(), m.shift(), activationMin, activationMax);
+        }
+    }
+
     /** Output size of a strided, padded, dilated window along one axis. */
     public static int outputSize(int in, int kernel, int stride, int padBefore, int padAfter, int dilation) {
         long effective = (long) dilation * (kernel - 1) + 1;
@@ -279,6 +294,12 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
                 }
                 requant(where, new Requant(new int[] {a.multiplier1, a.multiplier2, a.outputMultiplier},
                         new int[] {a.shift1, a.shift2, a.outputShift}, a.activationMin, a.activationMax), 3);
+            } else if (node instanceof Requantize q) {
+                if (!Arrays.equals(in.dims, out.dims)) {
+                    throw new IllegalArgumentException(where + ": input " + Arrays.toString(in.dims) + " and output "
+                            + Arrays.toString(out.dims) + " must have the same shape");
+                }
+                requant(where, new Requant(new int[] {q.multiplier}, new int[] {q.shift}, q.activationMin, q.activationMax), 1);
             } else {
                     if (out.dims.length != 1 || out.elements() != in.elements()) {
                         throw new IllegalArgumentException(where + ": output " + Arrays.toString(out.dims) + " must be the flat "

@@ -157,6 +157,8 @@ public final class Int8Model {
                 ReferenceKernels.maxPool(p, in, out, x, y, n);
             } else if (node instanceof Int8Graph.AvgPool p) {
                 ReferenceKernels.avgPool(p, in, out, x, y, n);
+            } else if (node instanceof Int8Graph.Requantize q) {
+                ReferenceKernels.requantizeTensor(q, in, out, x, y, n, graph.rounding());
             } else if (node instanceof Int8Graph.Add a) {
                 byte[] x2 = values[a.input2()];
                 if (x2 == null) {

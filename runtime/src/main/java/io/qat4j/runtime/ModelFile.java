@@ -39,6 +39,7 @@ public final class ModelFile {
     static final int AVG_POOL = 4;
     static final int FLATTEN = 5;
     static final int ADD = 6;
+    static final int REQUANTIZE = 7;
 
     private ModelFile() {
     }
@@ -98,6 +99,9 @@ public final class ModelFile {
                 body.u8(ADD);
                 body.i32(a.input(), a.input2(), a.output(), a.leftShift(), a.multiplier1(), a.shift1(), a.multiplier2(), a.shift2(),
                         a.outputMultiplier(), a.outputShift(), a.activationMin(), a.activationMax());
+            } else if (node instanceof Int8Graph.Requantize q) {
+                body.u8(REQUANTIZE);
+                body.i32(q.input(), q.output(), q.multiplier(), q.shift(), q.activationMin(), q.activationMax());
             } else {
                 Int8Graph.Flatten f = (Int8Graph.Flatten) node;
                 body.u8(FLATTEN);
@@ -259,6 +263,10 @@ public final class ModelFile {
                 case ADD -> {
                     int[] f = r.i32s(12);
                     nodes.add(new Int8Graph.Add(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11]));
+                }
+                case REQUANTIZE -> {
+                    int[] f = r.i32s(6);
+                    nodes.add(new Int8Graph.Requantize(f[0], f[1], f[2], f[3], f[4], f[5]));
                 }
                 default -> throw r.invalid("node " + n + " has unknown type " + type);
             }

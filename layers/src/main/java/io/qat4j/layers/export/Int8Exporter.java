@@ -74,6 +74,19 @@ public final class Int8Exporter {
     }
 
     /**
+     * Exports a QAT {@link org.deeplearning4j.nn.graph.ComputationGraph} with residual Adds (rules:
+     * {@link GraphExporter}); single-rounding requantization.
+     */
+    public static Result export(org.deeplearning4j.nn.graph.ComputationGraph graph, INDArray calibration) {
+        return export(graph, calibration, FixedPoint.Rounding.SINGLE);
+    }
+
+    /** {@link #export(org.deeplearning4j.nn.graph.ComputationGraph, INDArray)} with the given rounding. */
+    public static Result export(org.deeplearning4j.nn.graph.ComputationGraph graph, INDArray calibration, FixedPoint.Rounding rounding) {
+        return GraphExporter.export(graph, calibration, rounding);
+    }
+
+    /**
      * @param net         trained QAT network (quantized weighted layers with input quantizers)
      * @param calibration a few input samples (NCHW or [N, F]) used for the logits' output scale
      * @param rounding    requantization rounding of the exported graph ({@code DOUBLE} is TFLite's
@@ -105,10 +118,7 @@ public final class Int8Exporter {
                     throw new IllegalArgumentException("layer " + name(net, i) + ": input preprocessor " + pre.getClass().getSimpleName()
                             + " is not supported by the integer export (only CNN-to-dense flattening)");
                 }
-                Int8Graph.Tensor t = tensors.get(current);
-                tensors.add(new Int8Graph.Tensor(new int[] {(int) t.elements()}, t.scale(), t.zeroPoint()));
-                nodes.add(new Int8Graph.Flatten(current, tensors.size() - 1));
-                current = tensors.size() - 1;
+                current = addFlatten(current, tensors, nodes);
             }
             Layer layer = net.getLayer(i);
             org.deeplearning4j.nn.conf.layers.Layer lc = layer.conf().getLayer();
@@ -138,32 +148,7 @@ public final class Int8Exporter {
                 current = out;
                 currentCodes = outCodes;
             } else if (lc instanceof SubsamplingLayer s) {
-                Int8Graph.Tensor in = tensors.get(current);
-                int[] k = s.getKernelSize();
-                int[] st = s.getStride();
-                int[] pad = s.getPadding();
-                int padBottom = pad[0];
-                int padRight = pad[1];
-                if (s.getConvolutionMode() == ConvolutionMode.Same) {
-                    int oh = (in.dims()[1] + st[0] - 1) / st[0];
-                    int ow = (in.dims()[2] + st[1] - 1) / st[1];
-                    int totalH = Math.max(0, (oh - 1) * st[0] + k[0] - in.dims()[1]);
-                    int totalW = Math.max(0, (ow - 1) * st[1] + k[1] - in.dims()[2]);
-                    pad = new int[] {totalH / 2, totalW / 2};
-                    padBottom = totalH - totalH / 2;
-                    padRight = totalW - totalW / 2;
-                }
-                int oh = Int8Graph.outputSize(in.dims()[1], k[0], st[0], pad[0], padBottom, 1);
-                int ow = Int8Graph.outputSize(in.dims()[2], k[1], st[1], pad[1], padRight, 1);
-                tensors.add(new Int8Graph.Tensor(new int[] {in.dims()[0], oh, ow}, in.scale(), in.zeroPoint()));
-                int out = tensors.size() - 1;
-                switch (s.getPoolingType()) {
-                    case MAX -> nodes.add(new Int8Graph.MaxPool(current, out, k[0], k[1], st[0], st[1], pad[0], pad[1], padBottom, padRight));
-                    case AVG -> nodes.add(new Int8Graph.AvgPool(current, out, k[0], k[1], st[0], st[1], pad[0], pad[1], padBottom, padRight));
-                    default -> throw new IllegalArgumentException("layer " + name(net, i) + ": pooling " + s.getPoolingType()
-                            + " is not supported by the integer export (MAX and AVG are)");
-                }
-                current = out;
+                current = addPool(s, name(net, i), current, tensors, nodes);
             } else if (lc instanceof ActivationLayer a) {
                 if (activationOf(a.getActivationFn(), name(net, i)) != Activation.NONE && nextWeightedBefore(net, i) < 0) {
                     throw new IllegalArgumentException("layer " + name(net, i) + ": an activation with no quantized layer before it");
@@ -180,9 +165,50 @@ public final class Int8Exporter {
         return new Result(graph, notes);
     }
 
-    private enum Activation { NONE, RELU, RELU6 }
+    /** Appends a max/avg pooling node reading tensor {@code in} (same scale and zero point out); returns the new tensor id. */
+    static int addPool(SubsamplingLayer s, String name, int current, List<Int8Graph.Tensor> tensors, List<Int8Graph.Node> nodes) {
+        Int8Graph.Tensor in = tensors.get(current);
+        if (in.dims().length != 3) {
+            throw new IllegalArgumentException("layer " + name + ": pooling needs a [C, H, W] input, got " + in);
+        }
+        int[] k = s.getKernelSize();
+        int[] st = s.getStride();
+        int[] pad = s.getPadding();
+        int padBottom = pad[0];
+        int padRight = pad[1];
+        if (s.getConvolutionMode() == ConvolutionMode.Same) {
+            int oh = (in.dims()[1] + st[0] - 1) / st[0];
+            int ow = (in.dims()[2] + st[1] - 1) / st[1];
+            int totalH = Math.max(0, (oh - 1) * st[0] + k[0] - in.dims()[1]);
+            int totalW = Math.max(0, (ow - 1) * st[1] + k[1] - in.dims()[2]);
+            pad = new int[] {totalH / 2, totalW / 2};
+            padBottom = totalH - totalH / 2;
+            padRight = totalW - totalW / 2;
+        }
+        int oh = Int8Graph.outputSize(in.dims()[1], k[0], st[0], pad[0], padBottom, 1);
+        int ow = Int8Graph.outputSize(in.dims()[2], k[1], st[1], pad[1], padRight, 1);
+        tensors.add(new Int8Graph.Tensor(new int[] {in.dims()[0], oh, ow}, in.scale(), in.zeroPoint()));
+        int out = tensors.size() - 1;
+        switch (s.getPoolingType()) {
+            case MAX -> nodes.add(new Int8Graph.MaxPool(current, out, k[0], k[1], st[0], st[1], pad[0], pad[1], padBottom, padRight));
+            case AVG -> nodes.add(new Int8Graph.AvgPool(current, out, k[0], k[1], st[0], st[1], pad[0], pad[1], padBottom, padRight));
+            default -> throw new IllegalArgumentException("layer " + name + ": pooling " + s.getPoolingType()
+                    + " is not supported by the integer export (MAX and AVG are)");
+        }
+        return out;
+    }
 
-    private static Activation activationOf(IActivation a, String layer) {
+    /** Appends a flatten node ({@code [C, H, W]} to {@code [C*H*W]}); returns the new tensor id. */
+    static int addFlatten(int current, List<Int8Graph.Tensor> tensors, List<Int8Graph.Node> nodes) {
+        Int8Graph.Tensor t = tensors.get(current);
+        tensors.add(new Int8Graph.Tensor(new int[] {(int) t.elements()}, t.scale(), t.zeroPoint()));
+        nodes.add(new Int8Graph.Flatten(current, tensors.size() - 1));
+        return tensors.size() - 1;
+    }
+
+    enum Activation { NONE, RELU, RELU6 }
+
+    static Activation activationOf(IActivation a, String layer) {
         if (a == null || a instanceof ActivationIdentity || a instanceof ActivationSoftmax) {
             return Activation.NONE;    // softmax on the logits is applied outside the integer graph
         }
@@ -294,7 +320,11 @@ public final class Int8Exporter {
 
     /** The logits' int8 codes: affine over the min-max of the last layer's pre-activations on the calibration samples. */
     private static Codes logitCodes(MultiLayerNetwork net, int i, INDArray calibration) {
-        INDArray z = preActivations(net, i, calibration);
+        return logitCodes(preActivations(net, i, calibration));
+    }
+
+    /** Affine int8 codes covering {@code z} (and 0). */
+    static Codes logitCodes(INDArray z) {
         double lo = Math.min(0, z.minNumber().doubleValue());
         double hi = Math.max(0, z.maxNumber().doubleValue());
         QParams qp = QParams.fromRange(QuantSpec.activations(8, true), new double[] {lo}, new double[] {hi});
@@ -302,17 +332,23 @@ public final class Int8Exporter {
     }
 
     private static INDArray preActivations(MultiLayerNetwork net, int i, INDArray calibration) {
-        Layer layer = net.getLayer(i);
-        if (!(layer.conf().getLayer() instanceof QuantizedLayerConf)) {
-            throw new IllegalArgumentException("layer " + name(net, i) + ": the last layer must be a quantized dense/output layer");
+        INDArray in = i == 0 ? calibration : net.feedForwardToLayer(i - 1, calibration, false).get(i);
+        return preActivations(net.getLayer(i), in, net.getLayerWiseConfigurations().getInputPreProcess(i), name(net, i));
+    }
+
+    /**
+     * A dense/output layer's pre-activations for its input {@code in} (before its preprocessor), in
+     * float64 with its fake-quantized input, weights and bias.
+     */
+    static INDArray preActivations(Layer layer, INDArray in, InputPreProcessor pre, String name) {
+        if (!(layer.conf().getLayer() instanceof QuantizedLayerConf) || layer.getParam("W") == null || layer.getParam("W").rank() != 2) {
+            throw new IllegalArgumentException("layer " + name + ": the last layer must be a quantized dense/output layer");
         }
         QuantSettings s = ((QuantizedLayerConf) layer.conf().getLayer()).getQuant();
-        INDArray in = i == 0 ? calibration : net.feedForwardToLayer(i - 1, calibration, false).get(i);
-        InputPreProcessor pre = net.getLayerWiseConfigurations().getInputPreProcess(i);
         if (pre != null) {
             in = pre.preProcess(in, (int) in.size(0), org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces());
         }
-        INDArray xq = InputQuantization.forward(s, in.castTo(DataType.DOUBLE), false, layer.paramTable(), name(net, i));
+        INDArray xq = InputQuantization.forward(s, in.castTo(DataType.DOUBLE), false, layer.paramTable(), name);
         INDArray w = layer.getParam("W").castTo(DataType.DOUBLE);
         INDArray wq = s.quantizesWeights() ? WeightQuantization.forward(s, w, 1, layer.paramTable()) : w;
         INDArray b = io.qat4j.layers.impl.BiasQuantization.forward(s, layer.getParam("b").castTo(DataType.DOUBLE), w, 1,
@@ -320,7 +356,7 @@ public final class Int8Exporter {
         return xq.mmul(wq).addRowVector(b.reshape(1, w.size(1)));
     }
 
-    private static Int8Graph.Tensor outputTensor(org.deeplearning4j.nn.conf.layers.Layer lc, Int8Graph.Tensor in, Codes out) {
+    static Int8Graph.Tensor outputTensor(org.deeplearning4j.nn.conf.layers.Layer lc, Int8Graph.Tensor in, Codes out) {
         if (lc instanceof QuantizedConvolutionLayer c) {
             int[] k = c.getKernelSize();
             int[] st = c.getStride();
@@ -413,7 +449,7 @@ public final class Int8Exporter {
         return new Weights(b, perChannel, bits);
     }
 
-    private static Int8Graph.Node weighted(Layer layer, org.deeplearning4j.nn.conf.layers.Layer lc, QuantSettings s, String name, int in,
+    static Int8Graph.Node weighted(Layer layer, org.deeplearning4j.nn.conf.layers.Layer lc, QuantSettings s, String name, int in,
                                            Int8Graph.Tensor inTensor, int out, Codes inCodes, Codes outCodes, int lo, int hi) {
         boolean conv = lc instanceof QuantizedConvolutionLayer;
         INDArray w;

@@ -166,4 +166,14 @@ public final class ReferenceKernels {
             y[i] = (byte) Math.max(a.activationMin(), Math.min(a.activationMax(), v));
         }
     }
+
+    /** Elementwise {@code clamp(z_out + MBQM(q - z_in, M, shift), min, max)}: a tensor moved to another scale and zero point. */
+    public static void requantizeTensor(Int8Graph.Requantize q, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
+                                        FixedPoint.Rounding rounding) {
+        int len = (int) (n * out.elements());
+        for (int i = 0; i < len; i++) {
+            y[i] = (byte) requantize(x[i] - in.zeroPoint(), q.multiplier(), q.shift(), out.zeroPoint(), q.activationMin(),
+                    q.activationMax(), rounding);
+        }
+    }
 }

@@ -5,7 +5,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
@@ -18,7 +17,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code qat4j export MODEL.zip}: a trained QAT network to an integer model file. */
-@Command(name = "export", mixinStandardHelpOptions = true, description = "Export a trained QAT model (DL4J zip) to a qat4j integer model file.",
+@Command(name = "export", mixinStandardHelpOptions = true, description = "Export a trained QAT model (DL4J zip: MultiLayerNetwork, or ComputationGraph with residual adds) to a qat4j integer model file.",
         footer = {"", "Example:  qat4j export runs/qat-w4a4-lsq/best.zip --config configs/qat-w4a4-lsq.yaml --out model.q4j",
             "The config's data supplies 256 calibration images for the logits' scale.",
             "Exit codes: 0 done, 1 export failed, 2 bad usage or configuration."})
@@ -36,8 +35,25 @@ public final class ExportCommand implements Callable<Integer> {
     @Option(names = "--format", defaultValue = "q4j", description = "Output format: q4j (default). ONNX export is not available yet.")
     String format;
 
+    @Option(names = "--rounding", defaultValue = "SINGLE", description = "Requantization rounding: SINGLE (default; TFLite's "
+            + "TFLITE_SINGLE_ROUNDING, within half a step of acc*M) or DOUBLE (TFLite's default build; drifts at 2-3 bits).")
+    io.qat4j.runtime.FixedPoint.Rounding rounding;
+
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
+
+    /** Whether a DL4J model zip holds a ComputationGraph (its configuration has vertices) rather than a MultiLayerNetwork. */
+    static boolean isComputationGraph(Path zip) throws java.io.IOException {
+        try (java.util.zip.ZipFile z = new java.util.zip.ZipFile(zip.toFile())) {
+            java.util.zip.ZipEntry e = z.getEntry("configuration.json");
+            if (e == null) {
+                throw new java.io.IOException(zip + " is not a DL4J model zip (no configuration.json)");
+            }
+            try (java.io.InputStream in = z.getInputStream(e)) {
+                return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).contains("\"vertices\"");
+            }
+        }
+    }
 
     @Override
     public Integer call() {
@@ -55,10 +71,12 @@ public final class ExportCommand implements Callable<Integer> {
             return Qat4jCommand.EXIT_USAGE;
         }
         try {
-            MultiLayerNetwork net = ModelSerializer.restoreMultiLayerNetwork(model.toFile(), false);
             Runs.RunData data = Runs.data(c);
-            Int8Exporter.Result r = Int8Exporter.export(net,
-                    data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples()))));
+            org.nd4j.linalg.api.ndarray.INDArray calibration =
+                    data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));
+            Int8Exporter.Result r = isComputationGraph(model)
+                    ? Int8Exporter.export(ModelSerializer.restoreComputationGraph(model.toFile(), false), calibration, rounding)
+                    : Int8Exporter.export(ModelSerializer.restoreMultiLayerNetwork(model.toFile(), false), calibration, rounding);
             if (out.toAbsolutePath().getParent() != null) {
                 Files.createDirectories(out.toAbsolutePath().getParent());
             }

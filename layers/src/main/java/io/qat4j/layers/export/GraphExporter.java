@@ -1,0 +1,314 @@
+package io.qat4j.layers.export;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.InputPreProcessor;
+import org.deeplearning4j.nn.conf.graph.ElementWiseVertex;
+import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.graph.vertex.GraphVertex;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import io.qat4j.layers.conf.ActivationQuantizerLayer;
+import io.qat4j.layers.conf.QuantizedLayerConf;
+import io.qat4j.runtime.FixedPoint;
+import io.qat4j.runtime.Int8Graph;
+
+/**
+ * Integer export of a {@link ComputationGraph} with residual connections.
+ *
+ * <p>Every tensor of the integer graph must be a point where the QAT network quantizes. The export
+ * walks the vertices in topological order and keeps, for each vertex output, either an int8 tensor
+ * with its codes, or a <em>pending</em> output: a Conv2D/Dense/Add whose requantization waits for
+ * the quantizer that consumes it (a weighted layer's input quantizer or an
+ * {@link ActivationQuantizerLayer}), possibly followed by ReLU/ReLU6 (fused into its clamp), pooling
+ * and flattening (applied after the requantization; max pooling and flattening commute with
+ * quantization). Rules, each broken one an error naming the vertex:
+ * <ul>
+ *   <li>all consumers of one pending output must quantize it identically (same scale, zero point,
+ *       range): put one {@link ActivationQuantizerLayer} after a vertex that feeds several;</li>
+ *   <li>both inputs of an elementwise Add must already be quantized (an ActivationQuantizerLayer on
+ *       each branch, or a branch that is one);</li>
+ *   <li>a quantizer applied to an already quantized tensor with other codes becomes a
+ *       {@link Int8Graph.Requantize} node; one with the same codes is the identity;</li>
+ *   <li>the network has one input and one output, the output vertex being a quantized dense/output
+ *       layer whose logits get affine int8 codes from the calibration samples.</li>
+ * </ul>
+ */
+final class GraphExporter {
+
+    /** What a vertex's output is in the integer graph under construction. */
+    private sealed interface Value permits Quantized, Pending {
+    }
+
+    /** An int8 tensor that exists. */
+    private record Quantized(int tensor, Int8Exporter.Codes codes) implements Value {
+    }
+
+    /** Builds the node that produces a pending output, once its output codes and clamp are known. */
+    private interface Producer {
+        /** Adds the output tensor and the node; returns the tensor id. */
+        int emit(Int8Exporter.Codes out, int lo, int hi);
+    }
+
+    /** The producer of a pending output, shared by every path that leaves it. */
+    private static final class Source {
+        final String vertex;
+        final Producer producer;
+        Int8Exporter.Codes codes;
+        Int8Exporter.Activation activation;
+        int tensor = -1;
+
+        Source(String vertex, Producer producer) {
+            this.vertex = vertex;
+            this.producer = producer;
+        }
+    }
+
+    /** One operation on a pending output's path: a pooling layer or a flatten. */
+    private record Step(SubsamplingLayer pool, String name) {
+    }
+
+    /** A producer's float output after an activation and some pooling/flattening, not yet quantized. */
+    private record Pending(Source source, Int8Exporter.Activation activation, boolean afterAvgPool, List<Step> steps) implements Value {
+        Pending then(Step step) {
+            List<Step> more = new ArrayList<>(steps);
+            more.add(step);
+            return new Pending(source, activation, afterAvgPool || (step.pool != null
+                    && step.pool.getPoolingType() == org.deeplearning4j.nn.conf.layers.PoolingType.AVG), more);
+        }
+    }
+
+    private final ComputationGraph cg;
+    private final ComputationGraphConfiguration conf;
+    private final INDArray calibration;
+    private final List<Int8Graph.Tensor> tensors = new ArrayList<>();
+    private final List<Int8Graph.Node> nodes = new ArrayList<>();
+    private final Map<String, Value> values = new HashMap<>();
+    private final List<String> notes = new ArrayList<>();
+    /** Tensors already emitted for a pending path, so that consumers sharing a path share its nodes. */
+    private final Map<Pending, Integer> emitted = new HashMap<>();
+
+    private GraphExporter(ComputationGraph cg, INDArray calibration) {
+        this.cg = cg;
+        this.conf = cg.getConfiguration();
+        this.calibration = calibration;
+    }
+
+    static Int8Exporter.Result export(ComputationGraph cg, INDArray calibration, FixedPoint.Rounding rounding) {
+        return new GraphExporter(cg, calibration).run(rounding);
+    }
+
+    private Int8Exporter.Result run(FixedPoint.Rounding rounding) {
+        if (conf.getNetworkInputs().size() != 1 || conf.getNetworkOutputs().size() != 1) {
+            throw new IllegalArgumentException("the integer export needs one network input and one output; this graph has inputs "
+                    + conf.getNetworkInputs() + " and outputs " + conf.getNetworkOutputs());
+        }
+        String inputName = conf.getNetworkInputs().get(0);
+        long[] shape = calibration.shape();
+        int[] dims = new int[shape.length - 1];
+        for (int i = 1; i < shape.length; i++) {
+            dims[i - 1] = (int) shape[i];
+        }
+        Source input = new Source(inputName, (codes, lo, hi) -> {
+            tensors.add(new Int8Graph.Tensor(dims, codes.scale(), codes.zeroPoint()));
+            return tensors.size() - 1;
+        });
+        values.put(inputName, new Pending(input, Int8Exporter.Activation.NONE, false, List.of()));
+        Map<String, INDArray> activations = null;
+        String outputName = conf.getNetworkOutputs().get(0);
+        for (int index : cg.topologicalSortOrder()) {
+            GraphVertex v = cg.getVertices()[index];
+            String name = v.getVertexName();
+            if (v.isInputVertex()) {
+                continue;
+            }
+            org.deeplearning4j.nn.conf.graph.GraphVertex vc = conf.getVertices().get(name);
+            List<String> inputs = conf.getVertexInputs().get(name);
+            if (vc instanceof ElementWiseVertex e) {
+                values.put(name, add(name, e, inputs));
+                continue;
+            }
+            if (!(vc instanceof LayerVertex lv)) {
+                throw new IllegalArgumentException("vertex '" + name + "': " + vc.getClass().getSimpleName()
+                        + " is not supported by the integer export (layers, elementwise Add)");
+            }
+            if (inputs.size() != 1) {
+                throw new IllegalArgumentException("vertex '" + name + "': a layer with " + inputs.size() + " inputs (merge them first)");
+            }
+            Value in = values.get(inputs.get(0));
+            InputPreProcessor pre = lv.getPreProcessor();
+            if (pre != null) {
+                if (!(pre instanceof CnnToFeedForwardPreProcessor)) {
+                    throw new IllegalArgumentException("vertex '" + name + "': input preprocessor " + pre.getClass().getSimpleName()
+                            + " is not supported by the integer export (only CNN-to-dense flattening)");
+                }
+                in = in instanceof Pending p ? p.then(new Step(null, name))
+                        : new Quantized(Int8Exporter.addFlatten(((Quantized) in).tensor(), tensors, nodes), ((Quantized) in).codes());
+            }
+            Layer layer = v.getLayer();
+            org.deeplearning4j.nn.conf.layers.Layer lc = layer.conf().getLayer();
+            if (lc instanceof ActivationQuantizerLayer) {
+                Int8Exporter.Codes codes = Int8Exporter.inputCodes(layer, quoted(name));
+                values.put(name, new Quantized(quantize(in, codes, name), codes));
+            } else if (lc instanceof QuantizedLayerConf q) {
+                Int8Exporter.Codes inCodes = q.getQuant().quantizesInputs() ? Int8Exporter.inputCodes(layer, quoted(name)) : null;
+                int inTensor;
+                if (inCodes != null) {
+                    inTensor = quantize(in, inCodes, name);
+                } else if (in instanceof Quantized qi) {
+                    inTensor = qi.tensor();
+                    inCodes = qi.codes();
+                } else {
+                    throw new IllegalArgumentException("layer '" + name + "': its input is not quantized and it has no input quantizer; "
+                            + "enable its input quantization or put an ActivationQuantizerLayer before it");
+                }
+                Int8Exporter.Codes xCodes = inCodes;
+                int xTensor = inTensor;
+                Source src = new Source(name, (codes, lo, hi) -> {
+                    Int8Graph.Tensor t = tensors.get(xTensor);
+                    tensors.add(Int8Exporter.outputTensor(lc, t, codes));
+                    int out = tensors.size() - 1;
+                    nodes.add(Int8Exporter.weighted(layer, lc, q.getQuant(), quoted(name), xTensor, t, out, xCodes, codes, lo, hi));
+                    return out;
+                });
+                Int8Exporter.Activation act = Int8Exporter.activationOf(lc instanceof BaseLayer b ? b.getActivationFn() : null, quoted(name));
+                values.put(name, new Pending(src, act, false, List.of()));
+                if (name.equals(outputName)) {
+                    if (activations == null) {
+                        activations = cg.feedForward(calibration, false);
+                    }
+                    Int8Exporter.Codes logits = Int8Exporter.logitCodes(Int8Exporter.preActivations(layer, activations.get(inputs.get(0)),
+                            pre, quoted(name)));
+                    notes.add(quoted(name) + ": logits scale " + logits.scale() + ", zero point " + logits.zeroPoint() + " from "
+                            + calibration.size(0) + " calibration samples");
+                    values.put(name, new Quantized(quantize(values.get(name), logits, name), logits));
+                }
+            } else if (lc instanceof ActivationLayer a) {
+                Int8Exporter.Activation act = Int8Exporter.activationOf(a.getActivationFn(), quoted(name));
+                values.put(name, activate(in, act, name));
+            } else if (lc instanceof SubsamplingLayer s) {
+                values.put(name, in instanceof Pending p ? p.then(new Step(s, name))
+                        : new Quantized(Int8Exporter.addPool(s, quoted(name), ((Quantized) in).tensor(), tensors, nodes),
+                        ((Quantized) in).codes()));
+            } else {
+                throw new IllegalArgumentException("layer '" + name + "': " + lc.getClass().getSimpleName()
+                        + " is not supported by the integer export (supported: quantized Conv2D/Dense/Output, conv+BN, activation "
+                        + "quantizers, max/avg pooling, ReLU/ReLU6/identity activations, elementwise Add)");
+            }
+        }
+        Value out = values.get(outputName);
+        if (!(out instanceof Quantized q)) {
+            throw new IllegalArgumentException("vertex '" + outputName + "': the network output must be a quantized dense/output layer");
+        }
+        Int8Graph graph = new Int8Graph(tensors, nodes, input.tensor, q.tensor(), rounding);
+        graph.validate();
+        return new Int8Exporter.Result(graph, notes);
+    }
+
+    private static String quoted(String name) {
+        return "'" + name + "'";
+    }
+
+    private Value activate(Value in, Int8Exporter.Activation act, String name) {
+        if (act == Int8Exporter.Activation.NONE) {
+            return in;
+        }
+        if (!(in instanceof Pending p) || p.source().vertex.equals(conf.getNetworkInputs().get(0))) {
+            throw new IllegalArgumentException("layer '" + name + "': an activation on an already quantized tensor (or the network "
+                    + "input) cannot be fused into a clamp; put it before the activation quantizer");
+        }
+        if (p.afterAvgPool()) {
+            throw new IllegalArgumentException("layer '" + name + "': an activation after average pooling cannot be fused into the "
+                    + "clamp before it; put it before the pooling");
+        }
+        Int8Exporter.Activation combined = act == Int8Exporter.Activation.RELU6 || p.activation() == Int8Exporter.Activation.RELU6
+                ? Int8Exporter.Activation.RELU6 : Int8Exporter.Activation.RELU;
+        return new Pending(p.source(), combined, false, p.steps());
+    }
+
+    /** Elementwise Add of two quantized tensors; its requantization waits for its consumer. */
+    private Value add(String name, ElementWiseVertex e, List<String> inputs) {
+        if (e.getOp() != ElementWiseVertex.Op.Add || inputs.size() != 2) {
+            throw new IllegalArgumentException("vertex '" + name + "': elementwise " + e.getOp() + " of " + inputs.size()
+                    + " inputs is not supported by the integer export (Add of two is)");
+        }
+        Quantized[] q = new Quantized[2];
+        for (int i = 0; i < 2; i++) {
+            if (!(values.get(inputs.get(i)) instanceof Quantized qi)) {
+                throw new IllegalArgumentException("vertex '" + name + "': input '" + inputs.get(i) + "' is not quantized; the integer "
+                        + "add needs both inputs as int8 tensors: put an ActivationQuantizerLayer between them");
+            }
+            q[i] = qi;
+        }
+        Int8Graph.Tensor a = tensors.get(q[0].tensor());
+        Int8Graph.Tensor b = tensors.get(q[1].tensor());
+        if (!java.util.Arrays.equals(a.dims(), b.dims())) {
+            throw new IllegalArgumentException("vertex '" + name + "': inputs of shapes " + java.util.Arrays.toString(a.dims()) + " and "
+                    + java.util.Arrays.toString(b.dims()) + " (the integer add needs equal shapes)");
+        }
+        Source src = new Source(name, (codes, lo, hi) -> {
+            Int8Graph.Tensor t = new Int8Graph.Tensor(a.dims(), codes.scale(), codes.zeroPoint());
+            tensors.add(t);
+            int out = tensors.size() - 1;
+            nodes.add(Int8Graph.Add.of(q[0].tensor(), q[1].tensor(), out, a, b, t, lo, hi));
+            return out;
+        });
+        return new Pending(src, Int8Exporter.Activation.NONE, false, List.of());
+    }
+
+    /** The int8 tensor {@code in} becomes under a quantizer with {@code codes}, emitting what it takes. */
+    private int quantize(Value in, Int8Exporter.Codes codes, String consumer) {
+        if (in instanceof Quantized q) {
+            if (q.codes().equals(codes)) {
+                return q.tensor();
+            }
+            Int8Graph.Tensor from = tensors.get(q.tensor());
+            Int8Graph.Tensor to = new Int8Graph.Tensor(from.dims(), codes.scale(), codes.zeroPoint());
+            tensors.add(to);
+            int out = tensors.size() - 1;
+            nodes.add(Int8Graph.Requantize.of(q.tensor(), out, from, to, codes.min(), codes.max()));
+            return out;
+        }
+        Pending p = (Pending) in;
+        Source s = p.source();
+        if (s.tensor < 0) {
+            int lo = codes.min();
+            int hi = codes.max();
+            if (p.activation() != Int8Exporter.Activation.NONE) {
+                lo = Math.max(lo, codes.zeroPoint());
+            }
+            if (p.activation() == Int8Exporter.Activation.RELU6) {
+                hi = (int) Math.min(hi, codes.zeroPoint() + Math.rint(6 / codes.scale()));
+            }
+            s.tensor = s.producer.emit(codes, lo, hi);
+            s.codes = codes;
+            s.activation = p.activation();
+        } else if (!s.codes.equals(codes) || s.activation != p.activation()) {
+            throw new IllegalArgumentException("vertex '" + s.vertex + "': its consumers quantize it differently (" + consumer
+                    + " with scale " + codes.scale() + ", zero point " + codes.zeroPoint() + ", " + p.activation() + "; earlier scale "
+                    + s.codes.scale() + ", zero point " + s.codes.zeroPoint() + ", " + s.activation
+                    + "); put one ActivationQuantizerLayer after it and let its consumers read that");
+        }
+        Integer done = emitted.get(p);
+        if (done != null) {
+            return done;
+        }
+        int t = s.tensor;
+        for (Step step : p.steps()) {
+            t = step.pool() == null ? Int8Exporter.addFlatten(t, tensors, nodes)
+                    : Int8Exporter.addPool(step.pool(), quoted(step.name()), t, tensors, nodes);
+        }
+        emitted.put(p, t);
+        return t;
+    }
+}
