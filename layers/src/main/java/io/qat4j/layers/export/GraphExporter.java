@@ -95,6 +95,7 @@ final class GraphExporter {
     private final List<Int8Graph.Node> nodes = new ArrayList<>();
     private final Map<String, Value> values = new HashMap<>();
     private final List<String> notes = new ArrayList<>();
+    private final Map<Int8Graph.Node, double[]> scales = new java.util.IdentityHashMap<>();
     /** Tensors already emitted for a pending path, so that consumers sharing a path share its nodes. */
     private final Map<Pending, Integer> emitted = new HashMap<>();
 
@@ -178,7 +179,7 @@ final class GraphExporter {
                     Int8Graph.Tensor t = tensors.get(xTensor);
                     tensors.add(Int8Exporter.outputTensor(lc, t, codes));
                     int out = tensors.size() - 1;
-                    nodes.add(Int8Exporter.weighted(layer, lc, q.getQuant(), quoted(name), xTensor, t, out, xCodes, codes, lo, hi));
+                    nodes.add(Int8Exporter.weighted(layer, lc, q.getQuant(), quoted(name), xTensor, t, out, xCodes, codes, lo, hi, scales));
                     return out;
                 });
                 Int8Exporter.Activation act = Int8Exporter.activationOf(lc instanceof BaseLayer b ? b.getActivationFn() : null, quoted(name));
@@ -212,7 +213,7 @@ final class GraphExporter {
         }
         Int8Graph graph = new Int8Graph(tensors, nodes, input.tensor, q.tensor(), rounding);
         graph.validate();
-        return new Int8Exporter.Result(graph, notes);
+        return Int8Exporter.Result.of(graph, notes, scales);
     }
 
     private static String quoted(String name) {

@@ -53,7 +53,24 @@ import io.qat4j.ste.TernaryQuantizer;
 public final class Int8Exporter {
 
     /** The exported graph and what was decided along the way (for logs and reports). */
-    public record Result(Int8Graph graph, List<String> notes) {
+    /**
+     * @param weightScales per node of the graph: the real weight scale of each output channel of a
+     *                     Conv2D/Dense node ({@code s_w}, what the integer multipliers were computed
+     *                     from; the ONNX export needs them), {@code null} for other nodes
+     */
+    public record Result(Int8Graph graph, List<String> notes, List<double[]> weightScales) {
+        public Result {
+            notes = List.copyOf(notes);
+            weightScales = java.util.Collections.unmodifiableList(new ArrayList<>(weightScales));
+        }
+
+        static Result of(Int8Graph graph, List<String> notes, Map<Int8Graph.Node, double[]> scales) {
+            List<double[]> perNode = new ArrayList<>();
+            for (Int8Graph.Node n : graph.nodes()) {
+                perNode.add(scales.get(n));
+            }
+            return new Result(graph, notes, perNode);
+        }
     }
 
     /** int8 view of a quantizer: scale, zero point and the int8 code range it produces. */
@@ -97,6 +114,7 @@ public final class Int8Exporter {
         List<String> notes = new ArrayList<>();
         List<Int8Graph.Tensor> tensors = new ArrayList<>();
         List<Int8Graph.Node> nodes = new ArrayList<>();
+        Map<Int8Graph.Node, double[]> scales = new java.util.IdentityHashMap<>();
         int n = net.getnLayers();
         int first = nextWeighted(net, 0);
         if (first != 0) {
@@ -144,7 +162,7 @@ public final class Int8Exporter {
                 Int8Graph.Tensor in = tensors.get(current);
                 tensors.add(outputTensor(lc, in, outCodes));
                 int out = tensors.size() - 1;
-                nodes.add(weighted(layer, lc, q.getQuant(), name(net, i), current, in, out, currentCodes, outCodes, lo, hi));
+                nodes.add(weighted(layer, lc, q.getQuant(), name(net, i), current, in, out, currentCodes, outCodes, lo, hi, scales));
                 current = out;
                 currentCodes = outCodes;
             } else if (lc instanceof SubsamplingLayer s) {
@@ -162,7 +180,7 @@ public final class Int8Exporter {
         }
         Int8Graph graph = new Int8Graph(tensors, nodes, 0, current, rounding);
         graph.validate();
-        return new Result(graph, notes);
+        return Result.of(graph, notes, scales);
     }
 
     /** Appends a max/avg pooling node reading tensor {@code in} (same scale and zero point out); returns the new tensor id. */
@@ -450,7 +468,8 @@ public final class Int8Exporter {
     }
 
     static Int8Graph.Node weighted(Layer layer, org.deeplearning4j.nn.conf.layers.Layer lc, QuantSettings s, String name, int in,
-                                           Int8Graph.Tensor inTensor, int out, Codes inCodes, Codes outCodes, int lo, int hi) {
+                                           Int8Graph.Tensor inTensor, int out, Codes inCodes, Codes outCodes, int lo, int hi,
+                                           Map<Int8Graph.Node, double[]> weightScales) {
         boolean conv = lc instanceof QuantizedConvolutionLayer;
         INDArray w;
         INDArray bias;
@@ -491,10 +510,14 @@ public final class Int8Exporter {
             int[] st = c.getStride();
             int[] d = c.getDilation();
             int[] p = pads(c, inTensor);
-            return new Int8Graph.Conv2D(in, out, (int) c.getNOut(), (int) c.getNIn(), k[0], k[1], st[0], st[1], p[0], p[1], p[2], p[3],
+            Int8Graph.Node node = new Int8Graph.Conv2D(in, out, (int) c.getNOut(), (int) c.getNIn(), k[0], k[1], st[0], st[1], p[0], p[1], p[2], p[3],
                     d[0], d[1], ws.bits(), ws.codes(), qBias, requant);
+            weightScales.put(node, ws.scales());
+            return node;
         }
         org.deeplearning4j.nn.conf.layers.FeedForwardLayer f = (org.deeplearning4j.nn.conf.layers.FeedForwardLayer) lc;
-        return new Int8Graph.Dense(in, out, (int) f.getNOut(), (int) f.getNIn(), ws.bits(), ws.codes(), qBias, requant);
+        Int8Graph.Node node = new Int8Graph.Dense(in, out, (int) f.getNOut(), (int) f.getNIn(), ws.bits(), ws.codes(), qBias, requant);
+        weightScales.put(node, ws.scales());
+        return node;
     }
 }

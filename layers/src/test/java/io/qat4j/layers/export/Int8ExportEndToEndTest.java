@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
-import java.util.Random;
 
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -43,36 +42,17 @@ import io.qat4j.runtime.ModelFile;
  */
 class Int8ExportEndToEndTest {
 
-    private static final int SIZE = 10;
-    private static final int CLASSES = 3;
+    private static final int SIZE = SyntheticImages.SIZE;
+    private static final int CLASSES = SyntheticImages.CLASSES;
 
     @TempDir
     Path dir;
 
-    /** Class k: a bright 3x3 blob in column band k, random row, plus noise. */
     private static DataSet blobs(int n, long seed) {
-        Random r = new Random(seed);
-        float[] x = new float[n * SIZE * SIZE];
-        float[] y = new float[n * CLASSES];
-        for (int i = 0; i < n; i++) {
-            int k = r.nextInt(CLASSES);
-            y[i * CLASSES + k] = 1;
-            int row = 1 + r.nextInt(SIZE - 3);
-            int col = k * 3 + r.nextInt(2);
-            for (int p = 0; p < SIZE * SIZE; p++) {
-                x[i * SIZE * SIZE + p] = (float) (0.25 * r.nextDouble());
-            }
-            for (int dy = 0; dy < 3; dy++) {
-                for (int dx = 0; dx < 3; dx++) {
-                    x[i * SIZE * SIZE + (row + dy) * SIZE + col + dx] = (float) (0.7 + 0.3 * r.nextDouble());
-                }
-            }
-        }
-        return new DataSet(Nd4j.create(x, new long[] {n, 1, SIZE, SIZE}, DataType.FLOAT),
-                Nd4j.create(y, new long[] {n, CLASSES}, DataType.FLOAT));
+        return SyntheticImages.blobs(n, seed);
     }
 
-    private static MultiLayerNetwork floatCnn() {
+    static MultiLayerNetwork floatCnn() {
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().seed(11).updater(new Adam(1e-2)).list()
                 .layer(new ConvolutionLayer.Builder(3, 3).name("conv1").nOut(6).padding(1, 1).activation(Activation.IDENTITY).build())
                 .layer(new BatchNormalization.Builder().name("bn1").build())
@@ -87,7 +67,7 @@ class Int8ExportEndToEndTest {
         return net;
     }
 
-    private static void fit(MultiLayerNetwork net, DataSet data, int epochs) {
+    static void fit(MultiLayerNetwork net, DataSet data, int epochs) {
         for (int e = 0; e < epochs; e++) {
             for (DataSet b : data.batchBy(50)) {
                 net.fit(b);
@@ -103,7 +83,7 @@ class Int8ExportEndToEndTest {
         return (double) same / a.length;
     }
 
-    private MultiLayerNetwork qat(QuantSettings settings, DataSet train) {
+    static MultiLayerNetwork qat(QuantSettings settings, DataSet train) {
         MultiLayerNetwork fp = floatCnn();
         fit(fp, train, 4);
         MultiLayerNetwork q = QuantizedModel.wrap(fp, QuantizationPlan.uniform(settings)).network();

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.Random;
 
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -25,7 +24,6 @@ import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
@@ -47,33 +45,14 @@ import io.qat4j.runtime.ModelFile;
  */
 class ResidualExportTest {
 
-    private static final int SIZE = 10;
-    private static final int CLASSES = 3;
+    private static final int SIZE = SyntheticImages.SIZE;
+    private static final int CLASSES = SyntheticImages.CLASSES;
 
     @TempDir
     Path dir;
 
-    /** Class k: a bright 3x3 blob in column band k, random row, plus noise. */
     private static DataSet blobs(int n, long seed) {
-        Random r = new Random(seed);
-        float[] x = new float[n * SIZE * SIZE];
-        float[] y = new float[n * CLASSES];
-        for (int i = 0; i < n; i++) {
-            int k = r.nextInt(CLASSES);
-            y[i * CLASSES + k] = 1;
-            int row = 1 + r.nextInt(SIZE - 3);
-            int col = k * 3 + r.nextInt(2);
-            for (int p = 0; p < SIZE * SIZE; p++) {
-                x[i * SIZE * SIZE + p] = (float) (0.25 * r.nextDouble());
-            }
-            for (int dy = 0; dy < 3; dy++) {
-                for (int dx = 0; dx < 3; dx++) {
-                    x[i * SIZE * SIZE + (row + dy) * SIZE + col + dx] = (float) (0.7 + 0.3 * r.nextDouble());
-                }
-            }
-        }
-        return new DataSet(Nd4j.create(x, new long[] {n, 1, SIZE, SIZE}, DataType.FLOAT),
-                Nd4j.create(y, new long[] {n, CLASSES}, DataType.FLOAT));
+        return SyntheticImages.blobs(n, seed);
     }
 
     private static QuantSettings signed(QuantSettings s) {
@@ -83,7 +62,7 @@ class ResidualExportTest {
     }
 
     /** @param quantizeBranch false leaves the residual branch unquantized before the Add (not exportable) */
-    private static ComputationGraph residual(QuantSettings s, boolean quantizeBranch) {
+    static ComputationGraph residual(QuantSettings s, boolean quantizeBranch) {
         ComputationGraphConfiguration.GraphBuilder b = new NeuralNetConfiguration.Builder().seed(5).updater(new Adam(3e-3)).graphBuilder()
                 .addInputs("in")
                 .addLayer("conv0", QuantizedConvolutionLayer.of(new ConvolutionLayer.Builder(3, 3).nOut(6).padding(1, 1)
@@ -111,7 +90,7 @@ class ResidualExportTest {
         return g;
     }
 
-    private static void fit(ComputationGraph g, DataSet data, int epochs) {
+    static void fit(ComputationGraph g, DataSet data, int epochs) {
         for (int e = 0; e < epochs; e++) {
             for (DataSet batch : data.batchBy(50)) {
                 g.fit(batch);

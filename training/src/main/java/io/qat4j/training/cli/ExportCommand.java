@@ -32,7 +32,9 @@ public final class ExportCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "Integer model file to write (atomically).")
     Path out;
 
-    @Option(names = "--format", defaultValue = "q4j", description = "Output format: q4j (default). ONNX export is not available yet.")
+    @Option(names = "--format", defaultValue = "q4j", description = "Output format: q4j (default; the qat4j integer model), onnx (QDQ "
+            + "model of the same integer model, opset 13, per-channel weights), or onnx-fp32 (a float model of stock DL4J layers, e.g. "
+            + "runs/fp32/best.zip, as a float ONNX model).")
     String format;
 
     @Option(names = "--rounding", defaultValue = "SINGLE", description = "Requantization rounding: SINGLE (default; TFLite's "
@@ -58,8 +60,8 @@ public final class ExportCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter err = spec.commandLine().getErr();
-        if (!format.equals("q4j")) {
-            err.println("qat4j export: format '" + format + "' is not available; only q4j (the qat4j integer model file) is");
+        if (!java.util.List.of("q4j", "onnx", "onnx-fp32").contains(format)) {
+            err.println("qat4j export: --format '" + format + "' is not one of q4j, onnx, onnx-fp32");
             return Qat4jCommand.EXIT_USAGE;
         }
         if (!Files.isRegularFile(model)) {
@@ -72,6 +74,19 @@ public final class ExportCommand implements Callable<Integer> {
         }
         try {
             Runs.RunData data = Runs.data(c);
+            PrintWriter o = spec.commandLine().getOut();
+            if (format.equals("onnx-fp32")) {
+                long[] shape = data.train().getFeatures().shape();
+                int[] dims = new int[shape.length - 1];
+                for (int i = 1; i < shape.length; i++) {
+                    dims[i - 1] = (int) shape[i];
+                }
+                io.qat4j.layers.export.OnnxExporter.write(io.qat4j.layers.export.OnnxExporter.float32(
+                        ModelSerializer.restoreMultiLayerNetwork(model.toFile(), false), dims), out);
+                o.printf("wrote %s: %d bytes (float ONNX, opset %d)%n", out, Files.size(out), io.qat4j.layers.export.OnnxExporter.OPSET);
+                o.flush();
+                return 0;
+            }
             org.nd4j.linalg.api.ndarray.INDArray calibration =
                     data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));
             Int8Exporter.Result r = isComputationGraph(model)
@@ -80,8 +95,11 @@ public final class ExportCommand implements Callable<Integer> {
             if (out.toAbsolutePath().getParent() != null) {
                 Files.createDirectories(out.toAbsolutePath().getParent());
             }
-            ModelFile.write(r.graph(), out);
-            PrintWriter o = spec.commandLine().getOut();
+            if (format.equals("onnx")) {
+                io.qat4j.layers.export.OnnxExporter.write(io.qat4j.layers.export.OnnxExporter.qdq(r), out);
+            } else {
+                ModelFile.write(r.graph(), out);
+            }
             r.notes().forEach(n -> o.println("note: " + n));
             o.printf("wrote %s: %d bytes, %d nodes%n", out, Files.size(out), r.graph().nodes().size());
             o.flush();

@@ -105,8 +105,21 @@ class TrainQatCommandTest {
         String[] bad = run("run", corrupt.toString(), "--config", qat.toString());
         assertEquals("2", bad[0]);
         assertTrue(bad[2].contains("CHECKSUM_MISMATCH") && bad[2].contains("corrupt.q4j"), bad[2]);
-        assertEquals("2", run("export", qOut.resolve("best.zip").toString(), "--config", qat.toString(), "--out", "x.onnx",
-                "--format", "onnx")[0]);
+        // ONNX: the QDQ model of the same integer model, and the FP32 teacher as a float model; both are ONNX protobufs
+        Path qdqFile = dir.resolve("qat.onnx");
+        String[] on = run("export", qOut.resolve("best.zip").toString(), "--config", qat.toString(), "--out", qdqFile.toString(),
+                "--format", "onnx");
+        assertEquals("0", on[0], on[1] + on[2]);
+        onnx.Onnx.ModelProto qdq = onnx.Onnx.ModelProto.parseFrom(Files.readAllBytes(qdqFile));
+        assertTrue(qdq.getGraph().getNodeList().stream().anyMatch(n -> n.getOpType().equals("QuantizeLinear")), qdq.getGraph().getName());
+        Path fpOnnx = dir.resolve("fp32.onnx");
+        String[] fo = run("export", fpOut.resolve("best.zip").toString(), "--config", qat.toString(), "--out", fpOnnx.toString(),
+                "--format", "onnx-fp32");
+        assertEquals("0", fo[0], fo[1] + fo[2]);
+        assertTrue(onnx.Onnx.ModelProto.parseFrom(Files.readAllBytes(fpOnnx)).getGraph().getNodeList().stream()
+                .anyMatch(n -> n.getOpType().equals("BatchNormalization")));
+        assertEquals("2", run("export", qOut.resolve("best.zip").toString(), "--config", qat.toString(), "--out", "x.tflite",
+                "--format", "tflite")[0]);
     }
 
     @Test

@@ -1,0 +1,398 @@
+package io.qat4j.layers.export;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.ConvolutionMode;
+import org.deeplearning4j.nn.conf.InputPreProcessor;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.activations.IActivation;
+import org.nd4j.linalg.activations.impl.ActivationIdentity;
+import org.nd4j.linalg.activations.impl.ActivationReLU;
+import org.nd4j.linalg.activations.impl.ActivationSoftmax;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.shade.protobuf.ByteString;
+
+import io.qat4j.runtime.Int8Graph;
+import onnx.Onnx;
+
+/**
+ * ONNX export (opset 13, IR version 7) with the protobuf classes nd4j-api bundles ({@code onnx.Onnx}).
+ *
+ * <p>{@link #qdq}: an exported integer model as a QDQ graph. Every int8 tensor of the
+ * {@link Int8Graph} is the output of a {@code QuantizeLinear} (its scale and zero point); Conv/Gemm
+ * read {@code DequantizeLinear} of it, of their int8 weights (per-channel scales on axis 0, zero
+ * point 0) and of their int32 bias (scale {@code s_x s_w[c]}); a fused ReLU/ReLU6 clamp becomes
+ * Relu/Clip before the next QuantizeLinear; max pooling and flattening run on the int8 tensor;
+ * average pooling, Add and Requantize run on dequantized values. The graph output is the
+ * dequantized logits. What differs from the qat4j runtime: ONNX rounds half to even with a float32
+ * {@code x/scale} where the runtime applies a Q31 multiplier and rounds ties up, and ONNX Runtime
+ * averages in float; results agree except near ties (measured in the tests).
+ *
+ * <p>{@link #float32}: a float MultiLayerNetwork of stock DL4J layers (Conv2D, BatchNormalization,
+ * ReLU/identity/softmax activations, max/avg pooling, Dense/Output, CNN-to-dense flattening) as a
+ * float ONNX graph with the same outputs as {@code output()}.
+ *
+ * <p>Files are written to a temporary file and atomically renamed.
+ */
+public final class OnnxExporter {
+
+    /** The ONNX opset the exports use. */
+    public static final int OPSET = 13;
+
+    private OnnxExporter() {
+    }
+
+    /** Serializes {@code model} to {@code path} atomically. */
+    public static void write(Onnx.ModelProto model, Path path) throws IOException {
+        Path abs = path.toAbsolutePath();
+        if (abs.getParent() != null) {
+            Files.createDirectories(abs.getParent());
+        }
+        Path tmp = abs.resolveSibling(abs.getFileName() + ".tmp");
+        Files.write(tmp, model.toByteArray());
+        Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** The exported integer model {@code r} as an ONNX QDQ model (input "input" float NCHW/NF, output "logits"). */
+    public static Onnx.ModelProto qdq(Int8Exporter.Result r) {
+        Int8Graph g = r.graph();
+        Builder b = new Builder("qat4j-qdq");
+        Int8Graph.Tensor in = g.tensors().get(g.input());
+        b.input("input", in.dims());
+        Map<Integer, String> quantized = new HashMap<>();
+        Map<Integer, String> dequantized = new HashMap<>();
+        quantized.put(g.input(), b.quantize("input", in, "t" + g.input()));
+        for (int i = 0; i < g.nodes().size(); i++) {
+            Int8Graph.Node node = g.nodes().get(i);
+            Int8Graph.Tensor out = g.tensors().get(node.output());
+            String name = "n" + i;
+            String outQ = "t" + node.output() + "_q";
+            if (node instanceof Int8Graph.Conv2D c) {
+                Int8Graph.Tensor x = g.tensors().get(c.input());
+                String w = b.dequantizedWeights(name, c.weights(), new long[] {c.outChannels(), c.inChannels(), c.kernelH(), c.kernelW()},
+                        r.weightScales().get(i));
+                String bias = b.dequantizedBias(name, c.bias(), x.scale(), r.weightScales().get(i));
+                String y = b.node("Conv", name, new String[] {b.dq(c.input(), x, quantized, dequantized), w, bias},
+                        attrs(ints("kernel_shape", c.kernelH(), c.kernelW()), ints("strides", c.strideH(), c.strideW()),
+                                ints("pads", c.padTop(), c.padLeft(), c.padBottom(), c.padRight()),
+                                ints("dilations", c.dilationH(), c.dilationW())));
+                quantized.put(c.output(), b.quantize(b.clamp(y, name, out, c.requant().activationMin(), c.requant().activationMax()), out,
+                        "t" + c.output()));
+            } else if (node instanceof Int8Graph.Dense d) {
+                Int8Graph.Tensor x = g.tensors().get(d.input());
+                String w = b.dequantizedWeights(name, d.weights(), new long[] {d.outFeatures(), d.inFeatures()}, r.weightScales().get(i));
+                String bias = b.dequantizedBias(name, d.bias(), x.scale(), r.weightScales().get(i));
+                String y = b.node("Gemm", name, new String[] {b.dq(d.input(), x, quantized, dequantized), w, bias},
+                        attrs(intAttr("transB", 1)));
+                quantized.put(d.output(), b.quantize(b.clamp(y, name, out, d.requant().activationMin(), d.requant().activationMax()), out,
+                        "t" + d.output()));
+            } else if (node instanceof Int8Graph.MaxPool p) {
+                b.nodeTo("MaxPool", name, new String[] {quantized.get(p.input())}, outQ, attrs(ints("kernel_shape", p.kernelH(), p.kernelW()),
+                        ints("strides", p.strideH(), p.strideW()), ints("pads", p.padTop(), p.padLeft(), p.padBottom(), p.padRight())));
+                quantized.put(p.output(), outQ);
+            } else if (node instanceof Int8Graph.AvgPool p) {
+                String y = b.node("AveragePool", name, new String[] {b.dq(p.input(), g.tensors().get(p.input()), quantized, dequantized)},
+                        attrs(ints("kernel_shape", p.kernelH(), p.kernelW()), ints("strides", p.strideH(), p.strideW()),
+                                ints("pads", p.padTop(), p.padLeft(), p.padBottom(), p.padRight()), intAttr("count_include_pad", 0)));
+                quantized.put(p.output(), b.quantize(y, out, "t" + p.output()));
+            } else if (node instanceof Int8Graph.Flatten f) {
+                b.nodeTo("Flatten", name, new String[] {quantized.get(f.input())}, outQ, attrs(intAttr("axis", 1)));
+                quantized.put(f.output(), outQ);
+            } else if (node instanceof Int8Graph.Add a) {
+                String y = b.node("Add", name, new String[] {b.dq(a.input(), g.tensors().get(a.input()), quantized, dequantized),
+                        b.dq(a.input2(), g.tensors().get(a.input2()), quantized, dequantized)}, attrs());
+                quantized.put(a.output(), b.quantize(b.clamp(y, name, out, a.activationMin(), a.activationMax()), out, "t" + a.output()));
+            } else if (node instanceof Int8Graph.Requantize q) {
+                String y = b.dq(q.input(), g.tensors().get(q.input()), quantized, dequantized);
+                quantized.put(q.output(), b.quantize(b.clamp(y, name, out, q.activationMin(), q.activationMax()), out, "t" + q.output()));
+            } else {
+                throw new IllegalArgumentException("node " + i + ": " + node.getClass().getSimpleName() + " has no ONNX mapping");
+            }
+        }
+        Int8Graph.Tensor last = g.tensors().get(g.output());
+        b.nodeTo("DequantizeLinear", "logits_dequantize", new String[] {quantized.get(g.output()),
+                b.scalar("t" + g.output() + "_scale", last.scale()), b.zeroPoint("t" + g.output() + "_zp", last.zeroPoint())}, "logits", attrs());
+        b.output("logits", last.dims());
+        return b.build();
+    }
+
+    /** A float network of stock DL4J layers as a float ONNX graph (input "input", output "output" = {@code output()}). */
+    public static Onnx.ModelProto float32(MultiLayerNetwork net, int[] inputDims) {
+        Builder b = new Builder("qat4j-fp32");
+        b.input("input", inputDims);
+        String x = "input";
+        int[] dims = inputDims.clone();
+        for (int i = 0; i < net.getnLayers(); i++) {
+            Layer layer = net.getLayer(i);
+            org.deeplearning4j.nn.conf.layers.Layer lc = layer.conf().getLayer();
+            String name = lc.getLayerName() == null ? "layer" + i : lc.getLayerName();
+            InputPreProcessor pre = net.getLayerWiseConfigurations().getInputPreProcess(i);
+            if (pre != null) {
+                if (!(pre instanceof CnnToFeedForwardPreProcessor)) {
+                    throw new IllegalArgumentException("layer '" + name + "': preprocessor " + pre.getClass().getSimpleName()
+                            + " has no ONNX mapping");
+                }
+                x = b.node("Flatten", name + "_flatten", new String[] {x}, attrs(intAttr("axis", 1)));
+                dims = new int[] {product(dims)};
+            }
+            if (lc instanceof ConvolutionLayer c && lc.getClass() == ConvolutionLayer.class) {
+                if (c.getConvolutionMode() == ConvolutionMode.Same) {
+                    throw new IllegalArgumentException("layer '" + name + "': Same-mode convolutions are not mapped to ONNX (use explicit padding)");
+                }
+                String w = b.floats(name + "_W", layer.getParam("W"));
+                List<String> inputs = new ArrayList<>(List.of(x, w));
+                if (layer.paramTable().containsKey("b")) {
+                    inputs.add(b.floats(name + "_b", layer.getParam("b")));
+                }
+                int[] k = c.getKernelSize();
+                int[] s = c.getStride();
+                int[] p = c.getPadding();
+                int[] d = c.getDilation();
+                x = b.node("Conv", name, inputs.toArray(String[]::new), attrs(ints("kernel_shape", k[0], k[1]), ints("strides", s[0], s[1]),
+                        ints("pads", p[0], p[1], p[0], p[1]), ints("dilations", d[0], d[1])));
+                dims = new int[] {(int) c.getNOut(), Int8Graph.outputSize(dims[1], k[0], s[0], p[0], p[0], d[0]),
+                        Int8Graph.outputSize(dims[2], k[1], s[1], p[1], p[1], d[1])};
+                x = activation(b, x, name, c.getActivationFn());
+            } else if (lc instanceof BatchNormalization bn) {
+                INDArray var;
+                if (bn.isUseLogStd()) {
+                    INDArray std = org.nd4j.linalg.ops.transforms.Transforms.pow(
+                            org.nd4j.linalg.factory.Nd4j.valueArrayOf(layer.getParam("log10stdev").shape(), 10.0, DataType.DOUBLE),
+                            layer.getParam("log10stdev").castTo(DataType.DOUBLE), true);
+                    var = std.muli(std).subi(bn.getEps());   // DL4J's std includes eps; ONNX adds it back
+                } else {
+                    var = layer.getParam("var");
+                }
+                x = b.node("BatchNormalization", name, new String[] {x, b.floats(name + "_gamma", layer.getParam("gamma")),
+                        b.floats(name + "_beta", layer.getParam("beta")), b.floats(name + "_mean", layer.getParam("mean")),
+                        b.floats(name + "_var", var)}, attrs(floatAttr("epsilon", (float) bn.getEps())));
+                // DL4J's batch-norm layer applies no activation function (its configured one, sigmoid by default, is unused)
+            } else if (lc instanceof ActivationLayer a) {
+                x = activation(b, x, name, a.getActivationFn());
+            } else if (lc instanceof SubsamplingLayer s) {
+                if (s.getConvolutionMode() == ConvolutionMode.Same) {
+                    throw new IllegalArgumentException("layer '" + name + "': Same-mode pooling is not mapped to ONNX");
+                }
+                int[] k = s.getKernelSize();
+                int[] st = s.getStride();
+                int[] p = s.getPadding();
+                String op = switch (s.getPoolingType()) {
+                    case MAX -> "MaxPool";
+                    case AVG -> "AveragePool";
+                    default -> throw new IllegalArgumentException("layer '" + name + "': pooling " + s.getPoolingType() + " has no ONNX mapping");
+                };
+                x = b.node(op, name, new String[] {x}, attrs(ints("kernel_shape", k[0], k[1]), ints("strides", st[0], st[1]),
+                        ints("pads", p[0], p[1], p[0], p[1])));
+                dims = new int[] {dims[0], Int8Graph.outputSize(dims[1], k[0], st[0], p[0], p[0], 1),
+                        Int8Graph.outputSize(dims[2], k[1], st[1], p[1], p[1], 1)};
+            } else if (lc instanceof FeedForwardLayer f && (lc.getClass() == org.deeplearning4j.nn.conf.layers.DenseLayer.class
+                    || lc.getClass() == org.deeplearning4j.nn.conf.layers.OutputLayer.class)) {
+                // DL4J stores W as [in, out]: Gemm without transB
+                x = b.node("Gemm", name, new String[] {x, b.floats(name + "_W", layer.getParam("W")), b.floats(name + "_b", layer.getParam("b"))},
+                        attrs());
+                dims = new int[] {(int) f.getNOut()};
+                x = activation(b, x, name, ((BaseLayer) lc).getActivationFn());
+            } else {
+                throw new IllegalArgumentException("layer '" + name + "': " + lc.getClass().getSimpleName() + " has no float ONNX mapping "
+                        + "(stock Conv2D, BatchNormalization, activations, pooling, Dense/Output)");
+            }
+        }
+        b.nodeTo("Identity", "output", new String[] {x}, "output", attrs());
+        b.output("output", dims);
+        return b.build();
+    }
+
+    private static int product(int[] dims) {
+        int p = 1;
+        for (int d : dims) {
+            p *= d;
+        }
+        return p;
+    }
+
+    private static String activation(Builder b, String x, String name, IActivation a) {
+        if (a == null || a instanceof ActivationIdentity) {
+            return x;
+        }
+        if (a instanceof ActivationReLU) {
+            return b.node("Relu", name + "_relu", new String[] {x}, attrs());
+        }
+        if (a instanceof ActivationSoftmax) {
+            return b.node("Softmax", name + "_softmax", new String[] {x}, attrs(intAttr("axis", 1)));
+        }
+        throw new IllegalArgumentException("layer '" + name + "': activation " + a + " has no ONNX mapping (ReLU, identity, softmax)");
+    }
+
+    private static List<Onnx.AttributeProto> attrs(Onnx.AttributeProto... a) {
+        return List.of(a);
+    }
+
+    private static Onnx.AttributeProto ints(String name, int... values) {
+        Onnx.AttributeProto.Builder a = Onnx.AttributeProto.newBuilder().setName(name).setType(Onnx.AttributeProto.AttributeType.INTS);
+        for (int v : values) {
+            a.addInts(v);
+        }
+        return a.build();
+    }
+
+    private static Onnx.AttributeProto intAttr(String name, int value) {
+        return Onnx.AttributeProto.newBuilder().setName(name).setType(Onnx.AttributeProto.AttributeType.INT).setI(value).build();
+    }
+
+    private static Onnx.AttributeProto floatAttr(String name, float value) {
+        return Onnx.AttributeProto.newBuilder().setName(name).setType(Onnx.AttributeProto.AttributeType.FLOAT).setF(value).build();
+    }
+
+    /** Accumulates nodes, initializers, inputs and outputs of one graph. */
+    private static final class Builder {
+        private final Onnx.GraphProto.Builder graph = Onnx.GraphProto.newBuilder();
+        private final java.util.Set<String> initializers = new java.util.HashSet<>();
+
+        Builder(String name) {
+            graph.setName(name);
+        }
+
+        Onnx.ModelProto build() {
+            return Onnx.ModelProto.newBuilder().setIrVersion(7).setProducerName("qat4j").setProducerVersion("0.1.0")
+                    .addOpsetImport(Onnx.OperatorSetIdProto.newBuilder().setDomain("").setVersion(OPSET)).setGraph(graph).build();
+        }
+
+        private static Onnx.ValueInfoProto valueInfo(String name, int[] dims) {
+            Onnx.TensorShapeProto.Builder shape = Onnx.TensorShapeProto.newBuilder();
+            shape.addDim(Onnx.TensorShapeProto.Dimension.newBuilder().setDimParam("N"));
+            for (int d : dims) {
+                shape.addDim(Onnx.TensorShapeProto.Dimension.newBuilder().setDimValue(d));
+            }
+            return Onnx.ValueInfoProto.newBuilder().setName(name).setType(Onnx.TypeProto.newBuilder().setTensorType(
+                    Onnx.TypeProto.Tensor.newBuilder().setElemType(Onnx.TensorProto.DataType.FLOAT_VALUE).setShape(shape))).build();
+        }
+
+        void input(String name, int[] dims) {
+            graph.addInput(valueInfo(name, dims));
+        }
+
+        void output(String name, int[] dims) {
+            graph.addOutput(valueInfo(name, dims));
+        }
+
+        String node(String op, String name, String[] inputs, List<Onnx.AttributeProto> attributes) {
+            return nodeTo(op, name, inputs, name + "_out", attributes);
+        }
+
+        String nodeTo(String op, String name, String[] inputs, String output, List<Onnx.AttributeProto> attributes) {
+            Onnx.NodeProto.Builder n = Onnx.NodeProto.newBuilder().setOpType(op).setName(name).addOutput(output);
+            for (String in : inputs) {
+                n.addInput(in);
+            }
+            n.addAllAttribute(attributes);
+            graph.addNode(n);
+            return output;
+        }
+
+        private String initializer(String name, int dataType, long[] dims, ByteBuffer raw) {
+            if (!initializers.add(name)) {
+                return name;   // shared scale/zero-point constants are defined once
+            }
+            Onnx.TensorProto.Builder t = Onnx.TensorProto.newBuilder().setName(name).setDataType(dataType);
+            for (long d : dims) {
+                t.addDims(d);
+            }
+            raw.flip();
+            t.setRawData(ByteString.copyFrom(raw));
+            graph.addInitializer(t);
+            return name;
+        }
+
+        String floats(String name, INDArray a) {
+            float[] v = a.castTo(DataType.FLOAT).dup('c').data().asFloat();
+            ByteBuffer buf = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+            for (float f : v) {
+                buf.putFloat(f);
+            }
+            return initializer(name, Onnx.TensorProto.DataType.FLOAT_VALUE, a.shape(), buf);
+        }
+
+        String scalar(String name, double value) {
+            ByteBuffer buf = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat((float) value);
+            return initializer(name, Onnx.TensorProto.DataType.FLOAT_VALUE, new long[0], buf);
+        }
+
+        String zeroPoint(String name, int zp) {
+            ByteBuffer buf = ByteBuffer.allocate(1).put((byte) zp);
+            return initializer(name, Onnx.TensorProto.DataType.INT8_VALUE, new long[0], buf);
+        }
+
+        /** QuantizeLinear of float {@code x} with the tensor's scale and zero point; returns the int8 name. */
+        String quantize(String x, Int8Graph.Tensor t, String name) {
+            return nodeTo("QuantizeLinear", name + "_quantize", new String[] {x, scalar(name + "_scale", t.scale()),
+                    zeroPoint(name + "_zp", t.zeroPoint())}, name + "_q", attrs());
+        }
+
+        /** DequantizeLinear of int8 tensor {@code id} (once per tensor). */
+        String dq(int id, Int8Graph.Tensor t, Map<Integer, String> quantized, Map<Integer, String> dequantized) {
+            return dequantized.computeIfAbsent(id, k -> nodeTo("DequantizeLinear", "t" + id + "_dequantize",
+                    new String[] {quantized.get(id), scalar("t" + id + "_scale", t.scale()), zeroPoint("t" + id + "_zp", t.zeroPoint())},
+                    "t" + id + "_dq", attrs()));
+        }
+
+        /** Relu or Clip for a requantization clamp {@code [lo, hi]} narrower than int8; {@code y} itself otherwise. */
+        String clamp(String y, String name, Int8Graph.Tensor out, int lo, int hi) {
+            if (lo <= -128 && hi >= 127) {
+                return y;
+            }
+            if (lo == out.zeroPoint() && hi >= 127) {
+                return node("Relu", name + "_relu", new String[] {y}, attrs());
+            }
+            return node("Clip", name + "_clip", new String[] {y, scalar(name + "_min", out.scale() * (lo - out.zeroPoint())),
+                    scalar(name + "_max", out.scale() * (hi - out.zeroPoint()))}, attrs());
+        }
+
+        /** Int8 weight codes with per-output-channel scales, dequantized on axis 0. */
+        String dequantizedWeights(String name, byte[] codes, long[] dims, double[] scales) {
+            initializer(name + "_Wq", Onnx.TensorProto.DataType.INT8_VALUE, dims, ByteBuffer.allocate(codes.length).put(codes));
+            ByteBuffer s = ByteBuffer.allocate(4 * scales.length).order(ByteOrder.LITTLE_ENDIAN);
+            for (double v : scales) {
+                s.putFloat((float) v);
+            }
+            initializer(name + "_Wscale", Onnx.TensorProto.DataType.FLOAT_VALUE, new long[] {scales.length}, s);
+            initializer(name + "_Wzp", Onnx.TensorProto.DataType.INT8_VALUE, new long[] {scales.length}, ByteBuffer.allocate(scales.length)
+                    .put(new byte[scales.length]));
+            return nodeTo("DequantizeLinear", name + "_W_dequantize", new String[] {name + "_Wq", name + "_Wscale", name + "_Wzp"},
+                    name + "_W", attrs(intAttr("axis", 0)));
+        }
+
+        /** Int32 bias codes with scale {@code s_x s_w[c]}, dequantized on axis 0. */
+        String dequantizedBias(String name, int[] bias, double inputScale, double[] weightScales) {
+            ByteBuffer q = ByteBuffer.allocate(4 * bias.length).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer s = ByteBuffer.allocate(4 * bias.length).order(ByteOrder.LITTLE_ENDIAN);
+            for (int c = 0; c < bias.length; c++) {
+                q.putInt(bias[c]);
+                s.putFloat((float) (inputScale * weightScales[c]));
+            }
+            initializer(name + "_Bq", Onnx.TensorProto.DataType.INT32_VALUE, new long[] {bias.length}, q);
+            initializer(name + "_Bscale", Onnx.TensorProto.DataType.FLOAT_VALUE, new long[] {bias.length}, s);
+            initializer(name + "_Bzp", Onnx.TensorProto.DataType.INT32_VALUE, new long[] {bias.length},
+                    ByteBuffer.allocate(4 * bias.length).position(4 * bias.length));
+            return nodeTo("DequantizeLinear", name + "_B_dequantize", new String[] {name + "_Bq", name + "_Bscale", name + "_Bzp"},
+                    name + "_B", attrs(intAttr("axis", 0)));
+        }
+    }
+}
