@@ -23,7 +23,7 @@ class BenchmarkSetupTest {
             String list = new String(in.readAllBytes(), StandardCharsets.UTF_8);
             for (String name : new String[] {"FixedPointBenchmark_fixedPoint", "FixedPointBenchmark_floatMultiplier",
                     "FakeQuantBenchmark_fakeQuant", "Conv2dBackendBenchmark_forward", "Conv2dBackendBenchmark_trainStep",
-                    "NativeConv2dBenchmark_forward", "NativeConv2dBenchmark_backward", "QatTrainingBenchmark_trainStep", "Int8RuntimeBenchmark_run"}) {
+                    "NativeConv2dBenchmark_forward", "NativeConv2dBenchmark_backward", "QatTrainingBenchmark_trainStep", "Int8RuntimeBenchmark_run", "InferenceBenchmark_infer"}) {
                 assertTrue(list.contains("jmh_generated." + name + "_jmhTest"), name + " not registered");
             }
         }
@@ -100,5 +100,39 @@ class BenchmarkSetupTest {
         opt.setup();
         assertArrayEquals(ref.run(), opt.run());
         assertEquals(20, opt.run().length);
+    }
+
+    @Test
+    void inferenceEnginesComputeTheSameModel() throws Exception {
+        try (InferenceModels m = new InferenceModels(1)) {
+            int n = 64;
+            org.nd4j.linalg.api.ndarray.INDArray x = InferenceModels.randomImages(n, 5).getFeatures();
+            float[] xf = x.dup('c').data().asFloat();
+            // (a) vs (d): the float ONNX export computes DL4J's output()
+            float[] dl4j = m.fp32.output(x, false).dup('c').data().asFloat();
+            float[][] ortFp32 = m.runOrt(m.ortFp32, xf, n);
+            double maxFloat = 0;
+            for (int i = 0; i < n; i++) {
+                for (int c = 0; c < 10; c++) {
+                    maxFloat = Math.max(maxFloat, Math.abs(ortFp32[i][c] - dl4j[i * 10 + c]));
+                }
+            }
+            assertTrue(maxFloat < 1e-4, "ORT FP32 vs DL4J: " + maxFloat);
+            // (b) vs (c): ORT on the QDQ export agrees with the qat4j runtime
+            float[] int8 = m.int8.run(xf, n);
+            float[][] qdq = m.runOrt(m.ortQdq, xf, n);
+            int agree = 0;
+            for (int i = 0; i < n; i++) {
+                int a = 0;
+                int b = 0;
+                for (int c = 0; c < 10; c++) {
+                    a = int8[i * 10 + c] > int8[i * 10 + a] ? c : a;
+                    b = qdq[i][c] > qdq[i][b] ? c : b;
+                }
+                agree += a == b ? 1 : 0;
+            }
+            assertTrue(agree >= n - 2, "ORT QDQ vs qat4j runtime argmax agreement " + agree + "/" + n);
+            assertEquals(1_218_048L, InferenceModels.MACS_PER_SAMPLE);
+        }
     }
 }

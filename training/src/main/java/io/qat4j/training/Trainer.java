@@ -21,6 +21,7 @@ import org.slf4j.LoggerFactory;
 
 import io.qat4j.distill.DistillationLoss;
 import io.qat4j.layers.QuantizedModel;
+import io.qat4j.layers.ReferenceCnn;
 import io.qat4j.layers.conf.QuantizedConvBatchNormLayer;
 
 /**

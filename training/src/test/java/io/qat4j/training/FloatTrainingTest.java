@@ -20,6 +20,7 @@ import org.nd4j.linalg.learning.config.Adam;
 import io.qat4j.layers.QuantSettings;
 import io.qat4j.layers.QuantizationPlan;
 import io.qat4j.layers.QuantizedModel;
+import io.qat4j.layers.ReferenceCnn;
 
 /** Float training through qat4j's layers (quantization off) gives a plain DL4J network computing the same function. */
 class FloatTrainingTest {

@@ -18,11 +18,12 @@ import org.nd4j.linalg.learning.config.Adam;
 import com.fasterxml.jackson.annotation.JsonInclude;
 
 import io.qat4j.layers.QuantizedModel;
+import io.qat4j.layers.ReferenceCnn;
 import io.qat4j.ptq.PostTrainingQuantizer;
 import io.qat4j.ptq.QuantPlan;
 import io.qat4j.training.Int8Evaluation;
 import io.qat4j.training.PtqRun;
-import io.qat4j.training.ReferenceCnn;
+
 import io.qat4j.training.Trainer;
 import io.qat4j.training.config.ExperimentConfig;
 import io.qat4j.training.config.RunConfig;

@@ -14,6 +14,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import io.qat4j.layers.ReferenceCnn;
+
 /** `qat4j train` then `qat4j qat` end to end on part of the bundled subset. */
 class TrainQatCommandTest {
 

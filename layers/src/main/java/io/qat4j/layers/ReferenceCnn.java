@@ -1,4 +1,4 @@
-package io.qat4j.training;
+package io.qat4j.layers;
 
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
