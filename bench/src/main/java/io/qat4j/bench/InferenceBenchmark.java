@@ -35,7 +35,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
-@Fork(value = 1, jvmArgsAppend = "-Xss8m")   // ONNX Runtime's native initialization overflows the default 1 MiB thread stack here
+@Fork(value = 1, jvmArgsAppend = {"-Xss8m", "--add-modules=jdk.incubator.vector"})   // ORT: its native init overflowed a 1 MiB stack
 public class InferenceBenchmark {
 
     @Param({"dl4j-fp32", "qat4j-int8", "ort-qdq", "ort-fp32"})

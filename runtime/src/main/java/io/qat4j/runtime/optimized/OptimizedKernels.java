@@ -112,8 +112,32 @@ public final class OptimizedKernels {
         }
     }
 
+    /** Whether the JVM was started with {@code --add-modules jdk.incubator.vector} (and {@code -Dqat4j.vector=false} is not set). */
+    private static final boolean VECTOR_AVAILABLE = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
+            && !"false".equals(System.getProperty("qat4j.vector"));
+    /** Use {@link VectorDot}; tests switch it off to check the scalar loops too. */
+    private static volatile boolean vectorized = VECTOR_AVAILABLE;
+
+    /** Whether the Vector API module is present in this JVM. */
+    public static boolean vectorAvailable() {
+        return VECTOR_AVAILABLE;
+    }
+
+    /** Whether the dot products currently run on the Vector API. */
+    public static boolean vectorized() {
+        return vectorized;
+    }
+
+    /** Switches the Vector API dot products on (only where available) or off; results are identical either way. */
+    public static void setVectorized(boolean on) {
+        vectorized = on && VECTOR_AVAILABLE;
+    }
+
     /** {@code sum a[ai + i] * b[bi + i]} over {@code len} int8 values, in int32. */
     static int dot(byte[] a, int ai, byte[] b, int bi, int len) {
+        if (vectorized) {
+            return VectorDot.dot(a, ai, b, bi, len);
+        }
         int s0 = 0;
         int s1 = 0;
         int i = 0;
@@ -129,6 +153,10 @@ public final class OptimizedKernels {
 
     /** Four output channels' dot products with one patch row. */
     static void dot4(byte[] w, int wi, int k, byte[] patch, int pi, int[] acc) {
+        if (vectorized) {
+            VectorDot.dot4(w, wi, k, patch, pi, acc);
+            return;
+        }
         int a0 = 0;
         int a1 = 0;
         int a2 = 0;

@@ -1,6 +1,8 @@
 package io.qat4j.runtime.optimized;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -36,7 +38,46 @@ class OptimizedKernelsTest {
     }
 
     @Test
+    void vectorAndScalarDotProductsAreEqualOnEveryLengthAndExtremeValues() {
+        assertTrue(OptimizedKernels.vectorAvailable(), "the tests run with --add-modules jdk.incubator.vector (root pom argLine)");
+        SplittableRandom r = new SplittableRandom(5);
+        try {
+            for (int len = 0; len <= 100; len++) {
+                byte[] a = new byte[len + 7];
+                byte[] b = new byte[len + 5];
+                for (int i = 0; i < a.length; i++) {
+                    a[i] = r.nextInt(4) == 0 ? Byte.MIN_VALUE : (byte) r.nextInt(-128, 128);
+                }
+                for (int i = 0; i < b.length; i++) {
+                    b[i] = r.nextInt(4) == 0 ? Byte.MIN_VALUE : (byte) r.nextInt(-128, 128);
+                }
+                int expected = 0;
+                for (int i = 0; i < len; i++) {
+                    expected += a[3 + i] * b[1 + i];
+                }
+                OptimizedKernels.setVectorized(true);
+                assertEquals(expected, OptimizedKernels.dot(a, 3, b, 1, len), "vector, length " + len);
+                OptimizedKernels.setVectorized(false);
+                assertEquals(expected, OptimizedKernels.dot(a, 3, b, 1, len), "scalar, length " + len);
+            }
+        } finally {
+            OptimizedKernels.setVectorized(true);
+        }
+    }
+
+    @Test
     void convolutionAndDenseMatchTheReferenceOnRandomGeometries() {
+        try {
+            for (boolean vector : new boolean[] {true, false}) {
+                OptimizedKernels.setVectorized(vector);
+                randomGeometries();
+            }
+        } finally {
+            OptimizedKernels.setVectorized(true);
+        }
+    }
+
+    private static void randomGeometries() {
         SplittableRandom r = new SplittableRandom(31);
         for (int trial = 0; trial < 120; trial++) {
             int inC = 1 + r.nextInt(5);
