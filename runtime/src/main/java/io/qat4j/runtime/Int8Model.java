@@ -25,6 +25,8 @@ public final class Int8Model {
     private final Kernels kernels;
     private final int threads;
     private final java.util.Map<Int8Graph.Node, int[]> weightSums = new java.util.IdentityHashMap<>();
+    /** Float copies of the weight codes for the Vector API kernels (built when the JVM has the module). */
+    private final java.util.Map<Int8Graph.Node, float[]> floatWeights = new java.util.IdentityHashMap<>();
 
     public Int8Model(Int8Graph graph) {
         this(graph, Kernels.OPTIMIZED);
@@ -47,10 +49,17 @@ public final class Int8Model {
         this.kernels = kernels;
         this.threads = threads;
         for (Int8Graph.Node node : graph.nodes()) {
+            boolean vector = kernels == Kernels.OPTIMIZED && io.qat4j.runtime.optimized.OptimizedKernels.vectorAvailable();
             if (node instanceof Int8Graph.Conv2D c) {
                 weightSums.put(node, io.qat4j.runtime.optimized.OptimizedKernels.weightSums(c.weights(), c.outChannels()));
+                if (vector) {
+                    floatWeights.put(node, io.qat4j.runtime.optimized.VectorKernels.floatWeights(c.weights(), c.outChannels()));
+                }
             } else if (node instanceof Int8Graph.Dense d) {
                 weightSums.put(node, io.qat4j.runtime.optimized.OptimizedKernels.weightSums(d.weights(), d.outFeatures()));
+                if (vector) {
+                    floatWeights.put(node, io.qat4j.runtime.optimized.VectorKernels.floatWeights(d.weights(), d.outFeatures()));
+                }
             }
         }
     }
@@ -141,20 +150,29 @@ public final class Int8Model {
             }
             byte[] y = new byte[Math.multiplyExact(n, (int) out.elements())];
             boolean fast = kernels == Kernels.OPTIMIZED;
+            boolean vector = fast && io.qat4j.runtime.optimized.OptimizedKernels.vectorized() && floatWeights.containsKey(node);
             if (node instanceof Int8Graph.Conv2D c) {
-                if (fast) {
+                if (vector) {
+                    io.qat4j.runtime.optimized.VectorKernels.conv2d(c, floatWeights.get(node), in, out, x, y, n, graph.rounding());
+                } else if (fast) {
                     io.qat4j.runtime.optimized.OptimizedKernels.conv2d(c, weightSums.get(node), in, out, x, y, n, graph.rounding());
                 } else {
                     ReferenceKernels.conv2d(c, in, out, x, y, n, graph.rounding());
                 }
             } else if (node instanceof Int8Graph.Dense d) {
-                if (fast) {
+                if (vector) {
+                    io.qat4j.runtime.optimized.VectorKernels.dense(d, floatWeights.get(node), in, out, x, y, n, graph.rounding());
+                } else if (fast) {
                     io.qat4j.runtime.optimized.OptimizedKernels.dense(d, weightSums.get(node), in, out, x, y, n, graph.rounding());
                 } else {
                     ReferenceKernels.dense(d, in, out, x, y, n, graph.rounding());
                 }
             } else if (node instanceof Int8Graph.MaxPool p) {
-                ReferenceKernels.maxPool(p, in, out, x, y, n);
+                if (fast) {
+                    io.qat4j.runtime.optimized.OptimizedKernels.maxPool(p, in, out, x, y, n);
+                } else {
+                    ReferenceKernels.maxPool(p, in, out, x, y, n);
+                }
             } else if (node instanceof Int8Graph.AvgPool p) {
                 ReferenceKernels.avgPool(p, in, out, x, y, n);
             } else if (node instanceof Int8Graph.Requantize q) {

@@ -88,6 +88,39 @@ public final class OptimizedKernels {
         return (byte) Math.max(r.activationMin(), Math.min(r.activationMax(), v));
     }
 
+    /** Max pooling with the window clipped to the input once per row and column (same result as the reference). */
+    public static void maxPool(Int8Graph.MaxPool p, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n) {
+        int planes = n * in.dims()[0];
+        int inH = in.dims()[1];
+        int inW = in.dims()[2];
+        int outH = out.dims()[1];
+        int outW = out.dims()[2];
+        int kh = p.kernelH();
+        int kw = p.kernelW();
+        for (int plane = 0; plane < planes; plane++) {
+            int xo = plane * inH * inW;
+            int yo = plane * outH * outW;
+            for (int oy = 0; oy < outH; oy++) {
+                int y0 = oy * p.strideH() - p.padTop();
+                int kyLo = Math.max(0, -y0);
+                int kyHi = Math.min(kh, inH - y0);
+                for (int ox = 0; ox < outW; ox++) {
+                    int x0 = ox * p.strideW() - p.padLeft();
+                    int kxLo = Math.max(0, -x0);
+                    int kxHi = Math.min(kw, inW - x0);
+                    int best = Integer.MIN_VALUE;
+                    for (int ky = kyLo; ky < kyHi; ky++) {
+                        int row = xo + (y0 + ky) * inW + x0;
+                        for (int kx = kxLo; kx < kxHi; kx++) {
+                            best = Math.max(best, x[row + kx]);
+                        }
+                    }
+                    y[yo + oy * outW + ox] = (byte) best;
+                }
+            }
+        }
+    }
+
     /** Patch matrix {@code [positions][inC * kh * kw]}; positions outside the input hold {@code zx}. */
     static void im2col(byte[] x, int offset, int inC, int inH, int inW, Int8Graph.Conv2D c, int outH, int outW, byte zx, byte[] patches) {
         int kh = c.kernelH();
@@ -115,7 +148,7 @@ public final class OptimizedKernels {
     /** Whether the JVM was started with {@code --add-modules jdk.incubator.vector} (and {@code -Dqat4j.vector=false} is not set). */
     private static final boolean VECTOR_AVAILABLE = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
             && !"false".equals(System.getProperty("qat4j.vector"));
-    /** Use {@link VectorDot}; tests switch it off to check the scalar loops too. */
+    /** Use {@link VectorKernels} (through {@code Int8Model}); tests switch it off to check the scalar loops too. */
     private static volatile boolean vectorized = VECTOR_AVAILABLE;
 
     /** Whether the Vector API module is present in this JVM. */
@@ -123,21 +156,18 @@ public final class OptimizedKernels {
         return VECTOR_AVAILABLE;
     }
 
-    /** Whether the dot products currently run on the Vector API. */
+    /** Whether conv2d and dense currently run on {@link VectorKernels}. */
     public static boolean vectorized() {
         return vectorized;
     }
 
-    /** Switches the Vector API dot products on (only where available) or off; results are identical either way. */
+    /** Switches the Vector API kernels on (only where available) or off; results are identical either way. */
     public static void setVectorized(boolean on) {
         vectorized = on && VECTOR_AVAILABLE;
     }
 
     /** {@code sum a[ai + i] * b[bi + i]} over {@code len} int8 values, in int32. */
     static int dot(byte[] a, int ai, byte[] b, int bi, int len) {
-        if (vectorized) {
-            return VectorDot.dot(a, ai, b, bi, len);
-        }
         int s0 = 0;
         int s1 = 0;
         int i = 0;
@@ -153,10 +183,6 @@ public final class OptimizedKernels {
 
     /** Four output channels' dot products with one patch row. */
     static void dot4(byte[] w, int wi, int k, byte[] patch, int pi, int[] acc) {
-        if (vectorized) {
-            VectorDot.dot4(w, wi, k, patch, pi, acc);
-            return;
-        }
         int a0 = 0;
         int a1 = 0;
         int a2 = 0;

@@ -38,30 +38,68 @@ class OptimizedKernelsTest {
     }
 
     @Test
-    void vectorAndScalarDotProductsAreEqualOnEveryLengthAndExtremeValues() {
+    void vectorDotProductsAreExactUpToAndBeyondTheFloatBound() {
         assertTrue(OptimizedKernels.vectorAvailable(), "the tests run with --add-modules jdk.incubator.vector (root pom argLine)");
         SplittableRandom r = new SplittableRandom(5);
-        try {
-            for (int len = 0; len <= 100; len++) {
-                byte[] a = new byte[len + 7];
-                byte[] b = new byte[len + 5];
-                for (int i = 0; i < a.length; i++) {
-                    a[i] = r.nextInt(4) == 0 ? Byte.MIN_VALUE : (byte) r.nextInt(-128, 128);
+        for (int k : new int[] {8, 504, 512, 520, 1024, 4096}) {
+            // worst case: every product -255 x 127 (input -128 at zero point 127, weight 127), then random extremes
+            for (boolean extreme : new boolean[] {true, false}) {
+                byte[] w = new byte[4 * k];
+                float[] x = new float[k];
+                long[] expected = new long[4];
+                for (int i = 0; i < k; i++) {
+                    x[i] = extreme ? -255 : r.nextInt(-255, 256);
                 }
-                for (int i = 0; i < b.length; i++) {
-                    b[i] = r.nextInt(4) == 0 ? Byte.MIN_VALUE : (byte) r.nextInt(-128, 128);
+                for (int row = 0; row < 4; row++) {
+                    for (int i = 0; i < k; i++) {
+                        w[row * k + i] = extreme ? 127 : (byte) r.nextInt(-127, 128);
+                        expected[row] += (long) w[row * k + i] * (long) x[i];
+                    }
                 }
-                int expected = 0;
-                for (int i = 0; i < len; i++) {
-                    expected += a[3 + i] * b[1 + i];
+                float[] wf = VectorKernels.floatWeights(w, 4);
+                int kp = VectorKernels.padded(k);
+                float[] xp = java.util.Arrays.copyOf(x, kp);
+                int[] got = new int[4];
+                VectorKernels.dot4(wf, 0, kp, xp, 0, kp, got);
+                for (int row = 0; row < 4; row++) {
+                    assertEquals(expected[row], got[row], "k " + k + " row " + row + (extreme ? " (extreme)" : ""));
+                    assertEquals(expected[row], VectorKernels.dot(wf, row * kp, xp, 0, kp), "single dot, k " + k);
                 }
-                OptimizedKernels.setVectorized(true);
-                assertEquals(expected, OptimizedKernels.dot(a, 3, b, 1, len), "vector, length " + len);
-                OptimizedKernels.setVectorized(false);
-                assertEquals(expected, OptimizedKernels.dot(a, 3, b, 1, len), "scalar, length " + len);
             }
-        } finally {
-            OptimizedKernels.setVectorized(true);
+        }
+    }
+
+    @Test
+    void maxPoolMatchesTheReferenceOnRandomGeometries() {
+        SplittableRandom r = new SplittableRandom(17);
+        for (int trial = 0; trial < 200; trial++) {
+            int c = 1 + r.nextInt(3);
+            int h = 1 + r.nextInt(9);
+            int w = 1 + r.nextInt(9);
+            int kh = 1 + r.nextInt(3);
+            int kw = 1 + r.nextInt(3);
+            int sh = 1 + r.nextInt(3);
+            int sw = 1 + r.nextInt(3);
+            int[] pad = {r.nextInt(kh), r.nextInt(kw), r.nextInt(kh), r.nextInt(kw)};
+            int oh = Int8Graph.outputSize(h, kh, sh, pad[0], pad[2], 1);
+            int ow = Int8Graph.outputSize(w, kw, sw, pad[1], pad[3], 1);
+            if (oh < 1 || ow < 1) {
+                continue;
+            }
+            Int8Graph.Tensor in = new Int8Graph.Tensor(new int[] {c, h, w}, 0.1, 3);
+            Int8Graph.Tensor out = new Int8Graph.Tensor(new int[] {c, oh, ow}, 0.1, 3);
+            Int8Graph.MaxPool p = new Int8Graph.MaxPool(0, 1, kh, kw, sh, sw, pad[0], pad[1], pad[2], pad[3]);
+            new Int8Graph(java.util.List.of(in, out), java.util.List.of(p), 0, 1).validate();
+            int n = 1 + r.nextInt(3);
+            byte[] x = new byte[n * c * h * w];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (byte) r.nextInt(-128, 128);
+            }
+            byte[] expected = new byte[n * c * oh * ow];
+            byte[] got = new byte[expected.length];
+            io.qat4j.runtime.reference.ReferenceKernels.maxPool(p, in, out, x, expected, n);
+            OptimizedKernels.maxPool(p, in, out, x, got, n);
+            assertArrayEquals(expected, got, "trial " + trial);
         }
     }
 

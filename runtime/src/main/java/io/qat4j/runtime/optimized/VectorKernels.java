@@ -1,0 +1,238 @@
+package io.qat4j.runtime.optimized;
+
+import io.qat4j.runtime.FixedPoint;
+import io.qat4j.runtime.Int8Graph;
+import io.qat4j.runtime.reference.ReferenceKernels;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Conv2D and Dense on the incubating Vector API ({@code jdk.incubator.vector}), exact.
+ *
+ * <p>The int8 products are computed as float fused multiply-adds of small integers: inputs enter as
+ * {@code x - z_x} in [-255, 255] and weights as codes in [-127, 127], so a product is at most 32,385
+ * in magnitude and a sum of {@link #CHUNK} of them stays below 2^24, where every float is an exact
+ * integer and every FMA is exact. Reductions run in chunks of {@code CHUNK} values whose (exact)
+ * float sums are added in int32, so the accumulator equals the integer one bit for bit; the
+ * requantization is the reference one. AVX2 has no int8 multiply-add the JDK 17 Vector API can
+ * reach, while 8-lane float FMAs are intrinsified, which is why floats carry the integer math.
+ *
+ * <p>Layouts: weights {@code [out][kPadded]} as floats (padded with zeros to a multiple of the vector
+ * length, built once per node by {@link #floatWeights}); conv inputs go through an im2col into
+ * {@code [positions][kPadded]}; dense runs four samples against one weight row at a time.
+ */
+public final class VectorKernels {
+
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_256;
+    private static final int LANES = F.length();
+    /** Values per exact float partial sum: 512 x 255 x 127 = 16,581,120 < 2^24. */
+    static final int CHUNK = 512;
+
+    private VectorKernels() {
+    }
+
+    /** Padded length of a reduction of {@code k} values. */
+    static int padded(int k) {
+        return (k + LANES - 1) / LANES * LANES;
+    }
+
+    /** Weight codes {@code [out][k]} as floats {@code [out][padded(k)]}, zero-padded. */
+    public static float[] floatWeights(byte[] w, int out) {
+        int k = w.length / out;
+        int kp = padded(k);
+        float[] f = new float[out * kp];
+        for (int o = 0; o < out; o++) {
+            for (int i = 0; i < k; i++) {
+                f[o * kp + i] = w[o * k + i];
+            }
+        }
+        return f;
+    }
+
+    /**
+     * Four rows {@code a[ai + r*stride ..]} dotted with {@code b[bi ..]} over {@code kp} (a multiple of the
+     * lane count) values, exact, into {@code out[0..3]}.
+     */
+    static void dot4(float[] a, int ai, int stride, float[] b, int bi, int kp, int[] out) {
+        int s0 = 0;
+        int s1 = 0;
+        int s2 = 0;
+        int s3 = 0;
+        for (int start = 0; start < kp; start += CHUNK) {
+            int end = Math.min(kp, start + CHUNK);
+            FloatVector c0 = FloatVector.zero(F);
+            FloatVector c1 = FloatVector.zero(F);
+            FloatVector c2 = FloatVector.zero(F);
+            FloatVector c3 = FloatVector.zero(F);
+            for (int i = start; i < end; i += LANES) {
+                FloatVector v = FloatVector.fromArray(F, b, bi + i);
+                c0 = FloatVector.fromArray(F, a, ai + i).fma(v, c0);
+                c1 = FloatVector.fromArray(F, a, ai + stride + i).fma(v, c1);
+                c2 = FloatVector.fromArray(F, a, ai + 2 * stride + i).fma(v, c2);
+                c3 = FloatVector.fromArray(F, a, ai + 3 * stride + i).fma(v, c3);
+            }
+            s0 += (int) c0.reduceLanes(VectorOperators.ADD);
+            s1 += (int) c1.reduceLanes(VectorOperators.ADD);
+            s2 += (int) c2.reduceLanes(VectorOperators.ADD);
+            s3 += (int) c3.reduceLanes(VectorOperators.ADD);
+        }
+        out[0] = s0;
+        out[1] = s1;
+        out[2] = s2;
+        out[3] = s3;
+    }
+
+    /** One row dotted with {@code b}, exact. */
+    static int dot(float[] a, int ai, float[] b, int bi, int kp) {
+        int s = 0;
+        for (int start = 0; start < kp; start += CHUNK) {
+            int end = Math.min(kp, start + CHUNK);
+            FloatVector c = FloatVector.zero(F);
+            for (int i = start; i < end; i += LANES) {
+                c = FloatVector.fromArray(F, a, ai + i).fma(FloatVector.fromArray(F, b, bi + i), c);
+            }
+            s += (int) c.reduceLanes(VectorOperators.ADD);
+        }
+        return s;
+    }
+
+    public static void conv2d(Int8Graph.Conv2D c, float[] wf, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
+                              FixedPoint.Rounding rounding) {
+        int inC = c.inChannels();
+        int inH = in.dims()[1];
+        int inW = in.dims()[2];
+        int outH = out.dims()[1];
+        int outW = out.dims()[2];
+        int kp = padded(inC * c.kernelH() * c.kernelW());
+        int positions = outH * outW;
+        int inSize = inC * inH * inW;
+        int outSize = c.outChannels() * positions;
+        float[] patches = new float[positions * kp];
+        int[] acc = new int[4];
+        Int8Graph.Requant r = c.requant();
+        int zy = out.zeroPoint();
+        int k = inC * c.kernelH() * c.kernelW();
+        boolean acrossChannels = k <= SMALL_K && c.outChannels() % LANES == 0;
+        float[] wt = acrossChannels ? transpose(wf, c.outChannels(), k, kp) : null;
+        float[] sums = acrossChannels ? new float[c.outChannels()] : null;
+        for (int b = 0; b < n; b++) {
+            im2col(x, b * inSize, inC, inH, inW, c, outH, outW, in.zeroPoint(), kp, patches);
+            if (acrossChannels) {
+                for (int p = 0; p < positions; p++) {
+                    acrossChannels(wt, c.outChannels(), k, patches, p * kp, sums);
+                    for (int oc = 0; oc < c.outChannels(); oc++) {
+                        y[b * outSize + oc * positions + p] = (byte) ReferenceKernels.requantize((int) sums[oc] + c.bias()[oc],
+                                r.multiplier()[oc], r.shift()[oc], zy, r.activationMin(), r.activationMax(), rounding);
+                    }
+                }
+                continue;
+            }
+            int oc = 0;
+            for (; oc + 4 <= c.outChannels(); oc += 4) {
+                for (int p = 0; p < positions; p++) {
+                    dot4(wf, oc * kp, kp, patches, p * kp, kp, acc);
+                    for (int j = 0; j < 4; j++) {
+                        y[b * outSize + (oc + j) * positions + p] = (byte) ReferenceKernels.requantize(acc[j] + c.bias()[oc + j],
+                                r.multiplier()[oc + j], r.shift()[oc + j], zy, r.activationMin(), r.activationMax(), rounding);
+                    }
+                }
+            }
+            for (; oc < c.outChannels(); oc++) {
+                for (int p = 0; p < positions; p++) {
+                    int a = dot(wf, oc * kp, patches, p * kp, kp) + c.bias()[oc];
+                    y[b * outSize + oc * positions + p] = (byte) ReferenceKernels.requantize(a, r.multiplier()[oc], r.shift()[oc], zy,
+                            r.activationMin(), r.activationMax(), rounding);
+                }
+            }
+        }
+    }
+
+    /** Reductions this short are vectorized across output channels instead (a 1-channel 3x3 convolution has 9). */
+    static final int SMALL_K = 32;
+
+    /** {@code [out][kp]} to {@code [k][out]}. */
+    static float[] transpose(float[] wf, int out, int k, int kp) {
+        float[] t = new float[k * out];
+        for (int o = 0; o < out; o++) {
+            for (int i = 0; i < k; i++) {
+                t[i * out + o] = wf[o * kp + i];
+            }
+        }
+        return t;
+    }
+
+    /**
+     * All {@code out} channels (a multiple of the lane count) of one position at once: for each of the
+     * {@code k <= SMALL_K} patch values, broadcast it and FMA it into the channels' accumulators (exact:
+     * {@code k} products stay far below 2^24).
+     */
+    static void acrossChannels(float[] wt, int out, int k, float[] patches, int pi, float[] sums) {
+        for (int o = 0; o < out; o += LANES) {
+            FloatVector acc = FloatVector.zero(F);
+            for (int i = 0; i < k; i++) {
+                acc = FloatVector.fromArray(F, wt, i * out + o).fma(FloatVector.broadcast(F, patches[pi + i]), acc);
+            }
+            acc.intoArray(sums, o);
+        }
+    }
+
+    /** Patches {@code [positions][kp]} of {@code x - z_x} (0 for padding and the padded tail). */
+    static void im2col(byte[] x, int offset, int inC, int inH, int inW, Int8Graph.Conv2D c, int outH, int outW, int zx, int kp,
+                       float[] patches) {
+        int kh = c.kernelH();
+        int kw = c.kernelW();
+        for (int oy = 0; oy < outH; oy++) {
+            for (int ox = 0; ox < outW; ox++) {
+                int row = (oy * outW + ox) * kp;
+                int col = 0;
+                for (int ic = 0; ic < inC; ic++) {
+                    int plane = offset + ic * inH * inW;
+                    for (int ky = 0; ky < kh; ky++) {
+                        int iy = oy * c.strideH() - c.padTop() + ky * c.dilationH();
+                        boolean rowInside = iy >= 0 && iy < inH;
+                        for (int kx = 0; kx < kw; kx++, col++) {
+                            int ix = ox * c.strideW() - c.padLeft() + kx * c.dilationW();
+                            patches[row + col] = rowInside && ix >= 0 && ix < inW ? x[plane + iy * inW + ix] - zx : 0f;
+                        }
+                    }
+                }
+                for (; col < kp; col++) {
+                    patches[row + col] = 0f;
+                }
+            }
+        }
+    }
+
+    public static void dense(Int8Graph.Dense d, float[] wf, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
+                             FixedPoint.Rounding rounding) {
+        int inF = d.inFeatures();
+        int outF = d.outFeatures();
+        int kp = padded(inF);
+        int zx = in.zeroPoint();
+        float[] xf = new float[n * kp];
+        for (int b = 0; b < n; b++) {
+            for (int i = 0; i < inF; i++) {
+                xf[b * kp + i] = x[b * inF + i] - zx;
+            }
+        }
+        Int8Graph.Requant r = d.requant();
+        int zy = out.zeroPoint();
+        int[] acc = new int[4];
+        for (int o = 0; o < outF; o++) {
+            int b = 0;
+            for (; b + 4 <= n; b += 4) {
+                dot4(xf, b * kp, kp, wf, o * kp, kp, acc);   // four samples against weight row o
+                for (int j = 0; j < 4; j++) {
+                    y[(b + j) * outF + o] = (byte) ReferenceKernels.requantize(acc[j] + d.bias()[o], r.multiplier()[o], r.shift()[o], zy,
+                            r.activationMin(), r.activationMax(), rounding);
+                }
+            }
+            for (; b < n; b++) {
+                int a = dot(xf, b * kp, wf, o * kp, kp) + d.bias()[o];
+                y[b * outF + o] = (byte) ReferenceKernels.requantize(a, r.multiplier()[o], r.shift()[o], zy, r.activationMin(),
+                        r.activationMax(), rounding);
+            }
+        }
+    }
+}
