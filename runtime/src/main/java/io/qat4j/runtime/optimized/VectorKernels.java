@@ -109,6 +109,7 @@ public final class VectorKernels {
         int inSize = inC * inH * inW;
         int outSize = c.outChannels() * positions;
         float[] patches = new float[positions * kp];
+        byte[] bytes = new byte[positions * inC * c.kernelH() * c.kernelW()];
         int[] acc = new int[4];
         Int8Graph.Requant r = c.requant();
         int zy = out.zeroPoint();
@@ -117,7 +118,7 @@ public final class VectorKernels {
         float[] wt = acrossChannels ? transpose(wf, c.outChannels(), k, kp) : null;
         float[] sums = acrossChannels ? new float[c.outChannels()] : null;
         for (int b = 0; b < n; b++) {
-            im2col(x, b * inSize, inC, inH, inW, c, outH, outW, in.zeroPoint(), kp, patches);
+            im2col(x, b * inSize, inC, inH, inW, c, outH, outW, in.zeroPoint(), kp, bytes, patches);
             if (acrossChannels) {
                 for (int p = 0; p < positions; p++) {
                     acrossChannels(wt, c.outChannels(), k, patches, p * kp, sums);
@@ -177,29 +178,17 @@ public final class VectorKernels {
         }
     }
 
-    /** Patches {@code [positions][kp]} of {@code x - z_x} (0 for padding and the padded tail). */
+    /**
+     * Patches {@code [positions][kp]} of {@code x - z_x} (0 for padding and the padded tail): the
+     * int8 im2col of {@link OptimizedKernels} into {@code bytes}, then widened.
+     */
     static void im2col(byte[] x, int offset, int inC, int inH, int inW, Int8Graph.Conv2D c, int outH, int outW, int zx, int kp,
-                       float[] patches) {
-        int kh = c.kernelH();
-        int kw = c.kernelW();
-        for (int oy = 0; oy < outH; oy++) {
-            for (int ox = 0; ox < outW; ox++) {
-                int row = (oy * outW + ox) * kp;
-                int col = 0;
-                for (int ic = 0; ic < inC; ic++) {
-                    int plane = offset + ic * inH * inW;
-                    for (int ky = 0; ky < kh; ky++) {
-                        int iy = oy * c.strideH() - c.padTop() + ky * c.dilationH();
-                        boolean rowInside = iy >= 0 && iy < inH;
-                        for (int kx = 0; kx < kw; kx++, col++) {
-                            int ix = ox * c.strideW() - c.padLeft() + kx * c.dilationW();
-                            patches[row + col] = rowInside && ix >= 0 && ix < inW ? x[plane + iy * inW + ix] - zx : 0f;
-                        }
-                    }
-                }
-                for (; col < kp; col++) {
-                    patches[row + col] = 0f;
-                }
+                       byte[] bytes, float[] patches) {
+        int k = inC * c.kernelH() * c.kernelW();
+        OptimizedKernels.im2col(x, offset, inC, inH, inW, c, outH, outW, (byte) zx, bytes);
+        for (int p = 0; p < outH * outW; p++) {
+            for (int i = 0; i < k; i++) {
+                patches[p * kp + i] = bytes[p * k + i] - zx;   // the tail [k, kp) stays 0
             }
         }
     }
