@@ -114,16 +114,20 @@ public final class VectorKernels {
         Int8Graph.Requant r = c.requant();
         int zy = out.zeroPoint();
         int k = inC * c.kernelH() * c.kernelW();
-        boolean acrossChannels = k <= SMALL_K && c.outChannels() % LANES == 0;
+        boolean acrossChannels = k <= CHUNK && c.outChannels() % LANES == 0;
         float[] wt = acrossChannels ? transpose(wf, c.outChannels(), k, kp) : null;
-        float[] sums = acrossChannels ? new float[c.outChannels()] : null;
+        float[] sumsA = acrossChannels ? new float[c.outChannels()] : null;
+        float[] sumsB = acrossChannels ? new float[c.outChannels()] : null;
         for (int b = 0; b < n; b++) {
             im2col(x, b * inSize, inC, inH, inW, c, outH, outW, in.zeroPoint(), kp, bytes, patches);
             if (acrossChannels) {
-                for (int p = 0; p < positions; p++) {
-                    acrossChannels(wt, c.outChannels(), k, patches, p * kp, sums);
+                for (int p = 0; p < positions; p += 2) {
+                    int q = Math.min(p + 1, positions - 1);   // an odd last position is computed twice
+                    acrossChannels(wt, c.outChannels(), k, patches, p * kp, q * kp, sumsA, sumsB);
                     for (int oc = 0; oc < c.outChannels(); oc++) {
-                        y[b * outSize + oc * positions + p] = (byte) ReferenceKernels.requantize((int) sums[oc] + c.bias()[oc],
+                        y[b * outSize + oc * positions + p] = (byte) ReferenceKernels.requantize((int) sumsA[oc] + c.bias()[oc],
+                                r.multiplier()[oc], r.shift()[oc], zy, r.activationMin(), r.activationMax(), rounding);
+                        y[b * outSize + oc * positions + q] = (byte) ReferenceKernels.requantize((int) sumsB[oc] + c.bias()[oc],
                                 r.multiplier()[oc], r.shift()[oc], zy, r.activationMin(), r.activationMax(), rounding);
                     }
                 }
@@ -149,9 +153,6 @@ public final class VectorKernels {
         }
     }
 
-    /** Reductions this short are vectorized across output channels instead (a 1-channel 3x3 convolution has 9). */
-    static final int SMALL_K = 32;
-
     /** {@code [out][kp]} to {@code [k][out]}. */
     static float[] transpose(float[] wf, int out, int k, int kp) {
         float[] t = new float[k * out];
@@ -164,17 +165,58 @@ public final class VectorKernels {
     }
 
     /**
-     * All {@code out} channels (a multiple of the lane count) of one position at once: for each of the
-     * {@code k <= SMALL_K} patch values, broadcast it and FMA it into the channels' accumulators (exact:
-     * {@code k} products stay far below 2^24).
+     * All {@code out} channels (a multiple of the lane count) of two positions at once, without
+     * horizontal sums: for each of the {@code k <= CHUNK} patch values, broadcast it and FMA it
+     * into the channels' accumulators (exact: at most {@code CHUNK} products per lane), four
+     * channel vectors per pass so that each weight load serves both positions.
      */
-    static void acrossChannels(float[] wt, int out, int k, float[] patches, int pi, float[] sums) {
-        for (int o = 0; o < out; o += LANES) {
-            FloatVector acc = FloatVector.zero(F);
+    static void acrossChannels(float[] wt, int out, int k, float[] patches, int pa, int pb, float[] sumsA, float[] sumsB) {
+        int o = 0;
+        for (; o + 4 * LANES <= out; o += 4 * LANES) {
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            FloatVector b0 = FloatVector.zero(F);
+            FloatVector b1 = FloatVector.zero(F);
+            FloatVector b2 = FloatVector.zero(F);
+            FloatVector b3 = FloatVector.zero(F);
             for (int i = 0; i < k; i++) {
-                acc = FloatVector.fromArray(F, wt, i * out + o).fma(FloatVector.broadcast(F, patches[pi + i]), acc);
+                int wi = i * out + o;
+                FloatVector w0 = FloatVector.fromArray(F, wt, wi);
+                FloatVector w1 = FloatVector.fromArray(F, wt, wi + LANES);
+                FloatVector w2 = FloatVector.fromArray(F, wt, wi + 2 * LANES);
+                FloatVector w3 = FloatVector.fromArray(F, wt, wi + 3 * LANES);
+                FloatVector xa = FloatVector.broadcast(F, patches[pa + i]);
+                FloatVector xb = FloatVector.broadcast(F, patches[pb + i]);
+                a0 = w0.fma(xa, a0);
+                a1 = w1.fma(xa, a1);
+                a2 = w2.fma(xa, a2);
+                a3 = w3.fma(xa, a3);
+                b0 = w0.fma(xb, b0);
+                b1 = w1.fma(xb, b1);
+                b2 = w2.fma(xb, b2);
+                b3 = w3.fma(xb, b3);
             }
-            acc.intoArray(sums, o);
+            a0.intoArray(sumsA, o);
+            a1.intoArray(sumsA, o + LANES);
+            a2.intoArray(sumsA, o + 2 * LANES);
+            a3.intoArray(sumsA, o + 3 * LANES);
+            b0.intoArray(sumsB, o);
+            b1.intoArray(sumsB, o + LANES);
+            b2.intoArray(sumsB, o + 2 * LANES);
+            b3.intoArray(sumsB, o + 3 * LANES);
+        }
+        for (; o < out; o += LANES) {
+            FloatVector a = FloatVector.zero(F);
+            FloatVector b = FloatVector.zero(F);
+            for (int i = 0; i < k; i++) {
+                FloatVector w = FloatVector.fromArray(F, wt, i * out + o);
+                a = w.fma(FloatVector.broadcast(F, patches[pa + i]), a);
+                b = w.fma(FloatVector.broadcast(F, patches[pb + i]), b);
+            }
+            a.intoArray(sumsA, o);
+            b.intoArray(sumsB, o);
         }
     }
 

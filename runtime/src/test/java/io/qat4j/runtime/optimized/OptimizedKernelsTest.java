@@ -70,6 +70,39 @@ class OptimizedKernelsTest {
     }
 
     @Test
+    void wideConvolutionsMatchTheReferenceOnBothVectorPaths() {
+        // 32/40/64 output channels: blocks of four channel vectors and the single-vector remainder; k = 9, 504 (<= 512,
+        // channels-across path) and 576 (> 512: four-row dot products reduced in exact chunks); odd position counts
+        SplittableRandom r = new SplittableRandom(41);
+        int[][] shapes = {{1, 32, 7, 5}, {56, 40, 5, 3}, {64, 64, 3, 5}, {3, 12, 4, 4}};
+        for (int[] sh : shapes) {
+            int inC = sh[0];
+            int outC = sh[1];
+            int h = sh[2];
+            int w = sh[3];
+            List<Int8Graph.Tensor> t = List.of(new Int8Graph.Tensor(new int[] {inC, h, w}, 0.02, 127),
+                    new Int8Graph.Tensor(new int[] {outC, h, w}, 0.05, -3));
+            byte[] codes = codes(r, outC * inC * 9, 8);
+            for (int i = 0; i < codes.length; i += 3) {
+                codes[i] = (byte) (r.nextBoolean() ? 127 : -127);
+            }
+            int[] bias = new int[outC];
+            for (int i = 0; i < outC; i++) {
+                bias[i] = r.nextInt(-30000, 30000);
+            }
+            Int8Graph g = new Int8Graph(t, List.of(new Int8Graph.Conv2D(0, 1, outC, inC, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, codes, bias,
+                    requant(r, outC, false, -3))), 0, 1, FixedPoint.Rounding.SINGLE);
+            int n = 2;
+            byte[] x = new byte[n * inC * h * w];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = i % 5 == 0 ? Byte.MIN_VALUE : (byte) r.nextInt(-128, 128);   // -128 at zero point 127: x - z = -255
+            }
+            assertArrayEquals(new Int8Model(g, Int8Model.Kernels.REFERENCE).runQuantized(x, n),
+                    new Int8Model(g, Int8Model.Kernels.OPTIMIZED).runQuantized(x, n), "shape " + java.util.Arrays.toString(sh));
+        }
+    }
+
+    @Test
     void maxPoolMatchesTheReferenceOnRandomGeometries() {
         SplittableRandom r = new SplittableRandom(17);
         for (int trial = 0; trial < 200; trial++) {
