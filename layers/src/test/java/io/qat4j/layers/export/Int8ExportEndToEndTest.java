@@ -116,6 +116,9 @@ class Int8ExportEndToEndTest {
             // dequantized runtime logits vs the QAT network's fake-quant logits, where the runtime did not saturate
             float[] logits = model.run(x, n);
             byte[] codes = model.runQuantized(model.quantizeInput(x, n), n);
+            // the runtime's bytes equal the integer simulation's (the reference kernels) on every test input
+            org.junit.jupiter.api.Assertions.assertArrayEquals(codes,
+                    new Int8Model(r.graph(), Int8Model.Kernels.REFERENCE).runQuantized(model.quantizeInput(x, n), n));
             INDArray qatLogits = Int8Exporter.fakeQuantLogits(q, test.getFeatures());
             double lsb = model.graph().tensors().get(model.graph().output()).scale();
             double maxLsb = 0;
