@@ -26,7 +26,8 @@ public final class Int8Model {
     private final int threads;
     private final java.util.Map<Int8Graph.Node, int[]> weightSums = new java.util.IdentityHashMap<>();
     /** Float copies of the weight codes for the Vector API kernels (built when the JVM has the module). */
-    private final java.util.Map<Int8Graph.Node, float[]> floatWeights = new java.util.IdentityHashMap<>();
+    private final java.util.Map<Int8Graph.Node, io.qat4j.runtime.optimized.VectorKernels.Prepared> floatWeights =
+            new java.util.IdentityHashMap<>();
 
     public Int8Model(Int8Graph graph) {
         this(graph, Kernels.OPTIMIZED);
@@ -53,12 +54,12 @@ public final class Int8Model {
             if (node instanceof Int8Graph.Conv2D c) {
                 weightSums.put(node, io.qat4j.runtime.optimized.OptimizedKernels.weightSums(c.weights(), c.outChannels()));
                 if (vector) {
-                    floatWeights.put(node, io.qat4j.runtime.optimized.VectorKernels.floatWeights(c.weights(), c.outChannels()));
+                    floatWeights.put(node, io.qat4j.runtime.optimized.VectorKernels.prepare(c));
                 }
             } else if (node instanceof Int8Graph.Dense d) {
                 weightSums.put(node, io.qat4j.runtime.optimized.OptimizedKernels.weightSums(d.weights(), d.outFeatures()));
                 if (vector) {
-                    floatWeights.put(node, io.qat4j.runtime.optimized.VectorKernels.floatWeights(d.weights(), d.outFeatures()));
+                    floatWeights.put(node, io.qat4j.runtime.optimized.VectorKernels.prepare(d));
                 }
             }
         }

@@ -37,6 +37,28 @@ public final class VectorKernels {
         return (k + LANES - 1) / LANES * LANES;
     }
 
+    /**
+     * A weighted node's codes as floats, prepared once per model: {@code rows} {@code [out][padded(k)]}
+     * for four-row dot products, {@code columns} {@code [k][out]} for the across-channels path (or null
+     * where that path does not apply).
+     */
+    public record Prepared(float[] rows, float[] columns) {
+    }
+
+    /** Prepares a Conv2D node: columns when {@code k <= CHUNK} and the channels are a multiple of the lane count. */
+    public static Prepared prepare(Int8Graph.Conv2D c) {
+        int k = c.inChannels() * c.kernelH() * c.kernelW();
+        float[] rows = floatWeights(c.weights(), c.outChannels());
+        return new Prepared(rows, k <= CHUNK && c.outChannels() % LANES == 0 ? transpose(rows, c.outChannels(), k, padded(k)) : null);
+    }
+
+    /** Prepares a Dense node: columns when the outputs are a multiple of the lane count. */
+    public static Prepared prepare(Int8Graph.Dense d) {
+        float[] rows = floatWeights(d.weights(), d.outFeatures());
+        return new Prepared(rows, d.outFeatures() % LANES == 0 ? transpose(rows, d.outFeatures(), d.inFeatures(), padded(d.inFeatures()))
+                : null);
+    }
+
     /** Weight codes {@code [out][k]} as floats {@code [out][padded(k)]}, zero-padded. */
     public static float[] floatWeights(byte[] w, int out) {
         int k = w.length / out;
@@ -97,7 +119,7 @@ public final class VectorKernels {
         return s;
     }
 
-    public static void conv2d(Int8Graph.Conv2D c, float[] wf, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
+    public static void conv2d(Int8Graph.Conv2D c, Prepared prepared, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
                               FixedPoint.Rounding rounding) {
         int inC = c.inChannels();
         int inH = in.dims()[1];
@@ -114,8 +136,9 @@ public final class VectorKernels {
         Int8Graph.Requant r = c.requant();
         int zy = out.zeroPoint();
         int k = inC * c.kernelH() * c.kernelW();
-        boolean acrossChannels = k <= CHUNK && c.outChannels() % LANES == 0;
-        float[] wt = acrossChannels ? transpose(wf, c.outChannels(), k, kp) : null;
+        float[] wf = prepared.rows();
+        float[] wt = prepared.columns();
+        boolean acrossChannels = wt != null;
         float[] sumsA = acrossChannels ? new float[c.outChannels()] : null;
         float[] sumsB = acrossChannels ? new float[c.outChannels()] : null;
         for (int b = 0; b < n; b++) {
@@ -123,7 +146,7 @@ public final class VectorKernels {
             if (acrossChannels) {
                 for (int p = 0; p < positions; p += 2) {
                     int q = Math.min(p + 1, positions - 1);   // an odd last position is computed twice
-                    acrossChannels(wt, c.outChannels(), k, patches, p * kp, q * kp, sumsA, sumsB);
+                    acrossChannels(wt, 0, c.outChannels(), k, patches, p * kp, q * kp, sumsA, sumsB);
                     for (int oc = 0; oc < c.outChannels(); oc++) {
                         y[b * outSize + oc * positions + p] = (byte) ReferenceKernels.requantize((int) sumsA[oc] + c.bias()[oc],
                                 r.multiplier()[oc], r.shift()[oc], zy, r.activationMin(), r.activationMax(), rounding);
@@ -170,7 +193,7 @@ public final class VectorKernels {
      * into the channels' accumulators (exact: at most {@code CHUNK} products per lane), four
      * channel vectors per pass so that each weight load serves both positions.
      */
-    static void acrossChannels(float[] wt, int out, int k, float[] patches, int pa, int pb, float[] sumsA, float[] sumsB) {
+    static void acrossChannels(float[] wt, int wo, int out, int k, float[] patches, int pa, int pb, float[] sumsA, float[] sumsB) {
         int o = 0;
         for (; o + 4 * LANES <= out; o += 4 * LANES) {
             FloatVector a0 = FloatVector.zero(F);
@@ -182,7 +205,7 @@ public final class VectorKernels {
             FloatVector b2 = FloatVector.zero(F);
             FloatVector b3 = FloatVector.zero(F);
             for (int i = 0; i < k; i++) {
-                int wi = i * out + o;
+                int wi = wo + i * out + o;
                 FloatVector w0 = FloatVector.fromArray(F, wt, wi);
                 FloatVector w1 = FloatVector.fromArray(F, wt, wi + LANES);
                 FloatVector w2 = FloatVector.fromArray(F, wt, wi + 2 * LANES);
@@ -211,7 +234,7 @@ public final class VectorKernels {
             FloatVector a = FloatVector.zero(F);
             FloatVector b = FloatVector.zero(F);
             for (int i = 0; i < k; i++) {
-                FloatVector w = FloatVector.fromArray(F, wt, i * out + o);
+                FloatVector w = FloatVector.fromArray(F, wt, wo + i * out + o);
                 a = w.fma(FloatVector.broadcast(F, patches[pa + i]), a);
                 b = w.fma(FloatVector.broadcast(F, patches[pb + i]), b);
             }
@@ -235,7 +258,7 @@ public final class VectorKernels {
         }
     }
 
-    public static void dense(Int8Graph.Dense d, float[] wf, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
+    public static void dense(Int8Graph.Dense d, Prepared prepared, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
                              FixedPoint.Rounding rounding) {
         int inF = d.inFeatures();
         int outF = d.outFeatures();
@@ -249,6 +272,35 @@ public final class VectorKernels {
         }
         Int8Graph.Requant r = d.requant();
         int zy = out.zeroPoint();
+        float[] wf = prepared.rows();
+        float[] wt = prepared.columns();
+        if (wt != null) {
+            // across outputs, two samples per pass, inputs in exact chunks of CHUNK
+            float[] sumsA = new float[outF];
+            float[] sumsB = new float[outF];
+            int[] totalA = new int[outF];
+            int[] totalB = new int[outF];
+            for (int b = 0; b < n; b += 2) {
+                int b2 = Math.min(b + 1, n - 1);   // an odd last sample is computed twice
+                java.util.Arrays.fill(totalA, 0);
+                java.util.Arrays.fill(totalB, 0);
+                for (int start = 0; start < inF; start += CHUNK) {
+                    int len = Math.min(CHUNK, inF - start);
+                    acrossChannels(wt, start * outF, outF, len, xf, b * kp + start, b2 * kp + start, sumsA, sumsB);
+                    for (int o = 0; o < outF; o++) {
+                        totalA[o] += (int) sumsA[o];
+                        totalB[o] += (int) sumsB[o];
+                    }
+                }
+                for (int o = 0; o < outF; o++) {
+                    y[b * outF + o] = (byte) ReferenceKernels.requantize(totalA[o] + d.bias()[o], r.multiplier()[o], r.shift()[o], zy,
+                            r.activationMin(), r.activationMax(), rounding);
+                    y[b2 * outF + o] = (byte) ReferenceKernels.requantize(totalB[o] + d.bias()[o], r.multiplier()[o], r.shift()[o], zy,
+                            r.activationMin(), r.activationMax(), rounding);
+                }
+            }
+            return;
+        }
         int[] acc = new int[4];
         for (int o = 0; o < outF; o++) {
             int b = 0;

@@ -103,6 +103,32 @@ class OptimizedKernelsTest {
     }
 
     @Test
+    void denseLayersMatchTheReferenceOnBothVectorPaths() {
+        // 16 outputs (across outputs, inputs in chunks of 512: 1,100 = 2 full chunks + a tail) and 13 (four-row dot
+        // products); batches of 1, 3 (odd) and 4; inputs -128 at zero point 127 give the extreme x - z = -255
+        SplittableRandom r = new SplittableRandom(43);
+        for (int outF : new int[] {16, 13}) {
+            int inF = 1100;
+            List<Int8Graph.Tensor> t = List.of(new Int8Graph.Tensor(new int[] {inF}, 0.02, 127), new Int8Graph.Tensor(new int[] {outF}, 0.05, 4));
+            byte[] codes = codes(r, outF * inF, 8);
+            int[] bias = new int[outF];
+            for (int i = 0; i < outF; i++) {
+                bias[i] = r.nextInt(-30000, 30000);
+            }
+            Int8Graph g = new Int8Graph(t, List.of(new Int8Graph.Dense(0, 1, outF, inF, 8, codes, bias, requant(r, outF, false, 4))), 0, 1,
+                    FixedPoint.Rounding.SINGLE);
+            for (int n : new int[] {1, 3, 4}) {
+                byte[] x = new byte[n * inF];
+                for (int i = 0; i < x.length; i++) {
+                    x[i] = i % 3 == 0 ? Byte.MIN_VALUE : (byte) r.nextInt(-128, 128);
+                }
+                assertArrayEquals(new Int8Model(g, Int8Model.Kernels.REFERENCE).runQuantized(x, n),
+                        new Int8Model(g, Int8Model.Kernels.OPTIMIZED).runQuantized(x, n), outF + " outputs, batch " + n);
+            }
+        }
+    }
+
+    @Test
     void maxPoolMatchesTheReferenceOnRandomGeometries() {
         SplittableRandom r = new SplittableRandom(17);
         for (int trial = 0; trial < 200; trial++) {
