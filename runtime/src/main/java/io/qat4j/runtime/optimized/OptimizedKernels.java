@@ -97,6 +97,11 @@ public final class OptimizedKernels {
         int outW = out.dims()[2];
         int kh = p.kernelH();
         int kw = p.kernelW();
+        if (kh == 2 && kw == 2 && p.strideH() == 2 && p.strideW() == 2 && p.padTop() == 0 && p.padLeft() == 0
+                && 2 * outH <= inH && 2 * outW <= inW) {
+            maxPool2x2(planes, inH, inW, outH, outW, x, y);
+            return;
+        }
         for (int plane = 0; plane < planes; plane++) {
             int xo = plane * inH * inW;
             int yo = plane * outH * outW;
@@ -116,6 +121,23 @@ public final class OptimizedKernels {
                         }
                     }
                     y[yo + oy * outW + ox] = (byte) best;
+                }
+            }
+        }
+    }
+
+    /** The common 2x2, stride 2, unpadded max pooling whose windows all lie inside the input. */
+    private static void maxPool2x2(int planes, int inH, int inW, int outH, int outW, byte[] x, byte[] y) {
+        for (int plane = 0; plane < planes; plane++) {
+            int xo = plane * inH * inW;
+            int yo = plane * outH * outW;
+            for (int oy = 0; oy < outH; oy++) {
+                int r0 = xo + 2 * oy * inW;
+                int r1 = r0 + inW;
+                int yr = yo + oy * outW;
+                for (int ox = 0; ox < outW; ox++) {
+                    int i = 2 * ox;
+                    y[yr + ox] = (byte) Math.max(Math.max(x[r0 + i], x[r0 + i + 1]), Math.max(x[r1 + i], x[r1 + i + 1]));
                 }
             }
         }

@@ -19,8 +19,13 @@ import jdk.incubator.vector.VectorSpecies;
  * reach, while 8-lane float FMAs are intrinsified, which is why floats carry the integer math.
  *
  * <p>Layouts: weights {@code [out][kPadded]} as floats (padded with zeros to a multiple of the vector
- * length, built once per node by {@link #floatWeights}); conv inputs go through an im2col into
- * {@code [positions][kPadded]}; dense runs four samples against one weight row at a time.
+ * length) and, where the outputs are a multiple of the lane count, {@code [k][out]} ({@link Prepared},
+ * built once per model). Convolutions with {@code k <= CHUNK} run across output channels without an
+ * im2col: each sample is copied once into a zero-padded float image of {@code x - z_x}, and a position's
+ * patch value {@code i} is read at {@code base(position) + taps[i]}; four positions per pass for 16
+ * channels, two for 32 and more. Dense layers run across outputs in L1-sized input blocks, two samples
+ * per pass. Other shapes take four-row dot products over an im2col patch matrix.
+ * Requantization is scalar, channel by channel with the channel's constants hoisted.
  */
 public final class VectorKernels {
 
@@ -28,6 +33,10 @@ public final class VectorKernels {
     private static final int LANES = F.length();
     /** Values per exact float partial sum: 512 x 255 x 127 = 16,581,120 < 2^24. */
     static final int CHUNK = 512;
+    /** Inputs per pass of a dense layer: 32 x 128 outputs x 4 bytes = 16 KiB of weights, L1-resident. */
+    static final int DENSE_BLOCK = 32;
+    /** Tap offsets {@code 0 .. CHUNK-1}: contiguous inputs. */
+    private static final int[] IDENTITY = java.util.stream.IntStream.range(0, CHUNK).toArray();
 
     private VectorKernels() {
     }
@@ -126,38 +135,63 @@ public final class VectorKernels {
         int inW = in.dims()[2];
         int outH = out.dims()[1];
         int outW = out.dims()[2];
-        int kp = padded(inC * c.kernelH() * c.kernelW());
+        int outC = c.outChannels();
+        int k = inC * c.kernelH() * c.kernelW();
+        int kp = padded(k);
         int positions = outH * outW;
         int inSize = inC * inH * inW;
-        int outSize = c.outChannels() * positions;
-        float[] patches = new float[positions * kp];
-        byte[] bytes = new byte[positions * inC * c.kernelH() * c.kernelW()];
-        int[] acc = new int[4];
+        int outSize = outC * positions;
         Int8Graph.Requant r = c.requant();
         int zy = out.zeroPoint();
-        int k = inC * c.kernelH() * c.kernelW();
-        float[] wf = prepared.rows();
         float[] wt = prepared.columns();
-        boolean acrossChannels = wt != null;
-        float[] sumsA = acrossChannels ? new float[c.outChannels()] : null;
-        float[] sumsB = acrossChannels ? new float[c.outChannels()] : null;
-        for (int b = 0; b < n; b++) {
-            im2col(x, b * inSize, inC, inH, inW, c, outH, outW, in.zeroPoint(), kp, bytes, patches);
-            if (acrossChannels) {
-                for (int p = 0; p < positions; p += 2) {
-                    int q = Math.min(p + 1, positions - 1);   // an odd last position is computed twice
-                    acrossChannels(wt, 0, c.outChannels(), k, patches, p * kp, q * kp, sumsA, sumsB);
-                    for (int oc = 0; oc < c.outChannels(); oc++) {
-                        y[b * outSize + oc * positions + p] = (byte) ReferenceKernels.requantize((int) sumsA[oc] + c.bias()[oc],
-                                r.multiplier()[oc], r.shift()[oc], zy, r.activationMin(), r.activationMax(), rounding);
-                        y[b * outSize + oc * positions + q] = (byte) ReferenceKernels.requantize((int) sumsB[oc] + c.bias()[oc],
-                                r.multiplier()[oc], r.shift()[oc], zy, r.activationMin(), r.activationMax(), rounding);
+        if (wt != null) {
+            // no im2col: each position reads its patch from a zero-padded float copy of the input through a tap offset table
+            int hp = Math.max(c.padTop() + inH, (outH - 1) * c.strideH() + (c.kernelH() - 1) * c.dilationH() + 1);
+            int wp = Math.max(c.padLeft() + inW, (outW - 1) * c.strideW() + (c.kernelW() - 1) * c.dilationW() + 1);
+            float[] image = new float[inC * hp * wp];
+            int[] taps = new int[k];
+            for (int ic = 0, i = 0; ic < inC; ic++) {
+                for (int ky = 0; ky < c.kernelH(); ky++) {
+                    for (int kx = 0; kx < c.kernelW(); kx++, i++) {
+                        taps[i] = ic * hp * wp + ky * c.dilationH() * wp + kx * c.dilationW();
                     }
                 }
-                continue;
             }
+            int[] bases = new int[positions];
+            for (int oy = 0, p = 0; oy < outH; oy++) {
+                for (int ox = 0; ox < outW; ox++, p++) {
+                    bases[p] = oy * c.strideH() * wp + ox * c.strideW();
+                }
+            }
+            float[] sums = new float[positions * outC];   // [position][channel], exact integers
+            for (int b = 0; b < n; b++) {
+                padImage(x, b * inSize, inC, inH, inW, c.padTop(), c.padLeft(), hp, wp, in.zeroPoint(), image);
+                if (outC == 2 * LANES) {
+                    // two channel vectors: four positions per pass keep eight accumulators busy
+                    for (int p = 0; p < positions; p += 4) {
+                        int p1 = Math.min(p + 1, positions - 1);   // a short last group repeats its last position
+                        int p2 = Math.min(p + 2, positions - 1);
+                        int p3 = Math.min(p + 3, positions - 1);
+                        acrossTwoVectors(wt, k, image, taps, bases[p], bases[p1], bases[p2], bases[p3], sums, p * outC, p1 * outC,
+                                p2 * outC, p3 * outC);
+                    }
+                } else {
+                    for (int p = 0; p < positions; p += 2) {
+                        int q = Math.min(p + 1, positions - 1);   // an odd last position is computed twice
+                        acrossChannels(wt, 0, outC, k, image, taps, bases[p], bases[q], sums, p * outC, q * outC);
+                    }
+                }
+                requantize(sums, positions, outC, c.bias(), r, zy, rounding, y, b * outSize);
+            }
+            return;
+        }
+        float[] patches = new float[positions * kp];   // the padded tails [k, kp) are never written and stay 0
+        int[] acc = new int[4];
+        float[] wf = prepared.rows();
+        for (int b = 0; b < n; b++) {
+            im2col(x, b * inSize, inC, inH, inW, c, outH, outW, in.zeroPoint(), kp, patches);
             int oc = 0;
-            for (; oc + 4 <= c.outChannels(); oc += 4) {
+            for (; oc + 4 <= outC; oc += 4) {
                 for (int p = 0; p < positions; p++) {
                     dot4(wf, oc * kp, kp, patches, p * kp, kp, acc);
                     for (int j = 0; j < 4; j++) {
@@ -166,11 +200,58 @@ public final class VectorKernels {
                     }
                 }
             }
-            for (; oc < c.outChannels(); oc++) {
+            for (; oc < outC; oc++) {
                 for (int p = 0; p < positions; p++) {
                     int a = dot(wf, oc * kp, patches, p * kp, kp) + c.bias()[oc];
                     y[b * outSize + oc * positions + p] = (byte) ReferenceKernels.requantize(a, r.multiplier()[oc], r.shift()[oc], zy,
                             r.activationMin(), r.activationMax(), rounding);
+                }
+            }
+        }
+    }
+
+    /**
+     * {@code image[ic][hp][wp]} = {@code x - z_x} shifted by the padding, 0 (the real value of padding) elsewhere.
+     */
+    static void padImage(byte[] x, int offset, int inC, int inH, int inW, int padTop, int padLeft, int hp, int wp, int zx,
+                         float[] image) {
+        java.util.Arrays.fill(image, 0f);
+        for (int ic = 0; ic < inC; ic++) {
+            for (int iy = 0; iy < inH; iy++) {
+                int src = offset + (ic * inH + iy) * inW;
+                int dst = (ic * hp + iy + padTop) * wp + padLeft;
+                for (int ix = 0; ix < inW; ix++) {
+                    image[dst + ix] = x[src + ix] - zx;
+                }
+            }
+        }
+    }
+
+    /**
+     * Channel-major requantization of {@code sums[position][channel]} (exact integers) plus the bias into
+     * {@code y[yOffset + channel * positions + position]}, the channel's multiplier and shift hoisted;
+     * the same arithmetic as {@link ReferenceKernels#requantize}.
+     */
+    static void requantize(float[] sums, int positions, int channels, int[] bias, Int8Graph.Requant r, int zy, FixedPoint.Rounding rounding,
+                           byte[] y, int yOffset) {
+        int min = r.activationMin();
+        int max = r.activationMax();
+        for (int oc = 0; oc < channels; oc++) {
+            int m = r.multiplier()[oc];
+            int shift = r.shift()[oc];
+            int bo = bias[oc];
+            int yo = yOffset + oc * positions;
+            if (rounding == FixedPoint.Rounding.SINGLE && shift >= FixedPoint.MIN_SHIFT && shift <= FixedPoint.MAX_SHIFT) {
+                int total = 31 - shift;
+                long half = 1L << (total - 1);
+                for (int p = 0; p < positions; p++) {
+                    long v = ((long) ((int) sums[p * channels + oc] + bo) * m + half) >> total;
+                    int q = zy + (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, v));
+                    y[yo + p] = (byte) Math.max(min, Math.min(max, q));
+                }
+            } else {
+                for (int p = 0; p < positions; p++) {
+                    y[yo + p] = (byte) ReferenceKernels.requantize((int) sums[p * channels + oc] + bo, m, shift, zy, min, max, rounding);
                 }
             }
         }
@@ -189,11 +270,12 @@ public final class VectorKernels {
 
     /**
      * All {@code out} channels (a multiple of the lane count) of two positions at once, without
-     * horizontal sums: for each of the {@code k <= CHUNK} patch values, broadcast it and FMA it
-     * into the channels' accumulators (exact: at most {@code CHUNK} products per lane), four
-     * channel vectors per pass so that each weight load serves both positions.
+     * horizontal sums: for each of the {@code k <= CHUNK} patch values {@code src[base + taps[i]]},
+     * broadcast it and FMA it into the channels' accumulators (exact: at most {@code CHUNK} products
+     * per lane), four channel vectors per pass so that each weight load serves both positions. The
+     * sums land in {@code sums[sa + channel]} and {@code sums[sb + channel]}.
      */
-    static void acrossChannels(float[] wt, int wo, int out, int k, float[] patches, int pa, int pb, float[] sumsA, float[] sumsB) {
+    static void acrossChannels(float[] wt, int wo, int out, int k, float[] src, int[] taps, int pa, int pb, float[] sums, int sa, int sb) {
         int o = 0;
         for (; o + 4 * LANES <= out; o += 4 * LANES) {
             FloatVector a0 = FloatVector.zero(F);
@@ -210,8 +292,9 @@ public final class VectorKernels {
                 FloatVector w1 = FloatVector.fromArray(F, wt, wi + LANES);
                 FloatVector w2 = FloatVector.fromArray(F, wt, wi + 2 * LANES);
                 FloatVector w3 = FloatVector.fromArray(F, wt, wi + 3 * LANES);
-                FloatVector xa = FloatVector.broadcast(F, patches[pa + i]);
-                FloatVector xb = FloatVector.broadcast(F, patches[pb + i]);
+                int t = taps[i];
+                FloatVector xa = FloatVector.broadcast(F, src[pa + t]);
+                FloatVector xb = FloatVector.broadcast(F, src[pb + t]);
                 a0 = w0.fma(xa, a0);
                 a1 = w1.fma(xa, a1);
                 a2 = w2.fma(xa, a2);
@@ -221,39 +304,101 @@ public final class VectorKernels {
                 b2 = w2.fma(xb, b2);
                 b3 = w3.fma(xb, b3);
             }
-            a0.intoArray(sumsA, o);
-            a1.intoArray(sumsA, o + LANES);
-            a2.intoArray(sumsA, o + 2 * LANES);
-            a3.intoArray(sumsA, o + 3 * LANES);
-            b0.intoArray(sumsB, o);
-            b1.intoArray(sumsB, o + LANES);
-            b2.intoArray(sumsB, o + 2 * LANES);
-            b3.intoArray(sumsB, o + 3 * LANES);
+            a0.intoArray(sums, sa + o);
+            a1.intoArray(sums, sa + o + LANES);
+            a2.intoArray(sums, sa + o + 2 * LANES);
+            a3.intoArray(sums, sa + o + 3 * LANES);
+            b0.intoArray(sums, sb + o);
+            b1.intoArray(sums, sb + o + LANES);
+            b2.intoArray(sums, sb + o + 2 * LANES);
+            b3.intoArray(sums, sb + o + 3 * LANES);
         }
         for (; o < out; o += LANES) {
             FloatVector a = FloatVector.zero(F);
             FloatVector b = FloatVector.zero(F);
             for (int i = 0; i < k; i++) {
                 FloatVector w = FloatVector.fromArray(F, wt, wo + i * out + o);
-                a = w.fma(FloatVector.broadcast(F, patches[pa + i]), a);
-                b = w.fma(FloatVector.broadcast(F, patches[pb + i]), b);
+                int t = taps[i];
+                a = w.fma(FloatVector.broadcast(F, src[pa + t]), a);
+                b = w.fma(FloatVector.broadcast(F, src[pb + t]), b);
             }
-            a.intoArray(sumsA, o);
-            b.intoArray(sumsB, o);
+            a.intoArray(sums, sa + o);
+            b.intoArray(sums, sb + o);
         }
     }
 
     /**
-     * Patches {@code [positions][kp]} of {@code x - z_x} (0 for padding and the padded tail): the
-     * int8 im2col of {@link OptimizedKernels} into {@code bytes}, then widened.
+     * Two channel vectors ({@code 2 * LANES} output channels) of four positions at once, exact as in
+     * {@link #acrossChannels}; position j's sums land in {@code sums[sj ..]}.
+     */
+    static void acrossTwoVectors(float[] wt, int k, float[] src, int[] taps, int p0, int p1, int p2, int p3, float[] sums, int s0, int s1,
+                                 int s2, int s3) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector b0 = FloatVector.zero(F);
+        FloatVector b1 = FloatVector.zero(F);
+        FloatVector c0 = FloatVector.zero(F);
+        FloatVector c1 = FloatVector.zero(F);
+        FloatVector d0 = FloatVector.zero(F);
+        FloatVector d1 = FloatVector.zero(F);
+        for (int i = 0; i < k; i++) {
+            FloatVector w0 = FloatVector.fromArray(F, wt, i * 2 * LANES);
+            FloatVector w1 = FloatVector.fromArray(F, wt, i * 2 * LANES + LANES);
+            int t = taps[i];
+            FloatVector xa = FloatVector.broadcast(F, src[p0 + t]);
+            FloatVector xb = FloatVector.broadcast(F, src[p1 + t]);
+            FloatVector xc = FloatVector.broadcast(F, src[p2 + t]);
+            FloatVector xd = FloatVector.broadcast(F, src[p3 + t]);
+            a0 = w0.fma(xa, a0);
+            a1 = w1.fma(xa, a1);
+            b0 = w0.fma(xb, b0);
+            b1 = w1.fma(xb, b1);
+            c0 = w0.fma(xc, c0);
+            c1 = w1.fma(xc, c1);
+            d0 = w0.fma(xd, d0);
+            d1 = w1.fma(xd, d1);
+        }
+        a0.intoArray(sums, s0);
+        a1.intoArray(sums, s0 + LANES);
+        b0.intoArray(sums, s1);
+        b1.intoArray(sums, s1 + LANES);
+        c0.intoArray(sums, s2);
+        c1.intoArray(sums, s2 + LANES);
+        d0.intoArray(sums, s3);
+        d1.intoArray(sums, s3 + LANES);
+    }
+
+    /**
+     * Patches {@code [positions][kp]} of {@code x - z_x}, written directly as floats: 0 for positions
+     * outside the input (padding, whose real value is 0) and for the padded tail {@code [k, kp)}.
      */
     static void im2col(byte[] x, int offset, int inC, int inH, int inW, Int8Graph.Conv2D c, int outH, int outW, int zx, int kp,
-                       byte[] bytes, float[] patches) {
-        int k = inC * c.kernelH() * c.kernelW();
-        OptimizedKernels.im2col(x, offset, inC, inH, inW, c, outH, outW, (byte) zx, bytes);
-        for (int p = 0; p < outH * outW; p++) {
-            for (int i = 0; i < k; i++) {
-                patches[p * kp + i] = bytes[p * k + i] - zx;   // the tail [k, kp) stays 0
+                       float[] patches) {
+        int kh = c.kernelH();
+        int kw = c.kernelW();
+        int sh = c.strideH();
+        int sw = c.strideW();
+        int dh = c.dilationH();
+        int dw = c.dilationW();
+        for (int oy = 0; oy < outH; oy++) {
+            for (int ox = 0; ox < outW; ox++) {
+                int col = (oy * outW + ox) * kp;
+                int x0 = ox * sw - c.padLeft();
+                for (int ic = 0; ic < inC; ic++) {
+                    int plane = offset + ic * inH * inW;
+                    for (int ky = 0; ky < kh; ky++, col += kw) {
+                        int iy = oy * sh - c.padTop() + ky * dh;
+                        if (iy < 0 || iy >= inH) {
+                            java.util.Arrays.fill(patches, col, col + kw, 0f);
+                            continue;
+                        }
+                        int row = plane + iy * inW;
+                        for (int kx = 0; kx < kw; kx++) {
+                            int ix = x0 + kx * dw;
+                            patches[col + kx] = ix >= 0 && ix < inW ? x[row + ix] - zx : 0f;
+                        }
+                    }
+                }
             }
         }
     }
@@ -275,28 +420,29 @@ public final class VectorKernels {
         float[] wf = prepared.rows();
         float[] wt = prepared.columns();
         if (wt != null) {
-            // across outputs, two samples per pass, inputs in exact chunks of CHUNK
-            float[] sumsA = new float[outF];
-            float[] sumsB = new float[outF];
-            int[] totalA = new int[outF];
-            int[] totalB = new int[outF];
-            for (int b = 0; b < n; b += 2) {
-                int b2 = Math.min(b + 1, n - 1);   // an odd last sample is computed twice
-                java.util.Arrays.fill(totalA, 0);
-                java.util.Arrays.fill(totalB, 0);
-                for (int start = 0; start < inF; start += CHUNK) {
-                    int len = Math.min(CHUNK, inF - start);
-                    acrossChannels(wt, start * outF, outF, len, xf, b * kp + start, b2 * kp + start, sumsA, sumsB);
+            // across outputs, two samples per pass; the inputs in blocks of DENSE_BLOCK (exact, < CHUNK) whose weights
+            // stay in L1 while every sample of the batch passes over them
+            float[] sums = new float[2 * outF];
+            int[] totals = new int[n * outF];
+            for (int start = 0; start < inF; start += DENSE_BLOCK) {
+                int len = Math.min(DENSE_BLOCK, inF - start);
+                for (int b = 0; b < n; b += 2) {
+                    int b2 = Math.min(b + 1, n - 1);   // an odd last sample is computed twice and counted once
+                    acrossChannels(wt, start * outF, outF, len, xf, IDENTITY, b * kp + start, b2 * kp + start, sums, 0, outF);
                     for (int o = 0; o < outF; o++) {
-                        totalA[o] += (int) sumsA[o];
-                        totalB[o] += (int) sumsB[o];
+                        totals[b * outF + o] += (int) sums[o];
+                    }
+                    if (b2 != b) {
+                        for (int o = 0; o < outF; o++) {
+                            totals[b2 * outF + o] += (int) sums[outF + o];
+                        }
                     }
                 }
+            }
+            for (int b = 0; b < n; b++) {
                 for (int o = 0; o < outF; o++) {
-                    y[b * outF + o] = (byte) ReferenceKernels.requantize(totalA[o] + d.bias()[o], r.multiplier()[o], r.shift()[o], zy,
-                            r.activationMin(), r.activationMax(), rounding);
-                    y[b2 * outF + o] = (byte) ReferenceKernels.requantize(totalB[o] + d.bias()[o], r.multiplier()[o], r.shift()[o], zy,
-                            r.activationMin(), r.activationMax(), rounding);
+                    y[b * outF + o] = (byte) ReferenceKernels.requantize(totals[b * outF + o] + d.bias()[o], r.multiplier()[o], r.shift()[o],
+                            zy, r.activationMin(), r.activationMax(), rounding);
                 }
             }
             return;

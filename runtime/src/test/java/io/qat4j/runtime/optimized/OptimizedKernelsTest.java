@@ -103,6 +103,68 @@ class OptimizedKernelsTest {
     }
 
     @Test
+    void sixteenChannelConvolutionsMatchTheReference() {
+        // 16 output channels take the four-positions-per-pass path; geometries with every remainder of positions mod 4,
+        // stride 2, asymmetric padding, dilation 2, 1x1 and non-square kernels; both roundings; extreme inputs
+        SplittableRandom r = new SplittableRandom(47);
+        int[][] geometries = {
+            // inC, h, w, kh, kw, stride, padTop, padLeft, padBottom, padRight, dilation
+            {1, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1}, {1, 7, 5, 3, 3, 1, 1, 1, 1, 1, 1}, {3, 9, 6, 3, 3, 2, 0, 1, 2, 0, 1},
+            {2, 5, 7, 1, 1, 1, 0, 0, 0, 0, 1}, {4, 11, 9, 5, 3, 2, 2, 1, 1, 2, 1}, {3, 10, 10, 3, 3, 1, 2, 2, 2, 2, 2},
+            {1, 3, 3, 3, 3, 1, 0, 0, 0, 0, 1}};
+        for (int[] geo : geometries) {
+            for (FixedPoint.Rounding rounding : FixedPoint.Rounding.values()) {
+                int inC = geo[0];
+                int oh = Int8Graph.outputSize(geo[1], geo[3], geo[5], geo[6], geo[8], geo[10]);
+                int ow = Int8Graph.outputSize(geo[2], geo[4], geo[5], geo[7], geo[9], geo[10]);
+                List<Int8Graph.Tensor> t = List.of(new Int8Graph.Tensor(new int[] {inC, geo[1], geo[2]}, 0.02, 127),
+                        new Int8Graph.Tensor(new int[] {16, oh, ow}, 0.05, -7));
+                int[] bias = new int[16];
+                for (int i = 0; i < 16; i++) {
+                    bias[i] = r.nextInt(-30000, 30000);
+                }
+                Int8Graph g = new Int8Graph(t, List.of(new Int8Graph.Conv2D(0, 1, 16, inC, geo[3], geo[4], geo[5], geo[5], geo[6], geo[7],
+                        geo[8], geo[9], geo[10], geo[10], 8, codes(r, 16 * inC * geo[3] * geo[4], 8), bias,
+                        requant(r, 16, r.nextBoolean(), -7))), 0, 1, rounding);
+                for (int n = 1; n <= 3; n++) {
+                    byte[] x = new byte[n * inC * geo[1] * geo[2]];
+                    for (int i = 0; i < x.length; i++) {
+                        x[i] = i % 7 == 0 ? Byte.MIN_VALUE : (byte) r.nextInt(-128, 128);
+                    }
+                    assertArrayEquals(new Int8Model(g, Int8Model.Kernels.REFERENCE).runQuantized(x, n),
+                            new Int8Model(g, Int8Model.Kernels.OPTIMIZED).runQuantized(x, n),
+                            java.util.Arrays.toString(geo) + " " + rounding + " batch " + n);
+                }
+            }
+        }
+    }
+
+    @Test
+    void twoByTwoMaxPoolMatchesTheReference() {
+        // the unpadded 2x2 stride-2 fast path, even and odd inputs (the last row/column dropped), and a padded 2x2 that is not it
+        SplittableRandom r = new SplittableRandom(19);
+        int[][] shapes = {{16, 28, 28, 0}, {3, 7, 5, 0}, {2, 2, 5, 0}, {1, 7, 7, 1}, {1, 6, 6, 1}};
+        for (int[] sh : shapes) {
+            int pad = sh[3];
+            int oh = Int8Graph.outputSize(sh[1], 2, 2, 0, pad, 1);
+            int ow = Int8Graph.outputSize(sh[2], 2, 2, 0, pad, 1);
+            Int8Graph.Tensor in = new Int8Graph.Tensor(new int[] {sh[0], sh[1], sh[2]}, 0.1, 3);
+            Int8Graph.Tensor out = new Int8Graph.Tensor(new int[] {sh[0], oh, ow}, 0.1, 3);
+            Int8Graph.MaxPool p = new Int8Graph.MaxPool(0, 1, 2, 2, 2, 2, 0, 0, pad, pad);
+            int n = 3;
+            byte[] x = new byte[n * sh[0] * sh[1] * sh[2]];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (byte) r.nextInt(-128, 128);
+            }
+            byte[] expected = new byte[n * sh[0] * oh * ow];
+            byte[] got = new byte[expected.length];
+            io.qat4j.runtime.reference.ReferenceKernels.maxPool(p, in, out, x, expected, n);
+            OptimizedKernels.maxPool(p, in, out, x, got, n);
+            assertArrayEquals(expected, got, java.util.Arrays.toString(sh));
+        }
+    }
+
+    @Test
     void denseLayersMatchTheReferenceOnBothVectorPaths() {
         // 16 outputs (across outputs, inputs in chunks of 512: 1,100 = 2 full chunks + a tail) and 13 (four-row dot
         // products); batches of 1, 3 (odd) and 4; inputs -128 at zero point 127 give the extreme x - z = -255

@@ -4,7 +4,6 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -21,6 +20,7 @@ import org.openjdk.jmh.runner.options.TimeValue;
 
 import io.qat4j.bench.InferenceBenchmark;
 import io.qat4j.bench.InferenceModels;
+import io.qat4j.training.AtomicFiles;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -92,15 +92,11 @@ public final class BenchCommand implements Callable<Integer> {
             out.println(table);
             out.flush();
             if (json != null) {
-                move(tmpJson, json);
-            } else {
-                Files.deleteIfExists(tmpJson);
+                write(json, Files.readAllBytes(tmpJson));
             }
+            Files.deleteIfExists(tmpJson);
             if (report != null) {
-                Path tmp = Files.createTempFile(report.toAbsolutePath().getParent() == null ? Path.of(".") : report.toAbsolutePath().getParent(),
-                        "report", ".md");
-                Files.writeString(tmp, "# Inference benchmark (`qat4j bench`)\n\n" + table, StandardCharsets.UTF_8);
-                move(tmp, report);
+                write(report, ("# Inference benchmark (`qat4j bench`)\n\n" + table).getBytes(StandardCharsets.UTF_8));
             }
             return 0;
         } catch (Exception e) {
@@ -109,15 +105,13 @@ public final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    private static void move(Path from, Path to) throws java.io.IOException {
+    /** Writes through a sibling temporary file and an atomic rename (files get the default permissions). */
+    private static void write(Path to, byte[] bytes) throws java.io.IOException {
         Path abs = to.toAbsolutePath();
         if (abs.getParent() != null) {
             Files.createDirectories(abs.getParent());
         }
-        Path tmp = abs.resolveSibling(abs.getFileName() + ".tmp");
-        Files.copy(from, tmp, StandardCopyOption.REPLACE_EXISTING);
-        Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        Files.deleteIfExists(from);
+        AtomicFiles.write(abs, bytes);
     }
 
     /** The Markdown table of every case and the ratios of the targets. */
