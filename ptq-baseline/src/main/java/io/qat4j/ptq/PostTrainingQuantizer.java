@@ -100,9 +100,10 @@ public final class PostTrainingQuantizer {
         boolean corrected = false;
         for (WeightedLayer l : layers) {
             INDArray w = effectiveWeights(net, l);
-            int bits = recipe.weightQuantizer() == QuantPlan.WeightQuantizer.UNIFORM ? recipe.weightBitsFor(l.name())
-                    : recipe.weightQuantizer() == QuantPlan.WeightQuantizer.BINARY ? 1 : 2;
-            double[] scales = recipe.weightQuantizer() == QuantPlan.WeightQuantizer.UNIFORM
+            QuantPlan.WeightQuantizer quantizer = recipe.weightQuantizerFor(l.name());
+            int bits = quantizer == QuantPlan.WeightQuantizer.UNIFORM ? recipe.weightBitsFor(l.name())
+                    : quantizer == QuantPlan.WeightQuantizer.BINARY ? 1 : 2;
+            double[] scales = quantizer == QuantPlan.WeightQuantizer.UNIFORM
                     ? WeightRanges.scales(w, l.outAxis(), bits, recipe.perChannel(), recipe.weightRange()) : null;
             boolean keep = recipe.keepFloat().contains(l.name());
             Calibration.LayerInputs inputs = prepared.calibration().layer(l.name());
@@ -110,15 +111,17 @@ public final class PostTrainingQuantizer {
                 if (followedByBatchNorm(net, l)) {
                     notes.add(l.name() + ": no bias correction (an unfolded batch norm follows; enable foldBatchNorm)");
                 } else {
-                    double[] shift = BiasCorrection.apply(net, l, quantizeWeights(w, l.outAxis(), recipe, bits, scales), inputs);
+                    double[] shift = BiasCorrection.apply(net, l, quantizeWeights(w, l.outAxis(), recipe.perChannel(), quantizer, bits, scales),
+                            inputs);
                     corrected = true;
                     notes.add(String.format("%s: bias corrected, max |shift| %.3g", l.name(), maxAbs(shift)));
                 }
             }
             ActivationStatistics stats = inputs.statistics();
-            Range r = calibrator.range(stats, recipe.inputBits());
-            plans.add(QuantPlan.LayerPlan.of(l.name(), l.kind(), l.weights(), recipe.weightQuantizer(), bits, recipe.perChannel(), scales,
-                    recipe.inputBits(), stats.signed(), r.min(), r.max(), keep, null));
+            int inputBits = recipe.inputBitsFor(l.name());
+            Range r = calibrator.range(stats, inputBits);
+            plans.add(QuantPlan.LayerPlan.of(l.name(), l.kind(), l.weights(), quantizer, bits, recipe.perChannel(), scales,
+                    inputBits, stats.signed(), r.min(), r.max(), keep, null));
         }
         if (corrected) {
             passes.add("bias-correction");
@@ -164,9 +167,10 @@ public final class PostTrainingQuantizer {
     }
 
     /** Fake-quantized weights of a plan entry, as the layers module computes them. */
-    static INDArray quantizeWeights(INDArray w, int outAxis, PtqRecipe recipe, int bits, double[] scales) {
-        Granularity g = recipe.perChannel() ? Granularity.PER_CHANNEL : Granularity.PER_TENSOR;
-        return switch (recipe.weightQuantizer()) {
+    static INDArray quantizeWeights(INDArray w, int outAxis, boolean perChannel, QuantPlan.WeightQuantizer quantizer, int bits,
+                                    double[] scales) {
+        Granularity g = perChannel ? Granularity.PER_CHANNEL : Granularity.PER_TENSOR;
+        return switch (quantizer) {
             case BINARY -> new BinaryQuantizer(BinaryQuantizer.Scaling.MEAN_ABS, g, outAxis).forward(w);
             case TERNARY -> new TernaryQuantizer(g, outAxis).forward(w);
             case UNIFORM -> uniform(w, outAxis, bits, scales);

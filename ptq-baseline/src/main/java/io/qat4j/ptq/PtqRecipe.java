@@ -23,13 +23,16 @@ import io.qat4j.ptq.calibration.CalibrationMethod;
  * @param percentile             PERCENTILE's percentile, (0, 100] (default 99.99)
  * @param calibrationSamples     samples streamed for calibration, >= 1 (default 512)
  * @param histogramBins          bins of the activation histograms, even, >= 16 (default 2048)
- * @param layerWeightBits        per-layer weight bits (e.g. from the bit allocation), by layer name
+ * @param layerWeightBits        per-layer weight bits (e.g. from the bit allocation), by layer name; a layer listed here
+ *                               gets uniform weights at these bits even when {@code weightQuantizer} is BINARY or TERNARY
+ *                               (e.g. the first and last layers of a binary network at 8 bits)
  * @param keepFloat              layers left in float (partial quantization), by name
+ * @param layerInputBits         per-layer activation bits overriding {@code inputBits}, by layer name
  */
 public record PtqRecipe(boolean foldBatchNorm, boolean crossLayerEqualization, boolean biasCorrection,
                         QuantPlan.WeightQuantizer weightQuantizer, int weightBits, boolean perChannel, WeightRangeMethod weightRange,
                         int inputBits, CalibrationMethod calibration, double percentile, int calibrationSamples, int histogramBins,
-                        Map<String, Integer> layerWeightBits, List<String> keepFloat) {
+                        Map<String, Integer> layerWeightBits, List<String> keepFloat, Map<String, Integer> layerInputBits) {
 
     public PtqRecipe {
         if (weightQuantizer == null || weightRange == null || calibration == null) {
@@ -51,6 +54,12 @@ public record PtqRecipe(boolean foldBatchNorm, boolean crossLayerEqualization, b
         layerWeightBits = layerWeightBits == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(layerWeightBits));
         layerWeightBits.forEach((k, v) -> checkWeightBits("layerWeightBits." + k, v));
         keepFloat = keepFloat == null ? List.of() : List.copyOf(keepFloat);
+        layerInputBits = layerInputBits == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(layerInputBits));
+        layerInputBits.forEach((k, v) -> {
+            if (v < 1 || v > 16) {
+                throw new IllegalArgumentException("PtqRecipe: layerInputBits." + k + " must be 1..16 (8 or less for the INT8 runtime), got " + v);
+            }
+        });
     }
 
     private static void checkWeightBits(String field, int bits) {
@@ -63,52 +72,67 @@ public record PtqRecipe(boolean foldBatchNorm, boolean crossLayerEqualization, b
     /** The defaults: BN folding, bias correction, W8 per-channel min-max, A8 percentile 99.99, 512 samples. */
     public static PtqRecipe defaults() {
         return new PtqRecipe(true, false, true, QuantPlan.WeightQuantizer.UNIFORM, 8, true, WeightRangeMethod.MINMAX, 8,
-                CalibrationMethod.PERCENTILE, 99.99, 512, 2048, Map.of(), List.of());
+                CalibrationMethod.PERCENTILE, 99.99, 512, 2048, Map.of(), List.of(), Map.of());
     }
 
     public PtqRecipe withBits(int weights, int inputs) {
         return new PtqRecipe(foldBatchNorm, crossLayerEqualization, biasCorrection, weightQuantizer, weights, perChannel, weightRange,
-                inputs, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat);
+                inputs, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat, layerInputBits);
     }
 
     public PtqRecipe withCalibration(CalibrationMethod method) {
         return new PtqRecipe(foldBatchNorm, crossLayerEqualization, biasCorrection, weightQuantizer, weightBits, perChannel, weightRange,
-                inputBits, method, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat);
+                inputBits, method, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat, layerInputBits);
     }
 
     public PtqRecipe withWeightQuantizer(QuantPlan.WeightQuantizer q) {
         return new PtqRecipe(foldBatchNorm, crossLayerEqualization, biasCorrection, q, weightBits, perChannel, weightRange,
-                inputBits, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat);
+                inputBits, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat, layerInputBits);
     }
 
     public PtqRecipe withWeightRange(WeightRangeMethod m) {
         return new PtqRecipe(foldBatchNorm, crossLayerEqualization, biasCorrection, weightQuantizer, weightBits, perChannel, m,
-                inputBits, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat);
+                inputBits, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat, layerInputBits);
     }
 
     public PtqRecipe withPasses(boolean fold, boolean cle, boolean bias) {
         return new PtqRecipe(fold, cle, bias, weightQuantizer, weightBits, perChannel, weightRange,
-                inputBits, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat);
+                inputBits, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat, layerInputBits);
     }
 
     public PtqRecipe withLayerWeightBits(Map<String, Integer> bits) {
         return new PtqRecipe(foldBatchNorm, crossLayerEqualization, biasCorrection, weightQuantizer, weightBits, perChannel, weightRange,
-                inputBits, calibration, percentile, calibrationSamples, histogramBins, bits, keepFloat);
+                inputBits, calibration, percentile, calibrationSamples, histogramBins, bits, keepFloat, layerInputBits);
     }
 
     public PtqRecipe withKeepFloat(List<String> layers) {
         return new PtqRecipe(foldBatchNorm, crossLayerEqualization, biasCorrection, weightQuantizer, weightBits, perChannel, weightRange,
-                inputBits, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, layers);
+                inputBits, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, layers, layerInputBits);
     }
 
     public PtqRecipe withCalibrationSamples(int samples) {
         return new PtqRecipe(foldBatchNorm, crossLayerEqualization, biasCorrection, weightQuantizer, weightBits, perChannel, weightRange,
-                inputBits, calibration, percentile, samples, histogramBins, layerWeightBits, keepFloat);
+                inputBits, calibration, percentile, samples, histogramBins, layerWeightBits, keepFloat, layerInputBits);
     }
 
     public PtqRecipe withPercentile(double p) {
         return new PtqRecipe(foldBatchNorm, crossLayerEqualization, biasCorrection, weightQuantizer, weightBits, perChannel, weightRange,
-                inputBits, calibration, p, calibrationSamples, histogramBins, layerWeightBits, keepFloat);
+                inputBits, calibration, p, calibrationSamples, histogramBins, layerWeightBits, keepFloat, layerInputBits);
+    }
+
+    public PtqRecipe withLayerInputBits(Map<String, Integer> bits) {
+        return new PtqRecipe(foldBatchNorm, crossLayerEqualization, biasCorrection, weightQuantizer, weightBits, perChannel, weightRange,
+                inputBits, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat, bits);
+    }
+
+    /** Activation bits of a layer's input: its override or {@link #inputBits}. */
+    public int inputBitsFor(String layer) {
+        return layerInputBits.getOrDefault(layer, inputBits);
+    }
+
+    /** A layer's weight quantizer: UNIFORM where {@code layerWeightBits} lists it, else {@link #weightQuantizer}. */
+    public QuantPlan.WeightQuantizer weightQuantizerFor(String layer) {
+        return layerWeightBits.containsKey(layer) ? QuantPlan.WeightQuantizer.UNIFORM : weightQuantizer;
     }
 
     /** Weight bits of a layer: its override or {@link #weightBits}. */

@@ -68,6 +68,49 @@ class PostTrainingQuantizerTest {
     }
 
     @Test
+    void layerOverridesKeepTheFirstAndLastLayersAtEightBitsInABinaryNetwork() throws Exception {
+        MultiLayerNetwork fp32 = TestNets.cnn(61);
+        DataSet cal = TestNets.data(256, 62);
+        DataSet test = TestNets.data(200, 63);
+        Map<String, Integer> firstLast = Map.of("conv1", 8, "out", 8);
+        PtqRecipe recipe = PtqRecipe.defaults().withWeightQuantizer(QuantPlan.WeightQuantizer.BINARY).withBits(8, 4)
+                .withLayerWeightBits(firstLast).withLayerInputBits(firstLast).withCalibrationSamples(256);
+        PostTrainingQuantizer.Result r = PostTrainingQuantizer.quantize(PostTrainingQuantizer.prepare(fp32, TestNets.iterator(cal, 64), recipe, 0));
+        Map<String, QuantPlan.LayerPlan> byName = new java.util.HashMap<>();
+        r.plan().layers().forEach(l -> byName.put(l.name(), l));
+        for (String name : List.of("conv1", "out")) {
+            assertEquals(QuantPlan.WeightQuantizer.UNIFORM, byName.get(name).weightQuantizer(), name);
+            assertEquals(8, byName.get(name).weightBits(), name);
+            assertEquals(8, byName.get(name).inputBits(), name);
+            assertTrue(byName.get(name).weightScales() != null, name + " has uniform weight scales");
+        }
+        for (String name : List.of("conv2", "fc1")) {
+            assertEquals(QuantPlan.WeightQuantizer.BINARY, byName.get(name).weightQuantizer(), name);
+            assertEquals(4, byName.get(name).inputBits(), name);
+        }
+        // the QAT start carries the per-layer modes: LSQ 8-bit at the ends, BINARY inside, and the mix exports and runs
+        QuantizedModel.Wrapped<MultiLayerNetwork> qat = PostTrainingQuantizer.qatStart(r.network(), r.plan(), InputQuantMode.LSQ);
+        INDArray sim = qat.network().output(test.getFeatures());
+        Int8Exporter.Result exported = Int8Exporter.export(qat.network(), cal.getFeatures());
+        List<Integer> weightBits = new java.util.ArrayList<>();
+        for (io.qat4j.runtime.Int8Graph.Node node : exported.graph().nodes()) {
+            if (node instanceof io.qat4j.runtime.Int8Graph.Conv2D c) {
+                weightBits.add(c.weightBits());
+            } else if (node instanceof io.qat4j.runtime.Int8Graph.Dense d) {
+                weightBits.add(d.weightBits());
+            }
+        }
+        assertEquals(List.of(8, 1, 1, 8), weightBits);
+        int n = (int) test.getFeatures().size(0);
+        int[] predicted = new Int8Model(exported.graph()).predict(test.getFeatures().dup('c').data().asFloat(), n);
+        int same = 0;
+        for (int i = 0; i < n; i++) {
+            same += predicted[i] == argmax(sim.getRow(i)) ? 1 : 0;
+        }
+        assertTrue(same >= 0.97 * n, "INT8 runtime vs fake-quant agreement " + same + "/" + n);
+    }
+
+    @Test
     void lowBitPtqWithBiasCorrectionIsCloserThanWithout() {
         MultiLayerNetwork fp32 = TestNets.cnn(41);
         DataSet cal = TestNets.data(256, 42);

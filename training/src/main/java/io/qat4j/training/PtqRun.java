@@ -46,6 +46,14 @@ public record PtqRun(PostTrainingQuantizer.Prepared prepared, PostTrainingQuanti
     /** Sensitivity (if needed), allocation and the plan on a prepared network. */
     public static PtqRun plan(PostTrainingQuantizer.Prepared prepared, RunConfig.Ptq p, PrintWriter log) {
         PtqRecipe recipe = p.recipe();
+        if (p.firstLastBits() != null) {
+            List<WeightedLayer> layers = WeightedLayer.of(prepared.network());
+            java.util.Map<String, Integer> bits = new java.util.LinkedHashMap<>();
+            bits.put(layers.get(0).name(), p.firstLastBits());
+            bits.put(layers.get(layers.size() - 1).name(), p.firstLastBits());
+            recipe = recipe.withLayerWeightBits(bits).withLayerInputBits(bits);
+            log.printf("first and last layers at %d-bit weights and inputs: %s%n", p.firstLastBits(), bits.keySet());
+        }
         SensitivityAnalysis.Report report = null;
         QuantPlan.AllocationInfo allocation = null;
         if (p.needsSensitivity()) {

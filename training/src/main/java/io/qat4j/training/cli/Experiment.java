@@ -217,7 +217,7 @@ final class Experiment {
         QuantizedModel.Wrapped<MultiLayerNetwork> model = PostTrainingQuantizer.model(run.result());
         return evaluate(v, "PTQ " + p.calibration() + (p.averageBits() != null ? ", mixed precision (" + p.allocation() + ")" : "")
                         + (p.keepMostSensitive() > 0 ? ", " + p.keepMostSensitive() + " most sensitive in float" : ""),
-                weightsLabel(p, run.result().plan()), Integer.toString(p.inputBits()), model, run.result().plan(), run.sensitivity(), data,
+                weightsLabel(p, run.result().plan()), inputsLabel(p, p.inputBits()), model, run.result().plan(), run.sensitivity(), data,
                 dir, fp32, calSeconds, null, t0);
     }
 
@@ -242,20 +242,25 @@ final class Experiment {
         double trainSeconds = (System.nanoTime() - tt) / 1e9;
         String method = "QAT " + rc.quantization().weights().mode() + "/" + rc.quantization().inputs().mode()
                 + (rc.distillation() != null ? " + KD" : "") + " from PTQ plan";
-        return evaluate(v, method, weightsLabel(p, run.result().plan()), Integer.toString(rc.quantization().inputs().bits()), new QuantizedModel.Wrapped<>(
+        return evaluate(v, method, weightsLabel(p, run.result().plan()), inputsLabel(p, rc.quantization().inputs().bits()), new QuantizedModel.Wrapped<>(
                 r.network(), start.quantized(), start.foldedBatchNorms(), start.keptInFloat()), run.result().plan(), run.sensitivity(), data,
                 dir, fp32, calSeconds, trainSeconds, t0);
     }
 
+    private static String inputsLabel(RunConfig.Ptq p, int bits) {
+        return bits + (p.firstLastBits() != null ? " (first/last " + p.firstLastBits() + ")" : "");
+    }
+
     private static String weightsLabel(RunConfig.Ptq p, QuantPlan plan) {
+        String firstLast = p.firstLastBits() != null ? " (first/last " + p.firstLastBits() + ")" : "";
         if (!p.weightQuantizer().equals("uniform")) {
-            return p.weightQuantizer();
+            return p.weightQuantizer() + firstLast;
         }
         if (p.averageBits() != null) {
             return String.format("mixed %.2f avg", (double) plan.allocation().costBits() / plan.layers().stream()
                     .mapToLong(QuantPlan.LayerPlan::weights).sum());
         }
-        return Integer.toString(p.weightBits());
+        return p.weightBits() + firstLast;
     }
 
     private VariantResult evaluate(ExperimentConfig.Variant v, String method, String weights, String inputs,

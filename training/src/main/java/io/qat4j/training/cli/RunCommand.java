@@ -21,6 +21,7 @@ import picocli.CommandLine.Spec;
 /** {@code qat4j run MODEL.q4j}: integer inference on a test set, accuracy and predictions as JSON. */
 @Command(name = "run", mixinStandardHelpOptions = true, description = "Run an integer model file on a configuration's test set.",
         footer = {"", "Example:  qat4j run runs/qat-w4a4-lsq/model.q4j --config configs/qat-w4a4-lsq.yaml --json run.json",
+            "With --check-reference the exit code is 1 if any image's output bytes differ between the kernels.",
             "Exit codes: 0 done, 1 failure, 2 bad usage, configuration or model file."})
 public final class RunCommand implements Callable<Integer> {
 
@@ -32,6 +33,10 @@ public final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--json", description = "Write accuracy, per-class counts and predictions to this JSON file.")
     Path json;
+
+    @Option(names = "--check-reference", description = "Also run the reference kernels (the integer simulation: one plain loop per kernel) "
+            + "on the same quantized inputs and compare the output bytes of every test image with the optimized kernels'.")
+    boolean checkReference;
 
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -59,21 +64,52 @@ public final class RunCommand implements Callable<Integer> {
                         + data.test().getFeatures().length() / n);
                 return Qat4jCommand.EXIT_USAGE;
             }
+            float[] features = data.test().getFeatures().dup('c').data().asFloat();
             long start = System.nanoTime();
-            int[] predicted = m.predict(data.test().getFeatures().dup('c').data().asFloat(), n);
+            int[] predicted = m.predict(features, n);
             double seconds = (System.nanoTime() - start) / 1e9;
             double accuracy = io.qat4j.training.Int8Evaluation.agreement(predicted, data.test().getLabels());
             PrintWriter out = spec.commandLine().getOut();
-            out.printf("%s on %d test images (%s): accuracy %.4f, %.1f images/s (reference kernels)%n", model, n, data.source(),
-                    accuracy, n / seconds);
+            String kernels = io.qat4j.runtime.optimized.OptimizedKernels.vectorized() ? "optimized kernels, Vector API"
+                    : "optimized kernels, scalar";
+            out.printf("%s on %d test images (%s): accuracy %.4f, %.1f images/s (%s)%n", model, n, data.source(), accuracy, n / seconds,
+                    kernels);
+            Map<String, Object> check = null;
+            if (checkReference) {
+                byte[] q = m.quantizeInput(features, n);
+                byte[] fast = m.runQuantized(q, n);
+                byte[] reference = new Int8Model(m.graph(), Int8Model.Kernels.REFERENCE, Runtime.getRuntime().availableProcessors())
+                        .runQuantized(q, n);
+                int classes = m.outputSize();
+                int differing = 0;
+                int[] referencePredicted = new int[n];
+                for (int i = 0; i < n; i++) {
+                    if (!java.util.Arrays.equals(fast, i * classes, (i + 1) * classes, reference, i * classes, (i + 1) * classes)) {
+                        differing++;
+                    }
+                    int best = 0;
+                    for (int k = 1; k < classes; k++) {
+                        best = reference[i * classes + k] > reference[i * classes + best] ? k : best;
+                    }
+                    referencePredicted[i] = best;
+                }
+                double referenceAccuracy = io.qat4j.training.Int8Evaluation.agreement(referencePredicted, data.test().getLabels());
+                out.printf("reference kernels (integer simulation): accuracy %.4f; output bytes identical on %d of %d images%s%n",
+                        referenceAccuracy, n - differing, n, differing == 0 ? "" : " (MISMATCH)");
+                check = new LinkedHashMap<>();
+                check.put("accuracy", referenceAccuracy);
+                check.put("identicalImages", n - differing);
+                check.put("differingImages", differing);
+                if (differing != 0) {
+                    if (json != null) {
+                        write(data, n, accuracy, predicted, check);
+                    }
+                    out.flush();
+                    return Qat4jCommand.EXIT_FAILED;
+                }
+            }
             if (json != null) {
-                Map<String, Object> r = new LinkedHashMap<>();
-                r.put("model", model.toString());
-                r.put("data", data.location());
-                r.put("examples", n);
-                r.put("accuracy", accuracy);
-                r.put("predictions", predicted);
-                Runs.writeAtomic(json, Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(r));
+                write(data, n, accuracy, predicted, check);
             }
             out.flush();
             return 0;
@@ -81,5 +117,19 @@ public final class RunCommand implements Callable<Integer> {
             err.println("qat4j run: " + e.getMessage());
             return Qat4jCommand.EXIT_FAILED;
         }
+    }
+
+    private void write(Runs.RunData data, int n, double accuracy, int[] predicted, Map<String, Object> check)
+            throws java.io.IOException {
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("model", model.toString());
+        r.put("data", data.location());
+        r.put("examples", n);
+        r.put("accuracy", accuracy);
+        if (check != null) {
+            r.put("referenceCheck", check);
+        }
+        r.put("predictions", predicted);
+        Runs.writeAtomic(json, Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(r));
     }
 }

@@ -302,11 +302,14 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
      * @param sensitivitySamples        samples the sensitivity analysis runs on [256]
      * @param perChannelSensitivityBits width of the per-channel weight sensitivity, 0 [0] = skip
      * @param keepMostSensitive         partial quantization: keep this many most sensitive layers in float [0]
+     * @param firstLastBits             weight and input bits of the first and last weighted layers (uniform weights, also in
+     *                                  binary/ternary runs), as LSQ, TWN and most low-bit papers keep them; null [null] = like
+     *                                  the others
      */
     public record Ptq(String weightQuantizer, Integer weightBits, Boolean perChannel, String weightRange, Integer inputBits,
                       String calibration, Double percentile, Integer samples, Boolean foldBatchNorm, Boolean crossLayerEqualization,
                       Boolean biasCorrection, Double averageBits, List<Integer> candidateBits, String allocation, String metric,
-                      Integer sensitivitySamples, Integer perChannelSensitivityBits, Integer keepMostSensitive) {
+                      Integer sensitivitySamples, Integer perChannelSensitivityBits, Integer keepMostSensitive, Integer firstLastBits) {
         public Ptq {
             weightQuantizer = weightQuantizer == null ? "uniform" : weightQuantizer.toLowerCase(Locale.ROOT);
             weightBits = weightBits == null ? 8 : weightBits;
@@ -346,6 +349,14 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
             }
             if (!allocation.equals("exact") && !allocation.equals("greedy")) {
                 throw new IllegalArgumentException("ptq.allocation must be exact or greedy, got '" + allocation + "'");
+            }
+            if (firstLastBits != null && (firstLastBits < 2 || firstLastBits > 8)) {
+                throw new IllegalArgumentException("ptq.firstLastBits must be 2..8 (uniform weights and activations of the first and "
+                        + "last layers), got " + firstLastBits);
+            }
+            if (firstLastBits != null && averageBits != null) {
+                throw new IllegalArgumentException("ptq.firstLastBits and ptq.averageBits exclude each other: the bit allocation chooses "
+                        + "every layer's width, the first and last included (remove one)");
             }
             if (sensitivitySamples < 1 || keepMostSensitive < 0) {
                 throw new IllegalArgumentException("ptq.sensitivitySamples must be >= 1 and ptq.keepMostSensitive >= 0");
@@ -403,7 +414,7 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
             metricEnum(metric);
             try {
                 return new PtqRecipe(fold, cle, biasCorrection, q, weightBits, perChannel, range, inputBits, cal, percentile, samples, 2048,
-                        java.util.Map.of(), List.of());
+                        java.util.Map.of(), List.of(), java.util.Map.of());
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(e.getMessage().replace("PtqRecipe: ", "ptq."));
             }

@@ -43,6 +43,8 @@ class ExperimentCommandTest {
                   - name: qat-w4a4
                     quantization: {weights: {mode: LSQ, bits: 4}, inputs: {mode: LSQ, bits: 4}}
                     train: {epochs: 1, learningRate: 0.0005}
+                  - name: ptq-w3a4-fl8
+                    ptq: {weightBits: 3, inputBits: 4, samples: 128, weightRange: mse, firstLastBits: 8}
                 """);
         Path out = dir.resolve("out");
         String[] r = run("experiment", cfg.toString(), "--out", out.toString());
@@ -53,7 +55,7 @@ class ExperimentCommandTest {
         }
         Map<String, Object> json = new ObjectMapper().readValue(out.resolve("results.json").toFile(), Map.class);
         List<Map<String, Object>> variants = (List<Map<String, Object>>) json.get("variants");
-        assertEquals(5, variants.size());
+        assertEquals(6, variants.size());
         for (Map<String, Object> v : variants) {
             assertEquals("ok", v.get("status"), v.toString());
             assertTrue(((Number) v.get("simulatedAccuracy")).doubleValue() > 0.3, v.toString());
@@ -65,11 +67,16 @@ class ExperimentCommandTest {
         assertTrue(variants.get(3).get("method").toString().contains("not exportable"), variants.get(3).toString());
         assertTrue(variants.get(2).get("weights").toString().startsWith("mixed"), variants.get(2).toString());
         assertTrue(variants.get(4).get("method").toString().contains("from PTQ plan"));
+        Map<String, Object> firstLast = variants.get(5);
+        assertEquals("3 (first/last 8)", firstLast.get("weights"));
+        assertEquals("4 (first/last 8)", firstLast.get("inputs"));
+        assertEquals(Map.of("conv1", 8, "conv2", 3, "fc1", 3, "out", 8), firstLast.get("layerBits"));
+        assertTrue(((Number) firstLast.get("agreement")).doubleValue() >= 0.9, firstLast.toString());
         String md = Files.readString(out.resolve("report.md"));
         assertTrue(md.contains("| variant | W bits | A bits | method | FP32-sim acc | INT8 runtime acc | agreement |"), md);
         assertTrue(md.contains("| qat-w4a4 | 4 | 4 |") && md.contains("Per-layer sensitivity") && md.contains("git"), md);
         String csv = Files.readString(out.resolve("results.csv"));
-        assertEquals(7, csv.lines().count(), csv);
+        assertEquals(8, csv.lines().count(), csv);
         byte[] png = Files.readAllBytes(out.resolve("accuracy-vs-size.png"));
         assertEquals((byte) 0x89, png[0]);
         assertEquals('P', png[1]);
@@ -77,7 +84,7 @@ class ExperimentCommandTest {
         // resume: everything finished is reused, same numbers
         String[] again = run("experiment", cfg.toString(), "--out", out.toString(), "--resume");
         assertEquals("0", again[0], again[1] + again[2]);
-        assertTrue(again[1].contains("fp32: reused") && again[1].contains("[5/5] qat-w4a4: reused"), again[1]);
+        assertTrue(again[1].contains("fp32: reused") && again[1].contains("[5/6] qat-w4a4: reused"), again[1]);
         Map<String, Object> json2 = new ObjectMapper().readValue(out.resolve("results.json").toFile(), Map.class);
         assertEquals(variants, json2.get("variants"));
 

@@ -93,12 +93,18 @@ class TrainQatCommandTest {
         assertEquals("0", e[0], e[1] + e[2]);
         assertEquals(Files.size(qOut.resolve("model.q4j")), Files.size(exported));
         Path json = dir.resolve("run.json");
-        String[] r = run("run", exported.toString(), "--config", qat.toString(), "--json", json.toString());
+        String[] r = run("run", exported.toString(), "--config", qat.toString(), "--json", json.toString(), "--check-reference");
         assertEquals("0", r[0], r[1] + r[2]);
         @SuppressWarnings("unchecked")
         Map<String, Object> result = new ObjectMapper().readValue(json.toFile(), Map.class);
         assertEquals(((Number) summary.get("int8RuntimeAccuracy")).doubleValue(), ((Number) result.get("accuracy")).doubleValue(), 1e-12);
         assertEquals(300, ((java.util.List<?>) result.get("predictions")).size());
+        // the reference kernels (integer simulation) give the same bytes on every image, hence the same accuracy
+        @SuppressWarnings("unchecked")
+        Map<String, Object> check = (Map<String, Object>) result.get("referenceCheck");
+        assertEquals(300, ((Number) check.get("identicalImages")).intValue(), r[1]);
+        assertEquals(0, ((Number) check.get("differingImages")).intValue());
+        assertEquals(((Number) result.get("accuracy")).doubleValue(), ((Number) check.get("accuracy")).doubleValue(), 1e-12);
 
         byte[] bytes = Files.readAllBytes(exported);
         bytes[bytes.length / 2] ^= 0x10;

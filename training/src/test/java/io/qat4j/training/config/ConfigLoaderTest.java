@@ -108,6 +108,10 @@ class ConfigLoaderTest {
         assertTrue(cal.contains("ptq.calibration") && cal.contains("kl") && cal.contains("entropy"), cal);
         String avg = error("name: x\nfp32: a.zip\nptq: {averageBits: 1.5}\n");
         assertTrue(avg.contains("ptq.averageBits") && avg.contains("smallest candidate"), avg);
+        String firstLast = error("name: x\nfp32: a.zip\nptq: {firstLastBits: 9}\n");
+        assertTrue(firstLast.contains("ptq.firstLastBits") && firstLast.contains("9"), firstLast);
+        String both = error("name: x\nfp32: a.zip\nptq: {firstLastBits: 8, averageBits: 3.0}\n");
+        assertTrue(both.contains("firstLastBits") && both.contains("averageBits") && both.contains("exclude"), both);
         String mismatch = error("name: x\nfp32: a.zip\nptq: {weightBits: 4}\nquantization: {weights: {mode: LSQ, bits: 8}, inputs: {mode: LSQ}}\n"
                 + "train: {epochs: 1, learningRate: 1}\n");
         assertTrue(mismatch.contains("ptq.weightBits"), mismatch);
