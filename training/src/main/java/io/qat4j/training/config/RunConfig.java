@@ -303,7 +303,7 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
      * @param perChannelSensitivityBits width of the per-channel weight sensitivity, 0 [0] = skip
      * @param keepMostSensitive         partial quantization: keep this many most sensitive layers in float [0]
      * @param firstLastBits             weight and input bits of the first and last weighted layers (uniform weights, also in
-     *                                  binary/ternary runs), as LSQ, TWN and most low-bit papers keep them; null [null] = like
+     *                                  binary/ternary runs), as the LSQ paper and many low-bit papers keep them; null [null] = like
      *                                  the others
      */
     public record Ptq(String weightQuantizer, Integer weightBits, Boolean perChannel, String weightRange, Integer inputBits,
