@@ -49,8 +49,8 @@ public final class Int8Model {
         this.graph = graph;
         this.kernels = kernels;
         this.threads = threads;
+        boolean vector = kernels == Kernels.OPTIMIZED && io.qat4j.runtime.optimized.OptimizedKernels.vectorAvailable();
         for (Int8Graph.Node node : graph.nodes()) {
-            boolean vector = kernels == Kernels.OPTIMIZED && io.qat4j.runtime.optimized.OptimizedKernels.vectorAvailable();
             if (node instanceof Int8Graph.Conv2D c) {
                 weightSums.put(node, io.qat4j.runtime.optimized.OptimizedKernels.weightSums(c.weights(), c.outChannels()));
                 if (vector) {
@@ -110,7 +110,7 @@ public final class Int8Model {
         checkLength("input", input.length, n, inputSize());
         int chunks = Math.min(threads, n);
         if (chunks <= 1) {
-            return runChunk(input, n);
+            return runChunk(input, n, null);
         }
         int in = inputSize();
         int out = outputSize();
@@ -120,7 +120,7 @@ public final class Int8Model {
             int from = (int) ((long) n * c / chunks);
             int to = (int) ((long) n * (c + 1) / chunks);
             Runnable chunk = () -> {
-                byte[] y = runChunk(java.util.Arrays.copyOfRange(input, from * in, to * in), to - from);
+                byte[] y = runChunk(java.util.Arrays.copyOfRange(input, from * in, to * in), to - from, null);
                 System.arraycopy(y, 0, result, from * out, y.length);
             };
             if (c == chunks - 1) {
@@ -135,10 +135,23 @@ public final class Int8Model {
         return result;
     }
 
-    private byte[] runChunk(byte[] input, int n) {
+    /**
+     * Runs {@code n} quantized samples on the calling thread and returns the nanoseconds each node's
+     * kernel took (output allocation excluded; a flatten takes none): a profile of where the time goes.
+     */
+    public long[] profileQuantized(byte[] input, int n) {
+        checkLength("input", input.length, n, inputSize());
+        long[] nanos = new long[graph.nodes().size()];
+        runChunk(input, n, nanos);
+        return nanos;
+    }
+
+    /** Runs the graph over one chunk of samples; with {@code nanos} non-null, adds each node's kernel time to it. */
+    private byte[] runChunk(byte[] input, int n, long[] nanos) {
         byte[][] values = new byte[graph.tensors().size()][];
         values[graph.input()] = input;
-        for (Int8Graph.Node node : graph.nodes()) {
+        for (int index = 0; index < graph.nodes().size(); index++) {
+            Int8Graph.Node node = graph.nodes().get(index);
             Int8Graph.Tensor in = graph.tensors().get(node.input());
             Int8Graph.Tensor out = graph.tensors().get(node.output());
             byte[] x = values[node.input()];
@@ -150,6 +163,7 @@ public final class Int8Model {
                 continue;
             }
             byte[] y = new byte[Math.multiplyExact(n, (int) out.elements())];
+            long start = nanos == null ? 0 : System.nanoTime();
             boolean fast = kernels == Kernels.OPTIMIZED;
             boolean vector = fast && io.qat4j.runtime.optimized.OptimizedKernels.vectorized() && floatWeights.containsKey(node);
             if (node instanceof Int8Graph.Conv2D c) {
@@ -186,6 +200,9 @@ public final class Int8Model {
                 ReferenceKernels.add(a, in, graph.tensors().get(a.input2()), out, x, x2, y, n, graph.rounding());
             }
             values[node.output()] = y;
+            if (nanos != null) {
+                nanos[index] += System.nanoTime() - start;
+            }
         }
         byte[] result = values[graph.output()];
         if (result == null) {
@@ -207,13 +224,21 @@ public final class Int8Model {
 
     /** Index of the largest output per sample. */
     public int[] predict(float[] input, int n) {
-        float[] y = run(input, n);
+        return predictions(runQuantized(quantizeInput(input, n), n), n);
+    }
+
+    /**
+     * Index of the largest output per sample of {@link #runQuantized}'s int8 outputs (the same as on
+     * the dequantized outputs: the output scale is positive; ties go to the first class).
+     */
+    public int[] predictions(byte[] outputs, int n) {
         int classes = outputSize();
+        checkLength("outputs", outputs.length, n, classes);
         int[] p = new int[n];
         for (int b = 0; b < n; b++) {
             int best = 0;
             for (int k = 1; k < classes; k++) {
-                if (y[b * classes + k] > y[b * classes + best]) {
+                if (outputs[b * classes + k] > outputs[b * classes + best]) {
                     best = k;
                 }
             }

@@ -1,6 +1,8 @@
 package io.qat4j.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -51,6 +53,30 @@ class Int8ModelConcurrencyTest {
                 byte[] q = one.quantizeInput(RandomGraphs.images(n, n, one.inputSize()), n);
                 assertArrayEquals(one.runQuantized(q, n), many.runQuantized(q, n), threads + " threads, batch " + n);
             }
+        }
+    }
+
+    @Test
+    void predictionsAreTheArgmaxOfTheDequantizedOutputsAndProfilesCoverEveryNode() {
+        Int8Model model = new Int8Model(RandomGraphs.cnn(11, 2, 12, 12, 7, 4));
+        int n = 9;
+        float[] images = RandomGraphs.images(7, n, model.inputSize());
+        byte[] q = model.quantizeInput(images, n);
+        float[] y = model.run(images, n);
+        int classes = model.outputSize();
+        int[] predicted = model.predict(images, n);
+        for (int b = 0; b < n; b++) {
+            int best = 0;
+            for (int k = 1; k < classes; k++) {
+                best = y[b * classes + k] > y[b * classes + best] ? k : best;
+            }
+            assertEquals(best, predicted[b], "sample " + b);
+        }
+        assertArrayEquals(predicted, model.predictions(model.runQuantized(q, n), n));
+        long[] nanos = model.profileQuantized(q, n);
+        assertEquals(model.graph().nodes().size(), nanos.length);
+        for (long t : nanos) {
+            assertTrue(t >= 0);
         }
     }
 }

@@ -283,15 +283,8 @@ final class GraphExporter {
         Pending p = (Pending) in;
         Source s = p.source();
         if (s.tensor < 0) {
-            int lo = codes.min();
-            int hi = codes.max();
-            if (p.activation() != Int8Exporter.Activation.NONE) {
-                lo = Math.max(lo, codes.zeroPoint());
-            }
-            if (p.activation() == Int8Exporter.Activation.RELU6) {
-                hi = (int) Math.min(hi, codes.zeroPoint() + Math.rint(6 / codes.scale()));
-            }
-            s.tensor = s.producer.emit(codes, lo, hi);
+            int[] clamp = Int8Exporter.fusedClamp(codes, p.activation());
+            s.tensor = s.producer.emit(codes, clamp[0], clamp[1]);
             s.codes = codes;
             s.activation = p.activation();
         } else if (!s.codes.equals(codes) || s.activation != p.activation()) {

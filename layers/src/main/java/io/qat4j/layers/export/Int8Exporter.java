@@ -52,8 +52,9 @@ import io.qat4j.ste.TernaryQuantizer;
  */
 public final class Int8Exporter {
 
-    /** The exported graph and what was decided along the way (for logs and reports). */
     /**
+     * The exported graph and what was decided along the way (for logs and reports).
+     *
      * @param weightScales per node of the graph: the real weight scale of each output channel of a
      *                     Conv2D/Dense node ({@code s_w}, what the integer multipliers were computed
      *                     from; the ONNX export needs them), {@code null} for other nodes
@@ -151,18 +152,12 @@ public final class Int8Exporter {
                 } else {
                     outCodes = inputCodes(net.getLayer(next), name(net, next));
                 }
-                int lo = outCodes.min();
-                int hi = outCodes.max();
-                if (act != Activation.NONE) {
-                    lo = Math.max(lo, outCodes.zeroPoint());
-                }
-                if (act == Activation.RELU6) {
-                    hi = (int) Math.min(hi, outCodes.zeroPoint() + Math.rint(6 / outCodes.scale()));
-                }
+                int[] clamp = fusedClamp(outCodes, act);
                 Int8Graph.Tensor in = tensors.get(current);
                 tensors.add(outputTensor(lc, in, outCodes));
                 int out = tensors.size() - 1;
-                nodes.add(weighted(layer, lc, q.getQuant(), name(net, i), current, in, out, currentCodes, outCodes, lo, hi, scales));
+                nodes.add(weighted(layer, lc, q.getQuant(), name(net, i), current, in, out, currentCodes, outCodes, clamp[0], clamp[1],
+                        scales));
                 current = out;
                 currentCodes = outCodes;
             } else if (lc instanceof SubsamplingLayer s) {
@@ -181,6 +176,19 @@ public final class Int8Exporter {
         Int8Graph graph = new Int8Graph(tensors, nodes, 0, current, rounding);
         graph.validate();
         return Result.of(graph, notes, scales);
+    }
+
+    /** The int8 clamp {@code [lo, hi]} of an output with {@code codes} and a fused ReLU/ReLU6 (the codes' range for none). */
+    static int[] fusedClamp(Codes codes, Activation act) {
+        int lo = codes.min();
+        int hi = codes.max();
+        if (act != Activation.NONE) {
+            lo = Math.max(lo, codes.zeroPoint());
+        }
+        if (act == Activation.RELU6) {
+            hi = (int) Math.min(hi, codes.zeroPoint() + Math.rint(6 / codes.scale()));
+        }
+        return new int[] {lo, hi};
     }
 
     /** Appends a max/avg pooling node reading tensor {@code in} (same scale and zero point out); returns the new tensor id. */

@@ -40,14 +40,8 @@ public class QuantizedDenseImpl extends org.deeplearning4j.nn.layers.feedforward
 
     @Override
     protected INDArray getParamWithNoise(String param, boolean training, LayerWorkspaceMgr workspaceMgr) {
-        INDArray p = super.getParamWithNoise(param, training, workspaceMgr);
-        if (DefaultParamInitializer.WEIGHT_KEY.equals(param)) {
-            return support.quantizeWeights(settings(), p, 1, paramTable(), training, input);
-        }
-        if (DefaultParamInitializer.BIAS_KEY.equals(param)) {
-            return BiasQuantization.forward(settings(), p, getParam(DefaultParamInitializer.WEIGHT_KEY), 1, paramTable());
-        }
-        return p;
+        return support.quantizeDenseParam(settings(), param, super.getParamWithNoise(param, training, workspaceMgr), paramTable(),
+                training, input);
     }
 
     @Override

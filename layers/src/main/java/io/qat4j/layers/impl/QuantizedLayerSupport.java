@@ -86,6 +86,21 @@ final class QuantizedLayerSupport {
         return cachedWeights;
     }
 
+    /**
+     * A dense/output layer's parameter as its forward pass uses it: weights fake-quantized
+     * ({@link #quantizeWeights}, output axis 1), the bias on the int32 grid {@code s_x s_w}
+     * ({@link BiasQuantization}), anything else unchanged.
+     */
+    INDArray quantizeDenseParam(QuantSettings s, String param, INDArray p, Map<String, INDArray> params, boolean training, INDArray input) {
+        if (org.deeplearning4j.nn.params.DefaultParamInitializer.WEIGHT_KEY.equals(param)) {
+            return quantizeWeights(s, p, 1, params, training, input);
+        }
+        if (org.deeplearning4j.nn.params.DefaultParamInitializer.BIAS_KEY.equals(param)) {
+            return BiasQuantization.forward(s, p, params.get(org.deeplearning4j.nn.params.DefaultParamInitializer.WEIGHT_KEY), 1, params);
+        }
+        return p;
+    }
+
     private static double checksum(INDArray w, Map<String, INDArray> params) {
         double c = w.sumNumber().doubleValue() + 31 * w.norm2Number().doubleValue();
         for (Map.Entry<String, INDArray> e : params.entrySet()) {

@@ -2,6 +2,7 @@ package io.qat4j.runtime.optimized;
 
 import io.qat4j.runtime.FixedPoint;
 import io.qat4j.runtime.Int8Graph;
+import io.qat4j.runtime.reference.ReferenceKernels;
 
 /**
  * Faster conv2d and dense, byte-identical to the reference kernels.
@@ -76,16 +77,16 @@ public final class OptimizedKernels {
         for (int b = 0; b < n; b++) {
             for (int o = 0; o < outF; o++) {
                 int a = dot(d.weights(), o * inF, x, b * inF, inF) - in.zeroPoint() * weightSums[o] + d.bias()[o];
-                int v = out.zeroPoint() + FixedPoint.multiplyByQuantizedMultiplier(a, r.multiplier()[o], r.shift()[o], rounding);
-                y[b * outF + o] = (byte) Math.max(r.activationMin(), Math.min(r.activationMax(), v));
+                y[b * outF + o] = (byte) ReferenceKernels.requantize(a, r.multiplier()[o], r.shift()[o], out.zeroPoint(),
+                        r.activationMin(), r.activationMax(), rounding);
             }
         }
     }
 
     private static byte requantize(Int8Graph.Conv2D c, int oc, int accWithoutBias, int zy, FixedPoint.Rounding rounding) {
         Int8Graph.Requant r = c.requant();
-        int v = zy + FixedPoint.multiplyByQuantizedMultiplier(accWithoutBias + c.bias()[oc], r.multiplier()[oc], r.shift()[oc], rounding);
-        return (byte) Math.max(r.activationMin(), Math.min(r.activationMax(), v));
+        return (byte) ReferenceKernels.requantize(accWithoutBias + c.bias()[oc], r.multiplier()[oc], r.shift()[oc], zy, r.activationMin(),
+                r.activationMax(), rounding);
     }
 
     /** Max pooling with the window clipped to the input once per row and column (same result as the reference). */

@@ -66,7 +66,9 @@ public final class RunCommand implements Callable<Integer> {
             }
             float[] features = data.test().getFeatures().dup('c').data().asFloat();
             long start = System.nanoTime();
-            int[] predicted = m.predict(features, n);
+            byte[] q = m.quantizeInput(features, n);
+            byte[] fast = m.runQuantized(q, n);
+            int[] predicted = m.predictions(fast, n);
             double seconds = (System.nanoTime() - start) / 1e9;
             double accuracy = io.qat4j.training.Int8Evaluation.agreement(predicted, data.test().getLabels());
             PrintWriter out = spec.commandLine().getOut();
@@ -76,23 +78,16 @@ public final class RunCommand implements Callable<Integer> {
                     kernels);
             Map<String, Object> check = null;
             if (checkReference) {
-                byte[] q = m.quantizeInput(features, n);
-                byte[] fast = m.runQuantized(q, n);
                 byte[] reference = new Int8Model(m.graph(), Int8Model.Kernels.REFERENCE, Runtime.getRuntime().availableProcessors())
                         .runQuantized(q, n);
                 int classes = m.outputSize();
                 int differing = 0;
-                int[] referencePredicted = new int[n];
                 for (int i = 0; i < n; i++) {
                     if (!java.util.Arrays.equals(fast, i * classes, (i + 1) * classes, reference, i * classes, (i + 1) * classes)) {
                         differing++;
                     }
-                    int best = 0;
-                    for (int k = 1; k < classes; k++) {
-                        best = reference[i * classes + k] > reference[i * classes + best] ? k : best;
-                    }
-                    referencePredicted[i] = best;
                 }
+                int[] referencePredicted = m.predictions(reference, n);
                 double referenceAccuracy = io.qat4j.training.Int8Evaluation.agreement(referencePredicted, data.test().getLabels());
                 out.printf("reference kernels (integer simulation): accuracy %.4f; output bytes identical on %d of %d images%s%n",
                         referenceAccuracy, n - differing, n, differing == 0 ? "" : " (MISMATCH)");
