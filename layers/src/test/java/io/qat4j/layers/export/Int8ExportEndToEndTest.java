@@ -48,10 +48,6 @@ class Int8ExportEndToEndTest {
     @TempDir
     Path dir;
 
-    private static DataSet blobs(int n, long seed) {
-        return SyntheticImages.blobs(n, seed);
-    }
-
     static MultiLayerNetwork floatCnn() {
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().seed(11).updater(new Adam(1e-2)).list()
                 .layer(new ConvolutionLayer.Builder(3, 3).name("conv1").nOut(6).padding(1, 1).activation(Activation.IDENTITY).build())
@@ -96,8 +92,8 @@ class Int8ExportEndToEndTest {
 
     @Test
     void exportedModelAgreesWithTheQatNetwork() throws Exception {
-        DataSet train = blobs(600, 1);
-        DataSet test = blobs(300, 2);
+        DataSet train = SyntheticImages.blobs(600, 1);
+        DataSet test = SyntheticImages.blobs(300, 2);
         for (int bits : new int[] {8, 4}) {
             QuantSettings s = QuantSettings.of(WeightQuantMode.LSQ, bits, InputQuantMode.LSQ, bits);
             MultiLayerNetwork q = qat(s, train);
@@ -186,7 +182,7 @@ class Int8ExportEndToEndTest {
 
     @Test
     void exportRefusesWhatTheIntegerModelCannotRepresent() {
-        DataSet train = blobs(100, 3);
+        DataSet train = SyntheticImages.blobs(100, 3);
         MultiLayerNetwork q = QuantizedModel.wrap(floatCnn(), QuantizationPlan.uniform(
                 QuantSettings.of(WeightQuantMode.LSQ, 8, InputQuantMode.LSQ, 8))).network();
         fit(q, train, 1);

@@ -51,10 +51,6 @@ class ResidualExportTest {
     @TempDir
     Path dir;
 
-    private static DataSet blobs(int n, long seed) {
-        return SyntheticImages.blobs(n, seed);
-    }
-
     private static QuantSettings signed(QuantSettings s) {
         QuantSettings c = s.clone();
         c.setInputSigned(true);
@@ -100,8 +96,8 @@ class ResidualExportTest {
 
     @Test
     void residualGraphExportsAndAgreesWithTheFakeQuantNetwork() throws Exception {
-        DataSet train = blobs(600, 1);
-        DataSet test = blobs(300, 2);
+        DataSet train = SyntheticImages.blobs(600, 1);
+        DataSet test = SyntheticImages.blobs(300, 2);
         for (int bits : new int[] {8, 4}) {
             ComputationGraph g = residual(QuantSettings.of(WeightQuantMode.LSQ, bits, InputQuantMode.LSQ, bits), true);
             fit(g, train, 4);
@@ -151,7 +147,7 @@ class ResidualExportTest {
     @Test
     void anUnquantizedAddInputIsAnErrorNamingTheVertex() {
         ComputationGraph g = residual(QuantSettings.of(WeightQuantMode.LSQ, 8, InputQuantMode.LSQ, 8), false);
-        DataSet train = blobs(100, 3);
+        DataSet train = SyntheticImages.blobs(100, 3);
         fit(g, train, 1);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Int8Exporter.export(g, train.getFeatures()));
         assertTrue(e.getMessage().contains("'add'") && e.getMessage().contains("'conv2'") && e.getMessage().contains("ActivationQuantizerLayer"),
