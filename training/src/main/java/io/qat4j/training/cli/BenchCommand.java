@@ -127,16 +127,16 @@ public final class BenchCommand implements Callable<Integer> {
         }
         s.append("\n| ratio (qat4j INT8 runtime vs) | threads | measured | target |\n|---|---|---|---|\n");
         for (int t : new int[] {1, 2}) {
-            ratio(s, byKey, "batch-1 latency / DL4J FP32 latency", "qat4j-int8/1/" + t, "dl4j-fp32/1/" + t, t, true, "<= 0.25");
-            ratio(s, byKey, "batch-256 throughput / DL4J FP32 throughput", "dl4j-fp32/256/" + t, "qat4j-int8/256/" + t, t, false, ">= 2");
-            ratio(s, byKey, "batch-256 throughput / ORT QDQ throughput", "ort-qdq/256/" + t, "qat4j-int8/256/" + t, t, false, ">= 0.7");
-            ratio(s, byKey, "batch-256 throughput / ORT FP32 throughput", "ort-fp32/256/" + t, "qat4j-int8/256/" + t, t, false, "-");
+            ratio(s, byKey, "batch-1 latency / DL4J FP32 latency", "qat4j-int8/1/" + t, "dl4j-fp32/1/" + t, t, "<= 0.25");
+            ratio(s, byKey, "batch-256 throughput / DL4J FP32 throughput", "dl4j-fp32/256/" + t, "qat4j-int8/256/" + t, t, ">= 2");
+            ratio(s, byKey, "batch-256 throughput / ORT QDQ throughput", "ort-qdq/256/" + t, "qat4j-int8/256/" + t, t, ">= 0.7");
+            ratio(s, byKey, "batch-256 throughput / ORT FP32 throughput", "ort-fp32/256/" + t, "qat4j-int8/256/" + t, t, "-");
         }
         return s.toString();
     }
 
     /** {@code a.ms / b.ms} (a latency ratio, or a throughput ratio with the operands swapped). */
-    private static void ratio(StringBuilder s, Map<String, Case> byKey, String what, String a, String b, int threads, boolean latency,
+    private static void ratio(StringBuilder s, Map<String, Case> byKey, String what, String a, String b, int threads,
                               String target) {
         Case x = byKey.get(a);
         Case y = byKey.get(b);
