@@ -8,7 +8,7 @@ import java.util.Objects;
  * JSON mapper can write and read it (every field has a getter and a setter; the round trip of each
  * is tested). {@link #validate(String)} checks a value before a layer uses it.
  *
- * <p>Defaults: weights LSQ 8-bit per output channel, inputs LSQ 8-bit unsigned, quantization and
+ * <p>Defaults: weights LSQ 8-bit per output channel, inputs LSQ 8-bit with signedness from the data, quantization and
  * observers on, moving-average constant 0.01, PACT alpha decay 2e-4 and initial alpha 10, LSQ
  * gradient scaling on.
  */
@@ -26,8 +26,19 @@ public final class QuantSettings implements Serializable, Cloneable {
     private InputQuantMode inputMode = InputQuantMode.LSQ;
     /** Input bits, 1..16. Default 8. */
     private int inputBits = 8;
-    /** Signed input range (e.g. the first layer's normalized input) or unsigned (after ReLU, default). */
+    /**
+     * Signed input codes (e.g. a normalized network input, LeakyReLU/tanh/Add outputs) or unsigned
+     * (after ReLU). Default false; with {@link #inputSignFromData} on, the quantizer becomes signed
+     * as soon as calibration or training data show a negative value.
+     */
     private boolean inputSigned;
+    /**
+     * Take the input signedness from the data (default true): a plan's calibrated range with
+     * {@code min < 0}, or a negative value in a training batch, makes the input quantizer signed
+     * (never the reverse). False keeps {@link #inputSigned} as set; an unsigned quantizer that then
+     * sees negative values clips them to 0 and logs a warning naming the layer and the minimum.
+     */
+    private boolean inputSignFromData = true;
     /** Fake quantization on (default) or off (the layer then equals its float DL4J twin). */
     private boolean enabled = true;
     /** Whether training batches still update the FIXED input observer (default on; turn off to freeze scales). */
@@ -88,12 +99,9 @@ public final class QuantSettings implements Serializable, Cloneable {
         if (inputMode != InputQuantMode.NONE && (inputBits < 1 || inputBits > 16)) {
             throw new IllegalArgumentException(where + "inputBits must be in 1..16, got " + inputBits);
         }
-        if (inputMode == InputQuantMode.PACT && inputSigned) {
-            throw new IllegalArgumentException(where + "PACT clips to [0, alpha] and needs unsigned inputs; set inputSigned=false "
-                    + "or use LSQ/LSQ_PLUS for signed inputs");
-        }
-        if ((inputMode == InputQuantMode.LSQ) && inputSigned && inputBits < 2) {
-            throw new IllegalArgumentException(where + "signed LSQ inputs need inputBits >= 2");
+        if (inputMode != InputQuantMode.NONE && inputSigned && inputBits < 2) {
+            throw new IllegalArgumentException(where + "signed inputs need inputBits >= 2 (a 1-bit signed range holds one "
+                    + "negative code and 0, or only {0, 2t} symmetric); use inputBits >= 2");
         }
         if (!(averagingConstant > 0 && averagingConstant <= 1)) {
             throw new IllegalArgumentException(where + "averagingConstant must be in (0, 1] (default 0.01), got " + averagingConstant);
@@ -154,6 +162,14 @@ public final class QuantSettings implements Serializable, Cloneable {
 
     public void setInputBits(int inputBits) {
         this.inputBits = inputBits;
+    }
+
+    public boolean isInputSignFromData() {
+        return inputSignFromData;
+    }
+
+    public void setInputSignFromData(boolean inputSignFromData) {
+        this.inputSignFromData = inputSignFromData;
     }
 
     public boolean isInputSigned() {
@@ -233,21 +249,21 @@ public final class QuantSettings implements Serializable, Cloneable {
     public boolean equals(Object o) {
         return o instanceof QuantSettings q && weightMode == q.weightMode && weightBits == q.weightBits
                 && weightPerChannel == q.weightPerChannel && inputMode == q.inputMode && inputBits == q.inputBits
-                && inputSigned == q.inputSigned && enabled == q.enabled && observerEnabled == q.observerEnabled
+                && inputSigned == q.inputSigned && inputSignFromData == q.inputSignFromData && enabled == q.enabled && observerEnabled == q.observerEnabled
                 && averagingConstant == q.averagingConstant && pactAlphaDecay == q.pactAlphaDecay && pactInitAlpha == q.pactInitAlpha
                 && stepGradientScaling == q.stepGradientScaling && quantizeBias == q.quantizeBias;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(weightMode, weightBits, weightPerChannel, inputMode, inputBits, inputSigned, enabled, observerEnabled,
+        return Objects.hash(weightMode, weightBits, weightPerChannel, inputMode, inputBits, inputSigned, inputSignFromData, enabled, observerEnabled,
                 averagingConstant, pactAlphaDecay, pactInitAlpha, stepGradientScaling, quantizeBias);
     }
 
     @Override
     public String toString() {
         return "QuantSettings{weights=" + weightMode + "/" + weightBits + (weightPerChannel ? "/per-channel" : "/per-tensor")
-                + ", inputs=" + inputMode + "/" + inputBits + (inputSigned ? "/signed" : "/unsigned") + ", enabled=" + enabled
+                + ", inputs=" + inputMode + "/" + inputBits + (inputSigned ? "/signed" : "/unsigned") + (inputSignFromData ? "(from data)" : "") + ", enabled=" + enabled
                 + ", observers=" + observerEnabled + "}";
     }
 }

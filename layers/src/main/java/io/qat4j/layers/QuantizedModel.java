@@ -292,7 +292,7 @@ public final class QuantizedModel {
         }
         QuantizationPlan.Range range = plan.inputRange(name);
         if (range != null) {
-            InputQuantization.setRange(s, layer.paramTable(), range.min(), range.max());
+            InputQuantization.setRange(s, layer.paramTable(), range.min(), range.max(), name);
         }
     }
 

@@ -97,7 +97,7 @@ class LowBitTrainingTest {
         for (int i = 0; i < q.getnLayers(); i++) {
             QuantSettings s = ((io.qat4j.layers.conf.QuantizedLayerConf) q.getLayer(i).conf().getLayer()).getQuant();
             INDArray w = q.getLayer(i).getParam("W");
-            INDArray wq = WeightQuantization.forward(s, w, 1, q.getLayer(i).paramTable()).castTo(DataType.DOUBLE);
+            INDArray wq = WeightQuantization.forward(s, w, 1, q.getLayer(i).paramTable(), "layer" + i, false).castTo(DataType.DOUBLE);
             INDArray steps = q.getLayer(i).getParam(QuantizerParams.WEIGHT_STEP_KEY).castTo(DataType.DOUBLE);
             INDArray codes = wq.divRowVector(steps.reshape(1, steps.length()));
             INDArray rounded = org.nd4j.linalg.ops.transforms.Transforms.round(codes, true);

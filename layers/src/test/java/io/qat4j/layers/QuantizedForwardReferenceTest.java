@@ -116,11 +116,14 @@ class QuantizedForwardReferenceTest {
                 return out;
             }
             case PACT: {
+                // unsigned: [0, alpha] with 2^b - 1 levels; signed: [-alpha, alpha] with 2^(b-1) - 1 levels per side; ties up
                 double alpha = params.get(QuantizerParams.INPUT_ALPHA_KEY).getDouble(0);
-                double k = (Math.pow(2, s.getInputBits()) - 1) / alpha;
+                double lo = s.isInputSigned() ? -alpha : 0;
+                double levels = s.isInputSigned() ? Math.pow(2, s.getInputBits() - 1) - 1 : Math.pow(2, s.getInputBits()) - 1;
+                double k = levels / alpha;
                 double[] out = new double[x.length];
                 for (int i = 0; i < x.length; i++) {
-                    out[i] = QuantReference.roundHalfEven(Math.max(0, Math.min(alpha, x[i])) * k) / k;
+                    out[i] = QuantReference.roundHalfUp(Math.max(lo, Math.min(alpha, x[i])) * k) / k;
                 }
                 return out;
             }
@@ -146,10 +149,11 @@ class QuantizedForwardReferenceTest {
         int checked = 0;
         for (WeightQuantMode wm : WeightQuantMode.values()) {
             for (InputQuantMode im : InputQuantMode.values()) {
-                QuantSettings s = QuantSettings.of(wm, 3, im, 4);
-                MultiLayerNetwork net = denseNet(s);
+                MultiLayerNetwork net = denseNet(QuantSettings.of(wm, 3, im, 4));
+                // the layer's own settings: a calibrated range with min < 0 makes its input quantizer signed
+                QuantSettings s = ((io.qat4j.layers.conf.QuantizedLayerConf) net.getLayer(0).conf().getLayer()).getQuant();
                 Map<String, INDArray> params = net.getLayer(0).paramTable();
-                InputQuantization.setRange(s, params, -0.3, 3.0);
+                InputQuantization.setRange(s, params, -0.3, 3.0, "layer0");
                 INDArray w = net.getLayer(0).getParam("W");
                 double[] wq = referenceWeights(s, w, 1, params);
                 double[] xq = referenceInput(s, x, params);
@@ -219,7 +223,7 @@ class QuantizedForwardReferenceTest {
                     .setInputType(InputType.convolutional(7, 7, 3)).build());
             twin.init();
             Map<String, INDArray> params = q.getLayer(0).paramTable();
-            InputQuantization.setRange(s, params, 0, 2.5);
+            InputQuantization.setRange(s, params, 0, 2.5, "layer0");
             INDArray w = q.getLayer(0).getParam("W");
             twin.getLayer(0).setParam("W", Nd4j.createFromArray(referenceWeights(s, w, 0, params)).reshape('c', w.shape()));
             twin.getLayer(0).setParam("b", q.getLayer(0).getParam("b").dup());

@@ -73,9 +73,12 @@ class QuantizedLayersSerializationAndGradientTest {
         IllegalArgumentException bits = assertThrows(IllegalArgumentException.class, () -> QuantizedConvolutionLayer.of(
                 new org.deeplearning4j.nn.conf.layers.ConvolutionLayer.Builder(3, 3).name("conv1").nOut(2).build(), bad));
         assertTrue(bits.getMessage().contains("'conv1'") && bits.getMessage().contains("weightBits"), bits.getMessage());
-        QuantSettings pactSigned = QuantSettings.of(WeightQuantMode.LSQ, 4, InputQuantMode.PACT, 4);
-        pactSigned.setInputSigned(true);
-        assertThrows(IllegalArgumentException.class, () -> pactSigned.validate("x"));
+        for (InputQuantMode m : new InputQuantMode[] {InputQuantMode.FIXED, InputQuantMode.LSQ, InputQuantMode.LSQ_PLUS, InputQuantMode.PACT}) {
+            QuantSettings signed1 = QuantSettings.of(WeightQuantMode.LSQ, 4, m, 1);   // issue 14 #5: every mode, not only LSQ
+            signed1.setInputSigned(true);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> signed1.validate("x"), m.toString());
+            assertTrue(e.getMessage().contains("inputBits >= 2"), e.getMessage());
+        }
     }
 
     /** GradientCheckUtil insists on double as the global default type; restored afterwards. */

@@ -37,7 +37,7 @@ public final class LsqPlusQuantizer {
 
     private final QuantSpec spec;
 
-    /** @param spec any scheme (the zero point is replaced by the learned offset); rounding HALF_EVEN or HALF_AWAY */
+    /** @param spec any scheme (the zero point is replaced by the learned offset); rounding HALF_EVEN, HALF_UP (activations) or HALF_AWAY */
     public LsqPlusQuantizer(QuantSpec spec) {
         LearnedQuantizers.requireDeterministicGrouping("LsqPlusQuantizer", spec);
         this.spec = spec;
@@ -70,7 +70,7 @@ public final class LsqPlusQuantizer {
     /** {@code round(clamp((x - beta)/s, -Qn, Qp)) s + beta} in {@code x}'s data type. */
     public INDArray forward(INDArray x, double[] step, double[] offset) {
         QuantGroups groups = groupsFor(x, step, offset);
-        INDArray s = LearnedQuantizers.column(step, LsqQuantizer.MIN_STEP);
+        INDArray s = LearnedQuantizers.column("LsqPlusQuantizer: step", step, LsqQuantizer.MIN_STEP);
         INDArray beta = LearnedQuantizers.column(offset);
         INDArray v = groups.toRows(x).subiColumnVector(beta).diviColumnVector(s);
         INDArray r = RoundingOps.round(spec.rounding(), LearnedQuantizers.clamp(v, spec.qmin(), spec.qmax()), null);
@@ -80,7 +80,7 @@ public final class LsqPlusQuantizer {
     /** Gradients for the input, the steps and the offsets; {@code gradScale} multiplies both parameter gradients. */
     public Gradients backward(INDArray x, INDArray gradOut, double[] step, double[] offset, double gradScale) {
         QuantGroups groups = groupsFor(x, step, offset);
-        INDArray s = LearnedQuantizers.column(step, LsqQuantizer.MIN_STEP);
+        INDArray s = LearnedQuantizers.column("LsqPlusQuantizer: step", step, LsqQuantizer.MIN_STEP);
         INDArray v = groups.toRows(x).subiColumnVector(LearnedQuantizers.column(offset)).diviColumnVector(s);
         INDArray g = groups.toRows(gradOut);
         LearnedQuantizers.Regions regions = LearnedQuantizers.regions(v, spec.qmin(), spec.qmax());

@@ -27,11 +27,13 @@ import io.qat4j.ste.RoundingOps;
  *       features per sample for activations.</li>
  * </ul>
  * Initialization: {@code s = 2 mean|x| / sqrt(Qp)} ({@link #initStep}) or from a calibrated range
- * ({@link #stepFromRange}). Steps below {@link #MIN_STEP} are used as {@link #MIN_STEP}.
+ * ({@link #stepFromRange}). Positive steps below {@link #MIN_STEP} are used as {@link #MIN_STEP}; a step
+ * that is NaN, infinite or {@code <= 0} is an {@link IllegalArgumentException} naming it (a collapsed step).
+ * Non-finite inputs: {@code +inf} gives {@code Qp s}, {@code -inf} {@code -Qn s}, NaN stays NaN.
  */
 public final class LsqQuantizer {
 
-    /** Smallest step the forward uses, so that an optimizer step through zero cannot divide by zero. */
+    /** Smallest positive step the forward uses (steps at or below zero are errors, not floored). */
     public static final double MIN_STEP = 1e-8;
 
     /** Input gradient and one step gradient per group. */
@@ -40,7 +42,7 @@ public final class LsqQuantizer {
 
     private final QuantSpec spec;
 
-    /** @param spec symmetric spec (any granularity); rounding HALF_EVEN or HALF_AWAY */
+    /** @param spec symmetric spec (any granularity); rounding HALF_EVEN, HALF_UP (activations) or HALF_AWAY */
     public LsqQuantizer(QuantSpec spec) {
         LearnedQuantizers.requireDeterministicGrouping("LsqQuantizer", spec);
         if (spec.scheme() != QuantSpec.Scheme.SYMMETRIC) {
@@ -89,7 +91,7 @@ public final class LsqQuantizer {
     /** {@code round(clamp(x/s, -Qn, Qp)) s} in {@code x}'s data type. */
     public INDArray forward(INDArray x, double[] step) {
         QuantGroups groups = groupsFor(x, step);
-        INDArray s = LearnedQuantizers.column(step, MIN_STEP);
+        INDArray s = LearnedQuantizers.column("LsqQuantizer: step", step, MIN_STEP);
         INDArray v = groups.toRows(x).diviColumnVector(s);
         INDArray r = RoundingOps.round(spec.rounding(), LearnedQuantizers.clamp(v, spec.qmin(), spec.qmax()), null);
         return groups.fromRows(r.muliColumnVector(s), x.dataType());
@@ -102,7 +104,7 @@ public final class LsqQuantizer {
      */
     public Gradients backward(INDArray x, INDArray gradOut, double[] step, double gradScale) {
         QuantGroups groups = groupsFor(x, step);
-        INDArray s = LearnedQuantizers.column(step, MIN_STEP);
+        INDArray s = LearnedQuantizers.column("LsqQuantizer: step", step, MIN_STEP);
         INDArray v = groups.toRows(x).diviColumnVector(s);
         INDArray g = groups.toRows(gradOut);
         LearnedQuantizers.Regions regions = LearnedQuantizers.regions(v, spec.qmin(), spec.qmax());

@@ -16,7 +16,9 @@ import io.qat4j.ste.RoundingOps;
  * {@code dy^/dx = 1} for {@code 0 <= x < alpha}, 0 elsewhere;
  * {@code dy^/dalpha = 1} for {@code x >= alpha}, 0 elsewhere; plus the L2 decay term
  * {@code lambda alpha} that PACT uses to pull alpha down ({@link #alphaDecay()}).
- * Alpha below {@link #MIN_ALPHA} is used as {@link #MIN_ALPHA}.
+ * Positive alpha below {@link #MIN_ALPHA} is used as {@link #MIN_ALPHA}; alpha NaN, infinite or {@code <= 0}
+ * is an {@link IllegalArgumentException} (a collapsed clipping level). {@code +inf} inputs give alpha,
+ * {@code -inf} gives 0, NaN stays NaN.
  */
 public final class PactQuantizer {
 
@@ -36,7 +38,7 @@ public final class PactQuantizer {
     /**
      * @param bits       activation bits, 1..16
      * @param alphaDecay L2 coefficient lambda on alpha (PACT: 2e-4 ... 5e-4 ; 0 disables), >= 0
-     * @param rounding   HALF_EVEN (default) or HALF_AWAY
+     * @param rounding   HALF_EVEN, HALF_UP (what qat4j's activations use) or HALF_AWAY
      */
     public PactQuantizer(int bits, double alphaDecay, Rounding rounding) {
         if (bits < 1 || bits > 16) {
@@ -46,7 +48,7 @@ public final class PactQuantizer {
             throw new IllegalArgumentException("PactQuantizer: alphaDecay must be finite and >= 0 (e.g. 0.0002), got " + alphaDecay);
         }
         if (rounding == null || rounding == Rounding.STOCHASTIC) {
-            throw new IllegalArgumentException("PactQuantizer: rounding must be HALF_EVEN or HALF_AWAY, got " + rounding);
+            throw new IllegalArgumentException("PactQuantizer: rounding must be HALF_EVEN, HALF_UP or HALF_AWAY, got " + rounding);
         }
         this.bits = bits;
         this.alphaDecay = alphaDecay;
@@ -86,9 +88,7 @@ public final class PactQuantizer {
     }
 
     private static double effectiveAlpha(double alpha) {
-        if (Double.isNaN(alpha)) {
-            throw new IllegalArgumentException("PactQuantizer: alpha is NaN; the training diverged");
-        }
+        LearnedQuantizers.requirePositive("PactQuantizer: alpha", 0, alpha);
         return Math.max(alpha, MIN_ALPHA);
     }
 }

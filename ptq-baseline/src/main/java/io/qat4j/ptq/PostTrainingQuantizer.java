@@ -119,6 +119,7 @@ public final class PostTrainingQuantizer {
             }
             ActivationStatistics stats = inputs.statistics();
             int inputBits = recipe.inputBitsFor(l.name());
+            requireSignedBits(l.name(), stats, inputBits);
             Range r = calibrator.range(stats, inputBits);
             plans.add(QuantPlan.LayerPlan.of(l.name(), l.kind(), l.weights(), quantizer, bits, recipe.perChannel(), scales,
                     inputBits, stats.signed(), r.min(), r.max(), keep, null));
@@ -192,6 +193,20 @@ public final class PostTrainingQuantizer {
             v[i] = s * Math.max(-qmax, Math.min(qmax, Math.rint(v[i] / s)));
         }
         return Nd4j.create(v, shape, 'c').castTo(w.dataType());
+    }
+
+    /**
+     * Signed activations need at least 2 bits: a symmetric 1-bit grid holds only {0, 2t}, so every
+     * value would become 0 (issue 14 #5).
+     *
+     * @throws IllegalArgumentException naming the layer, the observed minimum and the key to change
+     */
+    static void requireSignedBits(String layer, ActivationStatistics stats, int inputBits) {
+        if (inputBits < 2 && stats.signed()) {
+            throw new IllegalArgumentException("layer '" + layer + "': its input has negative values (minimum " + stats.min()
+                    + ") and inputBits is " + inputBits + "; a 1-bit grid cannot represent signed data (a symmetric range holds "
+                    + "only {0, 2t}). Use ptq.inputBits >= 2 (or a per-layer input width >= 2 for this layer)");
+        }
     }
 
     private static double maxAbs(double[] v) {

@@ -216,6 +216,10 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
             if (inputBits < 1 || inputBits > 16) {
                 throw new IllegalArgumentException(at + "'inputBits' " + inputBits + " is out of range; use 1..16 (8 or less for the INT8 runtime)");
             }
+            if (inputSigned && inputBits < 2) {
+                throw new IllegalArgumentException(at + "'inputBits' is " + inputBits + " but 'inputSigned' is true: signed inputs need "
+                        + "inputBits >= 2 (a 1-bit symmetric grid holds only {0, 2t})");
+            }
             if (!Double.isFinite(inputMin) || !Double.isFinite(inputMax) || inputMin > inputMax) {
                 throw new IllegalArgumentException(at + "'inputMin'/'inputMax' must be finite with inputMin <= inputMax, got ["
                         + inputMin + ", " + inputMax + "]");

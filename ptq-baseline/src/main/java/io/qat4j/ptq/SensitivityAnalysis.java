@@ -168,8 +168,9 @@ public final class SensitivityAnalysis {
             QuantizedModel.setQuantizationEnabled(inputNet, l.name(), true);
             for (int b : options.inputBits()) {
                 iSettings.setInputBits(b);
+                PostTrainingQuantizer.requireSignedBits(l.name(), prepared.calibration().layer(l.name()).statistics(), b);
                 Range r = calibrator.range(prepared.calibration().layer(l.name()).statistics(), b);
-                InputQuantization.setRange(iSettings, il.paramTable(), r.min(), r.max());
+                InputQuantization.setRange(iSettings, il.paramTable(), r.min(), r.max(), l.name());
                 si.put(b, distance(reference, inputNet.output(x, false), options.metric()));
             }
             QuantizedModel.setQuantizationEnabled(inputNet, l.name(), false);

@@ -8,7 +8,8 @@ import io.qat4j.runtime.reference.ReferenceKernels;
 /**
  * A loaded integer model, ready to run. Immutable and thread-safe: every {@link #run} call uses its
  * own buffers. Input floats are quantized with the input tensor's scale and zero point
- * ({@code clamp(rint(x/s) + z, -128, 127)}, ties to even as ONNX QuantizeLinear); outputs are the
+ * ({@code clamp(floor(x/s + 1/2) + z, -128, 127)}, ties toward +infinity as every requantization in the
+ * model, see {@link #roundHalfUp}); outputs are the
  * final int8 tensor, or its dequantized values {@code s (q - z)}.
  */
 public final class Int8Model {
@@ -94,10 +95,21 @@ public final class Int8Model {
         Int8Graph.Tensor t = graph.tensors().get(graph.input());
         byte[] q = new byte[x.length];
         for (int i = 0; i < x.length; i++) {
-            double v = Math.rint(x[i] / t.scale()) + t.zeroPoint();
+            double v = roundHalfUp(x[i] / t.scale()) + t.zeroPoint();
             q[i] = (byte) Math.max(-128, Math.min(127, v));
         }
         return q;
+    }
+
+    /**
+     * {@code floor(v + 1/2)} computed exactly: ties toward +infinity, the rule of every other
+     * activation code in the model (single-rounding requantization) and of qat4j's fake-quant
+     * activation quantizers, so a network input exactly between two codes gets the same code in
+     * training and here. (ONNX QuantizeLinear rounds such ties to even.)
+     */
+    static double roundHalfUp(double v) {
+        double r = Math.floor(v);
+        return v - r >= 0.5 ? r + 1 : r;
     }
 
     /** The same model running batches on {@code threads} threads. */

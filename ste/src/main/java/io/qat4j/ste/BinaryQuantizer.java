@@ -17,6 +17,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * <p>Backward: hard-tanh STE, {@code dL/dw = dL/dw_b * [|w| <= 1]}: gradients of latent weights
  * outside {@code [-1, 1]} are zeroed; {@code alpha} is treated as a constant (as Larq and most
  * BWN implementations do). The latent float weights are kept and updated by the optimizer.
+ * NaN or infinite weights are an {@link IllegalArgumentException} naming the element (no binary code).
  */
 public final class BinaryQuantizer {
 
@@ -49,17 +50,20 @@ public final class BinaryQuantizer {
 
     /** Codes {@code sign(w)} in {-1, +1} as INT32. */
     public INDArray codes(INDArray w) {
+        FiniteCheck.requireFinite("BinaryQuantizer", w);
         return signOf(w.castTo(DataType.DOUBLE)).castTo(DataType.INT32);
     }
 
     /** One alpha per group: 1 for NONE, {@code mean|w|} for MEAN_ABS. */
     public double[] scales(INDArray w) {
+        FiniteCheck.requireFinite("BinaryQuantizer", w);
         QuantGroups groups = QuantGroups.of(granularity, axis, 0, w.shape());
         return alphaColumn(groups.toRows(w), groups.groups()).toDoubleVector();
     }
 
     /** {@code alpha_g sign(w)} in {@code w}'s data type. */
     public INDArray forward(INDArray w) {
+        FiniteCheck.requireFinite("BinaryQuantizer", w);
         QuantGroups groups = QuantGroups.of(granularity, axis, 0, w.shape());
         INDArray rows = groups.toRows(w);
         INDArray alpha = alphaColumn(rows, groups.groups());

@@ -41,7 +41,7 @@ public record QuantSpec(int bits, boolean signed, Scheme scheme, boolean narrowR
             throw new IllegalArgumentException("QuantSpec.granularity must be PER_TENSOR, PER_CHANNEL or PER_GROUP, got null");
         }
         if (rounding == null) {
-            throw new IllegalArgumentException("QuantSpec.rounding must be HALF_EVEN, HALF_AWAY or STOCHASTIC, got null");
+            throw new IllegalArgumentException("QuantSpec.rounding must be HALF_EVEN, HALF_AWAY, HALF_UP or STOCHASTIC, got null");
         }
         if (narrowRange && !signed) {
             throw new IllegalArgumentException("QuantSpec.narrowRange applies to signed ranges only: set signed=true or narrowRange=false");
@@ -105,9 +105,12 @@ public record QuantSpec(int bits, boolean signed, Scheme scheme, boolean narrowR
         return builder().bits(bits).signed(true).scheme(Scheme.SYMMETRIC).narrowRange(true).build();
     }
 
-    /** Affine per-tensor activations: unsigned (e.g. after ReLU) or signed. */
+    /**
+     * Affine per-tensor activations: unsigned (e.g. after ReLU) or signed, rounding ties toward
+     * +infinity ({@link Rounding#HALF_UP}) as the integer model's requantization does.
+     */
     public static QuantSpec activations(int bits, boolean signed) {
-        return builder().bits(bits).signed(signed).scheme(Scheme.AFFINE).build();
+        return builder().bits(bits).signed(signed).scheme(Scheme.AFFINE).rounding(Rounding.HALF_UP).build();
     }
 
     public static Builder builder() {

@@ -48,6 +48,7 @@ public final class TernaryQuantizer {
 
     /** Codes in {-1, 0, +1} as INT32. */
     public INDArray codes(INDArray w) {
+        FiniteCheck.requireFinite("TernaryQuantizer", w);
         QuantGroups groups = QuantGroups.of(granularity, axis, 0, w.shape());
         INDArray rows = groups.toRows(w);
         return groups.fromRows(ternary(rows, aboveThreshold(rows, groups.groups())), DataType.INT32);
@@ -55,6 +56,7 @@ public final class TernaryQuantizer {
 
     /** One alpha per group. */
     public double[] scales(INDArray w) {
+        FiniteCheck.requireFinite("TernaryQuantizer", w);
         QuantGroups groups = QuantGroups.of(granularity, axis, 0, w.shape());
         INDArray rows = groups.toRows(w);
         return alphaColumn(rows, aboveThreshold(rows, groups.groups())).toDoubleVector();
@@ -62,6 +64,7 @@ public final class TernaryQuantizer {
 
     /** {@code alpha t} in {@code w}'s data type. */
     public INDArray forward(INDArray w) {
+        FiniteCheck.requireFinite("TernaryQuantizer", w);
         QuantGroups groups = QuantGroups.of(granularity, axis, 0, w.shape());
         INDArray rows = groups.toRows(w);
         INDArray mask = aboveThreshold(rows, groups.groups());

@@ -5,7 +5,6 @@ import java.util.SplittableRandom;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * Uniform affine/symmetric quantizer with the clipped straight-through estimator.
@@ -41,10 +40,25 @@ public final class UniformQuantizer {
         return spec;
     }
 
-    /** Integer codes {@code clamp(round(x/s) + z, qmin, qmax)} as an INT32 array of {@code x}'s shape. */
+    /**
+     * Integer codes {@code clamp(round(x/s) + z, qmin, qmax)} as an INT32 array of {@code x}'s shape;
+     * {@code +inf} gives qmax and {@code -inf} qmin.
+     *
+     * @throws IllegalArgumentException if {@code x} holds NaN (it has no code), naming its flat index
+     */
     public INDArray quantize(INDArray x, QParams qp) {
         QuantGroups groups = groupsFor(x, qp);
-        return groups.fromRows(codeRows(groups, x, qp), DataType.INT32);
+        INDArray rows = codeRows(groups, x, qp);
+        if (rows.isNaN().any()) {
+            double[] flat = x.castTo(DataType.DOUBLE).dup('c').data().asDouble();
+            for (int i = 0; i < flat.length; i++) {
+                if (Double.isNaN(flat[i])) {
+                    throw new IllegalArgumentException("UniformQuantizer.quantize: element " + i + " of the input is NaN and has no "
+                            + "integer code; fakeQuant keeps NaN, quantize cannot");
+                }
+            }
+        }
+        return groups.fromRows(rows, DataType.INT32);
     }
 
     /** {@code s (q - z)} as an array of {@code type}. */
@@ -55,7 +69,10 @@ public final class UniformQuantizer {
         return groups.fromRows(rows, type);
     }
 
-    /** {@code dequantize(quantize(x))} in {@code x}'s data type. */
+    /**
+     * {@code dequantize(quantize(x))} in {@code x}'s data type: {@code +inf} gives
+     * {@code s (qmax - z)}, {@code -inf} gives {@code s (qmin - z)}, NaN stays NaN.
+     */
     public INDArray fakeQuant(INDArray x, QParams qp) {
         QuantGroups groups = groupsFor(x, qp);
         INDArray rows = codeRows(groups, x, qp);
@@ -90,7 +107,7 @@ public final class UniformQuantizer {
         INDArray noise = spec.rounding() == Rounding.STOCHASTIC ? groups.toRows(uniformNoise(x.shape())) : null;
         INDArray r = RoundingOps.round(spec.rounding(), v, noise);
         r.addiColumnVector(column(qp, false));
-        return Transforms.min(Transforms.max(r, spec.qmin(), false), spec.qmax(), false);
+        return RoundingOps.clamp(r, spec.qmin(), spec.qmax());   // keeps NaN (ND4J's max/min turn it into a bound)
     }
 
     private INDArray uniformNoise(long[] shape) {

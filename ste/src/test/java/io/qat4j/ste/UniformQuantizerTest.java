@@ -164,10 +164,20 @@ class UniformQuantizerTest {
 
     @Test
     void tiesAfterTheZeroPointShiftRoundBeforeAddingZ() {
-        // x/s = 0.5 rounds to 0 (even) and then z = 3 is added: code 3, not round(3.5) = 4
-        QuantSpec spec = QuantSpec.activations(8, false);
-        INDArray q = new UniformQuantizer(spec).quantize(Nd4j.createFromArray(0.5, 1.5), QParams.of(1.0, 3));
+        // half-even: x/s = 0.5 rounds to 0 and then z = 3 is added: code 3, not round(3.5) = 4
+        QuantSpec even = QuantSpec.activations(8, false).toBuilder().rounding(Rounding.HALF_EVEN).build();
+        INDArray q = new UniformQuantizer(even).quantize(Nd4j.createFromArray(0.5, 1.5), QParams.of(1.0, 3));
         assertArrayEquals(new int[] {3, 5}, ints(q));
+    }
+
+    @Test
+    void activationSpecsRoundTiesUpAsTheIntegerRequantizationDoes() {
+        // activations round ties toward +inf, as TFLite's single-rounding requantization (x M0 + 2^(30-shift)) >> (31-shift)
+        QuantSpec spec = QuantSpec.activations(8, true);
+        assertEquals(Rounding.HALF_UP, spec.rounding());
+        double[] x = {0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999999999999994, -0.49999999999999994, 18.5};
+        assertArrayEquals(new int[] {1, 2, 3, 0, -1, -2, 0, 0, 19},
+                ints(new UniformQuantizer(spec).quantize(Nd4j.createFromArray(x), QParams.of(1.0, 0))));
     }
 
     @Test

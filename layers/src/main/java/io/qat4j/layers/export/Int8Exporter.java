@@ -321,13 +321,13 @@ public final class Int8Exporter {
             }
             case LSQ -> {
                 QuantSpec spec = InputQuantization.spec(s);
-                double step = Math.max(p.get(QuantizerParams.INPUT_STEP_KEY).getDouble(0), io.qat4j.lsq.LsqQuantizer.MIN_STEP);
+                double step = InputQuantization.scale(s, p, name);
                 return new Codes(step, shift, spec.qmin() + shift, spec.qmax() + shift);
             }
             case PACT -> {
-                int levels = (1 << s.getInputBits()) - 1;
-                double alpha = Math.max(p.get(QuantizerParams.INPUT_ALPHA_KEY).getDouble(0), io.qat4j.lsq.PactQuantizer.MIN_ALPHA);
-                return new Codes(alpha / levels, -128, -128, -128 + levels);
+                int levels = InputQuantization.pactLevels(s);
+                double scale = InputQuantization.scale(s, p, name);   // alpha / levels
+                return s.isInputSigned() ? new Codes(scale, 0, -levels, levels) : new Codes(scale, -128, -128, -128 + levels);
             }
             case LSQ_PLUS, NONE -> throw new IllegalArgumentException("layer " + name + ": " + s.getInputMode()
                     + " inputs have a real-valued offset that no integer zero point represents exactly; use LSQ, FIXED or PACT");
@@ -376,9 +376,9 @@ public final class Int8Exporter {
         }
         INDArray xq = InputQuantization.forward(s, in.castTo(DataType.DOUBLE), false, layer.paramTable(), name);
         INDArray w = layer.getParam("W").castTo(DataType.DOUBLE);
-        INDArray wq = s.quantizesWeights() ? WeightQuantization.forward(s, w, 1, layer.paramTable()) : w;
+        INDArray wq = s.quantizesWeights() ? WeightQuantization.forward(s, w, 1, layer.paramTable(), name, false) : w;
         INDArray b = io.qat4j.layers.impl.BiasQuantization.forward(s, layer.getParam("b").castTo(DataType.DOUBLE), w, 1,
-                layer.paramTable());
+                layer.paramTable(), name, false);
         return xq.mmul(wq).addRowVector(b.reshape(1, w.size(1)));
     }
 
@@ -433,10 +433,7 @@ public final class Int8Exporter {
                     throw new IllegalArgumentException("layer " + name + ": " + s.getWeightBits() + "-bit weights do not fit the int8 runtime");
                 }
                 scales = s.getWeightMode() == WeightQuantMode.FIXED ? WeightQuantization.fixedQParams(s, w, outAxis).scales()
-                        : params.get(QuantizerParams.WEIGHT_STEP_KEY).toDoubleVector();
-                for (int c = 0; c < scales.length; c++) {
-                    scales[c] = Math.max(scales[c], io.qat4j.lsq.LsqQuantizer.MIN_STEP);
-                }
+                        : WeightQuantization.steps(s, w, outAxis, params, name, false);
                 codes = new io.qat4j.ste.UniformQuantizer(spec).quantize(w, new QParams(scales, new int[scales.length]));
                 bits = s.getWeightBits();
             }
@@ -475,6 +472,22 @@ public final class Int8Exporter {
         return new Weights(b, perChannel, bits);
     }
 
+    /**
+     * The int32 bias code an all-zero weight channel's bias gets at most ({@code 2^24}): its scale is
+     * raised to {@code |b| / (s_x 2^24)} when the learned one is smaller, which leaves the bias within
+     * {@code 2^-25 |b|} of its float value and every multiplier representable.
+     */
+    static final double ZERO_CHANNEL_BIAS_CODE = 1 << 24;
+
+    private static boolean allZero(byte[] codes, int from, int n) {
+        for (int i = from; i < from + n; i++) {
+            if (codes[i] != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     static Int8Graph.Node weighted(Layer layer, org.deeplearning4j.nn.conf.layers.Layer lc, QuantSettings s, String name, int in,
                                            Int8Graph.Tensor inTensor, int out, Codes inCodes, Codes outCodes, int lo, int hi,
                                            Map<Int8Graph.Node, double[]> weightScales) {
@@ -498,13 +511,21 @@ public final class Int8Exporter {
         int[] qBias = new int[channels];
         int[] mult = new int[channels];
         int[] shift = new int[channels];
+        int perChannel = ws.codes().length / channels;
         for (int c = 0; c < channels; c++) {
-            double accScale = inCodes.scale() * ws.scales()[c];
             double b = bias == null ? 0 : bias.getDouble(c);
+            if (allZero(ws.codes(), c * perChannel, perChannel)) {
+                // any scale represents an all-zero (pruned) channel: take one at which the bias fits int32 with 24 bits to spare
+                ws.scales()[c] = Math.max(ws.scales()[c], Math.abs(b) / (inCodes.scale() * ZERO_CHANNEL_BIAS_CODE));
+            }
+            double accScale = inCodes.scale() * ws.scales()[c];
             double qb = Math.rint(b / accScale);
-            if (Math.abs(qb) > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException("layer " + name + ": bias " + b + " of channel " + c + " overflows int32 at scale "
-                        + accScale);
+            if (!(Math.abs(qb) <= Integer.MAX_VALUE)) {
+                throw new IllegalArgumentException("layer " + name + ": bias " + b + " of output channel " + c + " is " + Math.abs(b / accScale)
+                        + " steps of the accumulator scale s_x s_w = " + inCodes.scale() + " x " + ws.scales()[c] + " = " + accScale
+                        + ", beyond int32: the channel's weight step is far too small for its bias. Usual causes: a batch norm whose "
+                        + "variance collapsed (trained on batches with one value per channel), or a learned step that shrank; retrain "
+                        + "with larger batches, more weight bits, per-tensor weights, or a lower learning rate for the quantizer steps");
             }
             qBias[c] = (int) qb;
             FixedPoint.QuantizedMultiplier m = FixedPoint.quantizeMultiplier(accScale / outCodes.scale());

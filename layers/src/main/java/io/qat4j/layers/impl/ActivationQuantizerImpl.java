@@ -36,7 +36,7 @@ public class ActivationQuantizerImpl extends org.deeplearning4j.nn.layers.BaseLa
         }
         INDArray q;
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-            q = InputQuantization.forward(settings(), input, training, paramTable(), layerId());
+            q = InputQuantization.forward(settings(), input, training, paramTable(), QuantizedLayerSupport.name(this));
         }
         return workspaceMgr.dup(ArrayType.ACTIVATIONS, q);
     }
@@ -44,7 +44,7 @@ public class ActivationQuantizerImpl extends org.deeplearning4j.nn.layers.BaseLa
     @Override
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(true);
-        support.rememberRawInput(input);
+        support.rememberRawInput(input, QuantizedLayerSupport.name(this));
         Pair<Gradient, INDArray> p = support.finishBackprop(settings(), paramTable(), gradientViews, null, 0, epsilon, workspaceMgr);
         if (p.getSecond() == epsilon) {
             // pass-through: DL4J still wants this layer's epsilon in its own ACTIVATION_GRAD workspace
@@ -67,5 +67,12 @@ public class ActivationQuantizerImpl extends org.deeplearning4j.nn.layers.BaseLa
     public void clear() {
         super.clear();
         support.clear();
+    }
+
+    /** DL4J's constraints, then the learned step or alpha back to its floor (issue 14 #2). */
+    @Override
+    public void applyConstraints(int iteration, int epoch) {
+        super.applyConstraints(iteration, epoch);
+        support.applyQuantizerConstraints(settings(), paramTable(), null, 0);
     }
 }

@@ -4,9 +4,7 @@ import java.util.Map;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 
-import io.qat4j.layers.InputQuantMode;
 import io.qat4j.layers.QuantSettings;
-import io.qat4j.layers.params.QuantizerParams;
 import io.qat4j.lsq.LsqQuantizer;
 import io.qat4j.ste.BinaryQuantizer;
 import io.qat4j.ste.Granularity;
@@ -34,15 +32,16 @@ public final class BiasQuantization {
      *
      * @param w weights as the layer quantizes them (folded ones for a conv+BN layer)
      */
-    public static double[] accumulatorScales(QuantSettings s, INDArray w, int outAxis, Map<String, INDArray> params) {
+    public static double[] accumulatorScales(QuantSettings s, INDArray w, int outAxis, Map<String, INDArray> params, String layer,
+                                             boolean training) {
         if (!s.isQuantizeBias() || !s.quantizesWeights() || !s.quantizesInputs()) {
             return null;
         }
-        double sx = inputScale(s, params);
+        double sx = InputQuantization.scale(s, params, layer);
         if (!(sx > 0)) {
             return null;
         }
-        double[] sw = weightScales(s, w, outAxis, params);
+        double[] sw = weightScales(s, w, outAxis, params, layer, training);
         if (sw == null) {
             return null;
         }
@@ -56,11 +55,12 @@ public final class BiasQuantization {
     }
 
     /** The fake-quantized bias (a new array of {@code b}'s type and shape), or {@code b} itself when it stays float. */
-    public static INDArray forward(QuantSettings s, INDArray b, INDArray w, int outAxis, Map<String, INDArray> params) {
+    public static INDArray forward(QuantSettings s, INDArray b, INDArray w, int outAxis, Map<String, INDArray> params, String layer,
+                                   boolean training) {
         if (b == null) {
             return null;
         }
-        double[] scales = accumulatorScales(s, w, outAxis, params);
+        double[] scales = accumulatorScales(s, w, outAxis, params, layer, training);
         if (scales == null) {
             return b;
         }
@@ -74,33 +74,13 @@ public final class BiasQuantization {
         return FastQuant.write(v, b.shape(), b.dataType());
     }
 
-    /** The input scale {@code s_x}, or NaN when it is not (yet) defined. */
-    private static double inputScale(QuantSettings s, Map<String, INDArray> params) {
-        InputQuantMode m = s.getInputMode();
-        if (QuantizerParams.countsInputs(m) && params.get(QuantizerParams.INPUT_COUNT_KEY).getDouble(0) == 0) {
-            return Double.NaN;
-        }
-        return switch (m) {
-            case FIXED -> InputQuantization.fixedQParams(s, params).scale(0);
-            case LSQ -> Math.max(params.get(QuantizerParams.INPUT_STEP_KEY).getDouble(0), LsqQuantizer.MIN_STEP);
-            case PACT -> Math.max(params.get(QuantizerParams.INPUT_ALPHA_KEY).getDouble(0), io.qat4j.lsq.PactQuantizer.MIN_ALPHA)
-                    / ((1 << s.getInputBits()) - 1);
-            case LSQ_PLUS, NONE -> Double.NaN;
-        };
-    }
-
     /** Per-channel (or one per-tensor) weight scales, or null for a mode without an integer grid. */
-    private static double[] weightScales(QuantSettings s, INDArray w, int outAxis, Map<String, INDArray> params) {
+    private static double[] weightScales(QuantSettings s, INDArray w, int outAxis, Map<String, INDArray> params, String layer,
+                                         boolean training) {
         Granularity g = s.isWeightPerChannel() ? Granularity.PER_CHANNEL : Granularity.PER_TENSOR;
         return switch (s.getWeightMode()) {
             case FIXED -> WeightQuantization.fixedQParams(s, w, outAxis).scales();
-            case LSQ -> {
-                double[] steps = params.get(QuantizerParams.WEIGHT_STEP_KEY).toDoubleVector();
-                for (int i = 0; i < steps.length; i++) {
-                    steps[i] = Math.max(steps[i], LsqQuantizer.MIN_STEP);
-                }
-                yield steps;
-            }
+            case LSQ -> WeightQuantization.steps(s, w, outAxis, params, layer, training);
             case BINARY -> new BinaryQuantizer(BinaryQuantizer.Scaling.MEAN_ABS, g, outAxis).scales(w);
             case TERNARY -> new TernaryQuantizer(g, outAxis).scales(w);
             case LSQ_PLUS, NONE -> null;

@@ -7,9 +7,12 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
+import io.qat4j.ste.Rounding;
+import io.qat4j.ste.RoundingOps;
+
 /**
  * The training hot path of the uniform quantizers as single Java loops over the tensor, with the
- * arithmetic of the ste/lsq ops element for element (float64 {@code (x - beta)/s}, ties to even,
+ * arithmetic of the ste/lsq ops element for element (float64 {@code (x - beta)/s}, the spec's rounding,
  * clamp, rescale, one rounding to the tensor's type), so results are identical to
  * {@code UniformQuantizer}, {@code LsqQuantizer}, {@code LsqPlusQuantizer} and {@code PactQuantizer}
  * (tested), without the chains of temporary float64 arrays the general ops allocate. Outputs are
@@ -83,18 +86,20 @@ final class FastQuant {
     }
 
     /**
-     * {@code (clamp(rint((x - beta_g)/s_g) + z_g, qmin, qmax) - z_g) s_g + beta_g}.
+     * {@code (clamp(round((x - beta_g)/s_g) + z_g, qmin, qmax) - z_g) s_g + beta_g}, rounding as
+     * {@link RoundingOps#round(Rounding, double, double)} ({@code +inf} -> qmax, {@code -inf} -> qmin,
+     * NaN stays NaN).
      *
      * @param beta offsets per group or null (0); @param z zero points per group or null (0)
      */
-    static double[] forward(double[] x, Groups g, double[] s, double[] beta, int[] z, int qmin, int qmax) {
+    static double[] forward(double[] x, Groups g, double[] s, double[] beta, int[] z, int qmin, int qmax, Rounding rounding) {
         double[] out = new double[x.length];
         forEachChunk(x.length, (from, to) -> {
             for (int i = from; i < to; i++) {
                 int k = g.of(i);
                 double b = beta == null ? 0 : beta[k];
                 int zp = z == null ? 0 : z[k];
-                double q = Math.min(qmax, Math.max(qmin, Math.rint((x[i] - b) / s[k]) + zp));
+                double q = RoundingOps.clamp(RoundingOps.round(rounding, (x[i] - b) / s[k], 0) + zp, qmin, qmax);
                 out[i] = (q - zp) * s[k] + b;
             }
         });
@@ -127,7 +132,7 @@ final class FastQuant {
      * each times {@code gradScale}, into {@code stepGrad}/{@code offsetGrad} when not null.
      */
     static void backward(double[] x, double[] grad, Groups g, double[] s, double[] beta, int[] z, int qmin, int qmax,
-                         double[] stepGrad, double[] offsetGrad, double gradScale) {
+                         Rounding rounding, double[] stepGrad, double[] offsetGrad, double gradScale) {
         int groups = s.length;
         int chunks = Math.max(1, (x.length + CHUNK - 1) / CHUNK);
         // per-chunk partial sums, added in chunk order: the result does not depend on thread timing
@@ -143,7 +148,9 @@ final class FastQuant {
                 double v = (x[i] - b) / s[k];
                 double u = v + zp;
                 double gi = grad[i];
-                if (u < qmin) {
+                if (Double.isNaN(u)) {
+                    grad[i] = 0;   // a NaN input has no gradient; NaN in the forward output already tells the story
+                } else if (u < qmin) {
                     grad[i] = 0;
                     sp[k] += gi * qmin;
                     op[k] += gi;
@@ -152,7 +159,7 @@ final class FastQuant {
                     sp[k] += gi * qmax;
                     op[k] += gi;
                 } else {
-                    sp[k] += gi * (Math.rint(v) - v);
+                    sp[k] += gi * (RoundingOps.round(rounding, v, 0) - v);
                 }
             }
         });
@@ -178,26 +185,37 @@ final class FastQuant {
         }
     }
 
-    /** PACT: {@code rint(clamp(x, 0, alpha) k) / k}, {@code k = levels / alpha}. */
-    static double[] pact(double[] x, double alpha, int levels) {
+    /**
+     * PACT: {@code round(clamp(x, lo, alpha) k) / k} with {@code k = levels / alpha}, {@code lo = 0}
+     * unsigned or {@code -alpha} signed, ties up; NaN stays NaN.
+     */
+    static double[] pact(double[] x, double alpha, int levels, boolean signed) {
         double k = levels / alpha;
+        double lo = signed ? -alpha : 0;
         double[] out = new double[x.length];
         forEachChunk(x.length, (from, to) -> {
             for (int i = from; i < to; i++) {
-                out[i] = Math.rint(Math.min(alpha, Math.max(0, x[i])) * k) / k;
+                out[i] = RoundingOps.round(Rounding.HALF_UP, RoundingOps.clamp(x[i], lo, alpha) * k, 0) / k;
             }
         });
         return out;
     }
 
-    /** PACT backward in place on {@code grad} (kept for {@code 0 <= x < alpha}); returns the alpha gradient without decay. */
-    static double pactBackward(double[] x, double[] grad, double alpha) {
+    /**
+     * PACT backward in place on {@code grad} (kept for {@code lo <= x < alpha}, {@code lo = 0} unsigned,
+     * {@code lo > -alpha} signed); returns the alpha gradient without decay: {@code +grad} where
+     * {@code x >= alpha}, and for signed PACT {@code -grad} where {@code x <= -alpha}.
+     */
+    static double pactBackward(double[] x, double[] grad, double alpha, boolean signed) {
         double alphaGrad = 0;
         for (int i = 0; i < x.length; i++) {
             if (x[i] >= alpha) {
                 alphaGrad += grad[i];
                 grad[i] = 0;
-            } else if (x[i] < 0) {
+            } else if (signed && x[i] <= -alpha) {
+                alphaGrad -= grad[i];
+                grad[i] = 0;
+            } else if (!signed && x[i] < 0 || Double.isNaN(x[i])) {
                 grad[i] = 0;
             }
         }

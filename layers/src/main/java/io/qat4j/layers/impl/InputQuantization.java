@@ -6,16 +6,21 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 import io.qat4j.layers.InputQuantMode;
 import io.qat4j.layers.QuantSettings;
+import io.qat4j.layers.QuantizationWarnings;
+import io.qat4j.layers.QuantizerCollapsedException;
 import io.qat4j.layers.params.QuantizerParams;
 import io.qat4j.lsq.LsqPlusQuantizer;
 import io.qat4j.lsq.LsqQuantizer;
 import io.qat4j.lsq.PactQuantizer;
 import io.qat4j.ste.QParams;
 import io.qat4j.ste.QuantSpec;
+import io.qat4j.ste.Rounding;
 
 /**
  * Fake quantization of the activations entering a layer (per tensor), forward and backward, for
- * every {@link io.qat4j.layers.InputQuantMode}.
+ * every {@link io.qat4j.layers.InputQuantMode}. Every mode rounds ties toward +infinity
+ * ({@link Rounding#HALF_UP}), as the integer model's requantization does, so hidden codes agree
+ * exactly, ties included.
  *
  * <ul>
  *   <li>FIXED: affine spec (unsigned, or signed when {@code inputSigned}); in training with the
@@ -25,23 +30,52 @@ import io.qat4j.ste.QuantSpec;
  *       the step (and offset) are initialized from the first training batch when the count is 0
  *       (LSQ: {@code 2 mean|x|/sqrt(Qp)}; LSQ+: the batch's min-max range); gradient scale
  *       {@code 1/sqrt(features per sample * Qp)}.</li>
- *   <li>PACT: {@code [0, alpha]} with 2^b - 1 levels, alpha learned with L2 decay.</li>
+ *   <li>PACT: {@code [0, alpha]} with {@code 2^b - 1} levels (unsigned) or {@code [-alpha, alpha]}
+ *       with {@code 2^(b-1) - 1} levels each side (signed), alpha learned with L2 decay.</li>
  * </ul>
+ *
+ * <p>Signedness: with {@link QuantSettings#isInputSignFromData()} (the default) a quantizer becomes
+ * signed when a plan's calibrated range or a training batch holds a negative value; a quantizer
+ * forced unsigned logs a {@link QuantizationWarnings warning} naming the layer and the minimum
+ * instead. Signed inputs need at least 2 bits.
+ *
+ * <p>Learned steps and clipping levels: in training, a value below its floor
+ * ({@link #STEP_FLOOR_FRACTION} of LSQ's initial step {@code 2 mean|x|/sqrt(Qp)} for the current
+ * batch) is projected back to the floor in place (a warning names the layer and the value); NaN
+ * stops training. Without training (inference, export) a value that is NaN, infinite or {@code <= 0}
+ * is a {@link QuantizerCollapsedException}.
  * A quantizer that has never seen data refuses to run in inference (its range would be arbitrary).
  */
 public final class InputQuantization {
 
+    /**
+     * Fraction of LSQ's data-derived initial step ({@code 2 mean|x|/sqrt(Qp)}) below which a learned
+     * step (or PACT alpha / levels) is projected back during training. At 1% the largest
+     * representable value is under a third of {@code mean|x|} at 8 bits, so no useful step lies below.
+     */
+    public static final double STEP_FLOOR_FRACTION = 0.01;
+
     private InputQuantization() {
     }
 
-    /** The uniform spec of these settings' inputs (FIXED: affine; LSQ/LSQ+: symmetric). */
+    /** The uniform spec of these settings' inputs (FIXED: affine; LSQ/LSQ+/PACT: symmetric), rounding ties up. */
     public static QuantSpec spec(QuantSettings s) {
         return switch (s.getInputMode()) {
             case FIXED -> QuantSpec.activations(s.getInputBits(), s.isInputSigned());
             case LSQ, LSQ_PLUS -> QuantSpec.builder().bits(s.getInputBits()).signed(s.isInputSigned())
-                    .scheme(QuantSpec.Scheme.SYMMETRIC).build();
-            case PACT, NONE -> QuantSpec.builder().bits(s.getInputBits()).signed(false).scheme(QuantSpec.Scheme.AFFINE).build();
+                    .scheme(QuantSpec.Scheme.SYMMETRIC).rounding(Rounding.HALF_UP).build();
+            case PACT -> s.isInputSigned()
+                    ? QuantSpec.builder().bits(s.getInputBits()).signed(true).narrowRange(true).scheme(QuantSpec.Scheme.SYMMETRIC)
+                            .rounding(Rounding.HALF_UP).build()
+                    : QuantSpec.builder().bits(s.getInputBits()).signed(false).scheme(QuantSpec.Scheme.AFFINE)
+                            .rounding(Rounding.HALF_UP).build();
+            case NONE -> QuantSpec.builder().bits(s.getInputBits()).signed(false).scheme(QuantSpec.Scheme.AFFINE).build();
         };
+    }
+
+    /** PACT's levels on each side of 0: {@code 2^b - 1} unsigned, {@code 2^(b-1) - 1} signed. */
+    public static int pactLevels(QuantSettings s) {
+        return s.isInputSigned() ? (1 << (s.getInputBits() - 1)) - 1 : (1 << s.getInputBits()) - 1;
     }
 
     /** Qparams of a FIXED input quantizer from its stored range. */
@@ -51,15 +85,49 @@ public final class InputQuantization {
     }
 
     /**
+     * The scale of the input codes ({@code s_x}): FIXED's range scale, LSQ's step, PACT's
+     * {@code alpha / levels}; NaN for LSQ+ and NONE (no integer grid) or a quantizer that has not
+     * seen data.
+     *
+     * @throws QuantizerCollapsedException if the learned step or alpha is NaN, infinite or {@code <= 0}
+     */
+    public static double scale(QuantSettings s, Map<String, INDArray> params, String layer) {
+        InputQuantMode m = s.getInputMode();
+        if (QuantizerParams.countsInputs(m) && params.get(QuantizerParams.INPUT_COUNT_KEY).getDouble(0) == 0) {
+            return Double.NaN;
+        }
+        return switch (m) {
+            case FIXED -> fixedQParams(s, params).scale(0);
+            case LSQ -> learned(params, QuantizerParams.INPUT_STEP_KEY, layer, LsqQuantizer.MIN_STEP);
+            case PACT -> learned(params, QuantizerParams.INPUT_ALPHA_KEY, layer, PactQuantizer.MIN_ALPHA) / pactLevels(s);
+            case LSQ_PLUS, NONE -> Double.NaN;
+        };
+    }
+
+    /**
      * The fake-quantized input (a new array of {@code x}'s type, current workspace); may update the
-     * observer state or initialize the step in training. Runs {@link FastQuant}'s loops, which
-     * equal the ste/lsq ops element for element.
+     * observer state, the signedness, or initialize or project the step in training. Runs
+     * {@link FastQuant}'s loops, which equal the ste/lsq ops element for element. NaN inputs stay
+     * NaN; {@code +inf} and {@code -inf} become the largest and smallest code.
      */
     public static INDArray forward(QuantSettings s, INDArray x, boolean training, Map<String, INDArray> params, String layer) {
+        return forward(s, x, training, params, layer, null);
+    }
+
+    /**
+     * As {@link #forward(QuantSettings, INDArray, boolean, Map, String)}; in training, {@code floorSink}
+     * (may be null) receives the floor of this batch's learned step or alpha, which
+     * {@link #project} applies again after the optimizer's update.
+     */
+    public static INDArray forward(QuantSettings s, INDArray x, boolean training, Map<String, INDArray> params, String layer,
+                                   java.util.function.DoubleConsumer floorSink) {
         if (s.getInputMode() == InputQuantMode.NONE) {
             return x;
         }
         double[] v = FastQuant.read(x);
+        if (training) {
+            resolveSign(s, minimum(v), layer, "a training batch");
+        }
         INDArray count = params.get(QuantizerParams.INPUT_COUNT_KEY);
         QuantSpec spec = spec(s);
         double[] out;
@@ -70,7 +138,8 @@ public final class InputQuantization {
                 }
                 requireInitialized(count, layer, "observed");
                 QParams qp = fixedQParams(s, params);
-                out = FastQuant.forward(v, FastQuant.Groups.perTensor(), qp.scales(), null, qp.zeroPoints(), spec.qmin(), spec.qmax());
+                out = FastQuant.forward(v, FastQuant.Groups.perTensor(), qp.scales(), null, qp.zeroPoints(), spec.qmin(), spec.qmax(),
+                        spec.rounding());
             }
             case LSQ -> {
                 if (training && count.getDouble(0) == 0) {
@@ -78,7 +147,10 @@ public final class InputQuantization {
                     count.putScalar(0, 1);
                 }
                 requireInitialized(count, layer, "initialized");
-                out = FastQuant.forward(v, FastQuant.Groups.perTensor(), step(params), null, null, spec.qmin(), spec.qmax());
+                double step = training ? projected(params, QuantizerParams.INPUT_STEP_KEY, sink(floorSink, stepFloor(spec.qmax(), v)), layer)
+                        : learned(params, QuantizerParams.INPUT_STEP_KEY, layer, LsqQuantizer.MIN_STEP);
+                out = FastQuant.forward(v, FastQuant.Groups.perTensor(), new double[] {step}, null, null, spec.qmin(), spec.qmax(),
+                        spec.rounding());
             }
             case LSQ_PLUS -> {
                 if (training && count.getDouble(0) == 0) {
@@ -89,10 +161,18 @@ public final class InputQuantization {
                     count.putScalar(0, 1);
                 }
                 requireInitialized(count, layer, "initialized");
-                out = FastQuant.forward(v, FastQuant.Groups.perTensor(), step(params),
-                        new double[] {params.get(QuantizerParams.INPUT_OFFSET_KEY).getDouble(0)}, null, spec.qmin(), spec.qmax());
+                double step = training ? projected(params, QuantizerParams.INPUT_STEP_KEY, sink(floorSink, stepFloor(spec.qmax(), v)), layer)
+                        : learned(params, QuantizerParams.INPUT_STEP_KEY, layer, LsqQuantizer.MIN_STEP);
+                out = FastQuant.forward(v, FastQuant.Groups.perTensor(), new double[] {step},
+                        new double[] {params.get(QuantizerParams.INPUT_OFFSET_KEY).getDouble(0)}, null, spec.qmin(), spec.qmax(),
+                        spec.rounding());
             }
-            case PACT -> out = FastQuant.pact(v, alpha(params), (1 << s.getInputBits()) - 1);
+            case PACT -> {
+                int levels = pactLevels(s);
+                double alpha = training ? projected(params, QuantizerParams.INPUT_ALPHA_KEY, sink(floorSink, levels * stepFloor(levels, v)), layer)
+                        : learned(params, QuantizerParams.INPUT_ALPHA_KEY, layer, PactQuantizer.MIN_ALPHA);
+                out = FastQuant.pact(v, alpha, levels, s.isInputSigned());
+            }
             default -> throw new AssertionError(s.getInputMode());
         }
         return FastQuant.write(out, x.shape(), x.dataType());
@@ -100,7 +180,7 @@ public final class InputQuantization {
 
     /** dL/dx from dL/dx^ ({@code gradOut}); writes the quantizer parameters' gradients into {@code gradViews}. */
     public static INDArray backward(QuantSettings s, INDArray x, INDArray gradOut, Map<String, INDArray> params,
-                                    Map<String, INDArray> gradViews) {
+                                    Map<String, INDArray> gradViews, String layer) {
         if (s.getInputMode() == InputQuantMode.NONE) {
             return gradOut;
         }
@@ -111,23 +191,24 @@ public final class InputQuantization {
             case FIXED -> {
                 QParams qp = fixedQParams(s, params);
                 FastQuant.backward(v, g, FastQuant.Groups.perTensor(), qp.scales(), null, qp.zeroPoints(), spec.qmin(), spec.qmax(),
-                        null, null, 1);
+                        spec.rounding(), null, null, 1);
             }
             case LSQ, LSQ_PLUS -> {
                 boolean plus = s.getInputMode() == InputQuantMode.LSQ_PLUS;
                 double[] stepGrad = new double[1];
                 double[] offsetGrad = plus ? new double[1] : null;
-                FastQuant.backward(v, g, FastQuant.Groups.perTensor(), step(params),
+                FastQuant.backward(v, g, FastQuant.Groups.perTensor(),
+                        new double[] {learned(params, QuantizerParams.INPUT_STEP_KEY, layer, LsqQuantizer.MIN_STEP)},
                         plus ? new double[] {params.get(QuantizerParams.INPUT_OFFSET_KEY).getDouble(0)} : null, null,
-                        spec.qmin(), spec.qmax(), stepGrad, offsetGrad, gradScale(s, x, spec.qmax()));
+                        spec.qmin(), spec.qmax(), spec.rounding(), stepGrad, offsetGrad, gradScale(s, x, spec.qmax()));
                 gradViews.get(QuantizerParams.INPUT_STEP_KEY).putScalar(0, stepGrad[0]);
                 if (plus) {
                     gradViews.get(QuantizerParams.INPUT_OFFSET_KEY).putScalar(0, offsetGrad[0]);
                 }
             }
             case PACT -> {
-                double alpha = alpha(params);
-                double alphaGrad = FastQuant.pactBackward(v, g, alpha);
+                double alpha = learned(params, QuantizerParams.INPUT_ALPHA_KEY, layer, PactQuantizer.MIN_ALPHA);
+                double alphaGrad = FastQuant.pactBackward(v, g, alpha, s.isInputSigned());
                 gradViews.get(QuantizerParams.INPUT_ALPHA_KEY).putScalar(0,
                         alphaGrad + s.getPactAlphaDecay() * params.get(QuantizerParams.INPUT_ALPHA_KEY).getDouble(0));
             }
@@ -136,20 +217,111 @@ public final class InputQuantization {
         return FastQuant.write(g, gradOut.shape(), gradOut.dataType());
     }
 
-    private static double[] step(Map<String, INDArray> params) {
-        double s = params.get(QuantizerParams.INPUT_STEP_KEY).getDouble(0);
-        if (Double.isNaN(s)) {
-            throw new IllegalArgumentException("input step is NaN; the training diverged");
+    private static double sink(java.util.function.DoubleConsumer floorSink, double floor) {
+        if (floorSink != null) {
+            floorSink.accept(floor);
         }
-        return new double[] {Math.max(s, LsqQuantizer.MIN_STEP)};
+        return floor;
     }
 
-    private static double alpha(Map<String, INDArray> params) {
-        double a = params.get(QuantizerParams.INPUT_ALPHA_KEY).getDouble(0);
-        if (Double.isNaN(a)) {
-            throw new IllegalArgumentException("PACT alpha is NaN; the training diverged");
+    /**
+     * Projects the learned step (LSQ, LSQ+) or alpha (PACT) back to {@code floor} if the optimizer's
+     * last update left it below (zero or negative included), with the same warning as in the
+     * forward pass. Called after every update through DL4J's {@code applyConstraints}, so a saved or
+     * evaluated network never holds a collapsed step; {@code floor} is the last training batch's.
+     * No-op for other modes or a NaN floor (no training batch yet).
+     */
+    public static void project(QuantSettings s, Map<String, INDArray> params, double floor, String layer) {
+        if (Double.isNaN(floor) || !s.quantizesInputs()) {
+            return;
         }
-        return Math.max(a, PactQuantizer.MIN_ALPHA);
+        switch (s.getInputMode()) {
+            case LSQ, LSQ_PLUS -> projected(params, QuantizerParams.INPUT_STEP_KEY, floor, layer);
+            case PACT -> projected(params, QuantizerParams.INPUT_ALPHA_KEY, floor, layer);
+            case FIXED, NONE -> {
+            }
+        }
+    }
+
+    /**
+     * A learned step or alpha as inference and export use it: {@code max(value, minimum)}.
+     *
+     * @throws QuantizerCollapsedException if it is NaN, infinite or {@code <= 0}
+     */
+    static double learned(Map<String, INDArray> params, String key, String layer, double minimum) {
+        double value = params.get(key).getDouble(0);
+        if (!(value > 0) || Double.isInfinite(value)) {
+            throw new QuantizerCollapsedException(layer, key, 0, value);
+        }
+        return Math.max(value, minimum);
+    }
+
+    /**
+     * A learned step or alpha in training: a value below {@code floor} (zero or negative included)
+     * is written back as {@code floor} and reported once per layer and parameter; NaN is an error.
+     */
+    private static double projected(Map<String, INDArray> params, String key, double floor, String layer) {
+        INDArray p = params.get(key);
+        double value = p.getDouble(0);
+        if (Double.isNaN(value) || Double.isInfinite(value)) {
+            throw new QuantizerCollapsedException(layer, key, 0, value);
+        }
+        if (value < floor) {
+            p.putScalar(0, floor);
+            QuantizationWarnings.warnOnce("floor:" + layer + ":" + key, "layer '" + layer + "': learned input quantizer parameter "
+                    + key + " = " + value + " fell below its floor " + floor + " (" + STEP_FLOOR_FRACTION
+                    + " of LSQ's initial step for this batch) and was projected back to it; if this repeats, lower the learning rate");
+            return floor;
+        }
+        return value;
+    }
+
+    /** {@link #STEP_FLOOR_FRACTION} of {@code 2 mean|x| / sqrt(qp)}, at least {@link LsqQuantizer#MIN_STEP}. */
+    private static double stepFloor(int qp, double[] v) {
+        double sum = 0;
+        long n = 0;
+        for (double d : v) {
+            if (Double.isFinite(d)) {
+                sum += Math.abs(d);
+                n++;
+            }
+        }
+        double init = n == 0 ? 0 : 2 * (sum / n) / Math.sqrt(qp);
+        return Math.max(STEP_FLOOR_FRACTION * init, LsqQuantizer.MIN_STEP);
+    }
+
+    /** The smallest non-NaN value (+inf for an empty or all-NaN batch). */
+    private static double minimum(double[] v) {
+        double lo = Double.POSITIVE_INFINITY;
+        for (double d : v) {
+            if (d < lo) {
+                lo = d;
+            }
+        }
+        return lo;
+    }
+
+    /**
+     * Makes an unsigned quantizer signed when {@code min < 0} and the settings take signedness from
+     * the data; warns when they do not. Signed data at 1 bit is an error.
+     */
+    private static void resolveSign(QuantSettings s, double min, String layer, String source) {
+        if (!(min < 0) || s.isInputSigned()) {
+            return;
+        }
+        if (s.isInputSignFromData()) {
+            if (s.getInputBits() < 2) {
+                throw new IllegalArgumentException("layer '" + layer + "': " + source + " has negative input values (minimum " + min
+                        + ") but inputBits is 1: a 1-bit signed range cannot represent them (a symmetric 1-bit grid holds only "
+                        + "{0, 2t}); use inputBits >= 2 for this layer");
+            }
+            s.setInputSigned(true);
+        } else {
+            QuantizationWarnings.warnOnce("unsigned:" + layer, "layer '" + layer + "': the input quantizer is set unsigned "
+                    + "(inputSigned=false, inputSignFromData=false) but " + source + " has negative values (minimum " + min
+                    + "); they are clipped to 0. Set inputSigned=true (qat4j config: quantization.firstLayerSigned: true for the "
+                    + "first layer), or remove the setting so that signedness follows the data");
+        }
     }
 
     /** {min, max} of the values; NaN or Inf is an error. */
@@ -166,11 +338,13 @@ public final class InputQuantization {
         return new double[] {lo, hi};
     }
 
-    /** Sets the input range from a calibrated {@code [min, max]} (what a PTQ plan provides). */
-    public static void setRange(QuantSettings s, Map<String, INDArray> params, double min, double max) {
+    /** Sets the input range from a calibrated {@code [min, max]} (what a PTQ plan provides); the layer name is for messages. */
+    public static void setRange(QuantSettings s, Map<String, INDArray> params, double min, double max, String layer) {
         if (!(min <= max) || !Double.isFinite(min) || !Double.isFinite(max)) {
-            throw new IllegalArgumentException("input range must be finite with min <= max, got [" + min + ", " + max + "]");
+            throw new IllegalArgumentException("layer '" + layer + "': input range must be finite with min <= max, got [" + min + ", "
+                    + max + "]");
         }
+        resolveSign(s, min, layer, "the calibrated range");
         switch (s.getInputMode()) {
             case NONE -> {
             }
@@ -191,7 +365,8 @@ public final class InputQuantization {
                 params.get(QuantizerParams.INPUT_OFFSET_KEY).putScalar(0, p.offset()[0]);
                 params.get(QuantizerParams.INPUT_COUNT_KEY).putScalar(0, 1);
             }
-            case PACT -> params.get(QuantizerParams.INPUT_ALPHA_KEY).putScalar(0, Math.max(max, PactQuantizer.MIN_ALPHA));
+            case PACT -> params.get(QuantizerParams.INPUT_ALPHA_KEY).putScalar(0,
+                    Math.max(s.isInputSigned() ? Math.max(-min, max) : max, PactQuantizer.MIN_ALPHA));
         }
     }
 
@@ -199,6 +374,9 @@ public final class InputQuantization {
     private static double initialLsqStep(QuantSpec spec, double[] v) {
         double sum = 0;
         for (double d : v) {
+            if (!Double.isFinite(d)) {
+                throw new IllegalArgumentException("input quantizer: the first batch holds NaN or Inf; the data is bad or the network diverged");
+            }
             sum += Math.abs(d);
         }
         return Math.max(2 * (sum / v.length) / Math.sqrt(spec.qmax()), LsqQuantizer.MIN_STEP);

@@ -78,23 +78,31 @@ public class QuantizedConvBatchNormImpl extends QuantizedConvolutionImpl {
     public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(false);
         checkInput();
-        input = support.quantizeInput(settings(), input, training, paramTable(), layerId(), workspaceMgr);
+        input = support.quantizeInput(settings(), input, training, paramTable(), QuantizedLayerSupport.name(this), workspaceMgr);
         INDArray x = input.castTo(dataType);
         INDArray gamma = getParam(QuantizedConvBatchNormParamInitializer.GAMMA_KEY).castTo(dataType);
         INDArray sigma = sigmaRun();
         INDArray s = gamma.div(sigma);
         INDArray folded = perChannel(getParam(ConvolutionParamInitializer.WEIGHT_KEY).castTo(dataType).dup(), s, 0, true);
-        INDArray wq = support.quantizeWeights(settings(), folded, 0, paramTable(), training, input);
+        INDArray wq = support.quantizeWeights(settings(), folded, 0, paramTable(), training, input, QuantizedLayerSupport.name(this));
         boolean frozen = bnConf().isFreezeBatchNorm() || !training;
         INDArray z;
         INDArray c = null;
         INDArray cHat = null;
         INDArray sigmaBatch = null;
         if (frozen) {
-            z = conv2d(x, wq, BiasQuantization.forward(settings(), foldedBias(), folded, 0, paramTable()), workspaceMgr,
+            z = conv2d(x, wq, BiasQuantization.forward(settings(), foldedBias(), folded, 0, paramTable(), QuantizedLayerSupport.name(this), training), workspaceMgr,
                     ArrayType.ACTIVATIONS);
         } else {
             c = perChannel(conv2d(x, wq, null, workspaceMgr, ArrayType.FF_WORKING_MEM), s, 1, false);
+            if (c.size(0) * c.size(2) * c.size(3) < 2) {
+                // PyTorch refuses such batches too ("Expected more than 1 value per channel when training"): the batch
+                // variance is 0, the running variance collapses, and the folded weights and bias explode
+                throw new IllegalArgumentException("layer '" + QuantizedLayerSupport.name(this) + "': batch norm in training sees one "
+                        + "value per channel (batch " + c.size(0) + " x " + c.size(2) + "x" + c.size(3) + " feature map), so its batch "
+                        + "variance is 0 and the running statistics collapse; train with batch size >= 2 (drop a last batch of one), "
+                        + "or freeze the batch norm (setFreezeBatchNorm(true)) to use its running statistics");
+            }
             INDArray mean = c.mean(0, 2, 3);
             INDArray var = c.var(false, 0, 2, 3);
             sigmaBatch = Transforms.sqrt(var.add(bnConf().getEps()), false);
@@ -129,7 +137,7 @@ public class QuantizedConvBatchNormImpl extends QuantizedConvolutionImpl {
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(true);
         if (fwdPreActivation == null || fwdInput != input) {
-            throw new IllegalStateException("QuantizedConvBatchNormLayer " + layerId()
+            throw new IllegalStateException("QuantizedConvBatchNormLayer " + QuantizedLayerSupport.name(this)
                     + ": backprop needs the training forward pass of the same batch first");
         }
         INDArray x = input.castTo(dataType);
@@ -165,7 +173,7 @@ public class QuantizedConvBatchNormImpl extends QuantizedConvolutionImpl {
             }
         }
         if (settings().quantizesWeights()) {
-            WeightQuantization.backward(settings(), fwdFolded, 0, paramTable(), dWq, gradientViews);
+            WeightQuantization.backward(settings(), fwdFolded, 0, paramTable(), dWq, gradientViews, QuantizedLayerSupport.name(this));
         }
         INDArray latent = getParam(ConvolutionParamInitializer.WEIGHT_KEY).castTo(dataType);
         long out = s.length();
@@ -198,5 +206,10 @@ public class QuantizedConvBatchNormImpl extends QuantizedConvolutionImpl {
     public void clear() {
         super.clear();
         clearForwardState();
+    }
+
+    @Override
+    protected INDArray quantizedWeightsForConstraints() {
+        return foldedWeights();
     }
 }

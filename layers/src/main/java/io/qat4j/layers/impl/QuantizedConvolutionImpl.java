@@ -62,12 +62,12 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
 
     protected void checkInput() {
         if (input.rank() != 4) {
-            throw new IllegalStateException("QuantizedConvolutionLayer " + layerId() + " expects NCHW input of rank 4, got shape "
+            throw new IllegalStateException("QuantizedConvolutionLayer " + QuantizedLayerSupport.name(this) + " expects NCHW input of rank 4, got shape "
                     + Arrays.toString(input.shape()));
         }
         long channels = qconf().getNIn();
         if (input.size(1) != channels) {
-            throw new IllegalStateException("QuantizedConvolutionLayer " + layerId() + " expects " + channels
+            throw new IllegalStateException("QuantizedConvolutionLayer " + QuantizedLayerSupport.name(this) + " expects " + channels
                     + " input channels (NCHW), got input of shape " + Arrays.toString(input.shape()));
         }
     }
@@ -80,10 +80,11 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
     private INDArray convolve(boolean training, LayerWorkspaceMgr workspaceMgr, ArrayType type) {
         assertInputSet(false);
         checkInput();
-        input = support.quantizeInput(settings(), input, training, paramTable(), layerId(), workspaceMgr);
+        input = support.quantizeInput(settings(), input, training, paramTable(), QuantizedLayerSupport.name(this), workspaceMgr);
         INDArray x = input.castTo(dataType);
-        INDArray w = support.quantizeWeights(settings(), getParam(ConvolutionParamInitializer.WEIGHT_KEY), 0, paramTable(), training, input);
-        INDArray b = BiasQuantization.forward(settings(), bias(), getParam(ConvolutionParamInitializer.WEIGHT_KEY), 0, paramTable());
+        INDArray w = support.quantizeWeights(settings(), getParam(ConvolutionParamInitializer.WEIGHT_KEY), 0, paramTable(), training, input, QuantizedLayerSupport.name(this));
+        INDArray b = BiasQuantization.forward(settings(), bias(), getParam(ConvolutionParamInitializer.WEIGHT_KEY), 0, paramTable(),
+                QuantizedLayerSupport.name(this), training);
         return conv2d(x, w, b, workspaceMgr, type);
     }
 
@@ -168,7 +169,7 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
         cachedPreOutput = null;
         cachedForInput = null;
         INDArray x = input.castTo(dataType);
-        INDArray w = support.quantizeWeights(settings(), getParam(ConvolutionParamInitializer.WEIGHT_KEY), 0, paramTable(), true, input);
+        INDArray w = support.quantizeWeights(settings(), getParam(ConvolutionParamInitializer.WEIGHT_KEY), 0, paramTable(), true, input, QuantizedLayerSupport.name(this));
         INDArray delta = layerConf().getActivationFn().backprop(z.dup(), epsilon.castTo(dataType)).getFirst();
         INDArray gradInput = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c');
         INDArray gradW = gradientViews.get(ConvolutionParamInitializer.WEIGHT_KEY);
@@ -188,5 +189,17 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
         support.clear();
         cachedPreOutput = null;
         cachedForInput = null;
+    }
+
+    /** DL4J's constraints, then the quantizer parameters back to their floors (issue 14 #2). */
+    @Override
+    public void applyConstraints(int iteration, int epoch) {
+        super.applyConstraints(iteration, epoch);
+        support.applyQuantizerConstraints(settings(), paramTable(), quantizedWeightsForConstraints(), 0);
+    }
+
+    /** The weights the weight quantizer sees (the folded ones in the conv+BN subclass). */
+    protected INDArray quantizedWeightsForConstraints() {
+        return getParam(ConvolutionParamInitializer.WEIGHT_KEY);
     }
 }

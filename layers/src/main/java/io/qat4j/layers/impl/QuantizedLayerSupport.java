@@ -30,6 +30,10 @@ final class QuantizedLayerSupport {
     private INDArray cachedWeights;
     private INDArray cachedFor;
     private double cachedChecksum;
+    /** The layer's name, for messages (set by every entry point). */
+    private String layer = "?";
+    /** Floor of the learned input step or alpha from the last training batch (NaN before one). */
+    private double inputFloor = Double.NaN;
 
     /**
      * The input the layer should compute with: {@code input} itself, or its fake-quantized copy.
@@ -38,6 +42,7 @@ final class QuantizedLayerSupport {
      */
     INDArray quantizeInput(QuantSettings s, INDArray input, boolean training, Map<String, INDArray> params, String layer,
                            LayerWorkspaceMgr workspaceMgr) {
+        this.layer = layer;
         if (!s.quantizesInputs()) {
             rawInput = null;
             quantizedInput = null;
@@ -52,10 +57,11 @@ final class QuantizedLayerSupport {
         boolean inputWorkspaceOpen = !workspaceMgr.isScopedOut(ArrayType.INPUT) && workspaceMgr.hasConfiguration(ArrayType.INPUT)
                 && workspaceMgr.isWorkspaceOpen(ArrayType.INPUT);
         if (inputWorkspaceOpen) {
-            quantizedInput = workspaceMgr.dup(ArrayType.INPUT, InputQuantization.forward(s, input, training, params, layer));
+            quantizedInput = workspaceMgr.dup(ArrayType.INPUT, InputQuantization.forward(s, input, training, params, layer,
+                    f -> inputFloor = f));
         } else {
             try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-                quantizedInput = InputQuantization.forward(s, input, training, params, layer);
+                quantizedInput = InputQuantization.forward(s, input, training, params, layer, f -> inputFloor = f);
             }
         }
         return quantizedInput;
@@ -67,19 +73,21 @@ final class QuantizedLayerSupport {
      * cache is keyed by the layer input's identity and a checksum of the latent weights and quantizer
      * parameters, so perturbed or updated weights are always re-quantized.
      */
-    INDArray quantizeWeights(QuantSettings s, INDArray w, int outAxis, Map<String, INDArray> params, boolean training, INDArray input) {
+    INDArray quantizeWeights(QuantSettings s, INDArray w, int outAxis, Map<String, INDArray> params, boolean training, INDArray input,
+                             String layer) {
+        this.layer = layer;
         if (!s.quantizesWeights()) {
             return w;
         }
         if (!training) {
-            return WeightQuantization.forward(s, w, outAxis, params);
+            return WeightQuantization.forward(s, w, outAxis, params, layer, false);
         }
         double checksum = checksum(w, params);
         if (cachedWeights != null && cachedFor == input && cachedChecksum == checksum) {
             return cachedWeights;
         }
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-            cachedWeights = WeightQuantization.forward(s, w, outAxis, params);
+            cachedWeights = WeightQuantization.forward(s, w, outAxis, params, layer, true);
         }
         cachedFor = input;
         cachedChecksum = checksum;
@@ -91,12 +99,14 @@ final class QuantizedLayerSupport {
      * ({@link #quantizeWeights}, output axis 1), the bias on the int32 grid {@code s_x s_w}
      * ({@link BiasQuantization}), anything else unchanged.
      */
-    INDArray quantizeDenseParam(QuantSettings s, String param, INDArray p, Map<String, INDArray> params, boolean training, INDArray input) {
+    INDArray quantizeDenseParam(QuantSettings s, String param, INDArray p, Map<String, INDArray> params, boolean training, INDArray input,
+                                String layer) {
         if (org.deeplearning4j.nn.params.DefaultParamInitializer.WEIGHT_KEY.equals(param)) {
-            return quantizeWeights(s, p, 1, params, training, input);
+            return quantizeWeights(s, p, 1, params, training, input, layer);
         }
         if (org.deeplearning4j.nn.params.DefaultParamInitializer.BIAS_KEY.equals(param)) {
-            return BiasQuantization.forward(s, p, params.get(org.deeplearning4j.nn.params.DefaultParamInitializer.WEIGHT_KEY), 1, params);
+            return BiasQuantization.forward(s, p, params.get(org.deeplearning4j.nn.params.DefaultParamInitializer.WEIGHT_KEY), 1, params,
+                    layer, training);
         }
         return p;
     }
@@ -138,10 +148,10 @@ final class QuantizedLayerSupport {
             }
         }
         if (s.quantizesWeights() && weightKey != null) {
-            WeightQuantization.backward(s, params.get(weightKey), outAxis, params, gradViews.get(weightKey), gradViews);
+            WeightQuantization.backward(s, params.get(weightKey), outAxis, params, gradViews.get(weightKey), gradViews, layer);
         }
         if (s.quantizesInputs() && rawInput != null && eps != null) {
-            eps = InputQuantization.backward(s, rawInput, eps, params, gradViews);
+            eps = InputQuantization.backward(s, rawInput, eps, params, gradViews, layer);
         }
         if (eps != epsilon) {
             eps = workspaceMgr.dup(ArrayType.ACTIVATION_GRAD, eps);
@@ -155,9 +165,35 @@ final class QuantizedLayerSupport {
         return new org.nd4j.common.primitives.Pair<>(g, eps);
     }
 
+    /**
+     * Keeps the learned quantizer parameters at or above their floors after an optimizer update
+     * (DL4J calls {@code applyConstraints} after every update): the input step or alpha against the
+     * last training batch's floor, the weight steps against the floor of the weights they quantize.
+     *
+     * @param weights the weights the layer quantizes (folded ones for conv+BN), or null for none
+     */
+    void applyQuantizerConstraints(QuantSettings s, Map<String, INDArray> params, INDArray weights, int outAxis) {
+        InputQuantization.project(s, params, inputFloor, layer);
+        if (weights != null && s.quantizesWeights() && params.containsKey(QuantizerParams.WEIGHT_STEP_KEY)) {
+            WeightQuantization.steps(s, weights, outAxis, params, layer, true);
+        }
+    }
+
+    /** Records the floor of an input quantizer run outside {@link #quantizeInput} (activation-quantizer layers). */
+    void rememberInputFloor(double floor) {
+        inputFloor = floor;
+    }
+
+    /** A layer's name for messages: its configured name, else {@code layer<index>} as {@code QuantizedModel.wrap} names it. */
+    static String name(org.deeplearning4j.nn.api.Layer layer) {
+        String n = layer.conf().getLayer().getLayerName();
+        return n != null ? n : "layer" + layer.getIndex();
+    }
+
     /** For layers whose forward does not go through {@link #quantizeInput}: the input to differentiate at. */
-    void rememberRawInput(INDArray input) {
+    void rememberRawInput(INDArray input, String layer) {
         rawInput = input;
+        this.layer = layer;
     }
 
     void clear() {

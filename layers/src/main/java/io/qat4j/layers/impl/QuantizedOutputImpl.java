@@ -34,14 +34,14 @@ public class QuantizedOutputImpl extends org.deeplearning4j.nn.layers.OutputLaye
     @Override
     protected Pair<INDArray, INDArray> preOutputWithPreNorm(boolean training, boolean forBackprop, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(forBackprop);
-        input = support.quantizeInput(settings(), input, training, paramTable(), layerId(), workspaceMgr);
+        input = support.quantizeInput(settings(), input, training, paramTable(), QuantizedLayerSupport.name(this), workspaceMgr);
         return super.preOutputWithPreNorm(training, forBackprop, workspaceMgr);
     }
 
     @Override
     protected INDArray getParamWithNoise(String param, boolean training, LayerWorkspaceMgr workspaceMgr) {
         return support.quantizeDenseParam(settings(), param, super.getParamWithNoise(param, training, workspaceMgr), paramTable(),
-                training, input);
+                training, input, QuantizedLayerSupport.name(this));
     }
 
     @Override
@@ -55,5 +55,12 @@ public class QuantizedOutputImpl extends org.deeplearning4j.nn.layers.OutputLaye
     public void clear() {
         super.clear();
         support.clear();
+    }
+
+    /** DL4J's constraints, then the quantizer parameters back to their floors (issue 14 #2). */
+    @Override
+    public void applyConstraints(int iteration, int epoch) {
+        super.applyConstraints(iteration, epoch);
+        support.applyQuantizerConstraints(settings(), paramTable(), getParam(DefaultParamInitializer.WEIGHT_KEY), 1);
     }
 }

@@ -5,6 +5,8 @@ import java.util.Map;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import io.qat4j.layers.QuantSettings;
+import io.qat4j.layers.QuantizationWarnings;
+import io.qat4j.layers.QuantizerCollapsedException;
 import io.qat4j.layers.WeightQuantMode;
 import io.qat4j.layers.params.QuantizerParams;
 import io.qat4j.lsq.LsqPlusQuantizer;
@@ -47,19 +49,20 @@ public final class WeightQuantization {
      * The fake-quantized weights (a new array of {@code w}'s type, in the current workspace). The
      * uniform modes run {@link FastQuant}'s loops, which equal the ste/lsq ops element for element.
      */
-    public static INDArray forward(QuantSettings s, INDArray w, int outAxis, Map<String, INDArray> params) {
+    public static INDArray forward(QuantSettings s, INDArray w, int outAxis, Map<String, INDArray> params, String layer, boolean training) {
         QuantSpec spec = uniform(s) ? spec(s, outAxis) : null;   // BINARY/TERNARY ignore weightBits
         return switch (s.getWeightMode()) {
             case NONE -> w;
             case FIXED -> {
                 QParams qp = fixedQParams(s, w, outAxis);
                 yield FastQuant.write(FastQuant.forward(FastQuant.read(w), groups(s, w, outAxis), qp.scales(), null, qp.zeroPoints(),
-                        spec.qmin(), spec.qmax()), w.shape(), w.dataType());
+                        spec.qmin(), spec.qmax(), spec.rounding()), w.shape(), w.dataType());
             }
-            case LSQ -> FastQuant.write(FastQuant.forward(FastQuant.read(w), groups(s, w, outAxis), steps(params), null, null,
-                    spec.qmin(), spec.qmax()), w.shape(), w.dataType());
-            case LSQ_PLUS -> FastQuant.write(FastQuant.forward(FastQuant.read(w), groups(s, w, outAxis), steps(params),
-                    params.get(QuantizerParams.WEIGHT_OFFSET_KEY).toDoubleVector(), null, spec.qmin(), spec.qmax()), w.shape(), w.dataType());
+            case LSQ -> FastQuant.write(FastQuant.forward(FastQuant.read(w), groups(s, w, outAxis), steps(s, w, outAxis, params, layer, training),
+                    null, null, spec.qmin(), spec.qmax(), spec.rounding()), w.shape(), w.dataType());
+            case LSQ_PLUS -> FastQuant.write(FastQuant.forward(FastQuant.read(w), groups(s, w, outAxis),
+                    steps(s, w, outAxis, params, layer, training), params.get(QuantizerParams.WEIGHT_OFFSET_KEY).toDoubleVector(), null,
+                    spec.qmin(), spec.qmax(), spec.rounding()), w.shape(), w.dataType());
             case BINARY -> new BinaryQuantizer(BinaryQuantizer.Scaling.MEAN_ABS, granularity(s), outAxis).forward(w);
             case TERNARY -> new TernaryQuantizer(granularity(s), outAxis).forward(w);
         };
@@ -75,16 +78,58 @@ public final class WeightQuantization {
         return s.isWeightPerChannel() ? FastQuant.Groups.perChannel(w.shape(), outAxis) : FastQuant.Groups.perTensor();
     }
 
-    /** The learned steps, floored at {@link LsqQuantizer#MIN_STEP} as the lsq ops do. */
-    private static double[] steps(Map<String, INDArray> params) {
-        double[] steps = params.get(QuantizerParams.WEIGHT_STEP_KEY).toDoubleVector();
+    /**
+     * The LSQ/LSQ+ weight steps as the layer uses them, one per group; the one source of them for the
+     * forward and backward passes, the bias grid and the export.
+     *
+     * <p>In training, a step below its floor ({@link InputQuantization#STEP_FLOOR_FRACTION} of LSQ's
+     * initial step {@code 2 mean|w_g|/sqrt(Qp)} of the current latent weights, at least
+     * {@link LsqQuantizer#MIN_STEP}), zero and negative steps included, is written back as the floor
+     * and reported once per layer ({@link QuantizationWarnings}). Without training, positive steps
+     * below {@link LsqQuantizer#MIN_STEP} are used as it.
+     *
+     * @throws QuantizerCollapsedException if a step is NaN or infinite, or (without training) {@code <= 0}
+     */
+    public static double[] steps(QuantSettings s, INDArray w, int outAxis, Map<String, INDArray> params, String layer, boolean training) {
+        INDArray view = params.get(QuantizerParams.WEIGHT_STEP_KEY);
+        double[] steps = view.toDoubleVector();
+        double[] floors = training ? stepFloors(s, w, outAxis, steps.length) : null;
         for (int i = 0; i < steps.length; i++) {
-            if (Double.isNaN(steps[i])) {
-                throw new IllegalArgumentException("weight step " + i + " is NaN; the training diverged");
+            double v = steps[i];
+            if (Double.isNaN(v) || Double.isInfinite(v) || (!training && !(v > 0))) {
+                throw new QuantizerCollapsedException(layer, QuantizerParams.WEIGHT_STEP_KEY, i, v);
+            }
+            if (training && v < floors[i]) {
+                QuantizationWarnings.warnOnce("floor:" + layer + ":" + QuantizerParams.WEIGHT_STEP_KEY, "layer '" + layer
+                        + "': learned weight step " + QuantizerParams.WEIGHT_STEP_KEY + "[" + i + "] = " + v + " fell below its floor "
+                        + floors[i] + " (" + InputQuantization.STEP_FLOOR_FRACTION + " of LSQ's initial step 2 mean|w|/sqrt(Qp)) and was "
+                        + "projected back to it; if this repeats, lower the learning rate");
+                steps[i] = floors[i];
+                view.putScalar(i, floors[i]);
             }
             steps[i] = Math.max(steps[i], LsqQuantizer.MIN_STEP);
         }
         return steps;
+    }
+
+    /** Per group: {@code STEP_FLOOR_FRACTION * 2 mean|w_g| / sqrt(Qp)}, at least {@link LsqQuantizer#MIN_STEP}. */
+    private static double[] stepFloors(QuantSettings s, INDArray w, int outAxis, int groups) {
+        double[] x = FastQuant.read(w);
+        FastQuant.Groups g = groups(s, w, outAxis);
+        double[] sum = new double[groups];
+        long[] n = new long[groups];
+        for (int i = 0; i < x.length; i++) {
+            int k = g.of(i);
+            sum[k] += Math.abs(x[i]);
+            n[k]++;
+        }
+        double qp = spec(s, outAxis).qmax();
+        double[] floors = new double[groups];
+        for (int k = 0; k < groups; k++) {
+            double init = n[k] == 0 ? 0 : 2 * (sum[k] / n[k]) / Math.sqrt(qp);
+            floors[k] = Math.max(InputQuantization.STEP_FLOOR_FRACTION * init, LsqQuantizer.MIN_STEP);
+        }
+        return floors;
     }
 
     /**
@@ -92,7 +137,7 @@ public final class WeightQuantization {
      * place, and writes the quantizer parameters' gradients into {@code gradViews}.
      */
     public static void backward(QuantSettings s, INDArray w, int outAxis, Map<String, INDArray> params, INDArray grad,
-                                Map<String, INDArray> gradViews) {
+                                Map<String, INDArray> gradViews, String layer) {
         QuantSpec spec = uniform(s) ? spec(s, outAxis) : null;   // BINARY/TERNARY ignore weightBits
         switch (s.getWeightMode()) {
             case NONE, TERNARY -> {
@@ -102,18 +147,18 @@ public final class WeightQuantization {
                 QParams qp = fixedQParams(s, w, outAxis);
                 double[] g = FastQuant.read(grad);
                 FastQuant.backward(FastQuant.read(w), g, groups(s, w, outAxis), qp.scales(), null, qp.zeroPoints(), spec.qmin(),
-                        spec.qmax(), null, null, 1);
+                        spec.qmax(), spec.rounding(), null, null, 1);
                 grad.assign(FastQuant.write(g, grad.shape(), grad.dataType()));
             }
             case LSQ, LSQ_PLUS -> {
                 boolean plus = s.getWeightMode() == WeightQuantMode.LSQ_PLUS;
-                double[] steps = steps(params);
+                double[] steps = steps(s, w, outAxis, params, layer, false);
                 double[] stepGrad = new double[steps.length];
                 double[] offsetGrad = plus ? new double[steps.length] : null;
                 double[] g = FastQuant.read(grad);
                 FastQuant.backward(FastQuant.read(w), g, groups(s, w, outAxis), steps,
                         plus ? params.get(QuantizerParams.WEIGHT_OFFSET_KEY).toDoubleVector() : null, null, spec.qmin(), spec.qmax(),
-                        stepGrad, offsetGrad, gradScale(s, new LsqQuantizer(spec), w));
+                        spec.rounding(), stepGrad, offsetGrad, gradScale(s, new LsqQuantizer(spec), w));
                 grad.assign(FastQuant.write(g, grad.shape(), grad.dataType()));
                 assignRow(gradViews.get(QuantizerParams.WEIGHT_STEP_KEY), stepGrad);
                 if (plus) {

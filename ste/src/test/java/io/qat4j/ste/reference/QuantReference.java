@@ -32,11 +32,16 @@ public final class QuantReference {
     }
 
     public static double roundHalfEven(double v) {
-        return new BigDecimal(v).setScale(0, RoundingMode.HALF_EVEN).doubleValue();
+        return Double.isFinite(v) ? new BigDecimal(v).setScale(0, RoundingMode.HALF_EVEN).doubleValue() : v;
     }
 
     public static double roundHalfAway(double v) {
-        return new BigDecimal(v).setScale(0, RoundingMode.HALF_UP).doubleValue();
+        return Double.isFinite(v) ? new BigDecimal(v).setScale(0, RoundingMode.HALF_UP).doubleValue() : v;
+    }
+
+    /** Ties toward +infinity: {@code floor(v + 1/2)} in exact decimal arithmetic. */
+    public static double roundHalfUp(double v) {
+        return Double.isFinite(v) ? new BigDecimal(v).add(new BigDecimal("0.5")).setScale(0, RoundingMode.FLOOR).doubleValue() : v;
     }
 
     /** {@code floor(v) + [u < frac(v)]}. */
@@ -90,6 +95,7 @@ public final class QuantReference {
         return switch (spec.rounding()) {
             case HALF_EVEN -> roundHalfEven(v);
             case HALF_AWAY -> roundHalfAway(v);
+            case HALF_UP -> roundHalfUp(v);
             case STOCHASTIC -> roundStochastic(v, noise[i]);
         };
     }
@@ -116,8 +122,29 @@ public final class QuantReference {
         return x;
     }
 
+    /**
+     * {@code s (clamp(round(x/s) + z, qmin, qmax) - z)}; non-finite inputs by definition: NaN stays NaN,
+     * {@code +inf} gives {@code s (qmax - z)}, {@code -inf} gives {@code s (qmin - z)}.
+     */
     public static double[] fakeQuant(double[] x, long[] shape, QuantSpec spec, double[] s, int[] z, double[] noise) {
-        return dequantize(quantize(x, shape, spec, s, z, noise), shape, spec, s, z);
+        double[] finite = x.clone();
+        for (int i = 0; i < finite.length; i++) {
+            if (!Double.isFinite(finite[i])) {
+                finite[i] = 0;
+            }
+        }
+        double[] out = dequantize(quantize(finite, shape, spec, s, z, noise), shape, spec, s, z);
+        for (int i = 0; i < x.length; i++) {
+            int g = groupOf(i, spec, shape);
+            if (Double.isNaN(x[i])) {
+                out[i] = Double.NaN;
+            } else if (x[i] == Double.POSITIVE_INFINITY) {
+                out[i] = s[g] * ((double) qmax(spec) - z[g]);
+            } else if (x[i] == Double.NEGATIVE_INFINITY) {
+                out[i] = s[g] * ((double) qmin(spec) - z[g]);
+            }
+        }
+        return out;
     }
 
     /** Clipped STE: {@code g} where {@code qmin <= x/s + z <= qmax}, else 0. */

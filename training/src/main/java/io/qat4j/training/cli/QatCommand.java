@@ -68,10 +68,14 @@ public final class QatCommand implements Callable<Integer> {
                         PostTrainingQuantizer.weightBits(ptq.result().plan()), Trainer.accuracy(w.network(), data.test()));
             } else {
                 QuantSettings s = c.quantization().settings();
-                QuantSettings first = s.clone();
-                first.setInputSigned(c.quantization().firstLayerSigned());
-                String firstName = teacher.getLayer(0).conf().getLayer().getLayerName();
-                w = QuantizedModel.wrap(teacher, QuantizationPlan.builder(s).layer(firstName, first).build());
+                QuantizationPlan.Builder plan = QuantizationPlan.builder(s);
+                if (c.quantization().firstLayerSigned() != null) {
+                    QuantSettings first = s.clone();
+                    first.setInputSigned(c.quantization().firstLayerSigned());
+                    first.setInputSignFromData(false);   // the config forces it; negative data on an unsigned input then warns
+                    plan.layer(teacher.getLayer(0).conf().getLayer().getLayerName(), first);
+                }
+                w = QuantizedModel.wrap(teacher, plan.build());
             }
             Trainer.setWeightDecay(w.network(), c.train().weightDecay());
             out.println("wrap: " + w.summary());

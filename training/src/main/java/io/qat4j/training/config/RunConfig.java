@@ -242,12 +242,13 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
     /**
      * @param weights          weight quantizer, required
      * @param inputs           activation (input) quantizer, required
-     * @param firstLayerSigned whether the network input is signed (default false: images in [0, 1])
+     * @param firstLayerSigned whether the network input is signed; absent (default): every input quantizer takes its
+     *                         signedness from the data (signed as soon as a calibration range or training batch holds a
+     *                         negative value); true/false forces the first layer (false on negative data logs a warning)
      */
     public record Quantization(@JsonProperty(required = true) Weights weights, @JsonProperty(required = true) Inputs inputs,
                                Boolean firstLayerSigned) {
         public Quantization {
-            firstLayerSigned = firstLayerSigned != null && firstLayerSigned;
             if (weights != null && inputs != null) {
                 settings(weights, inputs);   // validates bits and combinations now, with the key names in the message
             }
