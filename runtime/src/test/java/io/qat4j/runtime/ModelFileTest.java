@@ -237,6 +237,45 @@ class ModelFileTest {
                 assertThrows(ModelFormatException.class, () -> ModelFile.read(new java.io.ByteArrayInputStream(good))).problem());
     }
 
+    /** Three [4] tensors, input {@code input}, output {@code output}, and the given Requantize nodes {@code {from, to}}. */
+    private static byte[] requantizeChain(int input, int output, int[]... nodes) {
+        RawModelFile f = new RawModelFile().i32(3).tensor(1, 0, 4).tensor(1, 0, 4).tensor(1, 0, 4).i32(input, output).i32(nodes.length);
+        for (int[] n : nodes) {
+            f.u8(ModelFile.REQUANTIZE).i32(n[0], n[1], 1 << 30, 0, -128, 127);
+        }
+        return f.file(ModelFile.VERSION, 0);
+    }
+
+    private static String invalidGraph(byte[] file) {
+        ModelFormatException e = assertThrows(ModelFormatException.class, () -> ModelFile.fromBytes(file));
+        assertEquals(ModelFormatException.Problem.INVALID_GRAPH, e.problem(), e.getMessage());
+        return e.getMessage();
+    }
+
+    /** Issue 14 section 9: found in 72 fuzzed files as a run-time IllegalStateException; now a load-time format error. */
+    @Test
+    void aTensorReadBeforeAnyNodeWritesItIsAnInvalidGraphAtLoad() {
+        String m = invalidGraph(requantizeChain(1, 2, new int[] {0, 2}));
+        assertTrue(m.contains("node 0 (Requantize) reads tensor 0 before any node writes it") && m.contains("graph input is tensor 1"), m);
+        // the writer after its reader: each node is fine alone, the order is not
+        m = invalidGraph(requantizeChain(0, 2, new int[] {1, 2}, new int[] {0, 1}));
+        assertTrue(m.contains("node 0 (Requantize) reads tensor 1 before any node writes it"), m);
+    }
+
+    @Test
+    void anOutputNoNodeWritesIsAnInvalidGraphAtLoad() {
+        String m = invalidGraph(requantizeChain(0, 2, new int[] {0, 1}));
+        assertTrue(m.contains("no node writes the output tensor 2"), m);
+    }
+
+    @Test
+    void aTensorWrittenTwiceIsAnInvalidGraphAtLoad() {
+        String m = invalidGraph(requantizeChain(0, 2, new int[] {0, 1}, new int[] {0, 1}, new int[] {1, 2}));
+        assertTrue(m.contains("node 1 (Requantize) writes tensor 1, which node 0 already writes"), m);
+        m = invalidGraph(requantizeChain(0, 1, new int[] {0, 1}, new int[] {1, 0}));
+        assertTrue(m.contains("writes tensor 0, which is the graph input"), m);
+    }
+
     @Test
     void readingAMissingOrHugeFileNamesIt() throws IOException {
         Path missing = dir.resolve("none.q4j");
