@@ -24,6 +24,13 @@ public final class Int8Model {
     private final Int8Graph graph;
     private final Kernels kernels;
     private final int threads;
+    private final ModelLimits limits;
+    private final ModelCost cost;
+    /**
+     * Samples per pass of {@link #runChunk}: a pass keeps every tensor of its samples, so a batch runs in
+     * passes of {@code min(maxSampleBytes, MAX_PASS_BYTES) / sampleBytes} samples (at least one).
+     */
+    private final int samplesPerPass;
     private final java.util.Map<Int8Graph.Node, int[]> weightSums = new java.util.IdentityHashMap<>();
     /** Float copies of the weight codes for the Vector API kernels (built when the JVM has the module). */
     private final java.util.Map<Int8Graph.Node, io.qat4j.runtime.optimized.VectorKernels.Prepared> floatWeights =
@@ -42,13 +49,28 @@ public final class Int8Model {
      *                (each sample's bytes do not depend on the split); 1 runs on the calling thread
      */
     public Int8Model(Int8Graph graph, Kernels kernels, int threads) {
+        this(graph, kernels, threads, ModelLimits.defaults());
+    }
+
+    /**
+     * @param limits memory and work the model may take ({@link ModelCost} of the graph), checked before
+     *               anything is prepared
+     * @throws IllegalArgumentException for an invalid graph, or one beyond {@code limits} (the message
+     *                                  says by how much and how to raise them)
+     */
+    public Int8Model(Int8Graph graph, Kernels kernels, int threads, ModelLimits limits) {
         if (threads < 1) {
             throw new IllegalArgumentException("Int8Model: threads must be >= 1, got " + threads);
         }
         graph.validate();
+        ModelCost cost = ModelCost.of(graph);
+        limits.check(cost);
         this.graph = graph;
         this.kernels = kernels;
         this.threads = threads;
+        this.limits = limits;
+        this.cost = cost;
+        this.samplesPerPass = (int) Math.max(1, Math.min(limits.maxSampleBytes(), MAX_PASS_BYTES) / cost.sampleBytes());
         boolean vector = kernels == Kernels.OPTIMIZED && io.qat4j.runtime.optimized.OptimizedKernels.vectorAvailable();
         for (Int8Graph.Node node : graph.nodes()) {
             if (node instanceof Int8Graph.Conv2D c) {
@@ -69,9 +91,23 @@ public final class Int8Model {
         return kernels;
     }
 
-    /** Reads and validates a model file ({@link ModelFile}); optimized kernels. */
+    /** Reads and validates a model file ({@link ModelFile}) within {@link ModelLimits#defaults()}; optimized kernels. */
     public static Int8Model load(Path path) throws IOException {
-        return new Int8Model(ModelFile.read(path));
+        return load(path, ModelLimits.defaults());
+    }
+
+    /**
+     * Reads and validates a model file within {@code limits}; optimized kernels.
+     *
+     * @throws ModelFormatException with {@link ModelFormatException.Problem#EXCEEDS_LIMITS} for a model beyond them
+     */
+    public static Int8Model load(Path path, ModelLimits limits) throws IOException {
+        return new Int8Model(ModelFile.read(path, limits), Kernels.OPTIMIZED, 1, limits);
+    }
+
+    /** What the model costs to hold and run, as checked against its limits. */
+    public ModelCost cost() {
+        return cost;
     }
 
     public Int8Graph graph() {
@@ -102,7 +138,7 @@ public final class Int8Model {
 
     /** The same model running batches on {@code threads} threads. */
     public Int8Model withThreads(int threads) {
-        return new Int8Model(graph, kernels, threads);
+        return new Int8Model(graph, kernels, threads, limits);
     }
 
     /** Runs {@code n} quantized samples through the graph; returns the int8 output tensor. */
@@ -146,8 +182,29 @@ public final class Int8Model {
         return nanos;
     }
 
-    /** Runs the graph over one chunk of samples; with {@code nanos} non-null, adds each node's kernel time to it. */
+    /** Most bytes of activations and scratch one pass over a batch holds, whatever the limits (Java arrays stay below 2^31). */
+    static final long MAX_PASS_BYTES = 1L << 30;
+
+    /**
+     * Runs the graph over one chunk of samples, in passes of {@link #samplesPerPass} (each sample's bytes
+     * do not depend on the split); with {@code nanos} non-null, adds each node's kernel time to it.
+     */
     private byte[] runChunk(byte[] input, int n, long[] nanos) {
+        if (n <= samplesPerPass) {
+            return runPass(input, n, nanos);
+        }
+        int in = inputSize();
+        int out = outputSize();
+        byte[] result = new byte[Math.multiplyExact(n, out)];
+        for (int from = 0; from < n; from += samplesPerPass) {
+            int m = Math.min(samplesPerPass, n - from);
+            byte[] y = runPass(java.util.Arrays.copyOfRange(input, from * in, (from + m) * in), m, nanos);
+            System.arraycopy(y, 0, result, from * out, y.length);
+        }
+        return result;
+    }
+
+    private byte[] runPass(byte[] input, int n, long[] nanos) {
         byte[][] values = new byte[graph.tensors().size()][];
         values[graph.input()] = input;
         for (int index = 0; index < graph.nodes().size(); index++) {

@@ -185,10 +185,15 @@ public final class ModelFile {
 
     // ---------------------------------------------------------------- reading
 
-    /** Reads a model file; a failure's message starts with the path. */
+    /** Reads a model file within {@link ModelLimits#defaults()}; a failure's message starts with the path. */
     public static Int8Graph read(Path path) throws IOException {
+        return read(path, ModelLimits.defaults());
+    }
+
+    /** Reads a model file within {@code limits}; a failure's message starts with the path. */
+    public static Int8Graph read(Path path, ModelLimits limits) throws IOException {
         try (InputStream in = Files.newInputStream(path)) {
-            return read(in);
+            return read(in, limits);
         } catch (ModelFormatException e) {
             throw new ModelFormatException(e.problem(), path + ": " + e.getMessage().substring(e.problem().name().length() + 2));
         }
@@ -197,9 +202,9 @@ public final class ModelFile {
     /**
      * Reads a model from a stream: the prelude, then exactly the body it declares (at most
      * {@link #MAX_FILE_BYTES} in all, memory growing only with the bytes that arrive), then expects the
-     * end of the stream.
+     * end of the stream; within {@code limits}.
      */
-    public static Int8Graph read(InputStream in) throws IOException {
+    public static Int8Graph read(InputStream in, ModelLimits limits) throws IOException {
         byte[] prelude = in.readNBytes(PRELUDE);
         Prelude p = Prelude.of(prelude, prelude.length);
         byte[] body = in.readNBytes((int) p.bodyLength());
@@ -213,7 +218,12 @@ public final class ModelFile {
         }
         byte[] file = java.util.Arrays.copyOf(prelude, PRELUDE + body.length);
         System.arraycopy(body, 0, file, PRELUDE, body.length);
-        return fromBytes(file);
+        return fromBytes(file, limits);
+    }
+
+    /** {@link #read(InputStream, ModelLimits)} within {@link ModelLimits#defaults()}. */
+    public static Int8Graph read(InputStream in) throws IOException {
+        return read(in, ModelLimits.defaults());
     }
 
     /**
@@ -249,8 +259,17 @@ public final class ModelFile {
         }
     }
 
-    /** Parses a whole file: prelude checks, the checksum, then the body (see the class comment). */
+    /** {@link #fromBytes(byte[], ModelLimits)} within {@link ModelLimits#defaults()}. */
     public static Int8Graph fromBytes(byte[] file) throws ModelFormatException {
+        return fromBytes(file, ModelLimits.defaults());
+    }
+
+    /**
+     * Parses a whole file: prelude checks, the checksum, then the body (see the class comment). The
+     * bytes each weighted node will hold are checked against {@code limits} before its weights are
+     * unpacked, the whole {@link ModelCost} once the graph is valid.
+     */
+    public static Int8Graph fromBytes(byte[] file, ModelLimits limits) throws ModelFormatException {
         Prelude p = Prelude.of(file, file.length);
         if (p.bodyLength() != file.length - PRELUDE) {
             throw new ModelFormatException(p.bodyLength() > file.length - PRELUDE ? ModelFormatException.Problem.TRUNCATED
@@ -287,12 +306,15 @@ public final class ModelFile {
         int output = r.i32();
         int nodeCount = r.count("node", 1 + 8);
         List<Int8Graph.Node> nodes = new ArrayList<>(nodeCount);
+        long modelBytes = 0;
         for (int n = 0; n < nodeCount; n++) {
             int type = r.u8();
             switch (type) {
                 case CONV2D -> {
                     int[] f = r.i32s(14);
                     int count = r.product("conv weights", f[2], f[3], f[4], f[5]);
+                    modelBytes = ModelCost.add(modelBytes, ModelCost.weightedNodeBytes(f[2], count / f[2]));
+                    withinLimits(limits, modelBytes, n);
                     int bits = r.u8();
                     byte[] w = r.weights(count, bits);
                     int[] bias = r.i32s(r.checkedLength("conv bias", f[2], 4));
@@ -302,6 +324,8 @@ public final class ModelFile {
                 case DENSE -> {
                     int[] f = r.i32s(4);
                     int count = r.product("dense weights", f[2], f[3]);
+                    modelBytes = ModelCost.add(modelBytes, ModelCost.weightedNodeBytes(f[2], count / f[2]));
+                    withinLimits(limits, modelBytes, n);
                     int bits = r.u8();
                     byte[] w = r.weights(count, bits);
                     int[] bias = r.i32s(r.checkedLength("dense bias", f[2], 4));
@@ -340,7 +364,21 @@ public final class ModelFile {
         } catch (IllegalArgumentException e) {
             throw new ModelFormatException(ModelFormatException.Problem.INVALID_GRAPH, e.getMessage());
         }
+        try {
+            limits.check(ModelCost.of(graph));
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(ModelFormatException.Problem.EXCEEDS_LIMITS, e.getMessage());
+        }
         return graph;
+    }
+
+    /** Refuses the file before node {@code n}'s weights are unpacked when the nodes so far need more than the limit. */
+    private static void withinLimits(ModelLimits limits, long modelBytes, int n) throws ModelFormatException {
+        try {
+            limits.checkModelBytes(modelBytes, "with node " + n + ", ");
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(ModelFormatException.Problem.EXCEEDS_LIMITS, e.getMessage());
+        }
     }
 
     /** Bounds-checked little-endian reader: never reads past the body, never allocates more than remains. */
