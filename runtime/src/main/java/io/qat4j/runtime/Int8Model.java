@@ -114,6 +114,52 @@ public final class Int8Model {
         return graph;
     }
 
+    /** Per-sample shape of the input, e.g. {@code [1, 28, 28]} or {@code [784]}. */
+    public int[] inputShape() {
+        return graph.tensors().get(graph.input()).dims().clone();
+    }
+
+    /** Per-sample shape of the output, e.g. {@code [10]}. */
+    public int[] outputShape() {
+        return graph.tensors().get(graph.output()).dims().clone();
+    }
+
+    /**
+     * Checks data of shape {@code [N, dims...]} (as an NCHW array's shape) against the input: the per-sample
+     * dims must equal {@link #inputShape()}, not only their product ([1, 14, 56] is not [1, 28, 28]).
+     *
+     * @return {@code N}
+     * @throws ModelInputException ({@link ModelInputException.Problem#SHAPE}) naming both shapes
+     */
+    public int checkInput(long[] batchShape) {
+        int[] want = inputShape();
+        boolean same = batchShape.length == want.length + 1 && batchShape[0] >= 0 && batchShape[0] <= Integer.MAX_VALUE;
+        for (int i = 0; same && i < want.length; i++) {
+            same = batchShape[i + 1] == want[i];
+        }
+        if (!same) {
+            long[] sample = java.util.Arrays.copyOfRange(batchShape, Math.min(1, batchShape.length), batchShape.length);
+            throw new ModelInputException(ModelInputException.Problem.SHAPE, "the model takes samples of shape "
+                    + java.util.Arrays.toString(want) + ", the data's samples have shape " + java.util.Arrays.toString(sample) + " (data "
+                    + java.util.Arrays.toString(batchShape) + ", first dimension the samples); use data of the shape the model was "
+                    + "exported for, or export the model for this data");
+        }
+        return (int) batchShape[0];
+    }
+
+    /**
+     * Checks that the model has one output per class of a data set of {@code classes} classes.
+     *
+     * @throws ModelInputException ({@link ModelInputException.Problem#CLASSES}) naming both counts
+     */
+    public void checkClasses(int classes) {
+        if (outputSize() != classes) {
+            throw new ModelInputException(ModelInputException.Problem.CLASSES, "the model has " + outputSize() + " outputs per sample "
+                    + java.util.Arrays.toString(outputShape()) + ", the data has " + classes + " classes; a classifier's outputs must "
+                    + "be one per class (is this the model for this data set?)");
+        }
+    }
+
     /** Elements of one input sample. */
     public int inputSize() {
         return (int) graph.tensors().get(graph.input()).elements();
@@ -124,12 +170,23 @@ public final class Int8Model {
         return (int) graph.tensors().get(graph.output()).elements();
     }
 
-    /** Quantizes {@code n} float samples (C order, back to back) with the input tensor's parameters. */
+    /**
+     * Quantizes {@code n} float samples (C order, back to back) with the input tensor's parameters.
+     *
+     * @throws ModelInputException ({@link ModelInputException.Problem#NON_FINITE}) for a NaN or infinite
+     *                             value, naming its sample and element (it has no int8 code: NaN would
+     *                             become 0 and a class would still be predicted)
+     */
     public byte[] quantizeInput(float[] x, int n) {
         checkLength("input", x.length, n, inputSize());
         Int8Graph.Tensor t = graph.tensors().get(graph.input());
         byte[] q = new byte[x.length];
         for (int i = 0; i < x.length; i++) {
+            if (!Float.isFinite(x[i])) {
+                throw new ModelInputException(ModelInputException.Problem.NON_FINITE, "input sample " + i / inputSize() + ", element "
+                        + i % inputSize() + " (of " + inputSize() + " per sample, shape " + java.util.Arrays.toString(inputShape()) + ") is "
+                        + x[i] + "; the INT8 runtime takes finite values only: clean or impute the data first");
+            }
             double v = Math.rint(x[i] / t.scale()) + t.zeroPoint();
             q[i] = (byte) Math.max(-128, Math.min(127, v));
         }
@@ -257,7 +314,10 @@ public final class Int8Model {
         return values[graph.output()];
     }
 
-    /** Quantizes, runs and dequantizes {@code n} samples: the model's float outputs (e.g. logits). */
+    /**
+     * Quantizes, runs and dequantizes {@code n} samples: the model's float outputs (e.g. logits). Only the
+     * element count is checked; {@link #run(float[], long[])} checks the shape.
+     */
     public float[] run(float[] input, int n) {
         byte[] q = runQuantized(quantizeInput(input, n), n);
         Int8Graph.Tensor t = graph.tensors().get(graph.output());
@@ -268,9 +328,19 @@ public final class Int8Model {
         return y;
     }
 
-    /** Index of the largest output per sample. */
+    /** {@link #run(float[], int)} on data of shape {@code [N, dims...]}, checked by {@link #checkInput}. */
+    public float[] run(float[] input, long[] batchShape) {
+        return run(input, checkInput(batchShape));
+    }
+
+    /** Index of the largest output per sample. Only the element count is checked; {@link #predict(float[], long[])} checks the shape. */
     public int[] predict(float[] input, int n) {
         return predictions(runQuantized(quantizeInput(input, n), n), n);
+    }
+
+    /** {@link #predict(float[], int)} on data of shape {@code [N, dims...]}, checked by {@link #checkInput}. */
+    public int[] predict(float[] input, long[] batchShape) {
+        return predict(input, checkInput(batchShape));
     }
 
     /**
