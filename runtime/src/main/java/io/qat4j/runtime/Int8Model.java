@@ -10,6 +10,10 @@ import io.qat4j.runtime.reference.ReferenceKernels;
  * own buffers. Input floats are quantized with the input tensor's scale and zero point
  * ({@code clamp(rint(x/s) + z, -128, 127)}, ties to even as ONNX QuantizeLinear); outputs are the
  * final int8 tensor, or its dequantized values {@code s (q - z)}.
+ *
+ * <p>Bad input is refused, never turned into numbers: a graph beyond its {@link ModelLimits} before
+ * anything is prepared, data whose shape or class count does not fit ({@link #checkInput},
+ * {@link #checkClasses}) and NaN/infinite inputs with a {@link ModelInputException}.
  */
 public final class Int8Model {
 
