@@ -221,8 +221,9 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
     }
 
     /**
-     * Checks the whole graph: ids in range, every node's input/output shapes consistent with its
-     * parameters, weight/bias/requant array sizes, pooling tensors sharing quantization, sane ranges.
+     * Checks the whole graph: ids in range, every tensor a node reads written before it (by the input or
+     * an earlier node), one writer per tensor, the output written, every node's input/output shapes
+     * consistent with its parameters, weight/bias/requant array sizes, pooling tensors sharing quantization, sane ranges.
      *
      * @throws IllegalArgumentException naming the node or tensor and the problem
      */
@@ -252,11 +253,26 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
         }
         checkId("input", input);
         checkId("output", output);
+        // dataflow: nodes run in list order, so each tensor a node reads must be the input or an earlier node's output
+        int[] writer = new int[tensors.size()];   // 0 = not written, -1 = the graph input, n + 1 = node n
+        writer[input] = -1;
         for (int n = 0; n < nodes.size(); n++) {
             Node node = nodes.get(n);
             String where = "node " + n + " (" + node.getClass().getSimpleName() + ")";
-            checkId(where + " input", node.input());
+            for (int id : node.inputs()) {
+                checkId(where + " input", id);
+                if (writer[id] == 0) {
+                    throw new IllegalArgumentException(where + " reads tensor " + id + " before any node writes it (the graph input is "
+                            + "tensor " + input + "; nodes run in file order, so a tensor's writer must come before its readers)");
+                }
+            }
             checkId(where + " output", node.output());
+            if (writer[node.output()] != 0) {
+                throw new IllegalArgumentException(where + " writes tensor " + node.output() + ", which "
+                        + (writer[node.output()] < 0 ? "is the graph input" : "node " + (writer[node.output()] - 1) + " already writes")
+                        + "; every tensor has one writer");
+            }
+            writer[node.output()] = n + 1;
             Tensor in = tensors.get(node.input());
             Tensor out = tensors.get(node.output());
             if (node instanceof Conv2D c) {
@@ -283,7 +299,6 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
             } else if (node instanceof AvgPool p) {
                 pool(where, in, out, p.kernelH, p.kernelW, p.strideH, p.strideW, p.padTop, p.padLeft, p.padBottom, p.padRight);
             } else if (node instanceof Add a) {
-                checkId(where + " second input", a.input2);
                 Tensor in2 = tensors.get(a.input2);
                 if (!Arrays.equals(in.dims, in2.dims) || !Arrays.equals(in.dims, out.dims)) {
                     throw new IllegalArgumentException(where + ": inputs " + Arrays.toString(in.dims) + " and " + Arrays.toString(in2.dims)
@@ -307,6 +322,9 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
                     }
                     sameQuantization(where, in, out);
             }
+        }
+        if (writer[output] == 0) {
+            throw new IllegalArgumentException("no node writes the output tensor " + output + " (and it is not the input tensor " + input + ")");
         }
     }
 

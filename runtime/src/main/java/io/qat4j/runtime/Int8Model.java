@@ -11,6 +11,10 @@ import io.qat4j.runtime.reference.ReferenceKernels;
  * ({@code clamp(floor(x/s + 1/2) + z, -128, 127)}, ties toward +infinity as every requantization in the
  * model, see {@link #roundHalfUp}); outputs are the
  * final int8 tensor, or its dequantized values {@code s (q - z)}.
+ *
+ * <p>Bad input is refused, never turned into numbers: a graph beyond its {@link ModelLimits} before
+ * anything is prepared, data whose shape or class count does not fit ({@link #checkInput},
+ * {@link #checkClasses}) and NaN/infinite inputs with a {@link ModelInputException}.
  */
 public final class Int8Model {
 
@@ -25,6 +29,13 @@ public final class Int8Model {
     private final Int8Graph graph;
     private final Kernels kernels;
     private final int threads;
+    private final ModelLimits limits;
+    private final ModelCost cost;
+    /**
+     * Samples per pass of {@link #runChunk}: a pass keeps every tensor of its samples, so a batch runs in
+     * passes of {@code min(maxSampleBytes, MAX_PASS_BYTES) / sampleBytes} samples (at least one).
+     */
+    private final int samplesPerPass;
     private final java.util.Map<Int8Graph.Node, int[]> weightSums = new java.util.IdentityHashMap<>();
     /** Float copies of the weight codes for the Vector API kernels (built when the JVM has the module). */
     private final java.util.Map<Int8Graph.Node, io.qat4j.runtime.optimized.VectorKernels.Prepared> floatWeights =
@@ -43,13 +54,28 @@ public final class Int8Model {
      *                (each sample's bytes do not depend on the split); 1 runs on the calling thread
      */
     public Int8Model(Int8Graph graph, Kernels kernels, int threads) {
+        this(graph, kernels, threads, ModelLimits.defaults());
+    }
+
+    /**
+     * @param limits memory and work the model may take ({@link ModelCost} of the graph), checked before
+     *               anything is prepared
+     * @throws IllegalArgumentException for an invalid graph, or one beyond {@code limits} (the message
+     *                                  says by how much and how to raise them)
+     */
+    public Int8Model(Int8Graph graph, Kernels kernels, int threads, ModelLimits limits) {
         if (threads < 1) {
             throw new IllegalArgumentException("Int8Model: threads must be >= 1, got " + threads);
         }
         graph.validate();
+        ModelCost cost = ModelCost.of(graph);
+        limits.check(cost);
         this.graph = graph;
         this.kernels = kernels;
         this.threads = threads;
+        this.limits = limits;
+        this.cost = cost;
+        this.samplesPerPass = (int) Math.max(1, Math.min(limits.maxSampleBytes(), MAX_PASS_BYTES) / cost.sampleBytes());
         boolean vector = kernels == Kernels.OPTIMIZED && io.qat4j.runtime.optimized.OptimizedKernels.vectorAvailable();
         for (Int8Graph.Node node : graph.nodes()) {
             if (node instanceof Int8Graph.Conv2D c) {
@@ -70,13 +96,73 @@ public final class Int8Model {
         return kernels;
     }
 
-    /** Reads and validates a model file ({@link ModelFile}); optimized kernels. */
+    /** Reads and validates a model file ({@link ModelFile}) within {@link ModelLimits#defaults()}; optimized kernels. */
     public static Int8Model load(Path path) throws IOException {
-        return new Int8Model(ModelFile.read(path));
+        return load(path, ModelLimits.defaults());
+    }
+
+    /**
+     * Reads and validates a model file within {@code limits}; optimized kernels.
+     *
+     * @throws ModelFormatException with {@link ModelFormatException.Problem#EXCEEDS_LIMITS} for a model beyond them
+     */
+    public static Int8Model load(Path path, ModelLimits limits) throws IOException {
+        return new Int8Model(ModelFile.read(path, limits), Kernels.OPTIMIZED, 1, limits);
+    }
+
+    /** What the model costs to hold and run, as checked against its limits. */
+    public ModelCost cost() {
+        return cost;
     }
 
     public Int8Graph graph() {
         return graph;
+    }
+
+    /** Per-sample shape of the input, e.g. {@code [1, 28, 28]} or {@code [784]}. */
+    public int[] inputShape() {
+        return graph.tensors().get(graph.input()).dims().clone();
+    }
+
+    /** Per-sample shape of the output, e.g. {@code [10]}. */
+    public int[] outputShape() {
+        return graph.tensors().get(graph.output()).dims().clone();
+    }
+
+    /**
+     * Checks data of shape {@code [N, dims...]} (as an NCHW array's shape) against the input: the per-sample
+     * dims must equal {@link #inputShape()}, not only their product ([1, 14, 56] is not [1, 28, 28]).
+     *
+     * @return {@code N}
+     * @throws ModelInputException ({@link ModelInputException.Problem#SHAPE}) naming both shapes
+     */
+    public int checkInput(long[] batchShape) {
+        int[] want = inputShape();
+        boolean same = batchShape.length == want.length + 1 && batchShape[0] >= 0 && batchShape[0] <= Integer.MAX_VALUE;
+        for (int i = 0; same && i < want.length; i++) {
+            same = batchShape[i + 1] == want[i];
+        }
+        if (!same) {
+            long[] sample = java.util.Arrays.copyOfRange(batchShape, Math.min(1, batchShape.length), batchShape.length);
+            throw new ModelInputException(ModelInputException.Problem.SHAPE, "the model takes samples of shape "
+                    + java.util.Arrays.toString(want) + ", the data's samples have shape " + java.util.Arrays.toString(sample) + " (data "
+                    + java.util.Arrays.toString(batchShape) + ", first dimension the samples); use data of the shape the model was "
+                    + "exported for, or export the model for this data");
+        }
+        return (int) batchShape[0];
+    }
+
+    /**
+     * Checks that the model has one output per class of a data set of {@code classes} classes.
+     *
+     * @throws ModelInputException ({@link ModelInputException.Problem#CLASSES}) naming both counts
+     */
+    public void checkClasses(int classes) {
+        if (outputSize() != classes) {
+            throw new ModelInputException(ModelInputException.Problem.CLASSES, "the model has " + outputSize() + " outputs per sample "
+                    + java.util.Arrays.toString(outputShape()) + ", the data has " + classes + " classes; a classifier's outputs must "
+                    + "be one per class (is this the model for this data set?)");
+        }
     }
 
     /** Elements of one input sample. */
@@ -89,12 +175,23 @@ public final class Int8Model {
         return (int) graph.tensors().get(graph.output()).elements();
     }
 
-    /** Quantizes {@code n} float samples (C order, back to back) with the input tensor's parameters. */
+    /**
+     * Quantizes {@code n} float samples (C order, back to back) with the input tensor's parameters.
+     *
+     * @throws ModelInputException ({@link ModelInputException.Problem#NON_FINITE}) for a NaN or infinite
+     *                             value, naming its sample and element (it has no int8 code: NaN would
+     *                             become 0 and a class would still be predicted)
+     */
     public byte[] quantizeInput(float[] x, int n) {
         checkLength("input", x.length, n, inputSize());
         Int8Graph.Tensor t = graph.tensors().get(graph.input());
         byte[] q = new byte[x.length];
         for (int i = 0; i < x.length; i++) {
+            if (!Float.isFinite(x[i])) {
+                throw new ModelInputException(ModelInputException.Problem.NON_FINITE, "input sample " + i / inputSize() + ", element "
+                        + i % inputSize() + " (of " + inputSize() + " per sample, shape " + java.util.Arrays.toString(inputShape()) + ") is "
+                        + x[i] + "; the INT8 runtime takes finite values only: clean or impute the data first");
+            }
             double v = roundHalfUp(x[i] / t.scale()) + t.zeroPoint();
             q[i] = (byte) Math.max(-128, Math.min(127, v));
         }
@@ -114,7 +211,7 @@ public final class Int8Model {
 
     /** The same model running batches on {@code threads} threads. */
     public Int8Model withThreads(int threads) {
-        return new Int8Model(graph, kernels, threads);
+        return new Int8Model(graph, kernels, threads, limits);
     }
 
     /** Runs {@code n} quantized samples through the graph; returns the int8 output tensor. */
@@ -158,18 +255,36 @@ public final class Int8Model {
         return nanos;
     }
 
-    /** Runs the graph over one chunk of samples; with {@code nanos} non-null, adds each node's kernel time to it. */
+    /** Most bytes of activations and scratch one pass over a batch holds, whatever the limits (Java arrays stay below 2^31). */
+    static final long MAX_PASS_BYTES = 1L << 30;
+
+    /**
+     * Runs the graph over one chunk of samples, in passes of {@link #samplesPerPass} (each sample's bytes
+     * do not depend on the split); with {@code nanos} non-null, adds each node's kernel time to it.
+     */
     private byte[] runChunk(byte[] input, int n, long[] nanos) {
+        if (n <= samplesPerPass) {
+            return runPass(input, n, nanos);
+        }
+        int in = inputSize();
+        int out = outputSize();
+        byte[] result = new byte[Math.multiplyExact(n, out)];
+        for (int from = 0; from < n; from += samplesPerPass) {
+            int m = Math.min(samplesPerPass, n - from);
+            byte[] y = runPass(java.util.Arrays.copyOfRange(input, from * in, (from + m) * in), m, nanos);
+            System.arraycopy(y, 0, result, from * out, y.length);
+        }
+        return result;
+    }
+
+    private byte[] runPass(byte[] input, int n, long[] nanos) {
         byte[][] values = new byte[graph.tensors().size()][];
         values[graph.input()] = input;
         for (int index = 0; index < graph.nodes().size(); index++) {
             Int8Graph.Node node = graph.nodes().get(index);
             Int8Graph.Tensor in = graph.tensors().get(node.input());
             Int8Graph.Tensor out = graph.tensors().get(node.output());
-            byte[] x = values[node.input()];
-            if (x == null) {
-                throw new IllegalStateException("tensor " + node.input() + " is read before any node writes it");
-            }
+            byte[] x = values[node.input()];   // written: validate() checked the dataflow
             if (node instanceof Int8Graph.Flatten) {
                 values[node.output()] = x;
                 continue;
@@ -205,25 +320,20 @@ public final class Int8Model {
             } else if (node instanceof Int8Graph.Requantize q) {
                 ReferenceKernels.requantizeTensor(q, in, out, x, y, n, graph.rounding());
             } else if (node instanceof Int8Graph.Add a) {
-                byte[] x2 = values[a.input2()];
-                if (x2 == null) {
-                    throw new IllegalStateException("tensor " + a.input2() + " is read before any node writes it");
-                }
-                ReferenceKernels.add(a, in, graph.tensors().get(a.input2()), out, x, x2, y, n, graph.rounding());
+                ReferenceKernels.add(a, in, graph.tensors().get(a.input2()), out, x, values[a.input2()], y, n, graph.rounding());
             }
             values[node.output()] = y;
             if (nanos != null) {
                 nanos[index] += System.nanoTime() - start;
             }
         }
-        byte[] result = values[graph.output()];
-        if (result == null) {
-            throw new IllegalStateException("no node writes the output tensor " + graph.output());
-        }
-        return result;
+        return values[graph.output()];
     }
 
-    /** Quantizes, runs and dequantizes {@code n} samples: the model's float outputs (e.g. logits). */
+    /**
+     * Quantizes, runs and dequantizes {@code n} samples: the model's float outputs (e.g. logits). Only the
+     * element count is checked; {@link #run(float[], long[])} checks the shape.
+     */
     public float[] run(float[] input, int n) {
         byte[] q = runQuantized(quantizeInput(input, n), n);
         Int8Graph.Tensor t = graph.tensors().get(graph.output());
@@ -234,9 +344,19 @@ public final class Int8Model {
         return y;
     }
 
-    /** Index of the largest output per sample. */
+    /** {@link #run(float[], int)} on data of shape {@code [N, dims...]}, checked by {@link #checkInput}. */
+    public float[] run(float[] input, long[] batchShape) {
+        return run(input, checkInput(batchShape));
+    }
+
+    /** Index of the largest output per sample. Only the element count is checked; {@link #predict(float[], long[])} checks the shape. */
     public int[] predict(float[] input, int n) {
         return predictions(runQuantized(quantizeInput(input, n), n), n);
+    }
+
+    /** {@link #predict(float[], int)} on data of shape {@code [N, dims...]}, checked by {@link #checkInput}. */
+    public int[] predict(float[] input, long[] batchShape) {
+        return predict(input, checkInput(batchShape));
     }
 
     /**

@@ -2,6 +2,7 @@ package io.qat4j.runtime;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -12,20 +13,30 @@ import java.util.List;
 import java.util.zip.CRC32;
 
 /**
- * Reads and writes the qat4j integer model file, format version 1 (specification: runtime/FORMAT.md).
- * Little-endian throughout: a 16-byte prelude (magic {@code "Q4JM"}, version, flags, body length,
- * CRC32 of the body) and a body (tensor table, input/output ids, nodes with packed weights).
+ * Reads and writes the qat4j integer model file (specification: runtime/FORMAT.md). Little-endian
+ * throughout: a 16-byte prelude (magic {@code "Q4JM"}, version, flags, body length, CRC32) and a body
+ * (tensor table, input/output ids, nodes with packed weights). Writers write {@link #VERSION} 2, whose
+ * CRC32 covers the prelude's first 12 bytes (magic, version, flags, body length) and the body, so that
+ * no byte that changes the model's behaviour is unchecked; version-1 files (CRC32 of the body only)
+ * are still read, with the same meaning.
  *
- * <p>The reader checks the prelude, the length and the checksum before parsing, checks every
- * count against the bytes that remain before allocating, and finally validates the graph; any
- * failure is a {@link ModelFormatException} with its {@link ModelFormatException.Problem}. Writing
- * goes to a temporary file that is atomically renamed, so an existing model is never half-overwritten.
+ * <p>The reader takes the prelude and the body it declares from a stream, never more than
+ * {@link #MAX_FILE_BYTES} (the reported file size is not trusted: {@code /dev/zero}, pipes), checks
+ * the checksum before parsing, checks every count against the bytes that remain before allocating,
+ * and finally validates the graph; any failure is a {@link ModelFormatException} with its
+ * {@link ModelFormatException.Problem}. Writing goes to a temporary file that is atomically renamed,
+ * so an existing model is never half-overwritten.
  */
 public final class ModelFile {
 
     public static final byte[] MAGIC = {'Q', '4', 'J', 'M'};
-    public static final int VERSION = 1;
+    /** The version writers write. */
+    public static final int VERSION = 2;
+    /** The oldest version readers read: version 1's CRC32 covers the body only. */
+    public static final int OLDEST_VERSION = 1;
     static final int PRELUDE = 16;
+    /** Prelude bytes a version-2 checksum covers: magic, version, flags, body length (all but the CRC itself). */
+    static final int CHECKED_PRELUDE = 12;
     /** Prelude flag bit 0: every requantization uses {@link FixedPoint.Rounding#SINGLE}; clear means DOUBLE. */
     public static final int FLAG_SINGLE_ROUNDING = 1;
     /** Every flag bit this reader understands. */
@@ -109,12 +120,21 @@ public final class ModelFile {
             }
         }
         byte[] b = body.toByteArray();
-        CRC32 crc = new CRC32();
-        crc.update(b);
         ByteBuffer out = ByteBuffer.allocate(PRELUDE + b.length).order(ByteOrder.LITTLE_ENDIAN);
         out.put(MAGIC).putShort((short) VERSION)
-                .putShort((short) (graph.rounding() == FixedPoint.Rounding.SINGLE ? FLAG_SINGLE_ROUNDING : 0)).putInt(b.length).putInt((int) crc.getValue()).put(b);
+                .putShort((short) (graph.rounding() == FixedPoint.Rounding.SINGLE ? FLAG_SINGLE_ROUNDING : 0)).putInt(b.length);
+        out.putInt(crc(VERSION, out.array(), b, 0, b.length)).put(b);
         return out.array();
+    }
+
+    /** The CRC32 a file of {@code version} stores: of the body, from version 2 preceded by the prelude's first 12 bytes. */
+    private static int crc(int version, byte[] prelude, byte[] body, int offset, int length) {
+        CRC32 crc = new CRC32();
+        if (version >= 2) {
+            crc.update(prelude, 0, CHECKED_PRELUDE);
+        }
+        crc.update(body, offset, length);
+        return (int) crc.getValue();
     }
 
     private static void weights(Body body, int bits, byte[] codes) {
@@ -165,50 +185,108 @@ public final class ModelFile {
 
     // ---------------------------------------------------------------- reading
 
+    /** Reads a model file within {@link ModelLimits#defaults()}; a failure's message starts with the path. */
     public static Int8Graph read(Path path) throws IOException {
-        long size = Files.size(path);
-        if (size > MAX_FILE_BYTES) {
-            throw new ModelFormatException(ModelFormatException.Problem.INVALID_HEADER, path + ": " + size + " bytes exceed the "
-                    + MAX_FILE_BYTES + "-byte limit");
-        }
-        try {
-            return fromBytes(Files.readAllBytes(path));
+        return read(path, ModelLimits.defaults());
+    }
+
+    /** Reads a model file within {@code limits}; a failure's message starts with the path. */
+    public static Int8Graph read(Path path, ModelLimits limits) throws IOException {
+        try (InputStream in = Files.newInputStream(path)) {
+            return read(in, limits);
         } catch (ModelFormatException e) {
             throw new ModelFormatException(e.problem(), path + ": " + e.getMessage().substring(e.problem().name().length() + 2));
         }
     }
 
-    public static Int8Graph fromBytes(byte[] file) throws ModelFormatException {
-        if (file.length < PRELUDE) {
-            throw new ModelFormatException(ModelFormatException.Problem.TRUNCATED, file.length + " bytes, shorter than the "
-                    + PRELUDE + "-byte prelude");
+    /**
+     * Reads a model from a stream: the prelude, then exactly the body it declares (at most
+     * {@link #MAX_FILE_BYTES} in all, memory growing only with the bytes that arrive), then expects the
+     * end of the stream; within {@code limits}.
+     */
+    public static Int8Graph read(InputStream in, ModelLimits limits) throws IOException {
+        byte[] prelude = in.readNBytes(PRELUDE);
+        Prelude p = Prelude.of(prelude, prelude.length);
+        byte[] body = in.readNBytes((int) p.bodyLength());
+        if (body.length < p.bodyLength()) {
+            throw new ModelFormatException(ModelFormatException.Problem.TRUNCATED, "body of " + body.length
+                    + " bytes, prelude declares " + p.bodyLength());
         }
-        for (int i = 0; i < MAGIC.length; i++) {
-            if (file[i] != MAGIC[i]) {
-                throw new ModelFormatException(ModelFormatException.Problem.BAD_MAGIC, "not a qat4j model (expected magic \"Q4JM\")");
+        if (in.read() >= 0) {
+            throw new ModelFormatException(ModelFormatException.Problem.INVALID_HEADER, "more bytes follow the "
+                    + p.bodyLength() + "-byte body the prelude declares");
+        }
+        byte[] file = java.util.Arrays.copyOf(prelude, PRELUDE + body.length);
+        System.arraycopy(body, 0, file, PRELUDE, body.length);
+        return fromBytes(file, limits);
+    }
+
+    /** {@link #read(InputStream, ModelLimits)} within {@link ModelLimits#defaults()}. */
+    public static Int8Graph read(InputStream in) throws IOException {
+        return read(in, ModelLimits.defaults());
+    }
+
+    /**
+     * The prelude's fields, with its length, magic, version and declared body length checked.
+     *
+     * @param available bytes the file has in all (the stream reader passes the prelude's length)
+     */
+    private record Prelude(int version, int flags, long bodyLength, int crc) {
+        static Prelude of(byte[] file, long available) throws ModelFormatException {
+            if (available < PRELUDE) {
+                throw new ModelFormatException(ModelFormatException.Problem.TRUNCATED, available + " bytes, shorter than the "
+                        + PRELUDE + "-byte prelude");
             }
+            for (int i = 0; i < MAGIC.length; i++) {
+                if (file[i] != MAGIC[i]) {
+                    throw new ModelFormatException(ModelFormatException.Problem.BAD_MAGIC, "not a qat4j model (expected magic \"Q4JM\")");
+                }
+            }
+            ByteBuffer pre = ByteBuffer.wrap(file, 0, PRELUDE).order(ByteOrder.LITTLE_ENDIAN);
+            pre.position(4);
+            int version = Short.toUnsignedInt(pre.getShort());
+            if (version < OLDEST_VERSION || version > VERSION) {
+                throw new ModelFormatException(ModelFormatException.Problem.UNSUPPORTED_VERSION, "format version " + version
+                        + "; this runtime reads versions " + OLDEST_VERSION + " to " + VERSION + " (upgrade qat4j to read newer files)");
+            }
+            int flags = Short.toUnsignedInt(pre.getShort());
+            long bodyLength = Integer.toUnsignedLong(pre.getInt());
+            if (bodyLength > MAX_FILE_BYTES - PRELUDE) {
+                throw new ModelFormatException(ModelFormatException.Problem.INVALID_HEADER, "the prelude declares a body of "
+                        + bodyLength + " bytes; files are limited to " + MAX_FILE_BYTES + " bytes");
+            }
+            return new Prelude(version, flags, bodyLength, pre.getInt());
         }
-        ByteBuffer pre = ByteBuffer.wrap(file, 0, PRELUDE).order(ByteOrder.LITTLE_ENDIAN);
-        pre.position(4);
-        int version = Short.toUnsignedInt(pre.getShort());
-        int flags = Short.toUnsignedInt(pre.getShort());
-        if (version != VERSION || (flags & ~KNOWN_FLAGS) != 0) {
-            throw new ModelFormatException(ModelFormatException.Problem.UNSUPPORTED_VERSION, "format version " + version + ", flags "
-                    + flags + "; this runtime reads version " + VERSION + " with flags " + KNOWN_FLAGS
-                    + " (single rounding) or 0 (upgrade qat4j to read newer files)");
-        }
-        long bodyLength = Integer.toUnsignedLong(pre.getInt());
-        int crc = pre.getInt();
-        if (bodyLength != file.length - PRELUDE) {
-            throw new ModelFormatException(bodyLength > file.length - PRELUDE ? ModelFormatException.Problem.TRUNCATED
+    }
+
+    /** {@link #fromBytes(byte[], ModelLimits)} within {@link ModelLimits#defaults()}. */
+    public static Int8Graph fromBytes(byte[] file) throws ModelFormatException {
+        return fromBytes(file, ModelLimits.defaults());
+    }
+
+    /**
+     * Parses a whole file: prelude checks, the checksum, then the body (see the class comment). The
+     * bytes each weighted node will hold are checked against {@code limits} before its weights are
+     * unpacked, the whole {@link ModelCost} once the graph is valid.
+     */
+    public static Int8Graph fromBytes(byte[] file, ModelLimits limits) throws ModelFormatException {
+        Prelude p = Prelude.of(file, file.length);
+        if (p.bodyLength() != file.length - PRELUDE) {
+            throw new ModelFormatException(p.bodyLength() > file.length - PRELUDE ? ModelFormatException.Problem.TRUNCATED
                     : ModelFormatException.Problem.INVALID_HEADER, "body of " + (file.length - PRELUDE) + " bytes, prelude declares "
-                    + bodyLength);
+                    + p.bodyLength());
         }
-        CRC32 check = new CRC32();
-        check.update(file, PRELUDE, file.length - PRELUDE);
-        if ((int) check.getValue() != crc) {
+        int crc = crc(p.version(), file, file, PRELUDE, file.length - PRELUDE);
+        if (crc != p.crc()) {
             throw new ModelFormatException(ModelFormatException.Problem.CHECKSUM_MISMATCH, String.format(
-                    "CRC32 of the body is %08x, the prelude says %08x", check.getValue(), crc));
+                    "CRC32 of the %s is %08x, the prelude says %08x", p.version() >= 2 ? "prelude's first 12 bytes and the body" : "body",
+                    crc, p.crc()));
+        }
+        // flags after the checksum: a flipped bit is corruption, an unknown bit with a good checksum a newer writer's feature
+        int flags = p.flags();
+        if ((flags & ~KNOWN_FLAGS) != 0) {
+            throw new ModelFormatException(ModelFormatException.Problem.UNSUPPORTED_VERSION, "flags " + flags + "; this runtime knows "
+                    + "flag bit 0 (single rounding) only (upgrade qat4j to read newer files)");
         }
         Reader r = new Reader(ByteBuffer.wrap(file, PRELUDE, file.length - PRELUDE).slice().order(ByteOrder.LITTLE_ENDIAN));
         int tensorCount = r.count("tensor", 1 + 4 + 8 + 4);
@@ -228,12 +306,15 @@ public final class ModelFile {
         int output = r.i32();
         int nodeCount = r.count("node", 1 + 8);
         List<Int8Graph.Node> nodes = new ArrayList<>(nodeCount);
+        long modelBytes = 0;
         for (int n = 0; n < nodeCount; n++) {
             int type = r.u8();
             switch (type) {
                 case CONV2D -> {
                     int[] f = r.i32s(14);
                     int count = r.product("conv weights", f[2], f[3], f[4], f[5]);
+                    modelBytes = ModelCost.add(modelBytes, ModelCost.weightedNodeBytes(f[2], count / f[2]));
+                    withinLimits(limits, modelBytes, n);
                     int bits = r.u8();
                     byte[] w = r.weights(count, bits);
                     int[] bias = r.i32s(r.checkedLength("conv bias", f[2], 4));
@@ -243,6 +324,8 @@ public final class ModelFile {
                 case DENSE -> {
                     int[] f = r.i32s(4);
                     int count = r.product("dense weights", f[2], f[3]);
+                    modelBytes = ModelCost.add(modelBytes, ModelCost.weightedNodeBytes(f[2], count / f[2]));
+                    withinLimits(limits, modelBytes, n);
                     int bits = r.u8();
                     byte[] w = r.weights(count, bits);
                     int[] bias = r.i32s(r.checkedLength("dense bias", f[2], 4));
@@ -281,7 +364,21 @@ public final class ModelFile {
         } catch (IllegalArgumentException e) {
             throw new ModelFormatException(ModelFormatException.Problem.INVALID_GRAPH, e.getMessage());
         }
+        try {
+            limits.check(ModelCost.of(graph));
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(ModelFormatException.Problem.EXCEEDS_LIMITS, e.getMessage());
+        }
         return graph;
+    }
+
+    /** Refuses the file before node {@code n}'s weights are unpacked when the nodes so far need more than the limit. */
+    private static void withinLimits(ModelLimits limits, long modelBytes, int n) throws ModelFormatException {
+        try {
+            limits.checkModelBytes(modelBytes, "with node " + n + ", ");
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(ModelFormatException.Problem.EXCEEDS_LIMITS, e.getMessage());
+        }
     }
 
     /** Bounds-checked little-endian reader: never reads past the body, never allocates more than remains. */

@@ -20,7 +20,9 @@ public final class ModelFormatException extends IOException {
         /** A count, size, id or value in the header is impossible, or bytes are left over. */
         INVALID_HEADER,
         /** The graph's shapes or parameters are inconsistent. */
-        INVALID_GRAPH
+        INVALID_GRAPH,
+        /** A valid model that needs more memory or work than {@link ModelLimits} allow; the message says how to raise them. */
+        EXCEEDS_LIMITS
     }
 
     private final Problem problem;

@@ -131,6 +131,18 @@ class ModelFileTest {
         assertTrue(e.getMessage().contains("99"), e.getMessage());
     }
 
+    /** {@code file} with its CRC32 recomputed as its version defines it (for prelude edits that must pass the checksum). */
+    static byte[] resealed(byte[] file) {
+        ByteBuffer b = ByteBuffer.wrap(file).order(ByteOrder.LITTLE_ENDIAN);
+        CRC32 crc = new CRC32();
+        if (b.getShort(4) >= 2) {
+            crc.update(file, 0, ModelFile.CHECKED_PRELUDE);
+        }
+        crc.update(file, ModelFile.PRELUDE, file.length - ModelFile.PRELUDE);
+        b.putInt(12, (int) crc.getValue());
+        return file;
+    }
+
     @Test
     void preludeProblemsAreNamed() {
         byte[] good = ModelFile.toBytes(RandomGraphs.cnn(6, 1, 8, 8, 3, 8));
@@ -138,14 +150,130 @@ class ModelFileTest {
         magic[0] = 'X';
         assertProblem(magic, EnumSet.of(ModelFormatException.Problem.BAD_MAGIC), "magic");
         byte[] version = good.clone();
-        version[4] = 2;
-        assertProblem(version, EnumSet.of(ModelFormatException.Problem.UNSUPPORTED_VERSION), "version 2");
+        version[4] = 3;
+        assertProblem(resealed(version), EnumSet.of(ModelFormatException.Problem.UNSUPPORTED_VERSION), "version 3");
         byte[] flags = good.clone();
-        flags[6] = 2;   // an undefined flag bit: a newer writer's feature this reader does not know
-        assertProblem(flags, EnumSet.of(ModelFormatException.Problem.UNSUPPORTED_VERSION), "unknown flag");
+        flags[6] = 2;   // an undefined flag bit with a good checksum: a newer writer's feature this reader does not know
+        assertProblem(resealed(flags), EnumSet.of(ModelFormatException.Problem.UNSUPPORTED_VERSION), "unknown flag");
         byte[] crc = good.clone();
         crc[good.length - 1] ^= 1;
         assertProblem(crc, EnumSet.of(ModelFormatException.Problem.CHECKSUM_MISMATCH), "flipped payload bit");
+    }
+
+    /** Issue 14 section 9: the flags byte was outside the CRC, so single rounding flipped to double loaded and changed outputs. */
+    @Test
+    void flippingTheRoundingFlagIsAChecksumMismatch() {
+        Int8Graph d = RandomGraphs.cnn(14, 1, 28, 28, 10, 2);
+        byte[] file = ModelFile.toBytes(new Int8Graph(d.tensors(), d.nodes(), d.input(), d.output(), FixedPoint.Rounding.SINGLE));
+        assertEquals(ModelFile.VERSION, file[4]);
+        assertEquals(ModelFile.FLAG_SINGLE_ROUNDING, file[6]);
+        file[6] ^= ModelFile.FLAG_SINGLE_ROUNDING;
+        ModelFormatException e = assertThrows(ModelFormatException.class, () -> ModelFile.fromBytes(file));
+        assertEquals(ModelFormatException.Problem.CHECKSUM_MISMATCH, e.problem(), e.getMessage());
+        assertTrue(e.getMessage().contains("prelude's first 12 bytes and the body"), e.getMessage());
+    }
+
+    @Test
+    void everyBitOfTheVersion2PreludeIsChecked() {
+        Int8Graph d = RandomGraphs.cnn(15, 1, 8, 8, 3, 4);
+        byte[] good = ModelFile.toBytes(new Int8Graph(d.tensors(), d.nodes(), d.input(), d.output(), FixedPoint.Rounding.SINGLE));
+        for (int bit = 0; bit < 8 * ModelFile.PRELUDE; bit++) {
+            byte[] bad = good.clone();
+            bad[bit >> 3] ^= (byte) (1 << (bit & 7));
+            assertProblem(bad, EnumSet.allOf(ModelFormatException.Problem.class), "prelude bit " + bit);
+        }
+    }
+
+    /** A version-2 file relabelled as version 1 would escape the prelude check; its CRC no longer matches. */
+    @Test
+    void aVersion2FileRelabelledAsVersion1IsAChecksumMismatch() {
+        byte[] file = ModelFile.toBytes(RandomGraphs.cnn(16, 1, 8, 8, 3, 4));
+        file[4] = 1;
+        assertProblem(file, EnumSet.of(ModelFormatException.Problem.CHECKSUM_MISMATCH), "version 2 relabelled 1");
+    }
+
+    @Test
+    void version1FilesWithBodyChecksumsStillLoad() throws ModelFormatException {
+        Int8Graph g = RandomGraphs.cnn(17, 1, 8, 8, 3, 4);
+        byte[] v1 = ModelFile.toBytes(g);
+        v1[4] = 1;
+        assertEquals(g, ModelFile.fromBytes(resealed(v1)));
+    }
+
+    /** Issue 14 section 9: the size check trusted the reported file size (0 for /dev/zero) and read until memory ran out. */
+    @Test
+    void devZeroIsRefusedAfterItsPrelude() {
+        Path zero = Path.of("/dev/zero");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(zero), "no /dev/zero here");
+        ModelFormatException e = assertThrows(ModelFormatException.class, () -> ModelFile.read(zero));
+        assertEquals(ModelFormatException.Problem.BAD_MAGIC, e.problem());
+        assertTrue(e.getMessage().startsWith("BAD_MAGIC: /dev/zero: "), e.getMessage());
+    }
+
+    /** An endless stream of zeros after a good file: the reader stops one byte after the declared body. */
+    @Test
+    void aStreamLongerThanItsDeclaredBodyIsRefused() {
+        byte[] good = ModelFile.toBytes(RandomGraphs.cnn(18, 1, 8, 8, 3, 4));
+        java.io.InputStream endless = new java.io.SequenceInputStream(new java.io.ByteArrayInputStream(good), new java.io.InputStream() {
+            @Override
+            public int read() {
+                return 0;
+            }
+        });
+        ModelFormatException e = assertThrows(ModelFormatException.class, () -> ModelFile.read(endless));
+        assertEquals(ModelFormatException.Problem.INVALID_HEADER, e.problem());
+        assertTrue(e.getMessage().contains((good.length - ModelFile.PRELUDE) + "-byte body"), e.getMessage());
+    }
+
+    @Test
+    void aPreludeDeclaringMoreThanTheFileLimitIsRefusedBeforeReading() {
+        byte[] good = ModelFile.toBytes(RandomGraphs.cnn(19, 1, 8, 8, 3, 4));
+        ByteBuffer.wrap(good).order(ByteOrder.LITTLE_ENDIAN).putInt(8, -1);   // 4 GiB - 1 body bytes
+        ModelFormatException e = assertThrows(ModelFormatException.class, () -> ModelFile.read(new java.io.ByteArrayInputStream(good)));
+        assertEquals(ModelFormatException.Problem.INVALID_HEADER, e.problem());
+        assertTrue(e.getMessage().contains("4294967295") && e.getMessage().contains(Long.toString(ModelFile.MAX_FILE_BYTES)), e.getMessage());
+        ByteBuffer.wrap(good).order(ByteOrder.LITTLE_ENDIAN).putInt(8, 1 << 29);   // within the limit, but the stream ends early
+        assertEquals(ModelFormatException.Problem.TRUNCATED,
+                assertThrows(ModelFormatException.class, () -> ModelFile.read(new java.io.ByteArrayInputStream(good))).problem());
+    }
+
+    /** Three [4] tensors, input {@code input}, output {@code output}, and the given Requantize nodes {@code {from, to}}. */
+    private static byte[] requantizeChain(int input, int output, int[]... nodes) {
+        RawModelFile f = new RawModelFile().i32(3).tensor(1, 0, 4).tensor(1, 0, 4).tensor(1, 0, 4).i32(input, output).i32(nodes.length);
+        for (int[] n : nodes) {
+            f.u8(ModelFile.REQUANTIZE).i32(n[0], n[1], 1 << 30, 0, -128, 127);
+        }
+        return f.file(ModelFile.VERSION, 0);
+    }
+
+    private static String invalidGraph(byte[] file) {
+        ModelFormatException e = assertThrows(ModelFormatException.class, () -> ModelFile.fromBytes(file));
+        assertEquals(ModelFormatException.Problem.INVALID_GRAPH, e.problem(), e.getMessage());
+        return e.getMessage();
+    }
+
+    /** Issue 14 section 9: found in 72 fuzzed files as a run-time IllegalStateException; now a load-time format error. */
+    @Test
+    void aTensorReadBeforeAnyNodeWritesItIsAnInvalidGraphAtLoad() {
+        String m = invalidGraph(requantizeChain(1, 2, new int[] {0, 2}));
+        assertTrue(m.contains("node 0 (Requantize) reads tensor 0 before any node writes it") && m.contains("graph input is tensor 1"), m);
+        // the writer after its reader: each node is fine alone, the order is not
+        m = invalidGraph(requantizeChain(0, 2, new int[] {1, 2}, new int[] {0, 1}));
+        assertTrue(m.contains("node 0 (Requantize) reads tensor 1 before any node writes it"), m);
+    }
+
+    @Test
+    void anOutputNoNodeWritesIsAnInvalidGraphAtLoad() {
+        String m = invalidGraph(requantizeChain(0, 2, new int[] {0, 1}));
+        assertTrue(m.contains("no node writes the output tensor 2"), m);
+    }
+
+    @Test
+    void aTensorWrittenTwiceIsAnInvalidGraphAtLoad() {
+        String m = invalidGraph(requantizeChain(0, 2, new int[] {0, 1}, new int[] {0, 1}, new int[] {1, 2}));
+        assertTrue(m.contains("node 1 (Requantize) writes tensor 1, which node 0 already writes"), m);
+        m = invalidGraph(requantizeChain(0, 1, new int[] {0, 1}, new int[] {1, 0}));
+        assertTrue(m.contains("writes tensor 0, which is the graph input"), m);
     }
 
     @Test

@@ -12,6 +12,7 @@ import org.nd4j.linalg.dataset.DataSet;
 import io.qat4j.layers.export.Int8Exporter;
 import io.qat4j.runtime.Int8Model;
 import io.qat4j.runtime.ModelFile;
+import io.qat4j.runtime.ModelInputException;
 
 /**
  * Exports a quantized network (QAT or PTQ) to an integer model file, loads it in the INT8 runtime
@@ -46,7 +47,7 @@ public record Int8Evaluation(double simulatedAccuracy, double runtimeAccuracy, d
         }
         ModelFile.write(exported.graph(), modelFile);
         Int8Model model = Int8Model.load(modelFile);
-        int n = test.numExamples();
+        int n = checkFits(model, test);
         int[] predicted = model.predict(test.getFeatures().dup('c').data().asFloat(), n);
         double runtime = agreement(predicted, test.getLabels());
         int same = 0;
@@ -57,6 +58,20 @@ public record Int8Evaluation(double simulatedAccuracy, double runtimeAccuracy, d
         long bytes = Files.size(modelFile);
         return new Int8Evaluation(simulated, runtime, agreement, bytes, (double) bytes / fp32ParamBytes, exported.notes(),
                 (System.nanoTime() - start) / 1e9);
+    }
+
+    /**
+     * Checks that {@code data} fits {@code model} before it is run and scored: the features' per-sample
+     * shape is the model's input shape (not only the same element count) and the labels' classes are the
+     * model's outputs.
+     *
+     * @return the number of samples
+     * @throws ModelInputException naming both shapes or both class counts
+     */
+    public static int checkFits(Int8Model model, DataSet data) {
+        int n = model.checkInput(data.getFeatures().shape());
+        model.checkClasses((int) data.getLabels().size(1));
+        return n;
     }
 
     /** Fraction of {@code predicted} class indices equal to the argmax per row of {@code reference} (labels or outputs). */

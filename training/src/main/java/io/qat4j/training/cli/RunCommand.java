@@ -10,6 +10,7 @@ import java.util.concurrent.Callable;
 
 import io.qat4j.runtime.Int8Model;
 import io.qat4j.runtime.ModelFormatException;
+import io.qat4j.runtime.ModelInputException;
 import io.qat4j.training.config.ConfigException;
 import io.qat4j.training.config.ConfigLoader;
 import io.qat4j.training.config.RunConfig;
@@ -22,7 +23,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "run", mixinStandardHelpOptions = true, description = "Run an integer model file on a configuration's test set.",
         footer = {"", "Example:  qat4j run runs/qat-w4a4-lsq/model.q4j --config configs/qat-w4a4-lsq.yaml --json run.json",
             "With --check-reference the exit code is 1 if any image's output bytes differ between the kernels.",
-            "Exit codes: 0 done, 1 failure, 2 bad usage, configuration or model file."})
+            "Exit codes: 0 done, 1 failure, 2 bad usage, configuration, model file, or data that does not fit the model "
+                + "(input shape, number of classes, NaN/Inf values)."})
 public final class RunCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "MODEL", description = "qat4j integer model file (.q4j).")
@@ -55,15 +57,13 @@ public final class RunCommand implements Callable<Integer> {
         } catch (java.io.IOException e) {
             err.println("qat4j run: cannot read " + model + ": " + e.getMessage());
             return Qat4jCommand.EXIT_USAGE;
+        } catch (IllegalArgumentException e) {
+            err.println("qat4j run: " + e.getMessage());   // e.g. a malformed -Dqat4j.runtime.max* limit
+            return Qat4jCommand.EXIT_USAGE;
         }
         try {
             Runs.RunData data = Runs.data(c);
-            int n = data.test().numExamples();
-            if (data.test().getFeatures().length() / n != m.inputSize()) {
-                err.println("qat4j run: the model takes " + m.inputSize() + " values per sample, the data has "
-                        + data.test().getFeatures().length() / n);
-                return Qat4jCommand.EXIT_USAGE;
-            }
+            int n = io.qat4j.training.Int8Evaluation.checkFits(m, data.test());
             float[] features = data.test().getFeatures().dup('c').data().asFloat();
             long start = System.nanoTime();
             byte[] q = m.quantizeInput(features, n);
@@ -108,6 +108,10 @@ public final class RunCommand implements Callable<Integer> {
             }
             out.flush();
             return 0;
+        } catch (ModelInputException e) {
+            // the data does not fit the model (shape, classes, a NaN): bad input, not a failure of the run
+            err.println("qat4j run: " + model + " on " + config + ": " + e.getMessage());
+            return Qat4jCommand.EXIT_USAGE;
         } catch (Exception e) {
             err.println("qat4j run: " + e.getMessage());
             return Qat4jCommand.EXIT_FAILED;

@@ -1,0 +1,103 @@
+package io.qat4j.runtime;
+
+import java.util.List;
+
+/**
+ * What a graph costs to hold and to run, computed from its shapes alone (before any kernel
+ * allocates), for {@link ModelLimits}. Byte counts are upper bounds of what {@link Int8Model} and
+ * its kernels allocate, whichever kernels run; every sum saturates at {@link Long#MAX_VALUE}.
+ *
+ * @param modelBytes     bytes held for the life of the model: per Conv2D/Dense node with {@code O}
+ *                       output channels and {@code K} inputs per output, {@link #weightedNodeBytes}
+ *                       = {@code O (9 K + 128)} (the int8 codes, the optimized kernels' float
+ *                       weights in rows and in columns of 4 bytes each, weight sums, bias and
+ *                       requantization, with the rows' padding)
+ * @param sampleBytes    bytes one sample needs while it runs: one byte per element of every tensor a
+ *                       node writes and of the input (a run keeps them all), plus the largest scratch
+ *                       of one node: for Conv2D the im2col patches as floats {@code 4 P (K + 8)}, the
+ *                       accumulators {@code 4 P O} and the zero-padded float image ({@code P} output
+ *                       positions); for Dense {@code 4 (K + 8) + 12 O}
+ * @param opsPerSample   operations per sample: multiply-accumulates of Conv2D ({@code O P K}) and
+ *                       Dense ({@code O K}), one per window element of each pooled output, one per
+ *                       output element of Add and Requantize; Flatten is free
+ * @param heaviestNode   index of the node with the most operations (-1 for a graph without nodes)
+ * @param largestArray   elements of the largest single array a kernel allocates for one sample
+ *                       (Java arrays hold at most {@link Integer#MAX_VALUE})
+ */
+public record ModelCost(long modelBytes, long sampleBytes, long opsPerSample, int heaviestNode, long largestArray) {
+
+    /** Bytes a Conv2D or Dense node with {@code outputs} channels of {@code reduction} inputs holds (see {@link #modelBytes}). */
+    public static long weightedNodeBytes(long outputs, long reduction) {
+        return mul(outputs, add(mul(9, reduction), 128));
+    }
+
+    /** The cost of a graph that {@link Int8Graph#validate() validates}. */
+    public static ModelCost of(Int8Graph graph) {
+        List<Int8Graph.Tensor> t = graph.tensors();
+        long model = 0;
+        long activations = t.get(graph.input()).elements();
+        long scratch = 0;
+        long ops = 0;
+        long heaviestOps = -1;
+        int heaviest = -1;
+        long largest = activations;
+        for (int n = 0; n < graph.nodes().size(); n++) {
+            Int8Graph.Node node = graph.nodes().get(n);
+            Int8Graph.Tensor in = t.get(node.input());
+            Int8Graph.Tensor out = t.get(node.output());
+            long outElements = out.elements();
+            long nodeOps;
+            long nodeScratch = 0;
+            long nodeArray = outElements;
+            if (node instanceof Int8Graph.Conv2D c) {
+                long k = (long) c.inChannels() * c.kernelH() * c.kernelW();
+                long positions = (long) out.dims()[1] * out.dims()[2];
+                // the zero-padded image of VectorKernels.conv2d: hp x wp per input channel
+                long hp = Math.max((long) c.padTop() + in.dims()[1],
+                        (out.dims()[1] - 1L) * c.strideH() + (c.kernelH() - 1L) * c.dilationH() + 1);
+                long wp = Math.max((long) c.padLeft() + in.dims()[2],
+                        (out.dims()[2] - 1L) * c.strideW() + (c.kernelW() - 1L) * c.dilationW() + 1);
+                long patches = mul(positions, k + 8);
+                long image = mul(c.inChannels(), mul(hp, wp));
+                long sums = mul(positions, c.outChannels());
+                model = add(model, weightedNodeBytes(c.outChannels(), k));
+                nodeOps = mul(c.outChannels(), mul(positions, k));
+                nodeScratch = mul(4, add(add(patches, sums), add(image, positions + k)));
+                nodeArray = Math.max(Math.max(patches, image), Math.max(sums, outElements));
+            } else if (node instanceof Int8Graph.Dense d) {
+                model = add(model, weightedNodeBytes(d.outFeatures(), d.inFeatures()));
+                nodeOps = (long) d.outFeatures() * d.inFeatures();
+                nodeScratch = 4L * (d.inFeatures() + 8) + 12L * d.outFeatures();
+            } else if (node instanceof Int8Graph.MaxPool p) {
+                nodeOps = mul(outElements, (long) p.kernelH() * p.kernelW());
+            } else if (node instanceof Int8Graph.AvgPool p) {
+                nodeOps = mul(outElements, (long) p.kernelH() * p.kernelW());
+            } else if (node instanceof Int8Graph.Add || node instanceof Int8Graph.Requantize) {
+                nodeOps = outElements;
+            } else {
+                nodeOps = 0;   // Flatten: the same bytes under another shape
+                nodeArray = 0;
+            }
+            if (!(node instanceof Int8Graph.Flatten)) {
+                activations = add(activations, outElements);
+            }
+            ops = add(ops, nodeOps);
+            scratch = Math.max(scratch, nodeScratch);
+            largest = Math.max(largest, nodeArray);
+            if (nodeOps > heaviestOps) {
+                heaviestOps = nodeOps;
+                heaviest = n;
+            }
+        }
+        return new ModelCost(model, add(activations, scratch), ops, heaviest, largest);
+    }
+
+    static long add(long a, long b) {
+        long r = a + b;
+        return r < 0 ? Long.MAX_VALUE : r;   // both non-negative: a negative sum overflowed
+    }
+
+    static long mul(long a, long b) {
+        return a != 0 && b > Long.MAX_VALUE / a ? Long.MAX_VALUE : a * b;
+    }
+}
