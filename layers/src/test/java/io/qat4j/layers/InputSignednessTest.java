@@ -51,6 +51,39 @@ class InputSignednessTest {
         return new DataSet(Nd4j.createFromArray(x).castTo(DataType.FLOAT), Nd4j.createFromArray(y).castTo(DataType.FLOAT));
     }
 
+    /**
+     * A constructed case of the same kind: class = quintile bin of a fixed random projection
+     * {@code y = sum w_f x_f} of 12 features uniform in [-1, 1]. Nearly linear, so a float MLP learns
+     * it well, and half of its information is in the negative values an unsigned quantizer clips.
+     */
+    static DataSet linearProjection(int n, long seed) {
+        Random weights = new Random(99);
+        double[] w = new double[FEATURES];
+        double var = 0;
+        for (int f = 0; f < FEATURES; f++) {
+            w[f] = weights.nextGaussian();
+            var += w[f] * w[f] / 3;
+        }
+        double sd = Math.sqrt(var);
+        double[] cuts = {-0.84 * sd, -0.25 * sd, 0.25 * sd, 0.84 * sd};
+        Random rnd = new Random(seed);
+        double[][] x = new double[n][FEATURES];
+        double[][] y = new double[n][CLASSES];
+        for (int i = 0; i < n; i++) {
+            double v = 0;
+            for (int f = 0; f < FEATURES; f++) {
+                x[i][f] = rnd.nextDouble() * 2 - 1;
+                v += w[f] * x[i][f];
+            }
+            int c = 0;
+            while (c < cuts.length && v > cuts[c]) {
+                c++;
+            }
+            y[i][c] = 1;
+        }
+        return new DataSet(Nd4j.createFromArray(x).castTo(DataType.FLOAT), Nd4j.createFromArray(y).castTo(DataType.FLOAT));
+    }
+
     static MultiLayerNetwork mlp(Activation hidden, long seed) {
         MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(seed).updater(new Adam(0.01)).list()
                 .layer(new DenseLayer.Builder().nOut(32).activation(hidden).build())
@@ -83,6 +116,20 @@ class InputSignednessTest {
         return fp32;
     }
 
+    /** Settings with the input signedness forced (as {@code firstLayerSigned: true} does for the first layer). */
+    private static QuantSettings forcedSigned(QuantSettings base) {
+        QuantSettings s = base.clone();
+        s.setInputSigned(true);
+        s.setInputSignFromData(false);
+        return s;
+    }
+
+    private static INDArray predictionsAfterQat(MultiLayerNetwork fp32, QuantizationPlan plan, DataSet train, DataSet test, int epochs) {
+        MultiLayerNetwork q = QuantizedModel.wrap(fp32, plan).network();
+        fit(q, train, epochs);
+        return q.output(test.getFeatures());
+    }
+
     @Test
     void qatOnSignedDataMatchesFloatWithoutAnySignednessSetting() throws Exception {
         DataSet train = negativeCounting(2000, 1);
@@ -90,47 +137,82 @@ class InputSignednessTest {
         MultiLayerNetwork fp32 = trainedFloat(Activation.RELU, train);
         double fpAcc = accuracy(fp32, test);
         // the config: weights and inputs LSQ 8-bit, no firstLayerSigned. Before: QAT 52% (negatives clipped to 0)
-        MultiLayerNetwork q = QuantizedModel.wrap(fp32, QuantizationPlan.uniform(
-                QuantSettings.of(WeightQuantMode.LSQ, 8, InputQuantMode.LSQ, 8))).network();
+        QuantSettings w8a8 = QuantSettings.of(WeightQuantMode.LSQ, 8, InputQuantMode.LSQ, 8);
+        MultiLayerNetwork q = QuantizedModel.wrap(fp32, QuantizationPlan.uniform(w8a8)).network();
         fit(q, train, 3);
         double qatAcc = accuracy(q, test);
         assertTrue(settingsOf(q, 0).isInputSigned(), "the first layer's input quantizer became signed from the data");
         assertTrue(!settingsOf(q, 1).isInputSigned(), "after ReLU the hidden input stays unsigned");
+        // the right value: what `firstLayerSigned: true` gives (100% there), the same run bit for bit
+        INDArray reference = predictionsAfterQat(fp32, QuantizationPlan.builder(w8a8).layer("layer0", forcedSigned(w8a8)).build(),
+                train, test, 3);
+        assertEquals(reference, q.output(test.getFeatures()), "signedness from the data == firstLayerSigned: true, output for output");
         Int8Model model = new Int8Model(Int8Exporter.export(q, train.getFeatures().get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, 256)))
                 .graph());
-        int[] pred = model.predict(test.getFeatures().dup('c').data().asFloat(), (int) test.numExamples());
-        INDArray truth = test.getLabels().argMax(1);
-        int correct = 0;
-        for (int i = 0; i < pred.length; i++) {
-            correct += pred[i] == truth.getInt(i) ? 1 : 0;
+        // the integer model computes what the QAT network computes: unsaturated logits within one output step
+        int n = (int) test.numExamples();
+        float[] x = test.getFeatures().dup('c').data().asFloat();
+        float[] logits = model.run(x, n);
+        byte[] codes = model.runQuantized(model.quantizeInput(x, n), n);
+        INDArray qatLogits = Int8Exporter.fakeQuantLogits(q, test.getFeatures());
+        double step = model.graph().tensors().get(model.graph().output()).scale();
+        double worst = 0;
+        for (int i = 0; i < logits.length; i++) {
+            if (codes[i] != 127 && codes[i] != -128) {
+                worst = Math.max(worst, Math.abs(logits[i] - qatLogits.getDouble(i / CLASSES, i % CLASSES)) / step);
+            }
         }
-        double int8Acc = (double) correct / pred.length;
-        System.out.printf("signed data: FP32 %.4f, QAT W8A8 %.4f, INT8 runtime %.4f%n", fpAcc, qatAcc, int8Acc);
-        assertTrue(fpAcc > 0.9, "the float network learned the task: " + fpAcc);
-        assertTrue(qatAcc >= fpAcc - 0.03, "QAT within 3 pp of FP32: " + qatAcc + " vs " + fpAcc);
-        assertTrue(int8Acc >= fpAcc - 0.03, "INT8 within 3 pp of FP32: " + int8Acc + " vs " + fpAcc);
+        System.out.printf("signed data (issue's counting task): FP32 %.4f, QAT W8A8 %.4f, INT8 logits within %.2f output steps%n", fpAcc,
+                qatAcc, worst);
+        // an MLP learns the counting task only in part (chance: 35%); QAT keeps what FP32 has
+        assertTrue(fpAcc > 0.5, "the float network learned the task: " + fpAcc);
+        assertTrue(qatAcc >= fpAcc - 0.05, "QAT keeps the float accuracy: " + qatAcc + " vs " + fpAcc);
+        assertTrue(worst <= 1.0, "INT8 logits within one output step of the fake-quant logits: " + worst);
     }
 
     @Test
     void hiddenInputsAfterTanhAndLeakyReluBecomeSignedInEveryInputMode() {
-        DataSet train = negativeCounting(1500, 4);
-        DataSet test = negativeCounting(500, 5);
+        DataSet train = linearProjection(1500, 4);
+        DataSet test = linearProjection(500, 5);
         for (Activation hidden : new Activation[] {Activation.TANH, Activation.LEAKYRELU}) {
             MultiLayerNetwork fp32 = trainedFloat(hidden, train);
             double fpAcc = accuracy(fp32, test);
+            assertTrue(fpAcc > 0.85, hidden + ": the float network learned the task: " + fpAcc);
             for (InputQuantMode mode : new InputQuantMode[] {InputQuantMode.LSQ, InputQuantMode.LSQ_PLUS, InputQuantMode.PACT,
                     InputQuantMode.FIXED}) {
-                MultiLayerNetwork q = QuantizedModel.wrap(fp32, QuantizationPlan.uniform(
-                        QuantSettings.of(WeightQuantMode.LSQ, 8, mode, 8))).network();
-                fit(q, train, 2);
-                double acc = accuracy(q, test);
-                System.out.printf("%s hidden, %s inputs: FP32 %.4f, QAT %.4f%n", hidden, mode, fpAcc, acc);
+                QuantSettings base = QuantSettings.of(WeightQuantMode.LSQ, 8, mode, 8);
+                MultiLayerNetwork q = QuantizedModel.wrap(fp32, QuantizationPlan.uniform(base)).network();
+                fit(q, train, 1);
                 for (int l = 0; l < 3; l++) {
                     assertTrue(settingsOf(q, l).isInputSigned(), hidden + "/" + mode + ": layer " + l + " input is signed");
                 }
-                assertTrue(acc >= fpAcc - 0.05, hidden + "/" + mode + ": QAT " + acc + " vs FP32 " + fpAcc);
+                // the right value: every layer forced signed by hand, the same run output for output
+                INDArray reference = predictionsAfterQat(fp32, QuantizationPlan.uniform(forcedSigned(base)), train, test, 1);
+                assertEquals(reference, q.output(test.getFeatures()), hidden + "/" + mode);
+                System.out.printf("%s hidden, %s inputs: FP32 %.4f, QAT %.4f (signed from the data = forced signed)%n", hidden, mode,
+                        fpAcc, accuracy(q, test));
             }
         }
+    }
+
+    @Test
+    void forcingUnsignedInputsOnSignedDataLosesWhatSignednessFromTheDataKeeps() {
+        // the size of the fault the default now avoids: unsigned inputs (the old default) on the constructed task
+        DataSet train = linearProjection(1500, 8);
+        DataSet test = linearProjection(500, 9);
+        MultiLayerNetwork fp32 = trainedFloat(Activation.TANH, train);
+        double fpAcc = accuracy(fp32, test);
+        QuantSettings forced = QuantSettings.of(WeightQuantMode.LSQ, 8, InputQuantMode.LSQ, 8);
+        forced.setInputSignFromData(false);
+        MultiLayerNetwork unsigned = QuantizedModel.wrap(fp32, QuantizationPlan.uniform(forced)).network();
+        MultiLayerNetwork auto = QuantizedModel.wrap(fp32, QuantizationPlan.uniform(
+                QuantSettings.of(WeightQuantMode.LSQ, 8, InputQuantMode.LSQ, 8))).network();
+        fit(unsigned, train, 2);
+        fit(auto, train, 2);
+        double u = accuracy(unsigned, test);
+        double a = accuracy(auto, test);
+        System.out.printf("constructed signed task: FP32 %.4f, QAT forced unsigned %.4f, QAT signedness from data %.4f%n", fpAcc, u, a);
+        assertTrue(u <= a - 0.15, "forced unsigned clips the negative half: " + u + " vs " + a);
     }
 
     @Test
@@ -168,7 +250,10 @@ class InputSignednessTest {
             MultiLayerNetwork q = QuantizedModel.wrap(mlp(Activation.RELU, 3), QuantizationPlan.builder(
                     QuantSettings.of(WeightQuantMode.LSQ, 8, mode, 8)).layer("layer0", QuantSettings.of(WeightQuantMode.LSQ, 8, mode, 1))
                     .build()).network();
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> q.fit(train), mode.toString());
+            Exception e = assertThrows(Exception.class, () -> q.fit(train), mode.toString());
+            while (!(e instanceof IllegalArgumentException) && e.getCause() instanceof Exception c) {
+                e = c;
+            }
             assertTrue(e.getMessage().contains("'layer0'") && e.getMessage().contains("inputBits >= 2"), e.getMessage());
         }
     }

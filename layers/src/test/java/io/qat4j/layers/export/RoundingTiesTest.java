@@ -40,7 +40,7 @@ class RoundingTiesTest {
 
     private static final int IN = 6;
     private static final int HIDDEN = 8;
-    private static final int N = 512;
+    private static final int N = 4096;   // 32,768 hidden codes, as in the issue
 
     private static MultiLayerNetwork net(int weightBits) {
         QuantSettings s = QuantSettings.of(WeightQuantMode.LSQ, weightBits, InputQuantMode.LSQ, 8);
