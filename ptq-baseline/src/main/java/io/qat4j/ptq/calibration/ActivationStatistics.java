@@ -5,24 +5,33 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Everything the activation calibrators need, gathered in one streaming pass over calibration
- * batches: global min/max, a moving average of per-batch min/max, mean and variance, and a
- * histogram of {@code |x|}.
- *
- * <p>The histogram has a fixed number of bins over {@code [0, R]}. The first batch sets {@code R}
- * to its largest {@code |x|}; when a later value exceeds {@code R}, {@code R} doubles (as often as
- * needed) and adjacent bin pairs merge, so bin edges stay aligned and no count is ever moved to a
- * wrong bin (only resolution is lost). Memory is independent of the number of samples, so any
- * {@code DataSetIterator} can be streamed through it.
+ * batches: global min/max, a moving average of per-batch min/max, mean and variance, and two
+ * histograms of {@code |x|}:
+ * <ul>
+ *   <li>a uniform one ({@link DyadicHistogram}, {@code 2 bins} bins of a power-of-two width
+ *       {@code w} with {@code max|x|/(2 bins) < w <= max|x|/bins}) for the entropy and MSE
+ *       calibrators: {@code bins + 1} to {@code 2 bins} bins cover {@code [0, max|x|]}, so the
+ *       resolution is never coarser than {@code bins} bins stretched over exactly that range
+ *       (TensorRT's 2048). Keeping only {@code bins} bins would leave as few as {@code bins/2 + 1}
+ *       there, e.g. 1025 for inputs in {@code [0, 1]};</li>
+ *   <li>a log-linear one ({@link LogLinearHistogram}: buckets at most 0.098% of their values wide, at
+ *       every scale) that {@link #absPercentile} reads where it is finer than the uniform bins.</li>
+ * </ul>
+ * Both grow by exact merges, so everything except the moving average (which is defined by batch
+ * order) is the same whatever the order and sizes of the batches (mean and variance up to
+ * rounding): a narrow first batch followed by a wide one calibrates like the reverse, and like one
+ * batch holding both. Memory is independent
+ * of the number of samples, so any {@code DataSetIterator} can be streamed through it.
  */
 public final class ActivationStatistics {
 
-    /** Histogram bins, TensorRT's 2048 by default. */
+    /** Default minimum number of uniform bins over {@code [0, max|x|]}: TensorRT's 2048. */
     public static final int DEFAULT_BINS = 2048;
 
     private final int bins;
     private final double averagingConstant;
-    private final long[] histogram;
-    private double range;
+    private final DyadicHistogram histogram;
+    private final LogLinearHistogram logHistogram = new LogLinearHistogram();
     private long count;
     private long batches;
     private double min = Double.POSITIVE_INFINITY;
@@ -37,7 +46,8 @@ public final class ActivationStatistics {
     }
 
     /**
-     * @param bins              histogram bins over {@code [0, max|x|]}, >= 16 and even (default 2048)
+     * @param bins              at least this many uniform histogram bins cover {@code [0, max|x|]} (at most
+     *                          twice as many), >= 16 and even (default 2048)
      * @param averagingConstant moving-average constant c in (0, 1] for the moving min/max (default 0.01)
      */
     public ActivationStatistics(int bins, double averagingConstant) {
@@ -50,7 +60,7 @@ public final class ActivationStatistics {
         }
         this.bins = bins;
         this.averagingConstant = averagingConstant;
-        this.histogram = new long[bins];
+        this.histogram = new DyadicHistogram(2 * bins);
     }
 
     /** Adds one batch (any shape). NaN or Inf is an error. */
@@ -65,30 +75,34 @@ public final class ActivationStatistics {
         }
         double lo = Double.POSITIVE_INFINITY;
         double hi = Double.NEGATIVE_INFINITY;
+        double sum = 0;
         for (double v : values) {
             if (!Double.isFinite(v)) {
                 throw new IllegalArgumentException("calibration: the activations hold NaN or Inf; check the model and the input data");
             }
             lo = Math.min(lo, v);
             hi = Math.max(hi, v);
+            sum += v;
         }
         double absMax = Math.max(Math.abs(lo), Math.abs(hi));
-        if (range == 0) {
-            range = absMax;   // stays 0 while everything seen is exactly 0 (all counts then go to bin 0)
-        }
-        while (absMax > range) {
-            grow();
-        }
-        double width = range / bins;
+        histogram.cover(absMax);
+        logHistogram.cover(absMax);
+        int n = values.length;
+        double batchMean = sum / n;
+        double batchM2 = 0;
         for (double v : values) {
             double a = Math.abs(v);
-            int b = width == 0 ? 0 : (int) Math.min(bins - 1, Math.floor(a / width));
-            histogram[b]++;
-            count++;
-            double d = v - mean;
-            mean += d / count;
-            m2 += d * (v - mean);
+            histogram.add(a);
+            logHistogram.add(a);
+            double d = v - batchMean;
+            batchM2 += d * d;
         }
+        // Chan, Golub, LeVeque's pairwise update: no division per value, unlike Welford's.
+        long total = count + n;
+        double delta = batchMean - mean;
+        mean += delta * n / total;
+        m2 += batchM2 + delta * delta * ((double) count * n / total);
+        count = total;
         if (batches == 0) {
             movingMin = lo;
             movingMax = hi;
@@ -99,15 +113,6 @@ public final class ActivationStatistics {
         min = Math.min(min, lo);
         max = Math.max(max, hi);
         batches++;
-    }
-
-    /** Doubles the histogram range, merging adjacent bin pairs into the lower half. */
-    private void grow() {
-        for (int i = 0; i < bins / 2; i++) {
-            histogram[i] = histogram[2 * i] + histogram[2 * i + 1];
-        }
-        java.util.Arrays.fill(histogram, bins / 2, bins, 0);
-        range *= 2;
     }
 
     private void requireData() {
@@ -167,23 +172,71 @@ public final class ActivationStatistics {
         return Math.max(Math.abs(min), Math.abs(max));
     }
 
-    /** Upper edge of the histogram (>= {@link #absMax()}). */
+    /**
+     * Upper edge of the uniform histogram, {@code histogram().length * binWidth()}: the edge of the
+     * bin holding {@link #absMax()}, so {@code absMax() < histogramRange() <= absMax() + binWidth()}.
+     */
     public double histogramRange() {
-        return range;
+        return histogram.counts().length * histogram.width();
     }
 
+    /** At least this many uniform bins cover {@code [0, max|x|]}. */
     public int bins() {
         return bins;
     }
 
-    /** Bin width of the |x| histogram (0 when every value was 0). */
+    /** Bin width of the uniform |x| histogram, a power of two in {@code (absMax/(2 bins), absMax/bins]} (0 when every value was 0). */
     public double binWidth() {
-        return range / bins;
+        return histogram.width();
     }
 
-    /** A copy of the |x| histogram counts. */
+    /**
+     * A copy of the uniform |x| histogram: bin {@code j} counts {@code j w <= |x| < (j+1) w}
+     * ({@code w} = {@link #binWidth()}), from bin 0 up to the bin holding {@link #absMax()}
+     * ({@code bins + 1} to {@code 2 bins} bins; one bin when every value was 0).
+     */
     public long[] histogram() {
-        return histogram.clone();
+        return histogram.counts();
+    }
+
+    /**
+     * The p-th percentile of |x|, interpolated linearly inside the finest bin that holds it: a
+     * uniform bin or a log-linear bucket, whichever is narrower there. It lies in the same bin as
+     * the exact sample percentile (the {@code ceil(p/100 n)}-th smallest |x|), so it is within
+     * {@link #binWidth()} and within a relative {@code 2^-10} (0.098%) of it. (Below about
+     * {@code max|x| 2^-48} the log-linear buckets end; a percentile that small comes out between 0
+     * and that floor.)
+     *
+     * @param p in (0, 100]
+     */
+    public double absPercentile(double p) {
+        requireData();
+        if (!(p > 0 && p <= 100)) {
+            throw new IllegalArgumentException("absPercentile: p must be in (0, 100], got " + p);
+        }
+        double width = histogram.width();
+        if (width == 0) {
+            return 0;
+        }
+        double target = p / 100.0 * count;
+        // Both grids are dyadic: below 2^SUB_BITS w the log-linear buckets are narrower than w and
+        // nest inside the uniform bins; from there up the uniform bins are the narrower ones.
+        long[] h = histogram.counts();
+        int split = Math.min(h.length, 1 << LogLinearHistogram.SUB_BITS);
+        long cumulative = 0;
+        for (int j = 0; j < split; j++) {
+            cumulative += h[j];
+        }
+        if (cumulative >= target) {
+            return logHistogram.valueAtRank(target);
+        }
+        for (int j = split; j < h.length; j++) {
+            if (cumulative + h[j] >= target && h[j] > 0) {
+                return (j + (target - cumulative) / h[j]) * width;
+            }
+            cumulative += h[j];
+        }
+        return h.length * width;
     }
 
     /** The range {@code [0, t]} for non-negative data or {@code [-t, t]} for signed data. */

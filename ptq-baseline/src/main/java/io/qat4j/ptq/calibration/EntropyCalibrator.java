@@ -2,8 +2,10 @@ package io.qat4j.ptq.calibration;
 
 /**
  * TensorRT's entropy calibration (Migacz, "8-bit Inference with TensorRT", 2017; NVIDIA's
- * integer-quantization study): over the {@code |x|} histogram ({@link ActivationStatistics}, 2048
- * bins), for every candidate threshold bin {@code i} from {@code nq} to the last bin:
+ * integer-quantization study): over the uniform {@code |x|} histogram
+ * ({@link ActivationStatistics#histogram()}: power-of-two bin width, bins up to the one holding
+ * {@code max|x|}, 2049 to 4096 of them by default, where TensorRT stretches 2048 over
+ * {@code [0, max|x|]}), for every candidate threshold bin {@code i} from {@code nq} to the last bin:
  * <ol>
  *   <li>reference P = the first {@code i} bins, with all counts beyond folded into bin {@code i-1}
  *       (clipping moves outliers onto the threshold);</li>
@@ -15,7 +17,10 @@ package io.qat4j.ptq.calibration;
  * </ol>
  * The threshold is the upper edge of the bin with the smallest KL. {@code nq} is the number of
  * quantization levels covering {@code [0, t]}: {@code 2^(b-1)} for signed data (TensorRT's 128 at
- * 8 bits), {@code 2^b} for non-negative data.
+ * 8 bits), {@code 2^b} for non-negative data. The histogram's bin width is a power of two fixed by
+ * {@code max|x|} alone, so the result does not depend on the order of the calibration batches.
+ * It reads the uniform bins only (not the finer log-linear ones near zero): the method is defined
+ * on a fixed number of equal bins, and its cost grows with the square of their number.
  */
 public final class EntropyCalibrator implements Calibrator {
 

@@ -5,7 +5,12 @@ package io.qat4j.ptq.calibration;
  * {@code E||x - Q_t(x)||^2}, estimated from the {@code |x|} histogram with each bin's count at its
  * centre: {@code Q_t} has step {@code t / L} ({@code L} = {@link Calibrator#positiveLevels}),
  * rounds inside {@code [0, t]} and clips above. Candidates are every bin edge, so the result is
- * within one bin width of the best threshold for the histogrammed data.
+ * within one bin width of the best threshold for the histogrammed data. The uniform histogram's
+ * bins are fixed by {@code max|x|} alone, so the result does not depend on batch order. It does not
+ * read the finer log-linear buckets: for candidates with a step {@code t / L} above twice the bin
+ * width, bin 0 rounds to 0 both at its centre and wherever its values really are, so the centre
+ * estimate only adds the same constant to all those candidates' errors (issue 14's example, 40
+ * million values in bin 0: the threshold's true error is within 0.8% of the brute-force optimum).
  */
 public final class MseCalibrator implements Calibrator {
 

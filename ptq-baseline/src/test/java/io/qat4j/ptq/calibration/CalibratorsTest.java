@@ -1,5 +1,6 @@
 package io.qat4j.ptq.calibration;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -63,13 +64,18 @@ class CalibratorsTest {
         return e;
     }
 
-    /** TensorRT/MXNet entropy calibration written out plainly on a fresh |x| histogram over [0, max|x|]. */
-    static double refEntropy(double[] v, int bins, int nq) {
+    /**
+     * TensorRT/MXNet entropy calibration written out plainly on a fresh |x| histogram whose bin width
+     * is the smallest power of two w with max|x| < 2 minBins w, over the bins up to the one holding
+     * max|x| (minBins + 1 to 2 minBins of them).
+     */
+    static double refEntropy(double[] v, int minBins, int nq) {
         double max = Arrays.stream(v).map(Math::abs).max().orElseThrow();
-        double width = max / bins;
+        double width = Math.scalb(1.0, Math.getExponent(max / (2 * minBins)) + 1);
+        int bins = (int) Math.floor(max / width) + 1;
         double[] hist = new double[bins];
         for (double x : v) {
-            hist[(int) Math.min(bins - 1, Math.floor(Math.abs(x) / width))]++;
+            hist[(int) Math.floor(Math.abs(x) / width)]++;
         }
         double best = Double.POSITIVE_INFINITY;
         int bestI = bins;
@@ -158,12 +164,14 @@ class CalibratorsTest {
     }
 
     @Test
-    void percentileMatchesSortedSamplesWithinOneBin() {
+    void percentileMatchesSortedSamplesWithinOneBinAndRelativeAccuracy() {
         for (double[] v : new double[][] {gaussian(100_000, 2), laplace(100_000, 1, 3), withOutliers(gaussian(100_000, 4), 5, 100)}) {
             ActivationStatistics s = stats(v);
-            for (double p : new double[] {99.0, 99.9, 99.99}) {
+            for (double p : new double[] {50.0, 99.0, 99.9, 99.99}) {
                 double t = new PercentileCalibrator(p).range(s, 8).max();
-                assertEquals(refPercentileAbs(v, p), t, s.binWidth() * 1.01, "percentile " + p);
+                double ref = refPercentileAbs(v, p);
+                assertEquals(ref, t, s.binWidth() * 1.01, "percentile " + p);
+                assertEquals(ref, t, ref * 0x1p-10, "percentile " + p + " relative");
             }
             assertTrue(new PercentileCalibrator(99.99).range(s, 8).max() < 10, "percentile clips outliers");
         }
@@ -224,13 +232,19 @@ class CalibratorsTest {
     void streamingHistogramKeepsCountsWhenRangeGrows() {
         ActivationStatistics s = new ActivationStatistics(16, 0.01);
         s.observe(new double[] {0.1, 0.5, 0.9, 1.0});
+        assertEquals(0x1p-4, s.binWidth(), 0, "the smallest power of two w with 1.0 < 2 * 16 w");
         s.observe(new double[] {3.5, -0.2});
-        assertEquals(4.0, s.histogramRange(), 0);
+        // 3.5 < 2 * 16 / 8: bin width 1/8, bins up to floor(3.5 * 8) = 28
+        assertEquals(0.125, s.binWidth(), 0);
+        assertEquals(29 * 0.125, s.histogramRange(), 0);
         long[] h = s.histogram();
+        assertEquals(29, h.length);
         assertEquals(6, Arrays.stream(h).sum());
-        // bin width 0.25: 0.1, -0.2 -> bin 0; 0.5 -> 2; 0.9 -> 3; 1.0 -> 4 (merged from 8..9 at width 0.125... exact edges kept)
-        assertEquals(2, h[0]);
-        assertEquals(1, h[14]);
+        long[] expected = new long[29];
+        for (double x : new double[] {0.1, 0.2, 0.5, 0.9, 1.0, 3.5}) {
+            expected[(int) Math.floor(x * 8)]++;
+        }
+        assertArrayEquals(expected, h, "counts of a single pass at width 1/8");
         assertTrue(s.signed());
         assertThrows(IllegalArgumentException.class, () -> s.observe(new double[] {Double.NaN}));
         assertThrows(IllegalStateException.class, () -> new ActivationStatistics().min());
