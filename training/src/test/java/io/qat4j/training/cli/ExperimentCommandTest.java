@@ -88,6 +88,13 @@ class ExperimentCommandTest {
         Map<String, Object> json2 = new ObjectMapper().readValue(out.resolve("results.json").toFile(), Map.class);
         assertEquals(variants, json2.get("variants"));
 
+        // without --resume the same --out is refused before any work: the report and every stage stay as they are
+        byte[] report = Files.readAllBytes(out.resolve("report.md"));
+        String[] reuse = run("experiment", cfg.toString(), "--out", out.toString());
+        assertEquals("2", reuse[0], reuse[1] + reuse[2]);
+        assertTrue(reuse[2].contains(out + " already holds files") && reuse[2].contains("--resume") && reuse[2].contains("--force"), reuse[2]);
+        assertTrue(java.util.Arrays.equals(report, Files.readAllBytes(out.resolve("report.md"))));
+
         Path bad = dir.resolve("bad.yaml");
         Files.writeString(bad, "name: bad\nfp32: {model: x.zip}\nvariants:\n  - name: v\n    ptq: {calibration: kl}\n");
         String[] b = run("experiment", bad.toString());
