@@ -61,7 +61,8 @@ public final class ExperimentCommand implements Callable<Integer> {
             log.printf("experiment %s: %d variants; data %s (%s), %d train / %d test%n", c.name(), c.variants().size(), data.source(),
                     data.location(), data.train().numExamples(), data.test().numExamples());
             log.flush();
-            Map<String, Object> provenance = Runs.provenance(dir, config, c, c.seed(), data, resume);
+            // rewritten on resume too: it describes the invocation that writes the report, whose configuration may have gained variants
+            Map<String, Object> provenance = Runs.provenance(dir, config, c, c.seed(), data, false);
             ExperimentReport.Results results = new Experiment(c, dir, resume, log).run(data, partial -> {
                 try {
                     ExperimentReport.write(dir, c.name() + " (in progress: " + partial.variants().size() + " of " + c.variants().size()

@@ -158,13 +158,9 @@ final class Runs {
         }
         java.util.List<String> trainingFiles = io.qat4j.training.Checkpoint.RUN_FILES.stream().filter(entries::contains).toList();
         if (resume) {
-            Path stored = dir.resolve("resolved-config.yaml");
-            if (Files.isRegularFile(stored)) {
-                String diff = firstDifference("", YAML.readTree(stored.toFile()), YAML.readTree(YAML.writeValueAsBytes(resolved)));
-                if (diff != null) {
-                    return "--resume continues the run in " + dir + " with the configuration it started with, but this configuration differs "
-                            + "from " + stored + " at " + diff + "; resume with that configuration, or start again with --force";
-                }
+            String changed = configChange(dir.resolve("resolved-config.yaml"), resolved);
+            if (changed != null) {
+                return changed;
             }
             if (epochs != null) {
                 try {
@@ -189,6 +185,47 @@ final class Runs {
                     : "choose another --out, or add --force to replace them");
         }
         return null;
+    }
+
+    /**
+     * Why {@code resolved} may not continue the run whose configuration is {@code stored}, or null.
+     * The stored file is read into the current configuration type, so keys added since (with their
+     * defaults) do not count as changes, and derived entries the file also holds ({@code qat},
+     * {@code ptqOnly}) are skipped. A run configuration must be equal; an
+     * experiment's seed, data and FP32 stage must be, and each variant it shares with the stored one
+     * (by name): variants may be added or dropped.
+     */
+    static String configChange(Path stored, Object resolved) throws IOException {
+        if (!Files.isRegularFile(stored)) {
+            return null;
+        }
+        Object before;
+        try {
+            before = YAML.copy().disable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+                    .readValue(stored.toFile(), resolved.getClass());
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            return "--resume cannot compare this configuration with the run's: " + stored + " is unreadable (" + e.getOriginalMessage()
+                    + "); start again with --force";
+        }
+        com.fasterxml.jackson.databind.JsonNode was = YAML.readTree(YAML.writeValueAsBytes(before));
+        com.fasterxml.jackson.databind.JsonNode now = YAML.readTree(YAML.writeValueAsBytes(resolved));
+        String diff;
+        if (resolved instanceof io.qat4j.training.config.ExperimentConfig) {
+            diff = firstDifference("", ((com.fasterxml.jackson.databind.node.ObjectNode) was.deepCopy()).without("variants"),
+                    ((com.fasterxml.jackson.databind.node.ObjectNode) now.deepCopy()).without("variants"));
+            for (com.fasterxml.jackson.databind.JsonNode v : now.path("variants")) {
+                for (com.fasterxml.jackson.databind.JsonNode w : was.path("variants")) {
+                    if (diff == null && w.path("name").equals(v.path("name"))) {
+                        diff = firstDifference("variants." + v.path("name").asText(), w, v);
+                    }
+                }
+            }
+        } else {
+            diff = firstDifference("", was, now);
+        }
+        return diff == null ? null : "--resume continues the run in " + stored.getParent() + " with the configuration its results come "
+                + "from, but this configuration differs from " + stored + " at " + diff + "; resume with that configuration, or start "
+                + "again with --force";
     }
 
     /** The dotted path of the first difference between two YAML trees, or null when equal. */

@@ -103,6 +103,14 @@ class RunSafetyCommandTest {
         String[] changed = run("train", other.toString(), "--out", copyOfFp32Run("copy2").toString(), "--resume");
         assertEquals("2", changed[0], changed[1] + changed[2]);
         assertTrue(changed[2].contains("'train.learningRate' (0.002 there, 0.003 here)"), changed[2]);
+
+        // a run started by an earlier version has no train.divergenceFactor in its resolved-config.yaml: the default is no change
+        Path older = copyOfFp32Run("older");
+        Path stored = older.resolve("resolved-config.yaml");
+        Files.writeString(stored, Files.readString(stored).replaceAll("(?m)^ *divergenceFactor: .*\\n", ""));
+        assertFalse(Files.readString(stored).contains("divergenceFactor"));
+        String[] resumed = run("train", fp32Config.toString(), "--out", older.toString(), "--resume");
+        assertEquals("0", resumed[0], resumed[1] + resumed[2]);
     }
 
     @Test
