@@ -152,6 +152,23 @@ class TrainerTest {
     }
 
     @Test
+    void aCheckpointOfAnEarlierVersionStillResumes() throws IOException {
+        TrainSpec spec = new TrainSpec(4, 32, 0.01, TrainSpec.Schedule.STEP, 2, 0.5, 0, 11, -1, -1);
+        DataSet train = clusters(300, 3);
+        DataSet val = clusters(100, 4);
+        MultiLayerNetwork straight = new Trainer().train(mlp(0.01), train, val, spec, dir.resolve("straight"), false).network();
+        Path run = dir.resolve("run");
+        Trainer.Result first = new Trainer(2).train(mlp(0.01), train, val, spec, run, false);
+        // checkpoint.json as dea6103 wrote it: no model hash, no reference loss
+        Files.writeString(run.resolve("checkpoint.json"), "{\n  \"epochsDone\" : 2,\n  \"bestValidationAccuracy\" : "
+                + first.bestValidationAccuracy() + ",\n  \"epochsSinceBest\" : " + (first.epochs().get(1).validationAccuracy()
+                < first.bestValidationAccuracy() ? 1 : 0) + "\n}");
+        Trainer.Result resumed = new Trainer().train(mlp(0.01), train, val, spec, run, true);
+        assertEquals(2, resumed.epochs().size());
+        assertEquals(straight.params(), resumed.network().params());
+    }
+
+    @Test
     void resumingWithoutCheckpointJsonOverAnEarlierRunIsRefused() throws IOException {
         TrainSpec spec = new TrainSpec(4, 32, 0.01, TrainSpec.Schedule.CONSTANT, 1, 1, 0, 11, -1, -1);
         DataSet train = clusters(300, 3);

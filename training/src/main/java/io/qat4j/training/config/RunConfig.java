@@ -270,7 +270,14 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
         public Quantization {
             firstLayerSigned = firstLayerSigned != null && firstLayerSigned;
             if (weights != null && inputs != null) {
-                settings(weights, inputs);   // validates bits and combinations now, with the key names in the message
+                QuantSettings first = settings(weights, inputs).clone();   // validates bits and combinations now
+                first.setInputSigned(firstLayerSigned);
+                try {
+                    first.validate("first");   // what wrapping the first layer checks, before any data is read
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("quantization.firstLayerSigned is true (signed network input), but "
+                            + e.getMessage().replace("layer 'first': ", ""), e);
+                }
             }
         }
 
