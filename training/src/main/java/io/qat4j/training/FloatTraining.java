@@ -16,9 +16,10 @@ import io.qat4j.layers.QuantizedModel;
  * ({@code nativeLayers}): same function and parameters, but convolutions run libnd4j's native
  * conv2d/conv2d_bp (oneDNN) instead of DL4J's ConvolutionLayer, about 3.7x faster per training step
  * of the reference CNN on 2 cores (bench: QatTrainingBenchmark, 346 vs 94 ms). The trained
- * parameters are copied back into the plain network ({@link QuantizedModel#unwrap}), which is what
- * {@code best.zip} holds at the end (the best epoch, as with {@link Trainer}; checkpoints during
- * training hold the wrapped form). The returned network is the last epoch's, as {@link Trainer}'s.
+ * parameters are copied back into the plain network ({@link QuantizedModel#unwrap}) whenever
+ * {@code best.zip} is written, so it is the plain DL4J network at every moment, also when the run is
+ * killed or diverges ({@code checkpoint.zip} keeps the wrapped form with its updater state, which
+ * resuming needs). The returned network is the last epoch's, as {@link Trainer}'s.
  */
 public final class FloatTraining {
 
@@ -32,11 +33,16 @@ public final class FloatTraining {
             return trainer.train(net, train, validation, spec, runDir, resume, onEpoch, progress);
         }
         MultiLayerNetwork wrapped = QuantizedModel.wrap(net, QuantizationPlan.uniform(QuantSettings.disabled())).network();
-        Trainer.Result r = trainer.train(wrapped, train, validation, spec, runDir, resume, onEpoch, progress);
-        // best.zip (the best epoch by validation accuracy) was written in the wrapped form: store it as the plain network
+        Trainer.Result r = trainer.savingBestAs(w -> QuantizedModel.unwrap(w, net))
+                .train(wrapped, train, validation, spec, runDir, resume, onEpoch, progress);
+        // a run started by an earlier version wrote best.zip wrapped until its end: finish that conversion
         Path best = runDir.resolve("best.zip");
-        MultiLayerNetwork bestWrapped = org.deeplearning4j.util.ModelSerializer.restoreMultiLayerNetwork(best.toFile(), true);
-        Trainer.atomicModel(QuantizedModel.unwrap(bestWrapped, net), best);
+        if (java.nio.file.Files.isRegularFile(best)) {
+            MultiLayerNetwork saved = org.deeplearning4j.util.ModelSerializer.restoreMultiLayerNetwork(best.toFile(), true);
+            if (!QuantizedModel.quantizedLayers(saved).isEmpty()) {
+                Trainer.atomicModel(QuantizedModel.unwrap(saved, net), best);
+            }
+        }
         return new Trainer.Result(QuantizedModel.unwrap(r.network(), net), r.epochs(), r.bestValidationAccuracy(), r.stoppedEarly());
     }
 }

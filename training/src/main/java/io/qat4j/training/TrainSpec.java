@@ -13,12 +13,32 @@ package io.qat4j.training;
  * @param seed                       data-order and initialization seed
  * @param freezeObserversAfterEpoch  QAT: stop updating FIXED activation ranges after this many epochs; -1 = never
  * @param freezeBatchNormAfterEpoch  QAT: switch folded batch norms to running statistics after this many epochs; -1 = never
+ * @param divergenceFactor           stop the run as diverged when, after its first {@value Trainer#DIVERGENCE_WARMUP}
+ *                                   steps, the mean loss of the last {@value Trainer#DIVERGENCE_WINDOW} steps exceeds
+ *                                   this many times the reference loss (the run's first step, at least ln(classes));
+ *                                   > 1, or 0 = only a NaN/infinite loss stops (default {@value #DEFAULT_DIVERGENCE_FACTOR})
  */
 public record TrainSpec(int epochs, int batchSize, double learningRate, Schedule schedule, int stepEvery, double stepGamma,
-                        int earlyStoppingPatience, long seed, int freezeObserversAfterEpoch, int freezeBatchNormAfterEpoch) {
+                        int earlyStoppingPatience, long seed, int freezeObserversAfterEpoch, int freezeBatchNormAfterEpoch,
+                        double divergenceFactor) {
+
+    /**
+     * Default {@link #divergenceFactor}: 5 x ln(10) = 11.5 nats for 10 classes. Healthy runs, from
+     * scratch or fine-tuning, stay under 3 nats after their first steps; an exploded one sits at 15-22
+     * nats (DL4J clips the softmax at 1e-10, so its cross entropy saturates at 23 nats: with the default
+     * the check works up to about 100 classes).
+     */
+    public static final double DEFAULT_DIVERGENCE_FACTOR = 5;
 
     /** Learning-rate schedule over epochs. */
     public enum Schedule { CONSTANT, COSINE, STEP }
+
+    /** With the default divergence factor. */
+    public TrainSpec(int epochs, int batchSize, double learningRate, Schedule schedule, int stepEvery, double stepGamma,
+                     int earlyStoppingPatience, long seed, int freezeObserversAfterEpoch, int freezeBatchNormAfterEpoch) {
+        this(epochs, batchSize, learningRate, schedule, stepEvery, stepGamma, earlyStoppingPatience, seed, freezeObserversAfterEpoch,
+                freezeBatchNormAfterEpoch, DEFAULT_DIVERGENCE_FACTOR);
+    }
 
     public TrainSpec {
         if (epochs < 1) {
@@ -39,6 +59,10 @@ public record TrainSpec(int epochs, int batchSize, double learningRate, Schedule
         }
         if (earlyStoppingPatience < 0) {
             throw new IllegalArgumentException("TrainSpec.earlyStoppingPatience must be >= 0 (0 = off), got " + earlyStoppingPatience);
+        }
+        if (!(divergenceFactor == 0 || divergenceFactor > 1) || Double.isInfinite(divergenceFactor)) {
+            throw new IllegalArgumentException("TrainSpec.divergenceFactor must be > 1 (default " + DEFAULT_DIVERGENCE_FACTOR
+                    + "), or 0 to stop only on a NaN/infinite loss; got " + divergenceFactor);
         }
     }
 

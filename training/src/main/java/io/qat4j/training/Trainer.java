@@ -6,9 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
@@ -30,14 +28,25 @@ import io.qat4j.layers.conf.QuantizedConvBatchNormLayer;
  * <ul>
  *   <li>Seeded: epoch e visits the training set shuffled with seed {@code spec.seed() + e}.</li>
  *   <li>The learning rate of each epoch follows {@link TrainSpec#learningRateAt}.</li>
- *   <li>After every epoch: validation accuracy, a line in {@code metrics.csv} and
- *       {@code metrics.jsonl}, and an atomic checkpoint ({@code checkpoint.zip} with the updater
- *       state plus {@code checkpoint.json}; written to a temporary file, then renamed). The best
- *       model by validation accuracy is kept as {@code best.zip}.</li>
- *   <li>{@code resume}: continues from the checkpoint; the result is bit-identical to an
- *       uninterrupted run. A run killed mid-epoch loses at most that epoch.</li>
- *   <li>A NaN/infinite loss stops the run with {@link TrainingDivergedException}; the last good
- *       checkpoint stays.</li>
+ *   <li>After every epoch: validation accuracy, the best model by validation accuracy as
+ *       {@code best.zip} (atomically, in the form {@link #savingBestAs} gives), a line in
+ *       {@code metrics.csv} and {@code metrics.jsonl}, then the {@link Checkpoint} commit
+ *       ({@code checkpoint.zip} with the updater state, {@code checkpoint.json}).</li>
+ *   <li>Without {@code resume} the run starts over in {@code runDir}: the checkpoint, {@code best.zip}
+ *       and metrics of an earlier run there are deleted first.</li>
+ *   <li>{@code resume}: continues from the committed checkpoint (validated; the metrics files are cut
+ *       back to its epochs); the result is bit-identical to an uninterrupted run. A run killed at any
+ *       point, the checkpoint write included, loses at most the epoch in flight. A directory with
+ *       training files but no {@code checkpoint.json} is refused ({@link Checkpoint#forResume}).</li>
+ *   <li>Divergence stops the run with {@link TrainingDivergedException}, the last good checkpoint
+ *       staying: a NaN/infinite loss at any step, or, from the run's step
+ *       {@value #DIVERGENCE_WARMUP} on, a mean loss over the last {@value #DIVERGENCE_WINDOW} steps
+ *       of an epoch above {@link TrainSpec#divergenceFactor} times the reference loss (the loss of
+ *       the run's first step, at least {@code ln(classes)}, the loss of a uniform guess). The
+ *       warm-up lets the first Adam steps of an untrained network spike (to 13-16 nats at learning
+ *       rates 0.01-0.03 on the reference CNN, back under 3 by step 15) without stopping the run; at
+ *       learning rate 10 or 1000 the loss stays at 15-22 nats, where DL4J's clipped cross entropy
+ *       saturates (at most -ln(1e-10) = 23 nats, so the check needs factor x reference below that).</li>
  *   <li>QAT: FIXED observers and folded batch-norm statistics freeze after the configured epochs.</li>
  *   <li>Optional knowledge distillation from a float teacher ({@link Distillation}).</li>
  * </ul>
@@ -73,26 +82,42 @@ public final class Trainer {
         }
     }
 
+    /** Steps over which the divergence check averages the loss (fewer in an epoch with fewer steps). */
+    public static final int DIVERGENCE_WINDOW = 10;
+    /** Steps of a run (counted from its first epoch) before the mean-loss divergence check starts. */
+    public static final int DIVERGENCE_WARMUP = 20;
+
     private final int stopAfterEpochs;
     private final Distillation distillation;
+    private final java.util.function.UnaryOperator<MultiLayerNetwork> bestForm;
 
     public Trainer() {
-        this(Integer.MAX_VALUE, null);
+        this(Integer.MAX_VALUE, null, java.util.function.UnaryOperator.identity());
     }
 
     /** A trainer that distills from {@code distillation.teacher()}. */
     public Trainer(Distillation distillation) {
-        this(Integer.MAX_VALUE, distillation);
+        this(Integer.MAX_VALUE, distillation, java.util.function.UnaryOperator.identity());
     }
 
     /** For tests: stop (as if killed) after this many epochs of this run. */
     Trainer(int stopAfterEpochs) {
-        this(stopAfterEpochs, null);
+        this(stopAfterEpochs, null, java.util.function.UnaryOperator.identity());
     }
 
-    private Trainer(int stopAfterEpochs, Distillation distillation) {
+    private Trainer(int stopAfterEpochs, Distillation distillation, java.util.function.UnaryOperator<MultiLayerNetwork> bestForm) {
         this.stopAfterEpochs = stopAfterEpochs;
         this.distillation = distillation;
+        this.bestForm = bestForm;
+    }
+
+    /**
+     * This trainer, writing {@code best.zip} as {@code form} maps the trained network (e.g. the plain
+     * DL4J network of one trained through qat4j's layers); the checkpoint keeps the trained form,
+     * which resuming needs.
+     */
+    public Trainer savingBestAs(java.util.function.UnaryOperator<MultiLayerNetwork> form) {
+        return new Trainer(stopAfterEpochs, distillation, form);
     }
 
     /** Replaces the output layer's loss by the distillation loss (idempotent). */
@@ -151,22 +176,25 @@ public final class Trainer {
     public Result train(MultiLayerNetwork net, DataSet train, DataSet validation, TrainSpec spec, Path runDir, boolean resume,
                         java.util.function.Consumer<EpochMetrics> onEpoch, Progress progress) throws IOException {
         Files.createDirectories(runDir);
-        Path checkpoint = runDir.resolve("checkpoint.zip");
-        Path state = runDir.resolve("checkpoint.json");
-        int startEpoch = 0;
-        double best = Double.NEGATIVE_INFINITY;
-        int sinceBest = 0;
-        if (resume && Files.isRegularFile(checkpoint) && Files.isRegularFile(state)) {
-            net = ModelSerializer.restoreMultiLayerNetwork(checkpoint.toFile(), true);
-            @SuppressWarnings("unchecked")
-            Map<String, Object> s = JSON.readValue(state.toFile(), Map.class);
-            startEpoch = ((Number) s.get("epochsDone")).intValue();
-            best = ((Number) s.get("bestValidationAccuracy")).doubleValue();
-            sinceBest = ((Number) s.get("epochsSinceBest")).intValue();
-            LOG.info("resuming {} after epoch {}", runDir, startEpoch);
-        } else if (resume) {
-            LOG.info("no checkpoint in {}; starting from epoch 0", runDir);
+        Checkpoint state = resume ? Checkpoint.forResume(runDir, spec.epochs()) : null;
+        if (state == null) {
+            if (resume) {
+                LOG.info("no checkpoint in {}; starting from epoch 1", runDir);
+            }
+            Checkpoint.start(runDir);
+            state = Checkpoint.STARTED;
+        } else {
+            truncateMetrics(runDir, state.epochsDone());
+            if (state.epochsDone() > 0) {
+                net = Checkpoint.restore(runDir);
+            }
+            LOG.info("resuming {} after epoch {}", runDir, state.epochsDone());
         }
+        int startEpoch = state.epochsDone();
+        double best = state.bestValidationAccuracy() == null ? Double.NEGATIVE_INFINITY : state.bestValidationAccuracy();
+        int sinceBest = state.epochsSinceBest();
+        Double reference = state.referenceLoss();
+        double chanceLoss = Math.log(Math.max(2, train.getLabels().size(1)));
         if (distillation != null) {
             useDistillationLoss(net);
         }
@@ -188,19 +216,34 @@ public final class Trainer {
             double lossSum = 0;
             int steps = 0;
             List<DataSet> batches = shuffled.batchBy(spec.batchSize());
+            double[] window = new double[Math.min(DIVERGENCE_WINDOW, batches.size())];
+            double windowSum = 0;
+            String lastGood = "the last good checkpoint (" + (epoch == 0 ? "none yet" : "after epoch " + epoch) + ") is in " + runDir;
             progress.startEpoch(epoch + 1, batches.size());
             for (DataSet batch : batches) {
                 net.fit(distillation == null ? batch : withTeacher(batch));
                 double loss = net.score();
                 if (!Double.isFinite(loss)) {
-                    throw new TrainingDivergedException("the loss became " + loss + " in epoch " + epoch + ", step " + steps
-                            + " (learning rate " + lr + "); the last good checkpoint ("
-                            + (epoch == 0 ? "none yet" : "after epoch " + epoch) + ") is in " + runDir
-                            + "; lower the learning rate or check the data");
+                    throw new TrainingDivergedException("the loss became " + loss + " in epoch " + (epoch + 1) + ", step " + (steps + 1)
+                            + " (learning rate " + lr + "); " + lastGood + "; lower the learning rate (train.learningRate) or check the data");
                 }
+                if (reference == null) {
+                    reference = Math.max(loss, chanceLoss);
+                }
+                windowSum += loss - window[steps % window.length];
+                window[steps % window.length] = loss;
                 lossSum += loss;
                 steps++;
                 progress.step(loss);
+                double recent = windowSum / Math.min(steps, window.length);
+                boolean checked = steps >= window.length && (long) epoch * batches.size() + steps >= DIVERGENCE_WARMUP;
+                if (spec.divergenceFactor() > 0 && checked && recent > spec.divergenceFactor() * reference) {
+                    throw new TrainingDivergedException(String.format(java.util.Locale.ROOT, "training diverged in epoch %d, step %d: the mean "
+                            + "loss of the last %d steps is %.4g, more than %s x the reference loss %.4g (the run's first step, at least "
+                            + "ln(classes)); lower the learning rate (train.learningRate, now %s) or, if such a loss is expected, raise "
+                            + "train.divergenceFactor (0 switches the check off); %s", epoch + 1, steps, window.length, recent,
+                            spec.divergenceFactor(), reference, lr, lastGood));
+                }
             }
             progress.endEpoch();
             double accuracy = accuracy(net, validation);
@@ -209,21 +252,18 @@ public final class Trainer {
             metrics.add(m);
             LOG.info("epoch {}/{}: loss {}, validation accuracy {}, lr {}, {} s", m.epoch(), spec.epochs(),
                     String.format("%.4f", m.trainLoss()), String.format("%.4f", accuracy), lr, String.format("%.1f", seconds));
+            // epoch end, in this order so that a kill anywhere loses at most this epoch: best model, metrics line,
+            // then the checkpoint commit (a resume truncates the metrics to the committed epochs and redoes this one)
             if (accuracy > best) {
                 best = accuracy;
                 sinceBest = 0;
-                atomicModel(net, runDir.resolve("best.zip"));
+                atomicModel(bestForm.apply(net), runDir.resolve("best.zip"));
             } else {
                 sinceBest++;
             }
             appendMetrics(runDir, m);
             onEpoch.accept(m);
-            atomicModel(net, checkpoint);
-            Map<String, Object> s = new LinkedHashMap<>();
-            s.put("epochsDone", epoch + 1);
-            s.put("bestValidationAccuracy", best);
-            s.put("epochsSinceBest", sinceBest);
-            AtomicFiles.write(state, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(s));
+            new Checkpoint(epoch + 1, best, sinceBest, reference, null).commit(runDir, net).install();
         }
         return new Result(net, metrics, best, stoppedEarly);
     }
@@ -279,6 +319,47 @@ public final class Trainer {
             }
         }
         return out;
+    }
+
+    /**
+     * Cuts {@code metrics.csv} and {@code metrics.jsonl} back to the lines of epochs 1..{@code epochs}
+     * (lines of an uncommitted epoch, and a last line a kill left unfinished, go).
+     */
+    static void truncateMetrics(Path runDir, int epochs) throws IOException {
+        for (String name : new String[] {"metrics.csv", "metrics.jsonl"}) {
+            Path f = runDir.resolve(name);
+            if (!Files.exists(f)) {
+                continue;
+            }
+            String text = Files.readString(f, StandardCharsets.UTF_8);
+            StringBuilder kept = new StringBuilder();
+            int end;
+            for (int from = 0; (end = text.indexOf('\n', from)) >= 0; from = end + 1) {
+                String line = text.substring(from, end);
+                Integer epoch = metricsEpoch(line, name.endsWith(".csv"));
+                if (epoch == null ? from == 0 && name.endsWith(".csv") : epoch >= 1 && epoch <= epochs) {
+                    kept.append(line).append('\n');
+                }
+            }
+            if (!kept.toString().equals(text)) {
+                AtomicFiles.write(f, kept.toString().getBytes(StandardCharsets.UTF_8));
+            }
+        }
+    }
+
+    /** The epoch of a metrics line, or null for the CSV header or an unreadable line. */
+    private static Integer metricsEpoch(String line, boolean csv) {
+        try {
+            if (csv) {
+                String[] fields = line.split(",", -1);
+                return fields.length == 5 ? Integer.valueOf(fields[0]) : null;
+            }
+            org.nd4j.shade.jackson.databind.JsonNode node = JSON.readTree(line);
+            org.nd4j.shade.jackson.databind.JsonNode epoch = node == null ? null : node.get("epoch");
+            return epoch != null && epoch.isInt() ? epoch.intValue() : null;
+        } catch (IOException | NumberFormatException e) {
+            return null;
+        }
     }
 
     private static void appendMetrics(Path runDir, EpochMetrics m) throws IOException {

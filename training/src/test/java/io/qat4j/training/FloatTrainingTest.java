@@ -68,6 +68,28 @@ class FloatTrainingTest {
     }
 
     @Test
+    void bestZipIsThePlainNetworkAlsoWhenTheRunIsInterrupted() throws Exception {
+        DataSet train = separable(200, 1);
+        DataSet test = separable(100, 2);
+        MultiLayerNetwork net = ReferenceCnn.build(3, new Adam(0.005), 0, 1, 8, 8, 2);
+        TrainSpec spec = new TrainSpec(3, 20, 0.005, TrainSpec.Schedule.CONSTANT, 1, 0.1, 0, 3, -1, -1);
+        IllegalStateException stop = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> FloatTraining.train(new Trainer(), net, train, test, spec, dir, false, m -> {
+                    if (m.epoch() == 2) {
+                        throw new IllegalStateException("stopped after epoch 2 (as a kill or a divergence would)");
+                    }
+                }, Trainer.Progress.NONE, true));
+        assertTrue(stop.getMessage().startsWith("stopped"));
+        MultiLayerNetwork best = ModelSerializer.restoreMultiLayerNetwork(dir.resolve("best.zip").toFile(), false);
+        assertTrue(QuantizedModel.quantizedLayers(best).isEmpty(), "best.zip holds no qat4j layers");
+        assertEquals(ConvolutionLayer.class, best.getLayer(0).conf().getLayer().getClass());
+        // what `qat4j ptq` does first: calibration finds the convolution, dense and output layers
+        io.qat4j.ptq.PtqRecipe recipe = new io.qat4j.training.config.RunConfig.Ptq(null, null, null, null, null, null, null, 64, null, null,
+                null, null, null, null, null, null, null, null, null).recipe();
+        assertEquals(4, io.qat4j.ptq.WeightedLayer.of(PtqRun.prepare(best, train, recipe, 0).network()).size());
+    }
+
+    @Test
     void qatRunsSetTheirOwnWeightDecay() {
         MultiLayerNetwork net = ReferenceCnn.build(3, new Adam(0.005), 1e-4, 1, 8, 8, 2);
         MultiLayerNetwork wrapped = QuantizedModel.wrap(net, QuantizationPlan.uniform(QuantSettings.disabled())).network();

@@ -298,6 +298,35 @@ public final class Int8Exporter {
         return "'" + (n == null ? "layer" + i : n) + "'";
     }
 
+    /** Widest uniform weights the integer model holds (FIXED or LSQ, 2..8 bits; BINARY and TERNARY are 1 and 2 bits). */
+    public static final int MAX_WEIGHT_BITS = 8;
+    /** Widest quantized inputs (activations) the integer model holds: codes are int8, 1..8 bits (FIXED, LSQ or PACT). */
+    public static final int MAX_INPUT_BITS = 8;
+
+    /**
+     * Why layers quantized with {@code s} cannot be exported, or null when they can: the rule this
+     * exporter applies to every layer (weights FIXED or LSQ at up to {@value #MAX_WEIGHT_BITS} bits, BINARY
+     * or TERNARY; inputs FIXED, LSQ or PACT at up to {@value #MAX_INPUT_BITS} bits). For checking a
+     * configuration before a run that ends in an export starts.
+     */
+    public static String exportProblem(QuantSettings s) {
+        String w = switch (s.getWeightMode()) {
+            case FIXED, LSQ -> s.getWeightBits() > MAX_WEIGHT_BITS ? s.getWeightBits() + "-bit weights do not fit the int8 runtime "
+                    + "(uniform weights take 2.." + MAX_WEIGHT_BITS + " bits)" : null;
+            case BINARY, TERNARY -> null;
+            case NONE, LSQ_PLUS -> "weight mode " + s.getWeightMode() + " cannot be exported to integer weights (use FIXED, LSQ, BINARY or TERNARY)";
+        };
+        if (w != null) {
+            return w;
+        }
+        return switch (s.getInputMode()) {
+            case FIXED, LSQ, PACT -> s.getInputBits() > MAX_INPUT_BITS ? s.getInputBits() + "-bit inputs do not fit the int8 runtime "
+                    + "(inputs take 1.." + MAX_INPUT_BITS + " bits)" : null;
+            case LSQ_PLUS, NONE -> s.getInputMode() + " inputs have a real-valued offset that no integer zero point represents exactly; "
+                    + "use LSQ, FIXED or PACT";
+        };
+    }
+
     /** The int8 codes a layer's input quantizer produces. */
     static Codes inputCodes(Layer layer, String name) {
         QuantSettings s = ((QuantizedLayerConf) layer.conf().getLayer()).getQuant();
@@ -306,8 +335,8 @@ public final class Int8Exporter {
             throw new IllegalArgumentException("layer " + name + ": its input is not quantized (input mode " + s.getInputMode()
                     + ", enabled " + s.isEnabled() + "); an integer model needs a scale for every tensor");
         }
-        if (s.getInputBits() > 8) {
-            throw new IllegalArgumentException("layer " + name + ": " + s.getInputBits() + "-bit inputs do not fit the int8 runtime");
+        if (s.getInputBits() > MAX_INPUT_BITS) {
+            throw new IllegalArgumentException("layer " + name + ": " + exportProblem(s));
         }
         if (QuantizerParams.countsInputs(s.getInputMode()) && p.get(QuantizerParams.INPUT_COUNT_KEY).getDouble(0) == 0) {
             throw new IllegalArgumentException("layer " + name + ": its input quantizer has never seen data; train or calibrate first");
@@ -429,8 +458,8 @@ public final class Int8Exporter {
         switch (s.getWeightMode()) {
             case FIXED, LSQ -> {
                 QuantSpec spec = WeightQuantization.spec(s, outAxis);
-                if (s.getWeightBits() > 8) {
-                    throw new IllegalArgumentException("layer " + name + ": " + s.getWeightBits() + "-bit weights do not fit the int8 runtime");
+                if (s.getWeightBits() > MAX_WEIGHT_BITS) {
+                    throw new IllegalArgumentException("layer " + name + ": " + exportProblem(s));
                 }
                 scales = s.getWeightMode() == WeightQuantMode.FIXED ? WeightQuantization.fixedQParams(s, w, outAxis).scales()
                         : WeightQuantization.steps(s, w, outAxis, params, name, false);

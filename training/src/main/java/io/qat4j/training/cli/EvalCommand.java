@@ -44,11 +44,15 @@ public final class EvalCommand implements Callable<Integer> {
         try {
             MultiLayerNetwork net = ModelSerializer.restoreMultiLayerNetwork(model.toFile(), false);
             Runs.RunData data = Runs.data(c);
+            Runs.checkModelFitsData(model, net, data, config);
             PrintWriter out = spec.commandLine().getOut();
             out.printf("%s on %d test images (%s): accuracy %.4f%n", model, data.test().numExamples(), data.source(),
                     Trainer.accuracy(net, data.test()));
             out.flush();
             return 0;
+        } catch (BadInputException e) {
+            err.println("qat4j eval: " + e.getMessage());
+            return Qat4jCommand.EXIT_USAGE;
         } catch (Exception e) {
             err.println("qat4j eval: " + e.getMessage());
             return Qat4jCommand.EXIT_FAILED;

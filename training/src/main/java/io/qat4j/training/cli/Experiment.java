@@ -158,6 +158,8 @@ final class Experiment {
                 throw new IllegalArgumentException("fp32.model " + model + " does not exist; train it (qat4j train) or give fp32.train instead");
             }
             MultiLayerNetwork net = ModelSerializer.restoreMultiLayerNetwork(model.toFile(), false);
+            Runs.checkPlainFp32(model, net, "fp32.model");
+            Runs.checkModelFitsData(model, net, data, "the experiment configuration");
             write(done, new Fp32Result(Trainer.accuracy(net, data.test()), net.numParams() * 4L, 0, model.toString()));
             log.printf("fp32: loaded %s%n", model);
             return net;

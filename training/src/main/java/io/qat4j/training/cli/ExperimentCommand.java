@@ -19,7 +19,8 @@ import picocli.CommandLine.Spec;
         footer = {"", "Example:  qat4j experiment configs/quickstart.yaml --out runs/quickstart",
             "Writes DIR/report.md, results.csv, results.json, accuracy-vs-size.png, sensitivity.png, provenance.json,",
             "DIR/fp32/ and DIR/variants/<name>/ (plan.json, model.q4j, result.json, checkpoints).",
-            "--resume reuses finished variants (their result.json) and continues an interrupted training from its checkpoint.",
+            "--resume reuses finished variants (their result.json) and continues an interrupted training from its checkpoint;",
+            "without it the output directory must be new or empty (--force starts the experiment over there).",
             "Exit codes: 0 done (failed variants are reported in the table), 1 the experiment itself failed, 2 bad usage or configuration."})
 public final class ExperimentCommand implements Callable<Integer> {
 
@@ -29,8 +30,11 @@ public final class ExperimentCommand implements Callable<Integer> {
     @Option(names = "--out", description = "Output directory (default: runs/<experiment name>).")
     Path out;
 
-    @Option(names = "--resume", description = "Reuse finished stages in the output directory.")
+    @Option(names = "--resume", description = "Reuse finished stages in the output directory (same configuration).")
     boolean resume;
+
+    @Option(names = "--force", description = "Run in a non-empty output directory, redoing every stage (each training starts over).")
+    boolean force;
 
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -48,11 +52,17 @@ public final class ExperimentCommand implements Callable<Integer> {
         }
         Path dir = out != null ? out : Path.of("runs", c.name());
         try {
+            String problem = Runs.outProblem(dir, "experiment", c, true, resume, force, null);
+            if (problem != null) {
+                err.println("qat4j experiment: " + problem);
+                return Qat4jCommand.EXIT_USAGE;
+            }
             Runs.RunData data = Runs.data(c.data(), c.seed());
             log.printf("experiment %s: %d variants; data %s (%s), %d train / %d test%n", c.name(), c.variants().size(), data.source(),
                     data.location(), data.train().numExamples(), data.test().numExamples());
             log.flush();
-            Map<String, Object> provenance = Runs.provenance(dir, config, c, c.seed(), data);
+            // rewritten on resume too: it describes the invocation that writes the report, whose configuration may have gained variants
+            Map<String, Object> provenance = Runs.provenance(dir, config, c, c.seed(), data, false);
             ExperimentReport.Results results = new Experiment(c, dir, resume, log).run(data, partial -> {
                 try {
                     ExperimentReport.write(dir, c.name() + " (in progress: " + partial.variants().size() + " of " + c.variants().size()
@@ -67,6 +77,9 @@ public final class ExperimentCommand implements Callable<Integer> {
                     results.seconds());
             log.flush();
             return 0;
+        } catch (BadInputException e) {
+            err.println("qat4j experiment: " + e.getMessage());
+            return Qat4jCommand.EXIT_USAGE;
         } catch (Exception e) {
             err.println("qat4j experiment: " + e.getMessage());
             return Qat4jCommand.EXIT_FAILED;

@@ -68,6 +68,11 @@ public final class ExportCommand implements Callable<Integer> {
             err.println("qat4j export: model " + model + " does not exist");
             return Qat4jCommand.EXIT_USAGE;
         }
+        if (out.toAbsolutePath().normalize().equals(model.toAbsolutePath().normalize()) || Files.isDirectory(out)) {
+            err.println("qat4j export: --out " + out + (Files.isDirectory(out) ? " is a directory" : " is the model being exported")
+                    + "; name the integer model file to write, e.g. model.q4j");
+            return Qat4jCommand.EXIT_USAGE;
+        }
         RunConfig c = Runs.loadOrReport(config, err, "export");
         if (c == null) {
             return Qat4jCommand.EXIT_USAGE;
@@ -81,17 +86,25 @@ public final class ExportCommand implements Callable<Integer> {
                 for (int i = 1; i < shape.length; i++) {
                     dims[i - 1] = (int) shape[i];
                 }
-                io.qat4j.layers.export.OnnxExporter.write(io.qat4j.layers.export.OnnxExporter.float32(
-                        ModelSerializer.restoreMultiLayerNetwork(model.toFile(), false), dims), out);
+                org.deeplearning4j.nn.multilayer.MultiLayerNetwork fp = ModelSerializer.restoreMultiLayerNetwork(model.toFile(), false);
+                Runs.checkModelFitsData(model, fp, data, config);
+                io.qat4j.layers.export.OnnxExporter.write(io.qat4j.layers.export.OnnxExporter.float32(fp, dims), out);
                 o.printf("wrote %s: %d bytes (float ONNX, opset %d)%n", out, Files.size(out), io.qat4j.layers.export.OnnxExporter.OPSET);
                 o.flush();
                 return 0;
             }
             org.nd4j.linalg.api.ndarray.INDArray calibration =
                     data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));
-            Int8Exporter.Result r = isComputationGraph(model)
-                    ? Int8Exporter.export(ModelSerializer.restoreComputationGraph(model.toFile(), false), calibration, rounding)
-                    : Int8Exporter.export(ModelSerializer.restoreMultiLayerNetwork(model.toFile(), false), calibration, rounding);
+            Int8Exporter.Result r;
+            if (isComputationGraph(model)) {
+                org.deeplearning4j.nn.graph.ComputationGraph g = ModelSerializer.restoreComputationGraph(model.toFile(), false);
+                Runs.checkModelFitsData(model, g, data, config);
+                r = Int8Exporter.export(g, calibration, rounding);
+            } else {
+                org.deeplearning4j.nn.multilayer.MultiLayerNetwork net = ModelSerializer.restoreMultiLayerNetwork(model.toFile(), false);
+                Runs.checkModelFitsData(model, net, data, config);
+                r = Int8Exporter.export(net, calibration, rounding);
+            }
             if (out.toAbsolutePath().getParent() != null) {
                 Files.createDirectories(out.toAbsolutePath().getParent());
             }
@@ -104,6 +117,9 @@ public final class ExportCommand implements Callable<Integer> {
             o.printf("wrote %s: %d bytes, %d nodes%n", out, Files.size(out), r.graph().nodes().size());
             o.flush();
             return 0;
+        } catch (BadInputException e) {
+            err.println("qat4j export: " + e.getMessage());
+            return Qat4jCommand.EXIT_USAGE;
         } catch (Exception e) {
             err.println("qat4j export: " + e.getMessage());
             return Qat4jCommand.EXIT_FAILED;

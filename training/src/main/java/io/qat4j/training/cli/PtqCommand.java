@@ -31,6 +31,7 @@ import picocli.CommandLine.Spec;
             "Needs the FP32 model named by the config's 'fp32' key (qat4j train configs/fp32.yaml first).",
             "Writes plan.json (QuantPlan), ptq-float.zip (the float network the plan applies to: batch norms folded,",
             "biases corrected), model.q4j (integer model), summary.json, provenance.json.",
+            "The output directory must be new or empty (--force replaces an earlier run's outputs; never a training run's directory).",
             "Exit codes: 0 done, 1 quantization or export failed, 2 bad usage or configuration."})
 public final class PtqCommand implements Callable<Integer> {
 
@@ -52,7 +53,12 @@ public final class PtqCommand implements Callable<Integer> {
             return Qat4jCommand.EXIT_USAGE;
         }
         try {
-            Runs.Start start = Runs.start(c, config, options);
+            String problem = Runs.outProblem(options.outFor(c.name()), "ptq", c, false, false, options.force, null);
+            if (problem != null) {
+                err.println("qat4j ptq: " + problem);
+                return Qat4jCommand.EXIT_USAGE;
+            }
+            Runs.Start start = Runs.start(c, config, options.outFor(c.name()), false);
             Path dir = start.dir();
             Runs.RunData data = start.data();
             MultiLayerNetwork teacher = start.fp32();
@@ -79,6 +85,7 @@ public final class PtqCommand implements Callable<Integer> {
             double ptqAccuracy;
             if (!model.keptInFloat().isEmpty()) {
                 ptqAccuracy = Trainer.accuracy(model.network(), data.test());
+                java.nio.file.Files.deleteIfExists(dir.resolve("model.q4j"));   // an earlier run's (--force): not this plan's
                 summary.put("ptqAccuracy", ptqAccuracy);
                 summary.put("int8Export", "skipped: layers kept in float " + model.keptInFloat().keySet()
                         + " have no integer form (partial quantization is a float-simulation result)");
@@ -113,6 +120,9 @@ public final class PtqCommand implements Callable<Integer> {
             out.println("wrote " + dir.resolve("plan.json") + ", " + dir.resolve("summary.json"));
             out.flush();
             return 0;
+        } catch (BadInputException e) {
+            err.println("qat4j ptq: " + e.getMessage());
+            return Qat4jCommand.EXIT_USAGE;
         } catch (Exception e) {
             err.println("qat4j ptq: " + e.getMessage());
             return Qat4jCommand.EXIT_FAILED;

@@ -32,6 +32,7 @@ import picocli.CommandLine.Spec;
         footer = {"", "Example:  qat4j qat configs/qat-w4a4-lsq.yaml --out runs/qat-w4a4-lsq",
             "Needs the FP32 model named by the config's 'fp32' key (qat4j train configs/fp32.yaml first).",
             "Writes best.zip, checkpoint.zip, metrics, model.q4j (integer model), summary.json, provenance.json.",
+            "The output directory must be new or empty; --resume continues the run there, --force starts it over.",
             "Exit codes: 0 done, 1 training or export failed, 2 bad usage or configuration."})
 public final class QatCommand implements Callable<Integer> {
 
@@ -39,7 +40,7 @@ public final class QatCommand implements Callable<Integer> {
     Path config;
 
     @Mixin
-    RunOptions options;
+    RunOptions.Training options;
 
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -54,7 +55,12 @@ public final class QatCommand implements Callable<Integer> {
             return Qat4jCommand.EXIT_USAGE;
         }
         try {
-            Runs.Start start = Runs.start(c, config, options);
+            String problem = Runs.outProblem(options.outFor(c.name()), "qat", c, true, options.resume, options.force, c.train().epochs());
+            if (problem != null) {
+                err.println("qat4j qat: " + problem);
+                return Qat4jCommand.EXIT_USAGE;
+            }
+            Runs.Start start = Runs.start(c, config, options.outFor(c.name()), options.resume);
             Path dir = start.dir();
             Runs.RunData data = start.data();
             MultiLayerNetwork teacher = start.fp32();
@@ -117,6 +123,9 @@ public final class QatCommand implements Callable<Integer> {
                     qatAccuracy, runtimeAccuracy, agreement, modelFile, bytes, (double) bytes / fpBytes);
             out.flush();
             return 0;
+        } catch (BadInputException ex) {
+            err.println("qat4j qat: " + ex.getMessage());
+            return Qat4jCommand.EXIT_USAGE;
         } catch (Exception ex) {
             err.println("qat4j qat: " + ex.getMessage());
             return Qat4jCommand.EXIT_FAILED;

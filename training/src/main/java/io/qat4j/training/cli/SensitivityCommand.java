@@ -24,6 +24,7 @@ import picocli.CommandLine.Spec;
         footer = {"", "Example:  qat4j sensitivity configs/ptq-mixed-w3.yaml --out runs/sensitivity",
             "Uses the config's 'ptq' section: candidateBits, metric, sensitivitySamples, perChannelSensitivityBits, calibration.",
             "Writes sensitivity.csv and sensitivity.json.",
+            "The output directory must be new or empty (--force replaces an earlier run's outputs; never a training run's directory).",
             "Exit codes: 0 done, 1 analysis failed, 2 bad usage or configuration."})
 public final class SensitivityCommand implements Callable<Integer> {
 
@@ -46,7 +47,12 @@ public final class SensitivityCommand implements Callable<Integer> {
             return Qat4jCommand.EXIT_USAGE;
         }
         try {
-            Runs.Start start = Runs.start(c, config, options);
+            String problem = Runs.outProblem(options.outFor(c.name()), "sensitivity", c, false, false, options.force, null);
+            if (problem != null) {
+                err.println("qat4j sensitivity: " + problem);
+                return Qat4jCommand.EXIT_USAGE;
+            }
+            Runs.Start start = Runs.start(c, config, options.outFor(c.name()), false);
             Path dir = start.dir();
             Runs.RunData data = start.data();
             MultiLayerNetwork teacher = start.fp32();
@@ -75,6 +81,9 @@ public final class SensitivityCommand implements Callable<Integer> {
             out.println("wrote " + dir.resolve("sensitivity.csv") + ", " + dir.resolve("sensitivity.json"));
             out.flush();
             return 0;
+        } catch (BadInputException e) {
+            err.println("qat4j sensitivity: " + e.getMessage());
+            return Qat4jCommand.EXIT_USAGE;
         } catch (Exception e) {
             err.println("qat4j sensitivity: " + e.getMessage());
             return Qat4jCommand.EXIT_FAILED;

@@ -20,6 +20,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "train", mixinStandardHelpOptions = true, description = "Train the FP32 model of a configuration.",
         footer = {"", "Example:  qat4j train configs/fp32.yaml --out runs/fp32",
             "Writes best.zip, checkpoint.zip (+ .json), metrics.csv/.jsonl, resolved-config.yaml, provenance.json.",
+            "The output directory must be new or empty; --resume continues the run there, --force starts it over.",
             "Exit codes: 0 done, 1 training failed, 2 bad usage or configuration."})
 public final class TrainCommand implements Callable<Integer> {
 
@@ -27,7 +28,7 @@ public final class TrainCommand implements Callable<Integer> {
     Path config;
 
     @Mixin
-    RunOptions options;
+    RunOptions.Training options;
 
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -44,13 +45,18 @@ public final class TrainCommand implements Callable<Integer> {
             err.println("qat4j train: " + config + " quantizes a trained model; run it with `qat4j " + (c.isQat() ? "qat" : "ptq") + "`");
             return Qat4jCommand.EXIT_USAGE;
         }
+        Path dir = options.outFor(c.name());
         try {
-            Path dir = options.outFor(c.name());
+            String problem = Runs.outProblem(dir, "train", c, true, options.resume, options.force, c.train().epochs());
+            if (problem != null) {
+                err.println("qat4j train: " + problem);
+                return Qat4jCommand.EXIT_USAGE;
+            }
             Runs.RunData data = Runs.data(c);
             out.printf("data: %s (%s), %d train / %s / %d test%n", data.source(), data.location(), data.train().numExamples(),
                     data.selectsOnTest() ? "model selection on the test set" : data.validation().numExamples() + " validation",
                     data.test().numExamples());
-            Runs.provenance(dir, config, c, data);
+            Runs.provenance(dir, config, c, data, options.resume);
             Trainer.seed(c.seed());
             long[] shape = data.train().getFeatures().shape();
             MultiLayerNetwork net = ReferenceCnn.build(c.seed(), new Adam(c.train().learningRate()), c.train().weightDecay(), (int) shape[1],
@@ -67,6 +73,9 @@ public final class TrainCommand implements Callable<Integer> {
             }
             out.flush();
             return 0;
+        } catch (BadInputException e) {
+            err.println("qat4j train: " + e.getMessage());
+            return Qat4jCommand.EXIT_USAGE;
         } catch (Exception e) {
             err.println("qat4j train: " + e.getMessage());
             return Qat4jCommand.EXIT_FAILED;

@@ -16,12 +16,14 @@ import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 
 /**
- * Reads a YAML run configuration into a {@link RunConfig}. Unknown keys, wrong types, missing
- * required keys and invalid values are {@link ConfigException}s naming the file, line and key.
+ * Reads a YAML run configuration into a {@link RunConfig}. Unknown keys, keys given twice in one
+ * mapping, wrong types, missing required keys and invalid values are {@link ConfigException}s naming
+ * the file, line and key.
  */
 public final class ConfigLoader {
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
+            .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
@@ -57,10 +59,47 @@ public final class ConfigLoader {
             Throwable cause = e.getCause() == null ? e : e.getCause();
             throw new ConfigException(where(file, text, e) + "invalid value in '" + path(e) + "': " + cause.getMessage(), e);
         } catch (JsonMappingException e) {
+            if (e.getCause() instanceof JsonProcessingException parse && duplicateKey(parse, path(e)) != null) {
+                throw new ConfigException(where(file, parse) + twice(duplicateKey(parse, path(e))), e);   // inside a nested value
+            }
             throw new ConfigException(where(file, text, e) + "key '" + path(e) + "': " + e.getOriginalMessage(), e);
         } catch (JsonProcessingException e) {
+            String dup = duplicateKey(e, "");
+            if (dup != null) {
+                throw new ConfigException(where(file, e) + twice(dup), e);
+            }
             throw new ConfigException(where(file, e) + "not valid YAML: " + e.getOriginalMessage(), e);
         }
+    }
+
+    private static String twice(String key) {
+        return "key '" + key + "' is given twice in the same mapping; YAML would keep one of the values silently, so delete the one you "
+                + "do not mean";
+    }
+
+    /**
+     * The dotted key path of a duplicate-key error (Jackson's STRICT_DUPLICATE_DETECTION) met while
+     * reading the value at {@code mappedPath} ("" at the top), or null for other errors.
+     */
+    private static String duplicateKey(JsonProcessingException e, String mappedPath) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^Duplicate field '(.*)'$").matcher(String.valueOf(e.getOriginalMessage()));
+        if (!m.matches()) {
+            return null;
+        }
+        if (mappedPath.isEmpty() && e.getProcessor() instanceof com.fasterxml.jackson.core.JsonParser p) {
+            java.util.List<String> names = new java.util.ArrayList<>();
+            for (com.fasterxml.jackson.core.JsonStreamContext c = p.getParsingContext(); c != null; c = c.getParent()) {
+                if (c.inObject() && c.getCurrentName() != null) {
+                    names.add(0, c.getCurrentName());
+                } else if (c.inArray()) {
+                    names.add(0, "[" + c.getCurrentIndex() + "]");
+                }
+            }
+            if (!names.isEmpty()) {
+                return String.join(".", names);
+            }
+        }
+        return mappedPath.isEmpty() ? m.group(1) : mappedPath + "." + m.group(1);
     }
 
     private static String where(Path file, JsonProcessingException e) {

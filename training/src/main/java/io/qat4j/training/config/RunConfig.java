@@ -120,7 +120,8 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
      * @param train       training file, required
      * @param test        test file, required
      * @param labelColumn column of the class index (default 0; -1 = last)
-     * @param classes     number of classes, required
+     * @param classes     number of classes, 2..{@value #MAX_CLASSES}, required; the training file's labels must use
+     *                    class classes-1 (checked after reading)
      * @param skipLines   header lines (default 1)
      * @param delimiter   column separator (default ",")
      * @param shape       per-example image shape [channels, height, width], required (the reference CNN takes images)
@@ -129,7 +130,14 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
     public record Csv(@JsonProperty(required = true) String train, @JsonProperty(required = true) String test, Integer labelColumn,
                       @JsonProperty(required = true) Integer classes, Integer skipLines, String delimiter,
                       @JsonProperty(required = true) List<Long> shape, Double scale) {
+        /** Most classes a CSV run takes: the one-hot labels take examples x classes floats. */
+        public static final int MAX_CLASSES = 65536;
+
         public Csv {
+            if (classes != null && classes > MAX_CLASSES) {
+                throw new IllegalArgumentException("data.csv.classes must be 2.." + MAX_CLASSES + " (the number of distinct labels), got "
+                        + classes);
+            }
             labelColumn = labelColumn == null ? 0 : labelColumn;
             skipLines = skipLines == null ? 1 : skipLines;
             delimiter = delimiter == null ? "," : delimiter;
@@ -198,13 +206,17 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
      * @param nativeLayers               FP32 runs: train through qat4j's layers with quantization off (native oneDNN
      *                                   convolutions, ~3.7x faster per step here), then copy the parameters back into
      *                                   the plain DL4J network (default true); false trains DL4J's own layers
+     * @param divergenceFactor           stop as diverged when, after the run's first 20 steps, the mean loss of the last
+     *                                   10 steps exceeds this many times the run's first-step loss (at least ln(classes));
+     *                                   > 1, or 0 = stop only on NaN (default 5, {@link TrainSpec#DEFAULT_DIVERGENCE_FACTOR})
      */
     public record Train(@JsonProperty(required = true) Integer epochs, Integer batchSize,
                         @JsonProperty(required = true) Double learningRate, String schedule, Integer stepEvery, Double stepGamma,
                         Double weightDecay, Integer earlyStoppingPatience, Integer freezeObserversAfterEpoch,
-                        Integer freezeBatchNormAfterEpoch, Boolean nativeLayers) {
+                        Integer freezeBatchNormAfterEpoch, Boolean nativeLayers, Double divergenceFactor) {
         public Train {
             nativeLayers = nativeLayers == null || nativeLayers;
+            divergenceFactor = divergenceFactor == null ? TrainSpec.DEFAULT_DIVERGENCE_FACTOR : divergenceFactor;
             batchSize = batchSize == null ? 64 : batchSize;
             schedule = schedule == null ? "constant" : schedule.toLowerCase(Locale.ROOT);
             stepEvery = stepEvery == null ? 1 : stepEvery;
@@ -218,28 +230,37 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
             }
             // the fields are assigned after this body: validate through the parameters
             spec(epochs, batchSize, learningRate, schedule, stepEvery, stepGamma, earlyStoppingPatience, 0, freezeObserversAfterEpoch,
-                    freezeBatchNormAfterEpoch);
+                    freezeBatchNormAfterEpoch, divergenceFactor);
         }
 
         public TrainSpec toSpec(long seed) {
             return spec(epochs, batchSize, learningRate, schedule, stepEvery, stepGamma, earlyStoppingPatience, seed,
-                    freezeObserversAfterEpoch, freezeBatchNormAfterEpoch);
+                    freezeObserversAfterEpoch, freezeBatchNormAfterEpoch, divergenceFactor);
         }
 
         private static TrainSpec spec(int epochs, int batchSize, double learningRate, String schedule, int stepEvery, double stepGamma,
-                                      int earlyStoppingPatience, long seed, int freezeObserversAfterEpoch, int freezeBatchNormAfterEpoch) {
+                                      int earlyStoppingPatience, long seed, int freezeObserversAfterEpoch, int freezeBatchNormAfterEpoch,
+                                      double divergenceFactor) {
             TrainSpec.Schedule s = switch (schedule) {
                 case "constant" -> TrainSpec.Schedule.CONSTANT;
                 case "cosine" -> TrainSpec.Schedule.COSINE;
                 case "step" -> TrainSpec.Schedule.STEP;
                 default -> throw new IllegalArgumentException("train.schedule must be constant, cosine or step, got '" + schedule + "'");
             };
-            return new TrainSpec(epochs, batchSize, learningRate, s, stepEvery, stepGamma, earlyStoppingPatience, seed,
-                    freezeObserversAfterEpoch, freezeBatchNormAfterEpoch);
+            try {
+                return new TrainSpec(epochs, batchSize, learningRate, s, stepEvery, stepGamma, earlyStoppingPatience, seed,
+                        freezeObserversAfterEpoch, freezeBatchNormAfterEpoch, divergenceFactor);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(e.getMessage().replace("TrainSpec.", "train."), e);
+            }
         }
     }
 
     /**
+     * What a QAT run quantizes how. A QAT run ends in the integer export, so the settings must be ones
+     * the exporter takes ({@link io.qat4j.layers.export.Int8Exporter#exportProblem}); they are checked
+     * here, before any training.
+     *
      * @param weights          weight quantizer, required
      * @param inputs           activation (input) quantizer, required
      * @param firstLayerSigned whether the network input is signed; absent (default): every input quantizer takes its
@@ -250,7 +271,14 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
                                Boolean firstLayerSigned) {
         public Quantization {
             if (weights != null && inputs != null) {
-                settings(weights, inputs);   // validates bits and combinations now, with the key names in the message
+                QuantSettings first = settings(weights, inputs).clone();   // validates bits and combinations now
+                first.setInputSigned(firstLayerSigned);
+                try {
+                    first.validate("first");   // what wrapping the first layer checks, before any data is read
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("quantization.firstLayerSigned is true (signed network input), but "
+                            + e.getMessage().replace("layer 'first': ", ""), e);
+                }
             }
         }
 
@@ -263,11 +291,17 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
             QuantSettings s = QuantSettings.of(weights.mode(), weights.bits(), inputs.mode(), inputs.bits());
             s.setWeightPerChannel(weights.perChannel());
             s.validate("quantization (config)");
+            String problem = io.qat4j.layers.export.Int8Exporter.exportProblem(s);
+            if (problem != null) {
+                throw new IllegalArgumentException("quantization.weights/inputs (mode " + weights.mode() + ", " + weights.bits()
+                        + " bits / mode " + inputs.mode() + ", " + inputs.bits() + " bits): " + problem
+                        + "; a QAT run ends in the INT8 export, so change them before training");
+            }
             return s;
         }
     }
 
-    /** @param mode FIXED, LSQ, LSQ_PLUS, BINARY or TERNARY; @param bits 2..8 for uniform modes; @param perChannel default true */
+    /** @param mode FIXED, LSQ, BINARY or TERNARY (exportable); @param bits 2..8 for FIXED/LSQ (default 8); @param perChannel default true */
     public record Weights(@JsonProperty(required = true) WeightQuantMode mode, Integer bits, Boolean perChannel) {
         public Weights {
             bits = bits == null ? 8 : bits;
@@ -275,7 +309,7 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
         }
     }
 
-    /** @param mode FIXED, LSQ, LSQ_PLUS or PACT; @param bits 1..8 */
+    /** @param mode FIXED, LSQ or PACT (exportable); @param bits 1..8 (default 8) */
     public record Inputs(@JsonProperty(required = true) InputQuantMode mode, Integer bits) {
         public Inputs {
             bits = bits == null ? 8 : bits;

@@ -88,6 +88,25 @@ class ExperimentCommandTest {
         Map<String, Object> json2 = new ObjectMapper().readValue(out.resolve("results.json").toFile(), Map.class);
         assertEquals(variants, json2.get("variants"));
 
+        // without --resume the same --out is refused before any work: the report and every stage stay as they are
+        byte[] report = Files.readAllBytes(out.resolve("report.md"));
+        String[] reuse = run("experiment", cfg.toString(), "--out", out.toString());
+        assertEquals("2", reuse[0], reuse[1] + reuse[2]);
+        assertTrue(reuse[2].contains(out + " already holds files") && reuse[2].contains("--resume") && reuse[2].contains("--force"), reuse[2]);
+        assertTrue(java.util.Arrays.equals(report, Files.readAllBytes(out.resolve("report.md"))));
+        // --resume with a changed variant is refused (its result would be reused); an added variant is computed
+        Path changed = dir.resolve("changed.yaml");
+        Files.writeString(changed, Files.readString(cfg).replace("{weightBits: 3, inputBits: 8, samples: 128, weightRange: mse}",
+                "{weightBits: 3, inputBits: 8, samples: 128, weightRange: minmax}"));
+        String[] c = run("experiment", changed.toString(), "--out", out.toString(), "--resume");
+        assertEquals("2", c[0], c[1] + c[2]);
+        assertTrue(c[2].contains("'variants.ptq-w3a8.ptq.weightRange' (\"mse\" there, \"minmax\" here)"), c[2]);
+        Path added = dir.resolve("added.yaml");
+        Files.writeString(added, Files.readString(cfg) + "  - name: ptq-w4a8\n    ptq: {weightBits: 4, inputBits: 8, samples: 128}\n");
+        String[] a = run("experiment", added.toString(), "--out", out.toString(), "--resume");
+        assertEquals("0", a[0], a[1] + a[2]);
+        assertTrue(a[1].contains("[1/7] ptq-w8a8: reused") && a[1].contains("[7/7] ptq-w4a8: PTQ"), a[1]);
+
         Path bad = dir.resolve("bad.yaml");
         Files.writeString(bad, "name: bad\nfp32: {model: x.zip}\nvariants:\n  - name: v\n    ptq: {calibration: kl}\n");
         String[] b = run("experiment", bad.toString());

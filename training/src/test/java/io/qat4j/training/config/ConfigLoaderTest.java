@@ -1,5 +1,6 @@
 package io.qat4j.training.config;
 
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -119,5 +120,62 @@ class ConfigLoaderTest {
         assertTrue(noTrain.contains("'train' is missing"), noTrain);
         ConfigException none = assertThrows(ConfigException.class, () -> ConfigLoader.load(dir.resolve("nope.yaml")));
         assertTrue(none.getMessage().contains("no such configuration file"), none.getMessage());
+    }
+
+    @Test
+    void aKeyGivenTwiceIsAnErrorNamingFileLineAndKey() throws IOException {
+        String top = error("name: x\ntrain: {epochs: 2, learningRate: 0.01}\nseed: 1\nseed: 2\n");
+        assertTrue(top.contains("c.yaml:4:") && top.contains("key 'seed' is given twice"), top);
+        String nested = error("name: x\ntrain:\n  epochs: 2\n  learningRate: 0.01\n  epochs: 20\n");
+        assertTrue(nested.contains("c.yaml:5:") && nested.contains("key 'train.epochs' is given twice"), nested);
+        String flow = error("name: x\nfp32: a.zip\nquantization: {weights: {mode: LSQ, bits: 4, bits: 8}, inputs: {mode: LSQ}}\n"
+                + "train: {epochs: 1, learningRate: 1}\n");
+        assertTrue(flow.contains("c.yaml:3:") && flow.contains("'quantization.weights.bits' is given twice"), flow);
+        Path experiment = write("name: e\nfp32: {model: m.zip}\nvariants:\n  - name: a\n    ptq: {weightBits: 4}\n    ptq: {weightBits: 8}\n");
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(experiment, ExperimentConfig.class));
+        assertTrue(e.getMessage().contains("c.yaml:6:") && e.getMessage().contains("'variants.[0].ptq' is given twice"), e.getMessage());
+    }
+
+    @Test
+    void qatSettingsTheInt8ExportRefusesAreRefusedAtLoad() throws IOException {
+        for (String q : new String[] {"{weights: {mode: LSQ, bits: 12}, inputs: {mode: LSQ}}", "{weights: {mode: FIXED, bits: 9}, inputs: {mode: LSQ}}"}) {
+            String m = error("name: x\nfp32: a.zip\nquantization: " + q + "\ntrain: {epochs: 1, learningRate: 1}\n");
+            assertTrue(m.contains("c.yaml:3") && m.contains("-bit weights do not fit the int8 runtime (uniform weights take 2..8 bits)")
+                    && m.contains("before training"), m);
+        }
+        String inputs = error("name: x\nfp32: a.zip\nquantization: {weights: {mode: LSQ, bits: 4}, inputs: {mode: PACT, bits: 16}}\n"
+                + "train: {epochs: 1, learningRate: 1}\n");
+        assertTrue(inputs.contains("16-bit inputs do not fit the int8 runtime (inputs take 1..8 bits)"), inputs);
+        String offset = error("name: x\nfp32: a.zip\nquantization: {weights: {mode: LSQ}, inputs: {mode: LSQ_PLUS}}\n"
+                + "train: {epochs: 1, learningRate: 1}\n");
+        assertTrue(offset.contains("LSQ_PLUS inputs have a real-valued offset"), offset);
+        String weights = error("name: x\nfp32: a.zip\nquantization: {weights: {mode: LSQ_PLUS, bits: 4}, inputs: {mode: LSQ}}\n"
+                + "train: {epochs: 1, learningRate: 1}\n");
+        assertTrue(weights.contains("weight mode LSQ_PLUS cannot be exported"), weights);
+        String signedPact = error("name: x\nfp32: a.zip\nquantization: {weights: {mode: LSQ, bits: 4}, inputs: {mode: PACT, bits: 4}, "
+                + "firstLayerSigned: true}\ntrain: {epochs: 1, learningRate: 1}\n");
+        assertTrue(signedPact.contains("firstLayerSigned") && signedPact.contains("PACT clips to [0, alpha] and needs unsigned inputs"),
+                signedPact);
+        Path variant = write("name: e\nfp32: {model: m.zip}\nvariants:\n  - name: a\n"
+                + "    quantization: {weights: {mode: LSQ, bits: 10}, inputs: {mode: LSQ}}\n    train: {epochs: 1, learningRate: 0.001}\n");
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(variant, ExperimentConfig.class));
+        assertTrue(e.getMessage().contains("c.yaml:5") && e.getMessage().contains("variants.[0].quantization")
+                && e.getMessage().contains("10-bit weights"), e.getMessage());
+        // the exporter's own range still loads: 8-bit weights and inputs, 1-bit PACT inputs, binary weights
+        for (String q : new String[] {"{weights: {mode: LSQ, bits: 8}, inputs: {mode: FIXED, bits: 8}}",
+            "{weights: {mode: BINARY}, inputs: {mode: PACT, bits: 1}}"}) {
+            assertDoesNotThrow(() -> ConfigLoader.load(write("name: x\nfp32: a.zip\nquantization: " + q
+                    + "\ntrain: {epochs: 1, learningRate: 1}\n")), q);
+        }
+    }
+
+    @Test
+    void csvClassesAndTheDivergenceFactorAreBounded() throws IOException {
+        String classes = error("name: x\ndata:\n  csv: {train: a.csv, test: b.csv, classes: 2000000000, shape: [1, 8, 8]}\n"
+                + "train: {epochs: 1, learningRate: 1}\n");
+        assertTrue(classes.contains("c.yaml:3") && classes.contains("data.csv.classes must be 2..65536") && classes.contains("2000000000"),
+                classes);
+        String factor = error("name: x\ntrain: {epochs: 1, learningRate: 1, divergenceFactor: 0.5}\n");
+        assertTrue(factor.contains("train.divergenceFactor must be > 1") && factor.contains("0.5"), factor);
     }
 }
