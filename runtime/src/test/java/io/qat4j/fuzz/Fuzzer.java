@@ -23,11 +23,14 @@ import java.util.function.UnaryOperator;
  * <p>Not coverage-guided: mutants that parse, or that end in an outcome not seen before, join the
  * corpus (at most {@link Builder#maxCorpus} entries), which lets edits stack into valid-but-odd
  * inputs. The first pass replays the seeds unchanged. Everything is derived from one seed, so the
- * same build, seed and count replay the same inputs.
+ * same build, seed and count replay the same inputs (as long as no input is a time or memory
+ * finding, which keeps it out of the corpus).
  *
  * <p>System properties: {@code qat4j.fuzz.iterations} (inputs per target, overrides each target's
  * short-run default), {@code qat4j.fuzz.seed} (default 1), {@code qat4j.fuzz.report} (a folder:
  * each target writes {@code <target>.json} there), {@code qat4j.fuzz.revision} (recorded in it).
+ * The targets' JUnit {@code @Timeout}s fit the short run; a long run sets
+ * {@code junit.jupiter.execution.timeout.mode=disabled} and relies on the per-input time limit.
  */
 public final class Fuzzer {
 
