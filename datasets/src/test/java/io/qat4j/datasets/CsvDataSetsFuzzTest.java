@@ -49,7 +49,7 @@ class CsvDataSetsFuzzTest {
                 .allow(CsvFormatException.class)
                 .maxInputBytes(1 << 12)
                 .maxAllocatedBytes(64L << 20)
-                .iterations(Fuzzer.iterations(40_000))
+                .iterations(Fuzzer.iterations(30_000))
                 .run(input -> {
                     Files.write(file, input);
                     try {

@@ -74,7 +74,7 @@ class IdxReaderFuzzTest {
                 .repair(IdxReaderFuzzTest::gzip, 0.2)
                 .maxInputBytes(1 << 14)
                 .maxAllocatedBytes(64L << 20)
-                .iterations(Fuzzer.iterations(60_000))
+                .iterations(Fuzzer.iterations(40_000))
                 .run(input -> {
                     Files.write(file, input);
                     IdxReader.read(file);

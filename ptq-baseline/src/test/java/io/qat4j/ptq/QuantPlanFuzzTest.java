@@ -59,7 +59,7 @@ class QuantPlanFuzzTest {
                 .allow(QuantPlanFormatException.class)
                 .maxInputBytes(1 << 14)
                 .maxAllocatedBytes(64L << 20)
-                .iterations(Fuzzer.iterations(50_000))
+                .iterations(Fuzzer.iterations(30_000))
                 .run(input -> {
                     Files.write(file, input);
                     try {

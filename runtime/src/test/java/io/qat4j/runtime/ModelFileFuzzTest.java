@@ -68,7 +68,7 @@ class ModelFileFuzzTest {
                 .repair(ModelFileFuzzTest::repairPrelude, 0.9)
                 .maxInputBytes(1 << 14)
                 .maxAllocatedBytes(64L << 20)
-                .iterations(Fuzzer.iterations(60_000))
+                .iterations(Fuzzer.iterations(40_000))
                 .run(input -> {
                     Files.write(file, input);
                     Int8Model.load(file);
