@@ -210,6 +210,10 @@ public final class Fuzzer {
             } else if ((thrown == null || newOutcome) && warm && corpus.size() < b.maxCorpus + b.seeds.size()) {
                 corpus.add(input);
             }
+            if ((i + 1) % 100_000 == 0) {
+                System.out.printf("fuzz %s: %d of %d inputs, %.0f s, findings %d, outcomes %s%n", b.name, i + 1, b.iterations,
+                        (System.nanoTime() - start) / 1e9, findingCount, outcomes);
+            }
             if (thrown instanceof VirtualMachineError && !(thrown instanceof OutOfMemoryError) && !(thrown instanceof StackOverflowError)) {
                 throw (VirtualMachineError) thrown;
             }
