@@ -18,9 +18,19 @@ import org.nd4j.linalg.factory.Nd4j;
  * DataVec's {@link CSVRecordReader} into a {@link DataSet}: features float32, multiplied by
  * {@code scale} and reshaped to {@code [N, shape...]} (e.g. {@code [N, 1, 28, 28]} for the
  * Fashion-MNIST CSV export with {@code scale = 1/255}), labels one-hot {@code [N, classes]}.
- * Every problem is an {@link IOException} naming the file, the line and what to fix.
+ * Every problem with the file's content is a {@link CsvFormatException} naming the file, the line
+ * and what to fix. The class count and the feature count are bounded ({@link #MAX_CLASSES},
+ * {@link #MAX_FEATURES}) and the one-hot labels are sized before they are allocated, so a wrong
+ * format gives an error, never an OutOfMemoryError.
  */
 public final class CsvDataSets {
+
+    /** Most classes a format may declare (the one-hot labels take {@code N * classes} floats). */
+    public static final int MAX_CLASSES = 1 << 16;
+    /** Most feature values per example (a 3 x 2048 x 2048 image has 12.6 M). */
+    public static final long MAX_FEATURES = 1L << 24;
+    /** Most values in one features or labels array (a Java array's limit, with headroom). */
+    static final long MAX_ARRAY_VALUES = Integer.MAX_VALUE - 8;
 
     /**
      * How to read a CSV file.
@@ -34,8 +44,8 @@ public final class CsvDataSets {
      */
     public record Format(int labelColumn, int classes, int skipLines, char delimiter, long[] shape, double scale) {
         public Format {
-            if (classes < 2) {
-                throw new IllegalArgumentException("csv: classes must be >= 2, got " + classes);
+            if (classes < 2 || classes > MAX_CLASSES) {
+                throw new IllegalArgumentException("csv: classes must be in 2.." + MAX_CLASSES + ", got " + classes);
             }
             if (skipLines < 0) {
                 throw new IllegalArgumentException("csv: skipLines must be >= 0, got " + skipLines);
@@ -43,9 +53,14 @@ public final class CsvDataSets {
             if (shape == null || shape.length == 0) {
                 throw new IllegalArgumentException("csv: give the per-example feature shape, e.g. [1, 28, 28]");
             }
+            long features = 1;
             for (long d : shape) {
                 if (d < 1) {
                     throw new IllegalArgumentException("csv: shape dimensions must be >= 1, got " + java.util.Arrays.toString(shape));
+                }
+                if (d > MAX_FEATURES || (features *= d) > MAX_FEATURES) {
+                    throw new IllegalArgumentException("csv: shape " + java.util.Arrays.toString(shape) + " has more than " + MAX_FEATURES
+                            + " values per example");
                 }
             }
             if (!(scale > 0) || Double.isInfinite(scale)) {
@@ -68,7 +83,7 @@ public final class CsvDataSets {
 
     public static DataSet read(Path file, Format f) throws IOException {
         if (!Files.isRegularFile(file)) {
-            throw new IOException(file + ": no such CSV file");
+            throw new java.nio.file.NoSuchFileException(file.toString(), null, "no such CSV file");
         }
         int features = (int) f.features();
         List<float[]> rows = new ArrayList<>();
@@ -78,7 +93,7 @@ public final class CsvDataSets {
                 reader.initialize(new FileSplit(file.toFile()));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new IOException(file + ": interrupted while opening", e);
+                throw new java.io.InterruptedIOException(file + ": interrupted while opening");
             }
             int line = f.skipLines();
             while (reader.hasNext()) {
@@ -87,15 +102,15 @@ public final class CsvDataSets {
                 try {
                     record = reader.next();
                 } catch (RuntimeException e) {
-                    throw new IOException(file + ":" + line + ": unreadable CSV record (" + e.getMessage() + ")", e);
+                    throw new CsvFormatException(file + ":" + line + ": unreadable CSV record (" + e.getMessage() + ")", e);
                 }
                 if (record.size() != features + 1) {
-                    throw new IOException(file + ":" + line + ": " + record.size() + " columns, expected " + (features + 1) + " ("
+                    throw new CsvFormatException(file + ":" + line + ": " + record.size() + " columns, expected " + (features + 1) + " ("
                             + features + " features for shape " + java.util.Arrays.toString(f.shape()) + " plus the label)");
                 }
                 int labelAt = f.labelColumn() < 0 ? record.size() + f.labelColumn() : f.labelColumn();
                 if (labelAt < 0 || labelAt >= record.size()) {
-                    throw new IOException(file + ": labelColumn " + f.labelColumn() + " is outside the " + record.size() + " columns");
+                    throw new CsvFormatException(file + ": labelColumn " + f.labelColumn() + " is outside the " + record.size() + " columns");
                 }
                 float[] x = new float[features];
                 int k = 0;
@@ -106,10 +121,10 @@ public final class CsvDataSets {
                         try {
                             y = Integer.parseInt(text);
                         } catch (NumberFormatException e) {
-                            throw new IOException(file + ":" + line + ": label '" + text + "' in column " + c + " is not a class index");
+                            throw new CsvFormatException(file + ":" + line + ": label '" + text + "' in column " + c + " is not a class index");
                         }
                         if (y < 0 || y >= f.classes()) {
-                            throw new IOException(file + ":" + line + ": label " + y + " is outside 0.." + (f.classes() - 1)
+                            throw new CsvFormatException(file + ":" + line + ": label " + y + " is outside 0.." + (f.classes() - 1)
                                     + " (classes: " + f.classes() + ")");
                         }
                         labels.add(y);
@@ -119,11 +134,11 @@ public final class CsvDataSets {
                     try {
                         v = Double.parseDouble(text);
                     } catch (NumberFormatException e) {
-                        throw new IOException(file + ":" + line + ": column " + c + " holds '" + text + "', not a number"
+                        throw new CsvFormatException(file + ":" + line + ": column " + c + " holds '" + text + "', not a number"
                                 + (line == 1 && f.skipLines() == 0 ? " (a header line? set skipLines: 1)" : ""));
                     }
                     if (!Double.isFinite(v)) {
-                        throw new IOException(file + ":" + line + ": column " + c + " is " + text + "; features must be finite");
+                        throw new CsvFormatException(file + ":" + line + ": column " + c + " is " + text + "; features must be finite");
                     }
                     x[k++] = (float) (v * f.scale());
                 }
@@ -131,9 +146,15 @@ public final class CsvDataSets {
             }
         }
         if (rows.isEmpty()) {
-            throw new IOException(file + ": no examples after skipping " + f.skipLines() + " line(s)");
+            throw new CsvFormatException(file + ": no examples after skipping " + f.skipLines() + " line(s)");
         }
         int n = rows.size();
+        for (long values : new long[] {(long) n * features, (long) n * f.classes()}) {
+            if (values > MAX_ARRAY_VALUES) {
+                throw new CsvFormatException(file + ": " + n + " examples of " + features + " features and " + f.classes()
+                        + " classes need " + values + " values in one array, more than " + MAX_ARRAY_VALUES + "; split the file");
+            }
+        }
         float[] all = new float[n * features];
         for (int i = 0; i < n; i++) {
             System.arraycopy(rows.get(i), 0, all, i * features, features);

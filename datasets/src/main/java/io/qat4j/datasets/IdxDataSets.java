@@ -20,8 +20,9 @@ public final class IdxDataSets {
     }
 
     public static DataSet load(Path images, Path labels, int classes) throws IOException {
-        if (classes < 2) {
-            throw new IllegalArgumentException("IdxDataSets: classes must be >= 2, got " + classes);
+        if (classes < 2 || classes > 256) {
+            // IDX labels are unsigned bytes; the bound also keeps the one-hot [N, classes] array small
+            throw new IllegalArgumentException("IdxDataSets: classes must be in 2..256 (IDX labels are bytes), got " + classes);
         }
         IdxReader.IdxArray img = IdxReader.read(images);
         IdxReader.IdxArray lab = IdxReader.read(labels);

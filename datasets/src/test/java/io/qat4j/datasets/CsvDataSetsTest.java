@@ -51,7 +51,29 @@ class CsvDataSetsTest {
         assertTrue(m.contains("no examples"), m);
         m = assertThrows(IOException.class, () -> CsvDataSets.read(dir.resolve("none.csv"), FORMAT)).getMessage();
         assertTrue(m.contains("none.csv: no such CSV file"), m);
-        assertEquals("csv: classes must be >= 2, got 1",
+        assertEquals("csv: classes must be in 2..65536, got 1",
                 assertThrows(IllegalArgumentException.class, () -> new CsvDataSets.Format(0, 1, 0, ',', new long[] {1}, 1)).getMessage());
+    }
+
+    /** Issue 14 §9: {@code classes: 2000000000} ran out of memory allocating the one-hot labels. */
+    @Test
+    void hugeClassCountsAndShapesAreRejectedBeforeAllocating() throws IOException {
+        assertEquals("csv: classes must be in 2..65536, got 2000000000", assertThrows(IllegalArgumentException.class,
+                () -> new CsvDataSets.Format(0, 2_000_000_000, 0, ',', new long[] {1}, 1)).getMessage());
+        String m = assertThrows(IllegalArgumentException.class,
+                () -> new CsvDataSets.Format(0, 10, 0, ',', new long[] {100_000, 100_000}, 1)).getMessage();
+        assertTrue(m.contains("[100000, 100000]") && m.contains("values per example"), m);
+        assertThrows(IllegalArgumentException.class, () -> new CsvDataSets.Format(0, 10, 0, ',', new long[] {1L << 32, 1L << 32}, 1));
+
+        Path f = write("0,1\n".repeat(1 << 15));
+        m = assertThrows(CsvFormatException.class,
+                () -> CsvDataSets.read(f, new CsvDataSets.Format(0, CsvDataSets.MAX_CLASSES, 0, ',', new long[] {1}, 1))).getMessage();
+        assertTrue(m.startsWith(f + ": 32768 examples") && m.contains("65536 classes") && m.contains("split the file"), m);
+    }
+
+    @Test
+    void contentErrorsAreCsvFormatExceptionsAndAMissingFileIsNot() throws IOException {
+        assertThrows(CsvFormatException.class, () -> CsvDataSets.read(write("h\n1,2,3\n"), FORMAT));
+        assertThrows(java.nio.file.NoSuchFileException.class, () -> CsvDataSets.read(dir.resolve("none.csv"), FORMAT));
     }
 }

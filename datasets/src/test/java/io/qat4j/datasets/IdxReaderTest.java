@@ -122,4 +122,11 @@ class IdxReaderTest {
         Path badLabel = write("lab11", idx(0x08, new int[] {2}, new byte[] {1, 11}), false);
         assertThrows(IdxFormatException.class, () -> IdxDataSets.load(images, badLabel, 10));
     }
+
+    @Test
+    void classCountsBeyondByteLabelsAreRejectedBeforeReading() {
+        String m = assertThrows(IllegalArgumentException.class,
+                () -> IdxDataSets.load(dir.resolve("none-images"), dir.resolve("none-labels"), 2_000_000_000)).getMessage();
+        assertTrue(m.contains("2..256") && m.contains("2000000000"), m);
+    }
 }

@@ -21,6 +21,10 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.cfg.CoercionAction;
+import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.type.LogicalType;
 import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 
 import io.qat4j.layers.InputQuantMode;
@@ -124,6 +128,15 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
      * @param totalSensitivity {@code sum S_l(b_l)}
      */
     public record AllocationInfo(String method, double averageBits, long budgetBits, long costBits, double totalSensitivity) {
+        public AllocationInfo {
+            if (!(averageBits > 0) || Double.isInfinite(averageBits)) {
+                throw new IllegalArgumentException("field 'allocation.averageBits' must be finite and > 0, got " + averageBits);
+            }
+            if (budgetBits < 0 || costBits < 0) {
+                throw new IllegalArgumentException("fields 'allocation.budgetBits' and 'allocation.costBits' must be >= 0, got "
+                        + budgetBits + " and " + costBits);
+            }
+        }
     }
 
     /**
@@ -140,8 +153,24 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
     public record Sensitivity(String metric, Map<Integer, Double> weights, Map<Integer, Double> inputs, int perChannelBits,
                               double[] perChannelWeights) {
         public Sensitivity {
-            weights = weights == null ? Map.of() : new TreeMap<>(weights);
-            inputs = inputs == null ? Map.of() : new TreeMap<>(inputs);
+            weights = checked("weights", weights);
+            inputs = checked("inputs", inputs);
+            if (perChannelBits < 0 || perChannelBits > 16) {
+                throw new IllegalArgumentException("field 'sensitivity.perChannelBits' " + perChannelBits + " is out of range; use 0..16");
+            }
+        }
+
+        private static Map<Integer, Double> checked(String field, Map<Integer, Double> byBits) {
+            if (byBits == null) {
+                return Map.of();
+            }
+            for (Map.Entry<Integer, Double> e : byBits.entrySet()) {
+                if (e.getKey() == null || e.getKey() < 1 || e.getKey() > 16 || e.getValue() == null) {
+                    throw new IllegalArgumentException("field 'sensitivity." + field + "' maps bits 1..16 to a figure, got "
+                            + e.getKey() + ": " + e.getValue());
+                }
+            }
+            return new TreeMap<>(byBits);
         }
     }
 
@@ -367,10 +396,24 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
         return b.build();
     }
 
-    static final ObjectMapper JSON = new ObjectMapper()
+    /**
+     * Reads every field as exactly its JSON type: Jackson's defaults would read {@code "weightBits": 8.9}
+     * as 8, {@code "8"} as 8, {@code 1} as true and {@code 0} as the first enum constant (issue 14 §9).
+     * Strings stay allowed for floating-point fields only, where Jackson writes NaN as {@code "NaN"}.
+     */
+    static final ObjectMapper JSON = JsonMapper.builder()
             .enable(SerializationFeature.INDENT_OUTPUT)
             .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
-            .disable(DeserializationFeature.FAIL_ON_NULL_CREATOR_PROPERTIES);
+            .disable(DeserializationFeature.FAIL_ON_NULL_CREATOR_PROPERTIES)
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
+            .enable(DeserializationFeature.FAIL_ON_NUMBERS_FOR_ENUMS)
+            .withCoercionConfig(LogicalType.Integer, c -> c.setCoercion(CoercionInputShape.String, CoercionAction.Fail)
+                    .setCoercion(CoercionInputShape.Float, CoercionAction.Fail))
+            .withCoercionConfig(LogicalType.Boolean, c -> c.setCoercion(CoercionInputShape.String, CoercionAction.Fail)
+                    .setCoercion(CoercionInputShape.Integer, CoercionAction.Fail))
+            .withCoercionConfig(LogicalType.Enum, c -> c.setCoercion(CoercionInputShape.Integer, CoercionAction.Fail))
+            .build();
 
     /** Writes the plan as JSON: to a temporary file, then an atomic rename. */
     public void write(Path file) throws IOException {
@@ -393,19 +436,19 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
         }
     }
 
-    /** Reads and validates a plan; any problem is an {@link IllegalArgumentException} naming the file, layer and field. */
+    /** Reads and validates a plan; any problem is a {@link QuantPlanFormatException} naming the file, layer and field. */
     public static QuantPlan read(Path file) {
         try {
             return JSON.readValue(file.toFile(), QuantPlan.class);
         } catch (NoSuchFileException | java.io.FileNotFoundException e) {
-            throw new IllegalArgumentException(file + ": no such plan file; write one with `qat4j ptq`");
+            throw new QuantPlanFormatException(file + ": no such plan file; write one with `qat4j ptq`");
         } catch (ValueInstantiationException e) {
             Throwable cause = e.getCause() != null ? e.getCause() : e;
-            throw new IllegalArgumentException(file + ": " + cause.getMessage(), e);
+            throw new QuantPlanFormatException(file + ": " + cause.getMessage(), e);
         } catch (JsonMappingException e) {
-            throw new IllegalArgumentException(file + ": " + e.getOriginalMessage() + " at " + path(e), e);
+            throw new QuantPlanFormatException(file + ": " + e.getOriginalMessage() + " at " + path(e), e);
         } catch (IOException e) {
-            throw new IllegalArgumentException(file + ": not a readable plan: " + e.getMessage(), e);
+            throw new QuantPlanFormatException(file + ": not a readable plan: " + e.getMessage(), e);
         }
     }
 
