@@ -272,7 +272,7 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
         public Quantization {
             if (weights != null && inputs != null) {
                 QuantSettings first = settings(weights, inputs).clone();   // validates bits and combinations now
-                first.setInputSigned(firstLayerSigned);
+                first.setInputSigned(firstLayerSigned != null && firstLayerSigned);
                 try {
                     first.validate("first");   // what wrapping the first layer checks, before any data is read
                 } catch (IllegalArgumentException e) {

@@ -152,10 +152,10 @@ class ConfigLoaderTest {
         String weights = error("name: x\nfp32: a.zip\nquantization: {weights: {mode: LSQ_PLUS, bits: 4}, inputs: {mode: LSQ}}\n"
                 + "train: {epochs: 1, learningRate: 1}\n");
         assertTrue(weights.contains("weight mode LSQ_PLUS cannot be exported"), weights);
-        String signedPact = error("name: x\nfp32: a.zip\nquantization: {weights: {mode: LSQ, bits: 4}, inputs: {mode: PACT, bits: 4}, "
+        // a signed first-layer input needs >= 2 bits (issue 14 #5); signed PACT ([-alpha, alpha]) is allowed
+        String signedOneBit = error("name: x\nfp32: a.zip\nquantization: {weights: {mode: LSQ, bits: 4}, inputs: {mode: PACT, bits: 1}, "
                 + "firstLayerSigned: true}\ntrain: {epochs: 1, learningRate: 1}\n");
-        assertTrue(signedPact.contains("firstLayerSigned") && signedPact.contains("PACT clips to [0, alpha] and needs unsigned inputs"),
-                signedPact);
+        assertTrue(signedOneBit.contains("firstLayerSigned") && signedOneBit.contains("inputBits >= 2"), signedOneBit);
         Path variant = write("name: e\nfp32: {model: m.zip}\nvariants:\n  - name: a\n"
                 + "    quantization: {weights: {mode: LSQ, bits: 10}, inputs: {mode: LSQ}}\n    train: {epochs: 1, learningRate: 0.001}\n");
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(variant, ExperimentConfig.class));
