@@ -115,8 +115,8 @@ public final class QatCommand implements Callable<Integer> {
             summary.put("exportNotes", e.notes());
             java.util.List<String> warnings = io.qat4j.layers.QuantizationWarnings.raised();
             summary.put("warnings", warnings);
-            for (String w : warnings) {
-                out.println("warning: " + w);
+            for (String warning : warnings) {
+                out.println("warning: " + warning);
             }
             Runs.writeAtomic(dir.resolve("summary.json"), Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(summary));
             out.printf("FP32 %.4f, QAT %.4f, INT8 runtime %.4f, agreement %.4f, %s: %d bytes (%.3fx of FP32 parameters)%n", fpAccuracy,
