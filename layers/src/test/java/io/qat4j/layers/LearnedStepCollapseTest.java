@@ -61,12 +61,17 @@ class LearnedStepCollapseTest {
             MultiLayerNetwork q = QuantizedModel.wrap(fp32, QuantizationPlan.uniform(
                     QuantSettings.of(WeightQuantMode.LSQ, 4, inputs, 4))).network();
             q.setLearningRate(0.02);
+            QuantizationWarnings.drain();
             for (int e = 0; e < 4; e++) {
                 InputSignednessTest.fit(q, train, 1);
                 assertPositive(q);   // after every epoch, i.e. after the last update of the epoch too
             }
             double acc = InputSignednessTest.accuracy(q, test);
-            System.out.printf("lr 0.02, W4A4 %s: accuracy %.4f; warnings %s%n", inputs, acc, QuantizationWarnings.drain());
+            java.util.List<String> warnings = QuantizationWarnings.drain();
+            System.out.printf("lr 0.02, W4A4 %s: accuracy %.4f; %d projections, e.g. %s%n", inputs, acc, warnings.size(),
+                    warnings.isEmpty() ? "-" : warnings.get(0));
+            // the case is real: the optimizer did drive a step below its floor (else this test would prove nothing)
+            assertTrue(warnings.stream().anyMatch(w -> w.contains("fell below its floor")), warnings.toString());
             Int8Exporter.export(q, train.getFeatures());   // exports without a collapse error
         }
     }
@@ -108,5 +113,30 @@ class LearnedStepCollapseTest {
             QuantizerCollapsedException e = assertThrows(QuantizerCollapsedException.class, () -> q.output(train.getFeatures()));
             assertTrue(e.getMessage().contains("'layer1'") && e.getMessage().contains(key + "[0] = 0.0"), e.getMessage());
         }
+    }
+
+    @Test
+    void everyQuantizedLayerProjectsItsStepRightAfterAnUpdate() {
+        // DL4J calls applyConstraints after every update: a step the update drove to <= 0 never reaches a checkpoint,
+        // also in an activation-quantizer layer (graph-mode quantizers on Add/concat outputs)
+        DataSet train = InputSignednessTest.linearProjection(256, 16);
+        QuantSettings s = QuantSettings.of(WeightQuantMode.LSQ, 8, InputQuantMode.LSQ, 8);
+        MultiLayerNetwork q = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(3).updater(new Adam(0.01)).list()
+                .layer(io.qat4j.layers.conf.QuantizedDenseLayer.of(new DenseLayer.Builder().nOut(16).activation(Activation.TANH).build(), s))
+                .layer(io.qat4j.layers.conf.ActivationQuantizerLayer.of("aq", s.clone()))
+                .layer(io.qat4j.layers.conf.QuantizedOutputLayer.of(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(5)
+                        .activation(Activation.SOFTMAX).build(), s.clone()))
+                .setInputType(InputType.feedForward(12)).build());
+        q.init();
+        q.fit(train);   // one training batch sets the floors
+        for (int l = 0; l < 3; l++) {
+            q.getLayer(l).getParam(QuantizerParams.INPUT_STEP_KEY).putScalar(0, -0.5);   // what a bad update leaves
+            if (q.getLayer(l).paramTable().containsKey(QuantizerParams.WEIGHT_STEP_KEY)) {
+                q.getLayer(l).getParam(QuantizerParams.WEIGHT_STEP_KEY).putScalar(0, -0.5);
+            }
+            q.getLayer(l).applyConstraints(1, 0);
+        }
+        assertPositive(q);
+        q.output(train.getFeatures());   // inference runs: nothing collapsed is left
     }
 }

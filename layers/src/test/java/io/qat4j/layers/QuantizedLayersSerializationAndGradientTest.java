@@ -31,6 +31,7 @@ class QuantizedLayersSerializationAndGradientTest {
         QuantSettings s = QuantSettings.of(WeightQuantMode.LSQ_PLUS, 5, InputQuantMode.LSQ_PLUS, 6);
         s.setWeightPerChannel(false);
         s.setInputSigned(true);
+        s.setInputSignFromData(false);
         s.setEnabled(false);
         s.setObserverEnabled(false);
         s.setAveragingConstant(0.125);

@@ -8,8 +8,9 @@ import io.qat4j.runtime.reference.ReferenceKernels;
 /**
  * A loaded integer model, ready to run. Immutable and thread-safe: every {@link #run} call uses its
  * own buffers. Input floats are quantized with the input tensor's scale and zero point
- * ({@code clamp(floor(x/s + 1/2) + z, -128, 127)}, ties toward +infinity as every requantization in the
- * model, see {@link #roundHalfUp}); outputs are the
+ * ({@code clamp(floor(x/s + 1/2) + z, -128, 127)} in single-rounding files, ties toward +infinity as every
+ * requantization in them, see {@link #roundHalfUp}; {@code rint}, ties to even, in double-rounding files,
+ * as before format version 2); outputs are the
  * final int8 tensor, or its dequantized values {@code s (q - z)}.
  *
  * <p>Bad input is refused, never turned into numbers: a graph beyond its {@link ModelLimits} before
@@ -186,13 +187,14 @@ public final class Int8Model {
         checkLength("input", x.length, n, inputSize());
         Int8Graph.Tensor t = graph.tensors().get(graph.input());
         byte[] q = new byte[x.length];
+        boolean single = graph.rounding() == FixedPoint.Rounding.SINGLE;   // files with flags 0 keep their half-to-even inputs
         for (int i = 0; i < x.length; i++) {
             if (!Float.isFinite(x[i])) {
                 throw new ModelInputException(ModelInputException.Problem.NON_FINITE, "input sample " + i / inputSize() + ", element "
                         + i % inputSize() + " (of " + inputSize() + " per sample, shape " + java.util.Arrays.toString(inputShape()) + ") is "
                         + x[i] + "; the INT8 runtime takes finite values only: clean or impute the data first");
             }
-            double v = roundHalfUp(x[i] / t.scale()) + t.zeroPoint();
+            double v = (single ? roundHalfUp(x[i] / t.scale()) : Math.rint(x[i] / t.scale())) + t.zeroPoint();
             q[i] = (byte) Math.max(-128, Math.min(127, v));
         }
         return q;

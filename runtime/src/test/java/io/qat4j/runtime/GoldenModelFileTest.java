@@ -81,4 +81,42 @@ class GoldenModelFileTest {
         Files.write(dir.resolve("v1-cnn-w4.input.f32"), in.array());
         Files.write(dir.resolve("v1-cnn-w4.output.i8"), m.runQuantized(m.quantizeInput(x, SAMPLES), SAMPLES));
     }
+
+    /**
+     * Inputs exactly between two codes: the files checked in here round requantizations twice (flags 0),
+     * and their inputs keep the half-to-even rounding they were written with; the same graph with
+     * single rounding rounds input ties toward +infinity, as its requantizations and qat4j's fake-quant
+     * activations do (runtime/FORMAT.md, "Rounding of activation codes").
+     */
+    @Test
+    void inputTiesRoundHalfToEvenInDoubleRoundingFilesAndUpInSingleRoundingOnes() throws Exception {
+        Int8Graph file = Int8Model.load(Path.of(GoldenModelFileTest.class.getResource(MODEL).toURI())).graph();
+        assertEquals(FixedPoint.Rounding.DOUBLE, file.rounding());
+        // the same graph with a power-of-two input scale, so that float inputs can sit exactly on ties
+        java.util.List<Int8Graph.Tensor> tensors = new java.util.ArrayList<>(file.tensors());
+        Int8Graph.Tensor orig = tensors.get(file.input());
+        tensors.set(file.input(), new Int8Graph.Tensor(orig.dims(), 1.0 / 64, orig.zeroPoint()));
+        Int8Graph g = new Int8Graph(tensors, file.nodes(), file.input(), file.output(), file.rounding());
+        Int8Model v1 = new Int8Model(g);
+        Int8Graph.Tensor in = g.tensors().get(g.input());
+        int n = v1.inputSize();
+        float[] x = new float[n];
+        int[] evenCodes = new int[n];
+        int[] upCodes = new int[n];
+        for (int i = 0; i < n; i++) {
+            double half = (i % 9) - 4 + 0.5;   // ... -3.5, -2.5, ..., 4.5 steps from the zero point
+            x[i] = (float) (half * in.scale());
+            if ((double) x[i] / in.scale() != half) {
+                throw new AssertionError("the tie must be exact in float: " + x[i]);
+            }
+            evenCodes[i] = (int) Math.max(-128, Math.min(127, Math.rint(half) + in.zeroPoint()));
+            upCodes[i] = (int) Math.max(-128, Math.min(127, Math.floor(half + 0.5) + in.zeroPoint()));
+        }
+        byte[] even = v1.quantizeInput(x, 1);
+        byte[] up = new Int8Model(new Int8Graph(g.tensors(), g.nodes(), g.input(), g.output(), FixedPoint.Rounding.SINGLE)).quantizeInput(x, 1);
+        for (int i = 0; i < n; i++) {
+            assertEquals(evenCodes[i], even[i], "double-rounding file, element " + i);
+            assertEquals(upCodes[i], up[i], "single-rounding graph, element " + i);
+        }
+    }
 }

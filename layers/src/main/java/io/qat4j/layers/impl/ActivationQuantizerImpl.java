@@ -36,7 +36,8 @@ public class ActivationQuantizerImpl extends org.deeplearning4j.nn.layers.BaseLa
         }
         INDArray q;
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-            q = InputQuantization.forward(settings(), input, training, paramTable(), QuantizedLayerSupport.name(this));
+            q = InputQuantization.forward(settings(), input, training, paramTable(), QuantizedLayerSupport.name(this),
+                    support::rememberInputFloor);
         }
         return workspaceMgr.dup(ArrayType.ACTIVATIONS, q);
     }

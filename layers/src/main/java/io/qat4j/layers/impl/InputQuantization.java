@@ -126,7 +126,7 @@ public final class InputQuantization {
         }
         double[] v = FastQuant.read(x);
         if (training) {
-            resolveSign(s, minimum(v), layer, "a training batch");
+            resolveSign(s, params, v, layer, "a training batch");
         }
         INDArray count = params.get(QuantizerParams.INPUT_COUNT_KEY);
         QuantSpec spec = spec(s);
@@ -134,7 +134,7 @@ public final class InputQuantization {
         switch (s.getInputMode()) {
             case FIXED -> {
                 if (training && s.isObserverEnabled()) {
-                    observe(s, v, params);
+                    observe(s, v, params, layer);
                 }
                 requireInitialized(count, layer, "observed");
                 QParams qp = fixedQParams(s, params);
@@ -143,7 +143,7 @@ public final class InputQuantization {
             }
             case LSQ -> {
                 if (training && count.getDouble(0) == 0) {
-                    params.get(QuantizerParams.INPUT_STEP_KEY).putScalar(0, initialLsqStep(spec, v));
+                    params.get(QuantizerParams.INPUT_STEP_KEY).putScalar(0, initialLsqStep(spec, v, layer));
                     count.putScalar(0, 1);
                 }
                 requireInitialized(count, layer, "initialized");
@@ -154,7 +154,7 @@ public final class InputQuantization {
             }
             case LSQ_PLUS -> {
                 if (training && count.getDouble(0) == 0) {
-                    double[] range = minMax(v);
+                    double[] range = minMax(v, layer);
                     LsqPlusQuantizer.Params p = new LsqPlusQuantizer(spec).initFromRange(new double[] {range[0]}, new double[] {range[1]});
                     params.get(QuantizerParams.INPUT_STEP_KEY).putScalar(0, p.step()[0]);
                     params.get(QuantizerParams.INPUT_OFFSET_KEY).putScalar(0, p.offset()[0]);
@@ -290,47 +290,76 @@ public final class InputQuantization {
         return Math.max(STEP_FLOOR_FRACTION * init, LsqQuantizer.MIN_STEP);
     }
 
-    /** The smallest non-NaN value (+inf for an empty or all-NaN batch). */
-    private static double minimum(double[] v) {
+    /**
+     * Negative values smaller than this fraction of the batch's largest |x| do not make a quantizer
+     * signed: they are below one 8-bit step (1/255) of the range, float noise rather than signed data,
+     * and clipping them to 0 changes nothing an integer model could represent.
+     */
+    static final double SIGN_THRESHOLD = 1e-3;
+
+    /**
+     * Makes an unsigned quantizer signed when the data hold a clearly negative value ({@code min <
+     * -SIGN_THRESHOLD max|x|}) and the settings take signedness from the data; warns when they do not.
+     * A learned step that was already initialized for the unsigned range is rescaled by
+     * {@code (2^b - 1) / (2^(b-1) - 1)} so that the largest representable value stays where it was.
+     * Signed data at 1 bit is an error.
+     */
+    private static void resolveSign(QuantSettings s, Map<String, INDArray> params, double[] v, String layer, String source) {
+        if (s.isInputSigned()) {
+            return;
+        }
         double lo = Double.POSITIVE_INFINITY;
+        double absMax = 0;
         for (double d : v) {
             if (d < lo) {
                 lo = d;
             }
+            if (Math.abs(d) > absMax) {
+                absMax = Math.abs(d);
+            }
         }
-        return lo;
+        resolveSign(s, params, lo, absMax, layer, source);
     }
 
-    /**
-     * Makes an unsigned quantizer signed when {@code min < 0} and the settings take signedness from
-     * the data; warns when they do not. Signed data at 1 bit is an error.
-     */
-    private static void resolveSign(QuantSettings s, double min, String layer, String source) {
-        if (!(min < 0) || s.isInputSigned()) {
+    private static void resolveSign(QuantSettings s, Map<String, INDArray> params, double min, double absMax, String layer, String source) {
+        if (s.isInputSigned() || !(min < -SIGN_THRESHOLD * absMax)) {
             return;
         }
-        if (s.isInputSignFromData()) {
-            if (s.getInputBits() < 2) {
-                throw new IllegalArgumentException("layer '" + layer + "': " + source + " has negative input values (minimum " + min
-                        + ") but inputBits is 1: a 1-bit signed range cannot represent them (a symmetric 1-bit grid holds only "
-                        + "{0, 2t}); use inputBits >= 2 for this layer");
-            }
-            s.setInputSigned(true);
-        } else {
+        if (!s.isInputSignFromData()) {
             QuantizationWarnings.warnOnce("unsigned:" + layer, "layer '" + layer + "': the input quantizer is set unsigned "
                     + "(inputSigned=false, inputSignFromData=false) but " + source + " has negative values (minimum " + min
-                    + "); they are clipped to 0. Set inputSigned=true (qat4j config: quantization.firstLayerSigned: true for the "
-                    + "first layer), or remove the setting so that signedness follows the data");
+                    + "); they are clipped to 0. Set inputSigned=true for this layer (QuantSettings.setInputSigned; in a qat4j config "
+                    + "quantization.firstLayerSigned: true when it is the network's first layer), or leave inputSignFromData on so that "
+                    + "signedness follows the data");
+            return;
         }
+        if (s.getInputBits() < 2) {
+            throw new IllegalArgumentException("layer '" + layer + "': " + source + " has negative input values (minimum " + min
+                    + ") but inputBits is 1: a 1-bit signed range cannot represent them (a symmetric 1-bit grid holds only "
+                    + "{0, 2t}); use inputBits >= 2 for this layer");
+        }
+        INDArray count = params.get(QuantizerParams.INPUT_COUNT_KEY);
+        boolean initialized = count != null && count.getDouble(0) > 0;
+        if (initialized && (s.getInputMode() == InputQuantMode.LSQ || s.getInputMode() == InputQuantMode.LSQ_PLUS)) {
+            INDArray step = params.get(QuantizerParams.INPUT_STEP_KEY);
+            double factor = ((1 << s.getInputBits()) - 1.0) / ((1 << (s.getInputBits() - 1)) - 1.0);
+            step.putScalar(0, step.getDouble(0) * factor);
+            QuantizationWarnings.warnOnce("signed:" + layer, "layer '" + layer + "': " + source + " has negative values (minimum " + min
+                    + ") after the input quantizer was initialized unsigned; it is now signed and its step was scaled by " + factor
+                    + " to keep its range (half the resolution on the positive side). Calibrate on data that shows the negative "
+                    + "values, or set inputSigned=true for this layer");
+        }
+        s.setInputSigned(true);
     }
 
-    /** {min, max} of the values; NaN or Inf is an error. */
-    private static double[] minMax(double[] v) {
+    /** {min, max} of the values; NaN or Inf is an error naming the layer. */
+    private static double[] minMax(double[] v, String layer) {
         double lo = Double.POSITIVE_INFINITY;
         double hi = Double.NEGATIVE_INFINITY;
         for (double d : v) {
             if (!Double.isFinite(d)) {
-                throw new IllegalArgumentException("input quantizer: the batch holds NaN or Inf; the training diverged or the data is bad");
+                throw new IllegalArgumentException("layer '" + layer + "': the input quantizer's batch holds " + d
+                        + "; the training diverged or the data is bad (check the data for NaN/Inf, lower the learning rate)");
             }
             lo = Math.min(lo, d);
             hi = Math.max(hi, d);
@@ -344,7 +373,7 @@ public final class InputQuantization {
             throw new IllegalArgumentException("layer '" + layer + "': input range must be finite with min <= max, got [" + min + ", "
                     + max + "]");
         }
-        resolveSign(s, min, layer, "the calibrated range");
+        resolveSign(s, params, min, Math.max(-min, Math.abs(max)), layer, "the calibrated range");
         switch (s.getInputMode()) {
             case NONE -> {
             }
@@ -371,11 +400,12 @@ public final class InputQuantization {
     }
 
     /** LSQ's initialization {@code 2 mean|x| / sqrt(Qp)}. */
-    private static double initialLsqStep(QuantSpec spec, double[] v) {
+    private static double initialLsqStep(QuantSpec spec, double[] v, String layer) {
         double sum = 0;
         for (double d : v) {
             if (!Double.isFinite(d)) {
-                throw new IllegalArgumentException("input quantizer: the first batch holds NaN or Inf; the data is bad or the network diverged");
+                throw new IllegalArgumentException("layer '" + layer + "': the input quantizer's first batch holds " + d
+                        + "; the data is bad or the network diverged");
             }
             sum += Math.abs(d);
         }
@@ -391,8 +421,8 @@ public final class InputQuantization {
         return LsqQuantizer.gradScale(perSample, qp);
     }
 
-    private static void observe(QuantSettings s, double[] v, Map<String, INDArray> params) {
-        double[] range = minMax(v);
+    private static void observe(QuantSettings s, double[] v, Map<String, INDArray> params, String layer) {
+        double[] range = minMax(v, layer);
         INDArray min = params.get(QuantizerParams.INPUT_MIN_KEY);
         INDArray max = params.get(QuantizerParams.INPUT_MAX_KEY);
         INDArray count = params.get(QuantizerParams.INPUT_COUNT_KEY);

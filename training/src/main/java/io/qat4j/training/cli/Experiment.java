@@ -235,6 +235,7 @@ final class Experiment {
         Trainer trainer = rc.distillation() == null ? new Trainer()
                 : new Trainer(new Trainer.Distillation(fp32, rc.distillation().weight(), rc.distillation().temperature()));
         long tt = System.nanoTime();
+        io.qat4j.layers.QuantizationWarnings.drain();   // this variant's warnings only (layer names repeat across variants)
         Trainer.Result r = trainer.train(start.network(), data.train(), data.validation(), rc.train().toSpec(config.seed()), dir, resume,
                 m -> {
                     log.printf("  %s epoch %d/%d: loss %.4f, accuracy %.4f, %.1f s%n", v.name(), m.epoch(), rc.train().epochs(),
@@ -242,6 +243,9 @@ final class Experiment {
                     log.flush();
                 }, ProgressBars.forConsole());
         double trainSeconds = (System.nanoTime() - tt) / 1e9;
+        for (String warning : io.qat4j.layers.QuantizationWarnings.drain()) {
+            log.println("  " + v.name() + " warning: " + warning);
+        }
         String method = "QAT " + rc.quantization().weights().mode() + "/" + rc.quantization().inputs().mode()
                 + (rc.distillation() != null ? " + KD" : "") + " from PTQ plan";
         return evaluate(v, method, weightsLabel(p, run.result().plan()), inputsLabel(p, rc.quantization().inputs().bits()), new QuantizedModel.Wrapped<>(

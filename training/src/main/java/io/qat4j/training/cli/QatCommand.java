@@ -65,6 +65,7 @@ public final class QatCommand implements Callable<Integer> {
             Runs.RunData data = start.data();
             MultiLayerNetwork teacher = start.fp32();
             double fpAccuracy = Trainer.accuracy(teacher, data.test());
+            io.qat4j.layers.QuantizationWarnings.drain();   // this run's warnings only (an earlier run in this JVM may have raised some)
             QuantizedModel.Wrapped<MultiLayerNetwork> w;
             if (c.ptq() != null) {
                 PtqRun ptq = PtqRun.run(teacher, data.train(), c.ptq(), out);

@@ -184,8 +184,17 @@ final class Runs {
                     ? "continue that run with --resume, choose another --out, or add --force to start over there"
                     : "choose another --out, or add --force to replace them");
         }
+        // --force replaces the earlier run: its results must not survive next to the new run's provenance
+        // (only the files qat4j commands write; nothing else in the directory is touched)
+        for (String f : FORCE_REPLACED) {
+            Files.deleteIfExists(dir.resolve(f));
+        }
         return null;
     }
+
+    /** The single-run outputs a forced run deletes first (training files are removed by the trainer itself). */
+    static final java.util.List<String> FORCE_REPLACED = java.util.List.of("model.q4j", "summary.json", "plan.json", "ptq-float.zip",
+            "sensitivity.csv", "sensitivity.json", "provenance.json", "resolved-config.yaml");
 
     /**
      * Why {@code resolved} may not continue the run whose configuration is {@code stored}, or null.
@@ -240,6 +249,9 @@ final class Runs {
             for (String n : names) {
                 com.fasterxml.jackson.databind.JsonNode x = a.path(n);
                 com.fasterxml.jackson.databind.JsonNode y = b.path(n);
+                if (n.equals("firstLayerSigned") && unsetOrFalse(x) && unsetOrFalse(y)) {
+                    continue;   // runs resolved before 0.1's signedness-from-data recorded an absent value as false
+                }
                 String d = firstDifference(path.isEmpty() ? n : path + "." + n, x, y);
                 if (d != null) {
                     return d;
@@ -256,6 +268,10 @@ final class Runs {
         }
         return "'" + (path.isEmpty() ? "(the whole file)" : path) + "' (" + (a.isMissingNode() ? "absent" : a.toString()) + " there, "
                 + (b.isMissingNode() ? "absent" : b.toString()) + " here)";
+    }
+
+    private static boolean unsetOrFalse(com.fasterxml.jackson.databind.JsonNode v) {
+        return v.isMissingNode() || v.isNull() || (v.isBoolean() && !v.booleanValue());
     }
 
     private static DataSet limit(DataSet ds, Integer n) {

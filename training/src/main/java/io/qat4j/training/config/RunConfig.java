@@ -65,6 +65,10 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
             throw new IllegalArgumentException("ptq.weightQuantizer '" + ptq.weightQuantizer() + "' does not fit quantization.weights.mode "
                     + quantization.weights().mode() + " (uniform goes with LSQ, binary with BINARY, ternary with TERNARY)");
         }
+        if (ptq != null && quantization != null && quantization.firstLayerSigned() != null) {
+            throw new IllegalArgumentException("quantization.firstLayerSigned has no effect when QAT starts from a PTQ plan ('ptq' section): "
+                    + "the plan takes every layer's input signedness from the calibration data; remove firstLayerSigned");
+        }
         if (ptq != null && quantization != null && ptq.averageBits() == null
                 && (ptq.weightBits() != quantization.weights().bits() || ptq.inputBits() != quantization.inputs().bits())) {
             throw new IllegalArgumentException("ptq.weightBits/inputBits (" + ptq.weightBits() + "/" + ptq.inputBits()
