@@ -77,10 +77,12 @@ public class Int8RuntimeBenchmark {
         t.add(new Int8Graph.Tensor(new int[] {128}, 0.05, -128));
         t.add(new Int8Graph.Tensor(new int[] {10}, 0.1, 0));
         List<Int8Graph.Node> n = new ArrayList<>();
-        n.add(new Int8Graph.Conv2D(0, 1, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, codes(r, 16 * 9), new int[16], requant(r, 16, true)));
-        n.add(new Int8Graph.MaxPool(1, 2, 2, 2, 2, 2, 0, 0, 0, 0));
-        n.add(new Int8Graph.Conv2D(2, 3, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, codes(r, 32 * 16 * 9), new int[32], requant(r, 32, true)));
-        n.add(new Int8Graph.MaxPool(3, 4, 2, 2, 2, 2, 0, 0, 0, 0));
+        Int8Graph.Window same3x3 = new Int8Graph.Window(3, 3, 1, 1, 1, 1, 1, 1, 1, 1);
+        Int8Graph.Window pool2x2 = Int8Graph.Window.pool(2, 2, 2, 2, 0, 0, 0, 0);
+        n.add(new Int8Graph.Conv2D(0, 1, 16, 1, same3x3, 8, codes(r, 16 * 9), new int[16], requant(r, 16, true)));
+        n.add(new Int8Graph.MaxPool(1, 2, pool2x2));
+        n.add(new Int8Graph.Conv2D(2, 3, 32, 16, same3x3, 8, codes(r, 32 * 16 * 9), new int[32], requant(r, 32, true)));
+        n.add(new Int8Graph.MaxPool(3, 4, pool2x2));
         n.add(new Int8Graph.Flatten(4, 5));
         n.add(new Int8Graph.Dense(5, 6, 128, 1568, 8, codes(r, 128 * 1568), new int[128], requant(r, 128, true)));
         n.add(new Int8Graph.Dense(6, 7, 10, 128, 8, codes(r, 1280), new int[10], requant(r, 10, false)));

@@ -43,7 +43,7 @@ public final class NodeProfile {
             for (int i = 0; i < nanos.length; i++) {
                 double ms = nanos[i] / (double) iterations / 1e6;
                 total += ms;
-                System.out.printf("  node %d %-8s %8.2f ms%n", i, g.nodes().get(i).getClass().getSimpleName(), ms);
+                System.out.printf("  node %d %-8s %8.2f ms%n", i, g.nodes().get(i).kind().label(), ms);
             }
             System.out.printf("  total          %8.2f ms%n", total);
         }

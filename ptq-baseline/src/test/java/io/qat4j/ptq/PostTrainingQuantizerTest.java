@@ -94,10 +94,13 @@ class PostTrainingQuantizerTest {
         Int8Exporter.Result exported = Int8Exporter.export(qat.network(), cal.getFeatures());
         List<Integer> weightBits = new java.util.ArrayList<>();
         for (io.qat4j.runtime.Int8Graph.Node node : exported.graph().nodes()) {
-            if (node instanceof io.qat4j.runtime.Int8Graph.Conv2D c) {
-                weightBits.add(c.weightBits());
-            } else if (node instanceof io.qat4j.runtime.Int8Graph.Dense d) {
-                weightBits.add(d.weightBits());
+            Integer bits = switch (node.kind()) {
+                case CONV2D -> ((io.qat4j.runtime.Int8Graph.Conv2D) node).weightBits();
+                case DENSE -> ((io.qat4j.runtime.Int8Graph.Dense) node).weightBits();
+                case MAX_POOL, AVG_POOL, FLATTEN, ADD, REQUANTIZE -> null;
+            };
+            if (bits != null) {
+                weightBits.add(bits);
             }
         }
         assertEquals(List.of(8, 1, 1, 8), weightBits);

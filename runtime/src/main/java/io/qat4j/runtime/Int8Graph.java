@@ -74,8 +74,14 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
         }
     }
 
-    /** A graph node reading one tensor and writing another. */
+    /**
+     * A graph node reading one tensor (or two) and writing another. The set is closed: each record
+     * answers its {@link NodeKind}, and code that treats kinds differently switches on {@link #kind()}.
+     */
     public sealed interface Node permits Conv2D, Dense, MaxPool, AvgPool, Flatten, Add, Requantize {
+        /** Which record this is; {@code switch (node.kind())} expressions without a default handle every kind. */
+        NodeKind kind();
+
         int input();
 
         int output();
@@ -83,6 +89,47 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
         /** Every tensor the node reads (the first is {@link #input()}). */
         default int[] inputs() {
             return new int[] {input()};
+        }
+    }
+
+    /**
+     * Where a convolution or pooling window reads, per spatial axis: kernel size, stride, explicit
+     * (possibly asymmetric) padding and dilation. Output row {@code oy} reads input rows
+     * {@code oy strideH - padTop + ky dilationH} for {@code ky < kernelH}; rows outside the input are
+     * padding. Pooling windows have dilation 1 ({@link #pool}).
+     */
+    public record Window(int kernelH, int kernelW, int strideH, int strideW, int padTop, int padLeft, int padBottom, int padRight,
+                         int dilationH, int dilationW) {
+
+        /** An undilated window, as pooling uses. */
+        public static Window pool(int kernelH, int kernelW, int strideH, int strideW, int padTop, int padLeft, int padBottom,
+                                  int padRight) {
+            return new Window(kernelH, kernelW, strideH, strideW, padTop, padLeft, padBottom, padRight, 1, 1);
+        }
+
+        /** Output rows for {@code inH} input rows. */
+        public int outputH(int inH) {
+            return outputSize(inH, kernelH, strideH, padTop, padBottom, dilationH);
+        }
+
+        /** Output columns for {@code inW} input columns. */
+        public int outputW(int inW) {
+            return outputSize(inW, kernelW, strideW, padLeft, padRight, dilationW);
+        }
+
+        /** Elements of one window, {@code kernelH kernelW}. */
+        public int area() {
+            return kernelH * kernelW;
+        }
+
+        /** Rows of the zero-padded input that {@code outH} output rows read: at least {@code padTop + inH}. */
+        public long paddedH(int inH, int outH) {
+            return Math.max((long) padTop + inH, (outH - 1L) * strideH + (kernelH - 1L) * dilationH + 1);
+        }
+
+        /** Columns of the zero-padded input that {@code outW} output columns read: at least {@code padLeft + inW}. */
+        public long paddedW(int inW, int outW) {
+            return Math.max((long) padLeft + inW, (outW - 1L) * strideW + (kernelW - 1L) * dilationW + 1);
         }
     }
 
@@ -111,24 +158,32 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
 
     /**
      * 2-D convolution, NCHW, weights {@code [out, in, kh, kw]} as int8 codes (zero point 0),
-     * int32 bias {@code round(b / (s_x s_w))}, explicit (possibly asymmetric) padding.
+     * int32 bias {@code round(b / (s_x s_w))}, explicit (possibly asymmetric) padding in {@code window}.
      *
      * @param weightBits bits the codes were quantized to (1..8), which the file packs them at
      */
-    public record Conv2D(int input, int output, int outChannels, int inChannels, int kernelH, int kernelW, int strideH, int strideW,
-                         int padTop, int padLeft, int padBottom, int padRight, int dilationH, int dilationW, int weightBits,
-                         byte[] weights, int[] bias, Requant requant) implements Node {
+    public record Conv2D(int input, int output, int outChannels, int inChannels, Window window, int weightBits, byte[] weights, int[] bias,
+                         Requant requant) implements Node {
         public Conv2D {
+            java.util.Objects.requireNonNull(window, "window");
             weights = weights.clone();
             bias = bias.clone();
         }
 
         @Override
+        public NodeKind kind() {
+            return NodeKind.CONV2D;
+        }
+
+        /** Inputs per output value, {@code inChannels kernelH kernelW}. */
+        public int reduction() {
+            return inChannels * window.area();
+        }
+
+        @Override
         public boolean equals(Object o) {
             return o instanceof Conv2D c && input == c.input && output == c.output && outChannels == c.outChannels
-                    && inChannels == c.inChannels && kernelH == c.kernelH && kernelW == c.kernelW && strideH == c.strideH
-                    && strideW == c.strideW && padTop == c.padTop && padLeft == c.padLeft && padBottom == c.padBottom
-                    && padRight == c.padRight && dilationH == c.dilationH && dilationW == c.dilationW && weightBits == c.weightBits
+                    && inChannels == c.inChannels && window.equals(c.window) && weightBits == c.weightBits
                     && Arrays.equals(weights, c.weights) && Arrays.equals(bias, c.bias) && requant.equals(c.requant);
         }
 
@@ -147,6 +202,11 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
         }
 
         @Override
+        public NodeKind kind() {
+            return NodeKind.DENSE;
+        }
+
+        @Override
         public boolean equals(Object o) {
             return o instanceof Dense d && input == d.input && output == d.output && outFeatures == d.outFeatures
                     && inFeatures == d.inFeatures && weightBits == d.weightBits && Arrays.equals(weights, d.weights)
@@ -159,18 +219,42 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
         }
     }
 
-    /** Max pooling on int8 directly (monotonic: input and output share scale and zero point); padding never wins. */
-    public record MaxPool(int input, int output, int kernelH, int kernelW, int strideH, int strideW, int padTop, int padLeft,
-                          int padBottom, int padRight) implements Node {
+    /**
+     * Max pooling on int8 directly (monotonic: input and output share scale and zero point); padding never wins.
+     * The window has dilation 1.
+     */
+    public record MaxPool(int input, int output, Window window) implements Node {
+        public MaxPool {
+            java.util.Objects.requireNonNull(window, "window");
+        }
+
+        @Override
+        public NodeKind kind() {
+            return NodeKind.MAX_POOL;
+        }
     }
 
-    /** Average pooling over the valid (unpadded) window, rounding division half away from zero; same scale in and out. */
-    public record AvgPool(int input, int output, int kernelH, int kernelW, int strideH, int strideW, int padTop, int padLeft,
-                          int padBottom, int padRight) implements Node {
+    /**
+     * Average pooling over the valid (unpadded) window, rounding division half away from zero; same scale in and out.
+     * The window has dilation 1.
+     */
+    public record AvgPool(int input, int output, Window window) implements Node {
+        public AvgPool {
+            java.util.Objects.requireNonNull(window, "window");
+        }
+
+        @Override
+        public NodeKind kind() {
+            return NodeKind.AVG_POOL;
+        }
     }
 
     /** {@code [C, H, W]} to {@code [C*H*W]} in C order (DL4J's CNN-to-dense order); same quantization. */
     public record Flatten(int input, int output) implements Node {
+        @Override
+        public NodeKind kind() {
+            return NodeKind.FLATTEN;
+        }
     }
 
     /**
@@ -181,6 +265,11 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
      */
     public record Add(int input, int input2, int output, int leftShift, int multiplier1, int shift1, int multiplier2, int shift2,
                       int outputMultiplier, int outputShift, int activationMin, int activationMax) implements Node {
+        @Override
+        public NodeKind kind() {
+            return NodeKind.ADD;
+        }
+
         @Override
         public int[] inputs() {
             return new int[] {input, input2};
@@ -205,6 +294,10 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
      * with another quantizer (a layer's own input quantizer after an activation quantizer).
      */
     public record Requantize(int input, int output, int multiplier, int shift, int activationMin, int activationMax) implements Node {
+        @Override
+        public NodeKind kind() {
+            return NodeKind.REQUANTIZE;
+        }
 
         /** The multiplier for {@code in -> out}, clamped to the output's int8 codes {@code [min, max]}. */
         public static Requantize of(int input, int output, Tensor in, Tensor out, int activationMin, int activationMax) {
@@ -258,7 +351,7 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
         writer[input] = -1;
         for (int n = 0; n < nodes.size(); n++) {
             Node node = nodes.get(n);
-            String where = "node " + n + " (" + node.getClass().getSimpleName() + ")";
+            String where = "node " + n + " (" + node.kind().label() + ")";
             for (int id : node.inputs()) {
                 checkId(where + " input", id);
                 if (writer[id] == 0) {
@@ -275,57 +368,80 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
             writer[node.output()] = n + 1;
             Tensor in = tensors.get(node.input());
             Tensor out = tensors.get(node.output());
-            if (node instanceof Conv2D c) {
-                    positive(where, c.outChannels, c.inChannels, c.kernelH, c.kernelW, c.strideH, c.strideW, c.dilationH, c.dilationW);
-                    nonNegative(where, c.padTop, c.padLeft, c.padBottom, c.padRight);
-                    expectDims(where + " input", in, c.inChannels, -1, -1);
-                    int oh = outputSize(in.dims[1], c.kernelH, c.strideH, c.padTop, c.padBottom, c.dilationH);
-                    int ow = outputSize(in.dims[2], c.kernelW, c.strideW, c.padLeft, c.padRight, c.dilationW);
-                    expectDims(where + " output", out, c.outChannels, oh, ow);
-                    expectLength(where + " weights", c.weights.length, (long) c.outChannels * c.inChannels * c.kernelH * c.kernelW);
-                    weights(where, c.weightBits, c.weights);
-                    expectLength(where + " bias", c.bias.length, c.outChannels);
-                    requant(where, c.requant, c.outChannels);
-            } else if (node instanceof Dense d) {
-                    positive(where, d.outFeatures, d.inFeatures);
-                    expectDims(where + " input", in, d.inFeatures);
-                    expectDims(where + " output", out, d.outFeatures);
-                    expectLength(where + " weights", d.weights.length, (long) d.outFeatures * d.inFeatures);
-                    weights(where, d.weightBits, d.weights);
-                    expectLength(where + " bias", d.bias.length, d.outFeatures);
-                    requant(where, d.requant, d.outFeatures);
-            } else if (node instanceof MaxPool p) {
-                pool(where, in, out, p.kernelH, p.kernelW, p.strideH, p.strideW, p.padTop, p.padLeft, p.padBottom, p.padRight);
-            } else if (node instanceof AvgPool p) {
-                pool(where, in, out, p.kernelH, p.kernelW, p.strideH, p.strideW, p.padTop, p.padLeft, p.padBottom, p.padRight);
-            } else if (node instanceof Add a) {
-                Tensor in2 = tensors.get(a.input2);
-                if (!Arrays.equals(in.dims, in2.dims) || !Arrays.equals(in.dims, out.dims)) {
-                    throw new IllegalArgumentException(where + ": inputs " + Arrays.toString(in.dims) + " and " + Arrays.toString(in2.dims)
-                            + " and output " + Arrays.toString(out.dims) + " must have the same shape");
-                }
-                if (a.leftShift < 0 || a.leftShift > 24) {
-                    throw new IllegalArgumentException(where + ": left shift " + a.leftShift + " outside 0..24");
-                }
-                requant(where, new Requant(new int[] {a.multiplier1, a.multiplier2, a.outputMultiplier},
-                        new int[] {a.shift1, a.shift2, a.outputShift}, a.activationMin, a.activationMax), 3);
-            } else if (node instanceof Requantize q) {
-                if (!Arrays.equals(in.dims, out.dims)) {
-                    throw new IllegalArgumentException(where + ": input " + Arrays.toString(in.dims) + " and output "
-                            + Arrays.toString(out.dims) + " must have the same shape");
-                }
-                requant(where, new Requant(new int[] {q.multiplier}, new int[] {q.shift}, q.activationMin, q.activationMax), 1);
-            } else {
-                    if (out.dims.length != 1 || out.elements() != in.elements()) {
-                        throw new IllegalArgumentException(where + ": output " + Arrays.toString(out.dims) + " must be the flat "
-                                + in.elements() + " elements of " + Arrays.toString(in.dims));
-                    }
-                    sameQuantization(where, in, out);
-            }
+            // a switch expression without a default (each case returns the node it checked): the compiler checks every kind is handled
+            Node checked = switch (node.kind()) {
+                case CONV2D -> checkConv2D(where, (Conv2D) node, in, out);
+                case DENSE -> checkDense(where, (Dense) node, in, out);
+                case MAX_POOL -> checkPool(where, node, ((MaxPool) node).window(), in, out);
+                case AVG_POOL -> checkPool(where, node, ((AvgPool) node).window(), in, out);
+                case FLATTEN -> checkFlatten(where, (Flatten) node, in, out);
+                case ADD -> checkAdd(where, (Add) node, in, out);
+                case REQUANTIZE -> checkRequantize(where, (Requantize) node, in, out);
+            };
         }
         if (writer[output] == 0) {
             throw new IllegalArgumentException("no node writes the output tensor " + output + " (and it is not the input tensor " + input + ")");
         }
+    }
+
+    private static Node checkConv2D(String where, Conv2D c, Tensor in, Tensor out) {
+        positive(where, c.outChannels, c.inChannels);
+        checkWindow(where, c.window);
+        expectDims(where + " input", in, c.inChannels, -1, -1);
+        expectDims(where + " output", out, c.outChannels, c.window.outputH(in.dims[1]), c.window.outputW(in.dims[2]));
+        expectLength(where + " weights", c.weights.length, (long) c.outChannels * c.inChannels * c.window.kernelH() * c.window.kernelW());
+        weights(where, c.weightBits, c.weights);
+        expectLength(where + " bias", c.bias.length, c.outChannels);
+        requant(where, c.requant, c.outChannels);
+        return c;
+    }
+
+    private static Node checkDense(String where, Dense d, Tensor in, Tensor out) {
+        positive(where, d.outFeatures, d.inFeatures);
+        expectDims(where + " input", in, d.inFeatures);
+        expectDims(where + " output", out, d.outFeatures);
+        expectLength(where + " weights", d.weights.length, (long) d.outFeatures * d.inFeatures);
+        weights(where, d.weightBits, d.weights);
+        expectLength(where + " bias", d.bias.length, d.outFeatures);
+        requant(where, d.requant, d.outFeatures);
+        return d;
+    }
+
+    private Node checkAdd(String where, Add a, Tensor in, Tensor out) {
+        Tensor in2 = tensors.get(a.input2);
+        if (!Arrays.equals(in.dims, in2.dims) || !Arrays.equals(in.dims, out.dims)) {
+            throw new IllegalArgumentException(where + ": inputs " + Arrays.toString(in.dims) + " and " + Arrays.toString(in2.dims)
+                    + " and output " + Arrays.toString(out.dims) + " must have the same shape");
+        }
+        if (a.leftShift < 0 || a.leftShift > 24) {
+            throw new IllegalArgumentException(where + ": left shift " + a.leftShift + " outside 0..24");
+        }
+        requant(where, new Requant(new int[] {a.multiplier1, a.multiplier2, a.outputMultiplier},
+                new int[] {a.shift1, a.shift2, a.outputShift}, a.activationMin, a.activationMax), 3);
+        return a;
+    }
+
+    private static Node checkRequantize(String where, Requantize q, Tensor in, Tensor out) {
+        if (!Arrays.equals(in.dims, out.dims)) {
+            throw new IllegalArgumentException(where + ": input " + Arrays.toString(in.dims) + " and output "
+                    + Arrays.toString(out.dims) + " must have the same shape");
+        }
+        requant(where, new Requant(new int[] {q.multiplier}, new int[] {q.shift}, q.activationMin, q.activationMax), 1);
+        return q;
+    }
+
+    private static Node checkFlatten(String where, Flatten f, Tensor in, Tensor out) {
+        if (out.dims.length != 1 || out.elements() != in.elements()) {
+            throw new IllegalArgumentException(where + ": output " + Arrays.toString(out.dims) + " must be the flat "
+                    + in.elements() + " elements of " + Arrays.toString(in.dims));
+        }
+        sameQuantization(where, in, out);
+        return f;
+    }
+
+    private static void checkWindow(String where, Window w) {
+        positive(where, w.kernelH, w.kernelW, w.strideH, w.strideW, w.dilationH, w.dilationW);
+        nonNegative(where, w.padTop, w.padLeft, w.padBottom, w.padRight);
     }
 
     private void checkId(String what, int id) {
@@ -399,17 +515,20 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
         }
     }
 
-    private static void pool(String where, Tensor in, Tensor out, int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr) {
-        positive(where, kh, kw, sh, sw);
-        nonNegative(where, pt, pl, pb, pr);
-        if (pt >= kh || pb >= kh || pl >= kw || pr >= kw) {
+    private static Node checkPool(String where, Node pool, Window w, Tensor in, Tensor out) {
+        checkWindow(where, w);
+        if (w.dilationH != 1 || w.dilationW != 1) {
+            throw new IllegalArgumentException(where + ": pooling windows have dilation 1, got " + w.dilationH + "x" + w.dilationW);
+        }
+        if (w.padTop >= w.kernelH || w.padBottom >= w.kernelH || w.padLeft >= w.kernelW || w.padRight >= w.kernelW) {
             throw new IllegalArgumentException(where + ": padding must be smaller than the window");
         }
         if (in.dims.length != 3) {
             throw new IllegalArgumentException(where + ": input must be [C, H, W], got " + Arrays.toString(in.dims));
         }
-        expectDims(where + " output", out, in.dims[0], outputSize(in.dims[1], kh, sh, pt, pb, 1), outputSize(in.dims[2], kw, sw, pl, pr, 1));
+        expectDims(where + " output", out, in.dims[0], w.outputH(in.dims[1]), w.outputW(in.dims[2]));
         sameQuantization(where, in, out);
+        return pool;
     }
 
     private static void sameQuantization(String where, Tensor in, Tensor out) {

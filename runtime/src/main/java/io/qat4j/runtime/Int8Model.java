@@ -37,10 +37,8 @@ public final class Int8Model {
      * passes of {@code min(maxSampleBytes, MAX_PASS_BYTES) / sampleBytes} samples (at least one).
      */
     private final int samplesPerPass;
-    private final java.util.Map<Int8Graph.Node, int[]> weightSums = new java.util.IdentityHashMap<>();
-    /** Float copies of the weight codes for the Vector API kernels (built when the JVM has the module). */
-    private final java.util.Map<Int8Graph.Node, io.qat4j.runtime.optimized.VectorKernels.Prepared> floatWeights =
-            new java.util.IdentityHashMap<>();
+    /** The kernels with what they prepared for this graph's nodes. */
+    private final KernelSet kernelSet;
 
     public Int8Model(Int8Graph graph) {
         this(graph, Kernels.OPTIMIZED);
@@ -77,20 +75,10 @@ public final class Int8Model {
         this.limits = limits;
         this.cost = cost;
         this.samplesPerPass = (int) Math.max(1, Math.min(limits.maxSampleBytes(), MAX_PASS_BYTES) / cost.sampleBytes());
-        boolean vector = kernels == Kernels.OPTIMIZED && io.qat4j.runtime.optimized.OptimizedKernels.vectorAvailable();
-        for (Int8Graph.Node node : graph.nodes()) {
-            if (node instanceof Int8Graph.Conv2D c) {
-                weightSums.put(node, io.qat4j.runtime.optimized.OptimizedKernels.weightSums(c.weights(), c.outChannels()));
-                if (vector) {
-                    floatWeights.put(node, io.qat4j.runtime.optimized.VectorKernels.prepare(c));
-                }
-            } else if (node instanceof Int8Graph.Dense d) {
-                weightSums.put(node, io.qat4j.runtime.optimized.OptimizedKernels.weightSums(d.weights(), d.outFeatures()));
-                if (vector) {
-                    floatWeights.put(node, io.qat4j.runtime.optimized.VectorKernels.prepare(d));
-                }
-            }
-        }
+        this.kernelSet = switch (kernels) {
+            case REFERENCE -> ReferenceKernels.prepare(graph);
+            case OPTIMIZED -> io.qat4j.runtime.optimized.OptimizedKernels.prepare(graph);
+        };
     }
 
     public Kernels kernels() {
@@ -248,7 +236,7 @@ public final class Int8Model {
 
     /**
      * Runs {@code n} quantized samples on the calling thread and returns the nanoseconds each node's
-     * kernel took (output allocation excluded; a flatten takes none): a profile of where the time goes.
+     * kernel took (with the allocation of its output; a flatten allocates none): a profile of where the time goes.
      */
     public long[] profileQuantized(byte[] input, int n) {
         checkLength("input", input.length, n, inputSize());
@@ -283,48 +271,8 @@ public final class Int8Model {
         byte[][] values = new byte[graph.tensors().size()][];
         values[graph.input()] = input;
         for (int index = 0; index < graph.nodes().size(); index++) {
-            Int8Graph.Node node = graph.nodes().get(index);
-            Int8Graph.Tensor in = graph.tensors().get(node.input());
-            Int8Graph.Tensor out = graph.tensors().get(node.output());
-            byte[] x = values[node.input()];   // written: validate() checked the dataflow
-            if (node instanceof Int8Graph.Flatten) {
-                values[node.output()] = x;
-                continue;
-            }
-            byte[] y = new byte[Math.multiplyExact(n, (int) out.elements())];
             long start = nanos == null ? 0 : System.nanoTime();
-            boolean fast = kernels == Kernels.OPTIMIZED;
-            boolean vector = fast && io.qat4j.runtime.optimized.OptimizedKernels.vectorized() && floatWeights.containsKey(node);
-            if (node instanceof Int8Graph.Conv2D c) {
-                if (vector) {
-                    io.qat4j.runtime.optimized.VectorKernels.conv2d(c, floatWeights.get(node), in, out, x, y, n, graph.rounding());
-                } else if (fast) {
-                    io.qat4j.runtime.optimized.OptimizedKernels.conv2d(c, weightSums.get(node), in, out, x, y, n, graph.rounding());
-                } else {
-                    ReferenceKernels.conv2d(c, in, out, x, y, n, graph.rounding());
-                }
-            } else if (node instanceof Int8Graph.Dense d) {
-                if (vector) {
-                    io.qat4j.runtime.optimized.VectorKernels.dense(d, floatWeights.get(node), in, out, x, y, n, graph.rounding());
-                } else if (fast) {
-                    io.qat4j.runtime.optimized.OptimizedKernels.dense(d, weightSums.get(node), in, out, x, y, n, graph.rounding());
-                } else {
-                    ReferenceKernels.dense(d, in, out, x, y, n, graph.rounding());
-                }
-            } else if (node instanceof Int8Graph.MaxPool p) {
-                if (fast) {
-                    io.qat4j.runtime.optimized.OptimizedKernels.maxPool(p, in, out, x, y, n);
-                } else {
-                    ReferenceKernels.maxPool(p, in, out, x, y, n);
-                }
-            } else if (node instanceof Int8Graph.AvgPool p) {
-                ReferenceKernels.avgPool(p, in, out, x, y, n);
-            } else if (node instanceof Int8Graph.Requantize q) {
-                ReferenceKernels.requantizeTensor(q, in, out, x, y, n, graph.rounding());
-            } else if (node instanceof Int8Graph.Add a) {
-                ReferenceKernels.add(a, in, graph.tensors().get(a.input2()), out, x, values[a.input2()], y, n, graph.rounding());
-            }
-            values[node.output()] = y;
+            values[graph.nodes().get(index).output()] = kernelSet.run(index, values, n);
             if (nanos != null) {
                 nanos[index] += System.nanoTime() - start;
             }

@@ -45,51 +45,63 @@ public record ModelCost(long modelBytes, long sampleBytes, long opsPerSample, in
             Int8Graph.Node node = graph.nodes().get(n);
             Int8Graph.Tensor in = t.get(node.input());
             Int8Graph.Tensor out = t.get(node.output());
-            long outElements = out.elements();
-            long nodeOps;
-            long nodeScratch = 0;
-            long nodeArray = outElements;
-            if (node instanceof Int8Graph.Conv2D c) {
-                long k = (long) c.inChannels() * c.kernelH() * c.kernelW();
-                long positions = (long) out.dims()[1] * out.dims()[2];
-                // the zero-padded image of VectorKernels.conv2d: hp x wp per input channel
-                long hp = Math.max((long) c.padTop() + in.dims()[1],
-                        (out.dims()[1] - 1L) * c.strideH() + (c.kernelH() - 1L) * c.dilationH() + 1);
-                long wp = Math.max((long) c.padLeft() + in.dims()[2],
-                        (out.dims()[2] - 1L) * c.strideW() + (c.kernelW() - 1L) * c.dilationW() + 1);
-                long patches = mul(positions, k + 8);
-                long image = mul(c.inChannels(), mul(hp, wp));
-                long sums = mul(positions, c.outChannels());
-                model = add(model, weightedNodeBytes(c.outChannels(), k));
-                nodeOps = mul(c.outChannels(), mul(positions, k));
-                nodeScratch = mul(4, add(add(patches, sums), add(image, positions + k)));
-                nodeArray = Math.max(Math.max(patches, image), Math.max(sums, outElements));
-            } else if (node instanceof Int8Graph.Dense d) {
-                model = add(model, weightedNodeBytes(d.outFeatures(), d.inFeatures()));
-                nodeOps = (long) d.outFeatures() * d.inFeatures();
-                nodeScratch = 4L * (d.inFeatures() + 8) + 12L * d.outFeatures();
-            } else if (node instanceof Int8Graph.MaxPool p) {
-                nodeOps = mul(outElements, (long) p.kernelH() * p.kernelW());
-            } else if (node instanceof Int8Graph.AvgPool p) {
-                nodeOps = mul(outElements, (long) p.kernelH() * p.kernelW());
-            } else if (node instanceof Int8Graph.Add || node instanceof Int8Graph.Requantize) {
-                nodeOps = outElements;
-            } else {
-                nodeOps = 0;   // Flatten: the same bytes under another shape
-                nodeArray = 0;
-            }
-            if (!(node instanceof Int8Graph.Flatten)) {
-                activations = add(activations, outElements);
-            }
+            NodeCost c = node(node, in, out);
+            model = add(model, c.modelBytes);
+            activations = add(activations, c.activations);
+            long nodeOps = c.ops;
             ops = add(ops, nodeOps);
-            scratch = Math.max(scratch, nodeScratch);
-            largest = Math.max(largest, nodeArray);
+            scratch = Math.max(scratch, c.scratch);
+            largest = Math.max(largest, c.largestArray);
             if (nodeOps > heaviestOps) {
                 heaviestOps = nodeOps;
                 heaviest = n;
             }
         }
         return new ModelCost(model, add(activations, scratch), ops, heaviest, largest);
+    }
+
+    /** One node's share: bytes it holds, activation bytes it writes, operations, scratch bytes and largest array per sample. */
+    private record NodeCost(long modelBytes, long activations, long ops, long scratch, long largestArray) {
+        /** A node without weights or scratch whose largest array is its output. */
+        static NodeCost elementwise(long outElements, long ops) {
+            return new NodeCost(0, outElements, ops, 0, outElements);
+        }
+    }
+
+    /** A switch expression without a default: every kind has a cost. */
+    private static NodeCost node(Int8Graph.Node node, Int8Graph.Tensor in, Int8Graph.Tensor out) {
+        long outElements = out.elements();
+        return switch (node.kind()) {
+            case CONV2D -> {
+                Int8Graph.Conv2D c = (Int8Graph.Conv2D) node;
+                Int8Graph.Window w = c.window();
+                long k = (long) c.inChannels() * w.kernelH() * w.kernelW();
+                long positions = (long) out.dims()[1] * out.dims()[2];
+                // the zero-padded image of VectorKernels.conv2d: hp x wp per input channel
+                long hp = w.paddedH(in.dims()[1], out.dims()[1]);
+                long wp = w.paddedW(in.dims()[2], out.dims()[2]);
+                long patches = mul(positions, k + 8);
+                long image = mul(c.inChannels(), mul(hp, wp));
+                long sums = mul(positions, c.outChannels());
+                yield new NodeCost(weightedNodeBytes(c.outChannels(), k), outElements, mul(c.outChannels(), mul(positions, k)),
+                        mul(4, add(add(patches, sums), add(image, positions + k))),
+                        Math.max(Math.max(patches, image), Math.max(sums, outElements)));
+            }
+            case DENSE -> {
+                Int8Graph.Dense d = (Int8Graph.Dense) node;
+                yield new NodeCost(weightedNodeBytes(d.outFeatures(), d.inFeatures()), outElements, (long) d.outFeatures() * d.inFeatures(),
+                        4L * (d.inFeatures() + 8) + 12L * d.outFeatures(), outElements);
+            }
+            case MAX_POOL -> NodeCost.elementwise(outElements, windowOps(outElements, ((Int8Graph.MaxPool) node).window()));
+            case AVG_POOL -> NodeCost.elementwise(outElements, windowOps(outElements, ((Int8Graph.AvgPool) node).window()));
+            case ADD, REQUANTIZE -> NodeCost.elementwise(outElements, outElements);
+            case FLATTEN -> new NodeCost(0, 0, 0, 0, 0);   // the same bytes under another shape
+        };
+    }
+
+    /** One operation per window element of each pooled output. */
+    private static long windowOps(long outElements, Int8Graph.Window w) {
+        return mul(outElements, (long) w.kernelH() * w.kernelW());
     }
 
     static long add(long a, long b) {

@@ -46,17 +46,13 @@ class ModelFileFuzzTest {
         long total = 0;
         for (Int8Graph.Node n : g.nodes()) {
             long out = g.tensors().get(n.output()).elements();
-            if (n instanceof Int8Graph.Conv2D c) {
-                total += out * c.inChannels() * c.kernelH() * c.kernelW();
-            } else if (n instanceof Int8Graph.Dense d) {
-                total += (long) d.inFeatures() * d.outFeatures();
-            } else if (n instanceof Int8Graph.MaxPool p) {
-                total += out * p.kernelH() * p.kernelW();
-            } else if (n instanceof Int8Graph.AvgPool p) {
-                total += out * p.kernelH() * p.kernelW();
-            } else {
-                total += out;
-            }
+            total += switch (n.kind()) {
+                case CONV2D -> out * ((Int8Graph.Conv2D) n).reduction();
+                case DENSE -> (long) ((Int8Graph.Dense) n).inFeatures() * ((Int8Graph.Dense) n).outFeatures();
+                case MAX_POOL -> out * ((Int8Graph.MaxPool) n).window().area();
+                case AVG_POOL -> out * ((Int8Graph.AvgPool) n).window().area();
+                case FLATTEN, ADD, REQUANTIZE -> out;
+            };
         }
         return total;
     }

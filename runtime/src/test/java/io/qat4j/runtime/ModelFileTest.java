@@ -241,7 +241,7 @@ class ModelFileTest {
     private static byte[] requantizeChain(int input, int output, int[]... nodes) {
         RawModelFile f = new RawModelFile().i32(3).tensor(1, 0, 4).tensor(1, 0, 4).tensor(1, 0, 4).i32(input, output).i32(nodes.length);
         for (int[] n : nodes) {
-            f.u8(ModelFile.REQUANTIZE).i32(n[0], n[1], 1 << 30, 0, -128, 127);
+            f.u8(NodeKind.REQUANTIZE.code()).i32(n[0], n[1], 1 << 30, 0, -128, 127);
         }
         return f.file(ModelFile.VERSION, 0);
     }

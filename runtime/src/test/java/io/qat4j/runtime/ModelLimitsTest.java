@@ -41,7 +41,8 @@ class ModelLimitsTest {
         byte[] w = new byte[inC * 9];
         java.util.Arrays.fill(w, (byte) 1);
         return new Int8Graph(List.of(new Int8Graph.Tensor(new int[] {inC, 1, 1}, 1, 0), new Int8Graph.Tensor(new int[] {1, o, o}, 1, 0)),
-                List.of(new Int8Graph.Conv2D(0, 1, 1, inC, 3, 3, 1, 1, pad, pad, pad, pad, 1, 1, 8, w, new int[1], requant(1))), 0, 1);
+                List.of(new Int8Graph.Conv2D(0, 1, 1, inC, new Int8Graph.Window(3, 3, 1, 1, pad, pad, pad, pad, 1, 1),
+                        8, w, new int[1], requant(1))), 0, 1);
     }
 
     private static ModelFormatException refused(byte[] file) {
@@ -131,8 +132,11 @@ class ModelLimitsTest {
         Int8Graph g = resNet50();
         g.validate();
         ModelCost cost = ModelCost.of(g);
-        long weights = g.nodes().stream().mapToLong(n -> n instanceof Int8Graph.Conv2D c ? c.weights().length
-                : n instanceof Int8Graph.Dense d ? d.weights().length : 0).sum();
+        long weights = g.nodes().stream().mapToLong(n -> switch (n.kind()) {
+            case CONV2D -> ((Int8Graph.Conv2D) n).weights().length;
+            case DENSE -> ((Int8Graph.Dense) n).weights().length;
+            case MAX_POOL, AVG_POOL, FLATTEN, ADD, REQUANTIZE -> 0;
+        }).sum();
         assertEquals(25_502_912, weights);
         assertTrue(cost.opsPerSample() > 4.0e9 && cost.opsPerSample() < 4.2e9, cost.toString());
         ModelLimits defaults = ModelLimits.defaults();
@@ -149,7 +153,7 @@ class ModelLimitsTest {
         Int8Graph.Tensor s = t.get(x);
         int h = Int8Graph.outputSize(s.dims()[1], 3, 2, 1, 1, 1);
         t.add(new Int8Graph.Tensor(new int[] {64, h, h}, 1, 0));
-        n.add(new Int8Graph.MaxPool(x, t.size() - 1, 3, 3, 2, 2, 1, 1, 1, 1));
+        n.add(new Int8Graph.MaxPool(x, t.size() - 1, Int8Graph.Window.pool(3, 3, 2, 2, 1, 1, 1, 1)));
         x = t.size() - 1;
         int[] blocks = {3, 4, 6, 3};
         for (int stage = 0; stage < 4; stage++) {
@@ -166,7 +170,7 @@ class ModelLimitsTest {
             }
         }
         t.add(new Int8Graph.Tensor(new int[] {2048, 1, 1}, 1, 0));
-        n.add(new Int8Graph.AvgPool(x, t.size() - 1, 7, 7, 1, 1, 0, 0, 0, 0));
+        n.add(new Int8Graph.AvgPool(x, t.size() - 1, Int8Graph.Window.pool(7, 7, 1, 1, 0, 0, 0, 0)));
         t.add(new Int8Graph.Tensor(new int[] {2048}, 1, 0));
         n.add(new Int8Graph.Flatten(t.size() - 2, t.size() - 1));
         t.add(new Int8Graph.Tensor(new int[] {1000}, 1, 0));
@@ -180,8 +184,8 @@ class ModelLimitsTest {
         int w = Int8Graph.outputSize(in.dims()[2], k, stride, pad, pad, 1);
         t.add(new Int8Graph.Tensor(new int[] {outC, h, w}, 1, 0));
         int inC = in.dims()[0];
-        n.add(new Int8Graph.Conv2D(x, t.size() - 1, outC, inC, k, k, stride, stride, pad, pad, pad, pad, 1, 1, 8,
-                new byte[outC * inC * k * k], new int[outC], requant(outC)));
+        n.add(new Int8Graph.Conv2D(x, t.size() - 1, outC, inC, new Int8Graph.Window(k, k, stride, stride, pad, pad, pad, pad, 1, 1),
+                8, new byte[outC * inC * k * k], new int[outC], requant(outC)));
         return t.size() - 1;
     }
 

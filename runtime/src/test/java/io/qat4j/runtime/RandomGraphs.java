@@ -56,16 +56,32 @@ final class RandomGraphs {
         t.add(new Int8Graph.Tensor(new int[] {6 * h4 * w4}, 0.08, -20));                    // 5 flatten
         t.add(new Int8Graph.Tensor(new int[] {classes}, 0.2, 3));                            // 6 logits
         List<Int8Graph.Node> n = new ArrayList<>();
-        n.add(new Int8Graph.Conv2D(0, 1, 4, cIn, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, weightBits, codes(r, 4 * cIn * 9, weightBits),
-                bias(r, 4, 500), requant(r, 4, 0.03, true, -128)));
-        n.add(new Int8Graph.MaxPool(1, 2, 2, 2, 2, 2, 0, 0, 0, 0));
-        n.add(new Int8Graph.Conv2D(2, 3, 6, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, weightBits, codes(r, 6 * 4 * 9, weightBits),
-                bias(r, 6, 2000), requant(r, 6, 0.02, false, -20)));
-        n.add(new Int8Graph.AvgPool(3, 4, 2, 2, 1, 1, 0, 0, 1, 1));
+        n.add(new Int8Graph.Conv2D(0, 1, 4, cIn, new Int8Graph.Window(3, 3, 1, 1, 1, 1, 1, 1, 1, 1),
+                weightBits, codes(r, 4 * cIn * 9, weightBits), bias(r, 4, 500), requant(r, 4, 0.03, true, -128)));
+        n.add(new Int8Graph.MaxPool(1, 2, Int8Graph.Window.pool(2, 2, 2, 2, 0, 0, 0, 0)));
+        n.add(new Int8Graph.Conv2D(2, 3, 6, 4, new Int8Graph.Window(3, 3, 2, 2, 1, 1, 1, 1, 1, 1),
+                weightBits, codes(r, 6 * 4 * 9, weightBits), bias(r, 6, 2000), requant(r, 6, 0.02, false, -20)));
+        n.add(new Int8Graph.AvgPool(3, 4, Int8Graph.Window.pool(2, 2, 1, 1, 0, 0, 1, 1)));
         n.add(new Int8Graph.Flatten(4, 5));
         n.add(new Int8Graph.Dense(5, 6, classes, 6 * h4 * w4, weightBits, codes(r, classes * 6 * h4 * w4, weightBits),
                 bias(r, classes, 3000), requant(r, classes, 0.01, false, 3)));
         return new Int8Graph(t, n, 0, 6);
+    }
+
+    /**
+     * {@link #cnn} followed by a Requantize of the logits to another scale and an Add of the logits and
+     * that copy: a graph with a node of every {@link NodeKind} (a test checks it stays so).
+     */
+    static Int8Graph everyKind(long seed, int cIn, int h, int w, int classes, int weightBits) {
+        Int8Graph g = cnn(seed, cIn, h, w, classes, weightBits);
+        List<Int8Graph.Tensor> t = new ArrayList<>(g.tensors());
+        List<Int8Graph.Node> n = new ArrayList<>(g.nodes());
+        Int8Graph.Tensor logits = t.get(g.output());
+        t.add(new Int8Graph.Tensor(new int[] {classes}, 0.15, -5));                          // requantized logits
+        n.add(Int8Graph.Requantize.of(g.output(), t.size() - 1, logits, t.get(t.size() - 1), -128, 127));
+        t.add(new Int8Graph.Tensor(new int[] {classes}, 0.3, -10));                          // logits + their copy, ReLU
+        n.add(Int8Graph.Add.of(g.output(), t.size() - 2, t.size() - 1, logits, t.get(t.size() - 2), t.get(t.size() - 1), -10, 127));
+        return new Int8Graph(t, n, g.input(), t.size() - 1, g.rounding());
     }
 
     static float[] images(long seed, int n, int size) {

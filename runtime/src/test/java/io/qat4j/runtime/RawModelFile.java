@@ -58,7 +58,7 @@ final class RawModelFile {
 
     /** A Dense node with every weight +1 at {@code bits} bits, bias 0. */
     RawModelFile dense(int input, int output, int outF, int inF, int bits) {
-        u8(ModelFile.DENSE).i32(input, output, outF, inF).u8(bits);
+        u8(NodeKind.DENSE.code()).i32(input, output, outF, inF).u8(bits);
         byte[] codes = new byte[outF * inF];
         java.util.Arrays.fill(codes, (byte) 1);
         bytes(WeightPacking.pack(codes, bits));

@@ -215,9 +215,10 @@ public final class Int8Exporter {
         int ow = Int8Graph.outputSize(in.dims()[2], k[1], st[1], pad[1], padRight, 1);
         tensors.add(new Int8Graph.Tensor(new int[] {in.dims()[0], oh, ow}, in.scale(), in.zeroPoint()));
         int out = tensors.size() - 1;
+        Int8Graph.Window window = Int8Graph.Window.pool(k[0], k[1], st[0], st[1], pad[0], pad[1], padBottom, padRight);
         switch (s.getPoolingType()) {
-            case MAX -> nodes.add(new Int8Graph.MaxPool(current, out, k[0], k[1], st[0], st[1], pad[0], pad[1], padBottom, padRight));
-            case AVG -> nodes.add(new Int8Graph.AvgPool(current, out, k[0], k[1], st[0], st[1], pad[0], pad[1], padBottom, padRight));
+            case MAX -> nodes.add(new Int8Graph.MaxPool(current, out, window));
+            case AVG -> nodes.add(new Int8Graph.AvgPool(current, out, window));
             default -> throw new IllegalArgumentException("layer " + name + ": pooling " + s.getPoolingType()
                     + " is not supported by the integer export (MAX and AVG are)");
         }
@@ -568,8 +569,9 @@ public final class Int8Exporter {
             int[] st = c.getStride();
             int[] d = c.getDilation();
             int[] p = pads(c, inTensor);
-            Int8Graph.Node node = new Int8Graph.Conv2D(in, out, (int) c.getNOut(), (int) c.getNIn(), k[0], k[1], st[0], st[1], p[0], p[1], p[2], p[3],
-                    d[0], d[1], ws.bits(), ws.codes(), qBias, requant);
+            Int8Graph.Window window = new Int8Graph.Window(k[0], k[1], st[0], st[1], p[0], p[1], p[2], p[3], d[0], d[1]);
+            Int8Graph.Node node = new Int8Graph.Conv2D(in, out, (int) c.getNOut(), (int) c.getNIn(), window, ws.bits(), ws.codes(), qBias,
+                    requant);
             weightScales.put(node, ws.scales());
             return node;
         }

@@ -85,47 +85,56 @@ public final class OnnxExporter {
             Int8Graph.Tensor out = g.tensors().get(node.output());
             String name = "n" + i;
             String outQ = "t" + node.output() + "_q";
-            if (node instanceof Int8Graph.Conv2D c) {
-                Int8Graph.Tensor x = g.tensors().get(c.input());
-                String w = b.dequantizedWeights(name, c.weights(), new long[] {c.outChannels(), c.inChannels(), c.kernelH(), c.kernelW()},
-                        r.weightScales().get(i));
-                String bias = b.dequantizedBias(name, c.bias(), x.scale(), r.weightScales().get(i));
-                String y = b.node("Conv", name, new String[] {b.dq(c.input(), x, quantized, dequantized), w, bias},
-                        attrs(ints("kernel_shape", c.kernelH(), c.kernelW()), ints("strides", c.strideH(), c.strideW()),
-                                ints("pads", c.padTop(), c.padLeft(), c.padBottom(), c.padRight()),
-                                ints("dilations", c.dilationH(), c.dilationW())));
-                quantized.put(c.output(), b.quantize(b.clamp(y, name, out, c.requant().activationMin(), c.requant().activationMax()), out,
-                        "t" + c.output()));
-            } else if (node instanceof Int8Graph.Dense d) {
-                Int8Graph.Tensor x = g.tensors().get(d.input());
-                String w = b.dequantizedWeights(name, d.weights(), new long[] {d.outFeatures(), d.inFeatures()}, r.weightScales().get(i));
-                String bias = b.dequantizedBias(name, d.bias(), x.scale(), r.weightScales().get(i));
-                String y = b.node("Gemm", name, new String[] {b.dq(d.input(), x, quantized, dequantized), w, bias},
-                        attrs(intAttr("transB", 1)));
-                quantized.put(d.output(), b.quantize(b.clamp(y, name, out, d.requant().activationMin(), d.requant().activationMax()), out,
-                        "t" + d.output()));
-            } else if (node instanceof Int8Graph.MaxPool p) {
-                b.nodeTo("MaxPool", name, new String[] {quantized.get(p.input())}, outQ, attrs(ints("kernel_shape", p.kernelH(), p.kernelW()),
-                        ints("strides", p.strideH(), p.strideW()), ints("pads", p.padTop(), p.padLeft(), p.padBottom(), p.padRight())));
-                quantized.put(p.output(), outQ);
-            } else if (node instanceof Int8Graph.AvgPool p) {
-                String y = b.node("AveragePool", name, new String[] {b.dq(p.input(), g.tensors().get(p.input()), quantized, dequantized)},
-                        attrs(ints("kernel_shape", p.kernelH(), p.kernelW()), ints("strides", p.strideH(), p.strideW()),
-                                ints("pads", p.padTop(), p.padLeft(), p.padBottom(), p.padRight()), intAttr("count_include_pad", 0)));
-                quantized.put(p.output(), b.quantize(y, out, "t" + p.output()));
-            } else if (node instanceof Int8Graph.Flatten f) {
-                b.nodeTo("Flatten", name, new String[] {quantized.get(f.input())}, outQ, attrs(intAttr("axis", 1)));
-                quantized.put(f.output(), outQ);
-            } else if (node instanceof Int8Graph.Add a) {
-                String y = b.node("Add", name, new String[] {b.dq(a.input(), g.tensors().get(a.input()), quantized, dequantized),
-                        b.dq(a.input2(), g.tensors().get(a.input2()), quantized, dequantized)}, attrs());
-                quantized.put(a.output(), b.quantize(b.clamp(y, name, out, a.activationMin(), a.activationMax()), out, "t" + a.output()));
-            } else if (node instanceof Int8Graph.Requantize q) {
-                String y = b.dq(q.input(), g.tensors().get(q.input()), quantized, dequantized);
-                quantized.put(q.output(), b.quantize(b.clamp(y, name, out, q.activationMin(), q.activationMax()), out, "t" + q.output()));
-            } else {
-                throw new IllegalArgumentException("node " + i + ": " + node.getClass().getSimpleName() + " has no ONNX mapping");
-            }
+            // a switch expression without a default (each case yields the node's quantized output name): every kind is exported
+            String outputName = switch (node.kind()) {
+                case CONV2D -> {
+                    Int8Graph.Conv2D c = (Int8Graph.Conv2D) node;
+                    Int8Graph.Window win = c.window();
+                    Int8Graph.Tensor x = g.tensors().get(c.input());
+                    String w = b.dequantizedWeights(name, c.weights(), new long[] {c.outChannels(), c.inChannels(), win.kernelH(),
+                            win.kernelW()}, r.weightScales().get(i));
+                    String bias = b.dequantizedBias(name, c.bias(), x.scale(), r.weightScales().get(i));
+                    String y = b.node("Conv", name, new String[] {b.dq(c.input(), x, quantized, dequantized), w, bias},
+                            windowAttrs(win, ints("dilations", win.dilationH(), win.dilationW())));
+                    yield b.quantize(b.clamp(y, name, out, c.requant().activationMin(), c.requant().activationMax()), out, "t" + c.output());
+                }
+                case DENSE -> {
+                    Int8Graph.Dense d = (Int8Graph.Dense) node;
+                    Int8Graph.Tensor x = g.tensors().get(d.input());
+                    String w = b.dequantizedWeights(name, d.weights(), new long[] {d.outFeatures(), d.inFeatures()},
+                            r.weightScales().get(i));
+                    String bias = b.dequantizedBias(name, d.bias(), x.scale(), r.weightScales().get(i));
+                    String y = b.node("Gemm", name, new String[] {b.dq(d.input(), x, quantized, dequantized), w, bias},
+                            attrs(intAttr("transB", 1)));
+                    yield b.quantize(b.clamp(y, name, out, d.requant().activationMin(), d.requant().activationMax()), out, "t" + d.output());
+                }
+                case MAX_POOL -> {
+                    b.nodeTo("MaxPool", name, new String[] {quantized.get(node.input())}, outQ,
+                            windowAttrs(((Int8Graph.MaxPool) node).window()));
+                    yield outQ;
+                }
+                case AVG_POOL -> {
+                    String y = b.node("AveragePool", name, new String[] {b.dq(node.input(), g.tensors().get(node.input()), quantized,
+                            dequantized)}, windowAttrs(((Int8Graph.AvgPool) node).window(), intAttr("count_include_pad", 0)));
+                    yield b.quantize(y, out, "t" + node.output());
+                }
+                case FLATTEN -> {
+                    b.nodeTo("Flatten", name, new String[] {quantized.get(node.input())}, outQ, attrs(intAttr("axis", 1)));
+                    yield outQ;
+                }
+                case ADD -> {
+                    Int8Graph.Add a = (Int8Graph.Add) node;
+                    String y = b.node("Add", name, new String[] {b.dq(a.input(), g.tensors().get(a.input()), quantized, dequantized),
+                            b.dq(a.input2(), g.tensors().get(a.input2()), quantized, dequantized)}, attrs());
+                    yield b.quantize(b.clamp(y, name, out, a.activationMin(), a.activationMax()), out, "t" + a.output());
+                }
+                case REQUANTIZE -> {
+                    Int8Graph.Requantize q = (Int8Graph.Requantize) node;
+                    String y = b.dq(q.input(), g.tensors().get(q.input()), quantized, dequantized);
+                    yield b.quantize(b.clamp(y, name, out, q.activationMin(), q.activationMax()), out, "t" + q.output());
+                }
+            };
+            quantized.put(node.output(), outputName);
         }
         Int8Graph.Tensor last = g.tensors().get(g.output());
         b.nodeTo("DequantizeLinear", "logits_dequantize", new String[] {quantized.get(g.output()),
@@ -243,6 +252,14 @@ public final class OnnxExporter {
 
     private static List<Onnx.AttributeProto> attrs(Onnx.AttributeProto... a) {
         return List.of(a);
+    }
+
+    /** A window's kernel_shape, strides and pads (ONNX order: begins, then ends), then {@code more}. */
+    private static List<Onnx.AttributeProto> windowAttrs(Int8Graph.Window w, Onnx.AttributeProto... more) {
+        List<Onnx.AttributeProto> a = new java.util.ArrayList<>(List.of(ints("kernel_shape", w.kernelH(), w.kernelW()),
+                ints("strides", w.strideH(), w.strideW()), ints("pads", w.padTop(), w.padLeft(), w.padBottom(), w.padRight())));
+        a.addAll(List.of(more));
+        return a;
     }
 
     private static Onnx.AttributeProto ints(String name, int... values) {

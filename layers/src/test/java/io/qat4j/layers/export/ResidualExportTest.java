@@ -37,6 +37,7 @@ import io.qat4j.layers.conf.QuantizedOutputLayer;
 import io.qat4j.runtime.Int8Graph;
 import io.qat4j.runtime.Int8Model;
 import io.qat4j.runtime.ModelFile;
+import io.qat4j.runtime.NodeKind;
 
 /**
  * A residual QAT ComputationGraph (conv -> quantizer -> two convs -> quantizer -> Add with the
@@ -102,8 +103,8 @@ class ResidualExportTest {
             ComputationGraph g = residual(QuantSettings.of(WeightQuantMode.LSQ, bits, InputQuantMode.LSQ, bits), true);
             fit(g, train, 4);
             Int8Exporter.Result r = Int8Exporter.export(g, train.getFeatures().get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, 64)));
-            long adds = r.graph().nodes().stream().filter(n -> n instanceof Int8Graph.Add).count();
-            long requants = r.graph().nodes().stream().filter(n -> n instanceof Int8Graph.Requantize).count();
+            long adds = r.graph().nodes().stream().filter(n -> n.kind() == NodeKind.ADD).count();
+            long requants = r.graph().nodes().stream().filter(n -> n.kind() == NodeKind.REQUANTIZE).count();
             assertEquals(1, adds, "the residual add");
             assertEquals(1, requants, "conv1's own input quantizer re-quantizes aq0's tensor");
             Path file = dir.resolve("residual-w" + bits + ".q4j");

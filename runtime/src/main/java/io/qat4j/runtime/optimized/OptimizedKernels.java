@@ -2,6 +2,7 @@ package io.qat4j.runtime.optimized;
 
 import io.qat4j.runtime.FixedPoint;
 import io.qat4j.runtime.Int8Graph;
+import io.qat4j.runtime.KernelSet;
 import io.qat4j.runtime.reference.ReferenceKernels;
 
 /**
@@ -18,6 +19,65 @@ public final class OptimizedKernels {
     private OptimizedKernels() {
     }
 
+    /**
+     * The optimized kernel set for {@code graph}: prepares each weighted node's weight sums and, where
+     * the JVM has the Vector API, its float weights ({@link VectorKernels.Prepared}) once; average
+     * pooling, Add and Requantize run on the reference kernels.
+     */
+    public static KernelSet prepare(Int8Graph graph) {
+        return new Prepared(graph);
+    }
+
+    /** What the optimized kernels keep per node of one graph (null where a node has nothing prepared). */
+    private static final class Prepared implements KernelSet {
+        private final Int8Graph graph;
+        private final int[][] weightSums;
+        private final VectorKernels.Prepared[] vector;
+
+        Prepared(Int8Graph graph) {
+            this.graph = graph;
+            int count = graph.nodes().size();
+            weightSums = new int[count][];
+            vector = new VectorKernels.Prepared[count];
+            boolean vectorAvailable = vectorAvailable();
+            for (int i = 0; i < count; i++) {
+                Int8Graph.Node node = graph.nodes().get(i);
+                weightSums[i] = switch (node.kind()) {
+                    case CONV2D -> weightSums(((Int8Graph.Conv2D) node).weights(), ((Int8Graph.Conv2D) node).outChannels());
+                    case DENSE -> weightSums(((Int8Graph.Dense) node).weights(), ((Int8Graph.Dense) node).outFeatures());
+                    case MAX_POOL, AVG_POOL, FLATTEN, ADD, REQUANTIZE -> null;
+                };
+                if (vectorAvailable) {   // VectorKernels may be loaded only where the module is present
+                    vector[i] = switch (node.kind()) {
+                        case CONV2D -> VectorKernels.prepare((Int8Graph.Conv2D) node);
+                        case DENSE -> VectorKernels.prepare((Int8Graph.Dense) node);
+                        case MAX_POOL, AVG_POOL, FLATTEN, ADD, REQUANTIZE -> null;
+                    };
+                }
+            }
+        }
+
+        @Override
+        public byte[] run(int index, byte[][] values, int n) {
+            Int8Graph.Node node = graph.nodes().get(index);
+            Int8Graph.Tensor in = graph.tensors().get(node.input());
+            Int8Graph.Tensor out = graph.tensors().get(node.output());
+            byte[] x = values[node.input()];
+            FixedPoint.Rounding rounding = graph.rounding();
+            boolean vectorRun = vectorized() && vector[index] != null;
+            return switch (node.kind()) {
+                case CONV2D -> vectorRun
+                        ? VectorKernels.conv2d((Int8Graph.Conv2D) node, vector[index], in, out, x, KernelSet.output(out, n), n, rounding)
+                        : conv2d((Int8Graph.Conv2D) node, weightSums[index], in, out, x, KernelSet.output(out, n), n, rounding);
+                case DENSE -> vectorRun
+                        ? VectorKernels.dense((Int8Graph.Dense) node, vector[index], in, out, x, KernelSet.output(out, n), n, rounding)
+                        : dense((Int8Graph.Dense) node, weightSums[index], in, out, x, KernelSet.output(out, n), n, rounding);
+                case MAX_POOL -> maxPool((Int8Graph.MaxPool) node, in, out, x, KernelSet.output(out, n), n);
+                case AVG_POOL, FLATTEN, ADD, REQUANTIZE -> ReferenceKernels.run(graph, node, values, n);
+            };
+        }
+    }
+
     /** Per-output-channel sums of the weight codes (cacheable per node). */
     public static int[] weightSums(byte[] w, int outChannels) {
         int k = w.length / outChannels;
@@ -32,16 +92,14 @@ public final class OptimizedKernels {
         return sums;
     }
 
-    public static void conv2d(Int8Graph.Conv2D c, int[] weightSums, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
+    public static byte[] conv2d(Int8Graph.Conv2D c, int[] weightSums, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
                               FixedPoint.Rounding rounding) {
         int inC = c.inChannels();
         int inH = in.dims()[1];
         int inW = in.dims()[2];
         int outH = out.dims()[1];
         int outW = out.dims()[2];
-        int kh = c.kernelH();
-        int kw = c.kernelW();
-        int k = inC * kh * kw;
+        int k = c.reduction();
         int positions = outH * outW;
         byte zx = (byte) in.zeroPoint();
         byte[] patches = new byte[positions * k];
@@ -67,9 +125,10 @@ public final class OptimizedKernels {
                 }
             }
         }
+        return y;
     }
 
-    public static void dense(Int8Graph.Dense d, int[] weightSums, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
+    public static byte[] dense(Int8Graph.Dense d, int[] weightSums, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
                              FixedPoint.Rounding rounding) {
         int inF = d.inFeatures();
         int outF = d.outFeatures();
@@ -81,6 +140,7 @@ public final class OptimizedKernels {
                         r.activationMin(), r.activationMax(), rounding);
             }
         }
+        return y;
     }
 
     private static byte requantize(Int8Graph.Conv2D c, int oc, int accWithoutBias, int zy, FixedPoint.Rounding rounding) {
@@ -90,28 +150,29 @@ public final class OptimizedKernels {
     }
 
     /** Max pooling with the window clipped to the input once per row and column (same result as the reference). */
-    public static void maxPool(Int8Graph.MaxPool p, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n) {
+    public static byte[] maxPool(Int8Graph.MaxPool p, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n) {
         int planes = n * in.dims()[0];
         int inH = in.dims()[1];
         int inW = in.dims()[2];
         int outH = out.dims()[1];
         int outW = out.dims()[2];
-        int kh = p.kernelH();
-        int kw = p.kernelW();
-        if (kh == 2 && kw == 2 && p.strideH() == 2 && p.strideW() == 2 && p.padTop() == 0 && p.padLeft() == 0
+        Int8Graph.Window w = p.window();
+        int kh = w.kernelH();
+        int kw = w.kernelW();
+        if (kh == 2 && kw == 2 && w.strideH() == 2 && w.strideW() == 2 && w.padTop() == 0 && w.padLeft() == 0
                 && 2 * outH <= inH && 2 * outW <= inW) {
             maxPool2x2(planes, inH, inW, outH, outW, x, y);
-            return;
+            return y;
         }
         for (int plane = 0; plane < planes; plane++) {
             int xo = plane * inH * inW;
             int yo = plane * outH * outW;
             for (int oy = 0; oy < outH; oy++) {
-                int y0 = oy * p.strideH() - p.padTop();
+                int y0 = oy * w.strideH() - w.padTop();
                 int kyLo = Math.max(0, -y0);
                 int kyHi = Math.min(kh, inH - y0);
                 for (int ox = 0; ox < outW; ox++) {
-                    int x0 = ox * p.strideW() - p.padLeft();
+                    int x0 = ox * w.strideW() - w.padLeft();
                     int kxLo = Math.max(0, -x0);
                     int kxHi = Math.min(kw, inW - x0);
                     int best = Integer.MIN_VALUE;
@@ -125,6 +186,7 @@ public final class OptimizedKernels {
                 }
             }
         }
+        return y;
     }
 
     /** The common 2x2, stride 2, unpadded max pooling whose windows all lie inside the input. */
@@ -146,8 +208,9 @@ public final class OptimizedKernels {
 
     /** Patch matrix {@code [positions][inC * kh * kw]}; positions outside the input hold {@code zx}. */
     static void im2col(byte[] x, int offset, int inC, int inH, int inW, Int8Graph.Conv2D c, int outH, int outW, byte zx, byte[] patches) {
-        int kh = c.kernelH();
-        int kw = c.kernelW();
+        Int8Graph.Window w = c.window();
+        int kh = w.kernelH();
+        int kw = w.kernelW();
         int k = inC * kh * kw;
         for (int oy = 0; oy < outH; oy++) {
             for (int ox = 0; ox < outW; ox++) {
@@ -156,10 +219,10 @@ public final class OptimizedKernels {
                 for (int ic = 0; ic < inC; ic++) {
                     int plane = offset + ic * inH * inW;
                     for (int ky = 0; ky < kh; ky++) {
-                        int iy = oy * c.strideH() - c.padTop() + ky * c.dilationH();
+                        int iy = oy * w.strideH() - w.padTop() + ky * w.dilationH();
                         boolean rowInside = iy >= 0 && iy < inH;
                         for (int kx = 0; kx < kw; kx++, col++) {
-                            int ix = ox * c.strideW() - c.padLeft() + kx * c.dilationW();
+                            int ix = ox * w.strideW() - w.padLeft() + kx * w.dilationW();
                             patches[row + col] = rowInside && ix >= 0 && ix < inW ? x[plane + iy * inW + ix] : zx;
                         }
                     }

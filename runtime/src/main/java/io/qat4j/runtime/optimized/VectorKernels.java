@@ -56,7 +56,7 @@ public final class VectorKernels {
 
     /** Prepares a Conv2D node: columns when {@code k <= CHUNK} and the channels are a multiple of the lane count. */
     public static Prepared prepare(Int8Graph.Conv2D c) {
-        int k = c.inChannels() * c.kernelH() * c.kernelW();
+        int k = c.reduction();
         float[] rows = floatWeights(c.weights(), c.outChannels());
         return new Prepared(rows, k <= CHUNK && c.outChannels() % LANES == 0 ? transpose(rows, c.outChannels(), k, padded(k)) : null);
     }
@@ -128,7 +128,7 @@ public final class VectorKernels {
         return s;
     }
 
-    public static void conv2d(Int8Graph.Conv2D c, Prepared prepared, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
+    public static byte[] conv2d(Int8Graph.Conv2D c, Prepared prepared, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
                               FixedPoint.Rounding rounding) {
         int inC = c.inChannels();
         int inH = in.dims()[1];
@@ -136,7 +136,8 @@ public final class VectorKernels {
         int outH = out.dims()[1];
         int outW = out.dims()[2];
         int outC = c.outChannels();
-        int k = inC * c.kernelH() * c.kernelW();
+        Int8Graph.Window win = c.window();
+        int k = c.reduction();
         int kp = padded(k);
         int positions = outH * outW;
         int inSize = inC * inH * inW;
@@ -146,26 +147,26 @@ public final class VectorKernels {
         float[] wt = prepared.columns();
         if (wt != null) {
             // no im2col: each position reads its patch from a zero-padded float copy of the input through a tap offset table
-            int hp = Math.max(c.padTop() + inH, (outH - 1) * c.strideH() + (c.kernelH() - 1) * c.dilationH() + 1);
-            int wp = Math.max(c.padLeft() + inW, (outW - 1) * c.strideW() + (c.kernelW() - 1) * c.dilationW() + 1);
+            int hp = (int) win.paddedH(inH, outH);   // within int: ModelCost counted this image against the limits
+            int wp = (int) win.paddedW(inW, outW);
             float[] image = new float[inC * hp * wp];
             int[] taps = new int[k];
             for (int ic = 0, i = 0; ic < inC; ic++) {
-                for (int ky = 0; ky < c.kernelH(); ky++) {
-                    for (int kx = 0; kx < c.kernelW(); kx++, i++) {
-                        taps[i] = ic * hp * wp + ky * c.dilationH() * wp + kx * c.dilationW();
+                for (int ky = 0; ky < win.kernelH(); ky++) {
+                    for (int kx = 0; kx < win.kernelW(); kx++, i++) {
+                        taps[i] = ic * hp * wp + ky * win.dilationH() * wp + kx * win.dilationW();
                     }
                 }
             }
             int[] bases = new int[positions];
             for (int oy = 0, p = 0; oy < outH; oy++) {
                 for (int ox = 0; ox < outW; ox++, p++) {
-                    bases[p] = oy * c.strideH() * wp + ox * c.strideW();
+                    bases[p] = oy * win.strideH() * wp + ox * win.strideW();
                 }
             }
             float[] sums = new float[positions * outC];   // [position][channel], exact integers
             for (int b = 0; b < n; b++) {
-                padImage(x, b * inSize, inC, inH, inW, c.padTop(), c.padLeft(), hp, wp, in.zeroPoint(), image);
+                padImage(x, b * inSize, inC, inH, inW, win.padTop(), win.padLeft(), hp, wp, in.zeroPoint(), image);
                 if (outC == 2 * LANES) {
                     // two channel vectors: four positions per pass keep eight accumulators busy
                     for (int p = 0; p < positions; p += 4) {
@@ -183,7 +184,7 @@ public final class VectorKernels {
                 }
                 requantize(sums, positions, outC, c.bias(), r, zy, rounding, y, b * outSize);
             }
-            return;
+            return y;
         }
         float[] patches = new float[positions * kp];   // the padded tails [k, kp) are never written and stay 0
         int[] acc = new int[4];
@@ -208,6 +209,7 @@ public final class VectorKernels {
                 }
             }
         }
+        return y;
     }
 
     /**
@@ -374,20 +376,21 @@ public final class VectorKernels {
      */
     static void im2col(byte[] x, int offset, int inC, int inH, int inW, Int8Graph.Conv2D c, int outH, int outW, int zx, int kp,
                        float[] patches) {
-        int kh = c.kernelH();
-        int kw = c.kernelW();
-        int sh = c.strideH();
-        int sw = c.strideW();
-        int dh = c.dilationH();
-        int dw = c.dilationW();
+        Int8Graph.Window w = c.window();
+        int kh = w.kernelH();
+        int kw = w.kernelW();
+        int sh = w.strideH();
+        int sw = w.strideW();
+        int dh = w.dilationH();
+        int dw = w.dilationW();
         for (int oy = 0; oy < outH; oy++) {
             for (int ox = 0; ox < outW; ox++) {
                 int col = (oy * outW + ox) * kp;
-                int x0 = ox * sw - c.padLeft();
+                int x0 = ox * sw - w.padLeft();
                 for (int ic = 0; ic < inC; ic++) {
                     int plane = offset + ic * inH * inW;
                     for (int ky = 0; ky < kh; ky++, col += kw) {
-                        int iy = oy * sh - c.padTop() + ky * dh;
+                        int iy = oy * sh - w.padTop() + ky * dh;
                         if (iy < 0 || iy >= inH) {
                             java.util.Arrays.fill(patches, col, col + kw, 0f);
                             continue;
@@ -403,7 +406,7 @@ public final class VectorKernels {
         }
     }
 
-    public static void dense(Int8Graph.Dense d, Prepared prepared, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
+    public static byte[] dense(Int8Graph.Dense d, Prepared prepared, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
                              FixedPoint.Rounding rounding) {
         int inF = d.inFeatures();
         int outF = d.outFeatures();
@@ -445,7 +448,7 @@ public final class VectorKernels {
                             zy, r.activationMin(), r.activationMax(), rounding);
                 }
             }
-            return;
+            return y;
         }
         int[] acc = new int[4];
         for (int o = 0; o < outF; o++) {
@@ -463,5 +466,6 @@ public final class VectorKernels {
                         r.activationMax(), rounding);
             }
         }
+        return y;
     }
 }

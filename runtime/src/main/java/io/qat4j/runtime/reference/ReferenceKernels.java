@@ -2,6 +2,7 @@ package io.qat4j.runtime.reference;
 
 import io.qat4j.runtime.FixedPoint;
 import io.qat4j.runtime.Int8Graph;
+import io.qat4j.runtime.KernelSet;
 
 /**
  * Reference int8 kernels over NCHW batches ({@code byte[]} holding {@code n} samples back to back).
@@ -14,6 +15,31 @@ import io.qat4j.runtime.Int8Graph;
 public final class ReferenceKernels {
 
     private ReferenceKernels() {
+    }
+
+    /** The reference kernel set for {@code graph} (nothing to prepare: every kernel reads the node's own arrays). */
+    public static KernelSet prepare(Int8Graph graph) {
+        return (index, values, n) -> run(graph, graph.nodes().get(index), values, n);
+    }
+
+    /** Node {@code node} of {@code graph} on the reference kernels; a switch expression without a default, so every kind runs. */
+    public static byte[] run(Int8Graph graph, Int8Graph.Node node, byte[][] values, int n) {
+        Int8Graph.Tensor in = graph.tensors().get(node.input());
+        Int8Graph.Tensor out = graph.tensors().get(node.output());
+        byte[] x = values[node.input()];
+        FixedPoint.Rounding rounding = graph.rounding();
+        return switch (node.kind()) {
+            case CONV2D -> conv2d((Int8Graph.Conv2D) node, in, out, x, KernelSet.output(out, n), n, rounding);
+            case DENSE -> dense((Int8Graph.Dense) node, in, out, x, KernelSet.output(out, n), n, rounding);
+            case MAX_POOL -> maxPool((Int8Graph.MaxPool) node, in, out, x, KernelSet.output(out, n), n);
+            case AVG_POOL -> avgPool((Int8Graph.AvgPool) node, in, out, x, KernelSet.output(out, n), n);
+            case FLATTEN -> x;   // the same bytes under another shape
+            case ADD -> {
+                Int8Graph.Add a = (Int8Graph.Add) node;
+                yield add(a, in, graph.tensors().get(a.input2()), out, x, values[a.input2()], KernelSet.output(out, n), n, rounding);
+            }
+            case REQUANTIZE -> requantizeTensor((Int8Graph.Requantize) node, in, out, x, KernelSet.output(out, n), n, rounding);
+        };
     }
 
     /**
@@ -30,8 +56,9 @@ public final class ReferenceKernels {
         return Math.max(min, Math.min(max, v));
     }
 
-    public static void conv2d(Int8Graph.Conv2D c, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
-                              FixedPoint.Rounding rounding) {
+    public static byte[] conv2d(Int8Graph.Conv2D c, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
+                                FixedPoint.Rounding rounding) {
+        Int8Graph.Window win = c.window();
         int inC = c.inChannels();
         int inH = in.dims()[1];
         int inW = in.dims()[2];
@@ -49,18 +76,18 @@ public final class ReferenceKernels {
                     for (int ox = 0; ox < outW; ox++) {
                         int acc = c.bias()[oc];
                         for (int ic = 0; ic < inC; ic++) {
-                            for (int ky = 0; ky < c.kernelH(); ky++) {
-                                int iy = oy * c.strideH() - c.padTop() + ky * c.dilationH();
+                            for (int ky = 0; ky < win.kernelH(); ky++) {
+                                int iy = oy * win.strideH() - win.padTop() + ky * win.dilationH();
                                 if (iy < 0 || iy >= inH) {
                                     continue;   // zero padding: real 0 is exactly z_x, so (x - z_x) = 0 contributes nothing
                                 }
-                                for (int kx = 0; kx < c.kernelW(); kx++) {
-                                    int ix = ox * c.strideW() - c.padLeft() + kx * c.dilationW();
+                                for (int kx = 0; kx < win.kernelW(); kx++) {
+                                    int ix = ox * win.strideW() - win.padLeft() + kx * win.dilationW();
                                     if (ix < 0 || ix >= inW) {
                                         continue;
                                     }
                                     int xv = x[b * inSize + (ic * inH + iy) * inW + ix] - zx;
-                                    int wv = w[((oc * inC + ic) * c.kernelH() + ky) * c.kernelW() + kx];
+                                    int wv = w[((oc * inC + ic) * win.kernelH() + ky) * win.kernelW() + kx];
                                     acc += xv * wv;
                                 }
                             }
@@ -71,10 +98,11 @@ public final class ReferenceKernels {
                 }
             }
         }
+        return y;
     }
 
-    public static void dense(Int8Graph.Dense d, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
-                             FixedPoint.Rounding rounding) {
+    public static byte[] dense(Int8Graph.Dense d, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
+                               FixedPoint.Rounding rounding) {
         int inF = d.inFeatures();
         int outF = d.outFeatures();
         int zx = in.zeroPoint();
@@ -89,9 +117,22 @@ public final class ReferenceKernels {
                 y[b * outF + o] = (byte) requantize(acc, r.multiplier()[o], r.shift()[o], zy, r.activationMin(), r.activationMax(), rounding);
             }
         }
+        return y;
     }
 
-    public static void maxPool(Int8Graph.MaxPool p, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n) {
+    public static byte[] maxPool(Int8Graph.MaxPool p, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n) {
+        return pool(p.window(), true, in, out, x, y, n);
+    }
+
+    public static byte[] avgPool(Int8Graph.AvgPool p, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n) {
+        return pool(p.window(), false, in, out, x, y, n);
+    }
+
+    /**
+     * One loop for both poolings over the valid (unpadded) elements of each window: their maximum, or
+     * their int32 sum divided by their count with {@link #roundingDivide}.
+     */
+    private static byte[] pool(Int8Graph.Window w, boolean max, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n) {
         int c = in.dims()[0];
         int inH = in.dims()[1];
         int inW = in.dims()[2];
@@ -102,49 +143,26 @@ public final class ReferenceKernels {
                 for (int oy = 0; oy < outH; oy++) {
                     for (int ox = 0; ox < outW; ox++) {
                         int best = Integer.MIN_VALUE;
-                        for (int ky = 0; ky < p.kernelH(); ky++) {
-                            int iy = oy * p.strideH() - p.padTop() + ky;
-                            for (int kx = 0; kx < p.kernelW(); kx++) {
-                                int ix = ox * p.strideW() - p.padLeft() + kx;
-                                if (iy >= 0 && iy < inH && ix >= 0 && ix < inW) {
-                                    best = Math.max(best, x[((b * c + ch) * inH + iy) * inW + ix]);
-                                }
-                            }
-                        }
-                        y[((b * c + ch) * outH + oy) * outW + ox] = (byte) best;
-                    }
-                }
-            }
-        }
-    }
-
-    public static void avgPool(Int8Graph.AvgPool p, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n) {
-        int c = in.dims()[0];
-        int inH = in.dims()[1];
-        int inW = in.dims()[2];
-        int outH = out.dims()[1];
-        int outW = out.dims()[2];
-        for (int b = 0; b < n; b++) {
-            for (int ch = 0; ch < c; ch++) {
-                for (int oy = 0; oy < outH; oy++) {
-                    for (int ox = 0; ox < outW; ox++) {
                         int sum = 0;
                         int count = 0;
-                        for (int ky = 0; ky < p.kernelH(); ky++) {
-                            int iy = oy * p.strideH() - p.padTop() + ky;
-                            for (int kx = 0; kx < p.kernelW(); kx++) {
-                                int ix = ox * p.strideW() - p.padLeft() + kx;
+                        for (int ky = 0; ky < w.kernelH(); ky++) {
+                            int iy = oy * w.strideH() - w.padTop() + ky;
+                            for (int kx = 0; kx < w.kernelW(); kx++) {
+                                int ix = ox * w.strideW() - w.padLeft() + kx;
                                 if (iy >= 0 && iy < inH && ix >= 0 && ix < inW) {
-                                    sum += x[((b * c + ch) * inH + iy) * inW + ix];
+                                    int v = x[((b * c + ch) * inH + iy) * inW + ix];
+                                    best = Math.max(best, v);
+                                    sum += v;
                                     count++;
                                 }
                             }
                         }
-                        y[((b * c + ch) * outH + oy) * outW + ox] = (byte) roundingDivide(sum, count);
+                        y[((b * c + ch) * outH + oy) * outW + ox] = (byte) (max ? best : roundingDivide(sum, count));
                     }
                 }
             }
         }
+        return y;
     }
 
     /** {@code sum / count} rounded half away from zero (TFLite's average-pool rounding). */
@@ -156,8 +174,8 @@ public final class ReferenceKernels {
      * TFLite's quantized add: {@code x_i = (q_i - z_i) << leftShift}, rescaled by each input's
      * multiplier, summed, rescaled by the output multiplier, plus {@code z_out}, clamped.
      */
-    public static void add(Int8Graph.Add a, Int8Graph.Tensor in1, Int8Graph.Tensor in2, Int8Graph.Tensor out, byte[] x1, byte[] x2,
-                           byte[] y, int n, FixedPoint.Rounding rounding) {
+    public static byte[] add(Int8Graph.Add a, Int8Graph.Tensor in1, Int8Graph.Tensor in2, Int8Graph.Tensor out, byte[] x1, byte[] x2,
+                             byte[] y, int n, FixedPoint.Rounding rounding) {
         int len = (int) (n * out.elements());
         for (int i = 0; i < len; i++) {
             int s1 = FixedPoint.multiplyByQuantizedMultiplier((x1[i] - in1.zeroPoint()) << a.leftShift(), a.multiplier1(), a.shift1(), rounding);
@@ -165,15 +183,17 @@ public final class ReferenceKernels {
             int v = out.zeroPoint() + FixedPoint.multiplyByQuantizedMultiplier(s1 + s2, a.outputMultiplier(), a.outputShift(), rounding);
             y[i] = (byte) Math.max(a.activationMin(), Math.min(a.activationMax(), v));
         }
+        return y;
     }
 
     /** Elementwise {@code clamp(z_out + MBQM(q - z_in, M, shift), min, max)}: a tensor moved to another scale and zero point. */
-    public static void requantizeTensor(Int8Graph.Requantize q, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
+    public static byte[] requantizeTensor(Int8Graph.Requantize q, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
                                         FixedPoint.Rounding rounding) {
         int len = (int) (n * out.elements());
         for (int i = 0; i < len; i++) {
             y[i] = (byte) requantize(x[i] - in.zeroPoint(), q.multiplier(), q.shift(), out.zeroPoint(), q.activationMin(),
                     q.activationMax(), rounding);
         }
+        return y;
     }
 }

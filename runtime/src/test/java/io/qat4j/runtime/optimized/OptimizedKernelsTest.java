@@ -90,8 +90,8 @@ class OptimizedKernelsTest {
             for (int i = 0; i < outC; i++) {
                 bias[i] = r.nextInt(-30000, 30000);
             }
-            Int8Graph g = new Int8Graph(t, List.of(new Int8Graph.Conv2D(0, 1, outC, inC, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, codes, bias,
-                    requant(r, outC, false, -3))), 0, 1, FixedPoint.Rounding.SINGLE);
+            Int8Graph g = new Int8Graph(t, List.of(new Int8Graph.Conv2D(0, 1, outC, inC, new Int8Graph.Window(3, 3, 1, 1, 1, 1, 1, 1, 1, 1),
+                    8, codes, bias, requant(r, outC, false, -3))), 0, 1, FixedPoint.Rounding.SINGLE);
             int n = 2;
             byte[] x = new byte[n * inC * h * w];
             for (int i = 0; i < x.length; i++) {
@@ -123,9 +123,9 @@ class OptimizedKernelsTest {
                 for (int i = 0; i < 16; i++) {
                     bias[i] = r.nextInt(-30000, 30000);
                 }
-                Int8Graph g = new Int8Graph(t, List.of(new Int8Graph.Conv2D(0, 1, 16, inC, geo[3], geo[4], geo[5], geo[5], geo[6], geo[7],
-                        geo[8], geo[9], geo[10], geo[10], 8, codes(r, 16 * inC * geo[3] * geo[4], 8), bias,
-                        requant(r, 16, r.nextBoolean(), -7))), 0, 1, rounding);
+                Int8Graph g = new Int8Graph(t, List.of(new Int8Graph.Conv2D(0, 1, 16, inC,
+                        new Int8Graph.Window(geo[3], geo[4], geo[5], geo[5], geo[6], geo[7], geo[8], geo[9], geo[10], geo[10]),
+                        8, codes(r, 16 * inC * geo[3] * geo[4], 8), bias, requant(r, 16, r.nextBoolean(), -7))), 0, 1, rounding);
                 for (int n = 1; n <= 3; n++) {
                     byte[] x = new byte[n * inC * geo[1] * geo[2]];
                     for (int i = 0; i < x.length; i++) {
@@ -150,7 +150,7 @@ class OptimizedKernelsTest {
             int ow = Int8Graph.outputSize(sh[2], 2, 2, 0, pad, 1);
             Int8Graph.Tensor in = new Int8Graph.Tensor(new int[] {sh[0], sh[1], sh[2]}, 0.1, 3);
             Int8Graph.Tensor out = new Int8Graph.Tensor(new int[] {sh[0], oh, ow}, 0.1, 3);
-            Int8Graph.MaxPool p = new Int8Graph.MaxPool(0, 1, 2, 2, 2, 2, 0, 0, pad, pad);
+            Int8Graph.MaxPool p = new Int8Graph.MaxPool(0, 1, Int8Graph.Window.pool(2, 2, 2, 2, 0, 0, pad, pad));
             int n = 3;
             byte[] x = new byte[n * sh[0] * sh[1] * sh[2]];
             for (int i = 0; i < x.length; i++) {
@@ -209,7 +209,7 @@ class OptimizedKernelsTest {
             }
             Int8Graph.Tensor in = new Int8Graph.Tensor(new int[] {c, h, w}, 0.1, 3);
             Int8Graph.Tensor out = new Int8Graph.Tensor(new int[] {c, oh, ow}, 0.1, 3);
-            Int8Graph.MaxPool p = new Int8Graph.MaxPool(0, 1, kh, kw, sh, sw, pad[0], pad[1], pad[2], pad[3]);
+            Int8Graph.MaxPool p = new Int8Graph.MaxPool(0, 1, Int8Graph.Window.pool(kh, kw, sh, sw, pad[0], pad[1], pad[2], pad[3]));
             new Int8Graph(java.util.List.of(in, out), java.util.List.of(p), 0, 1).validate();
             int n = 1 + r.nextInt(3);
             byte[] x = new byte[n * c * h * w];
@@ -267,8 +267,8 @@ class OptimizedKernelsTest {
             }
             int[] bias2 = new int[classes];
             List<Int8Graph.Node> nodes = List.of(
-                    new Int8Graph.Conv2D(0, 1, outC, inC, kh, kw, sh, sw, pad[0], pad[1], pad[2], pad[3], dil, dil, bits,
-                            codes(r, outC * inC * kh * kw, bits), bias, requant(r, outC, r.nextBoolean(), t.get(1).zeroPoint())),
+                    new Int8Graph.Conv2D(0, 1, outC, inC, new Int8Graph.Window(kh, kw, sh, sw, pad[0], pad[1], pad[2], pad[3], dil, dil),
+                            bits, codes(r, outC * inC * kh * kw, bits), bias, requant(r, outC, r.nextBoolean(), t.get(1).zeroPoint())),
                     new Int8Graph.Flatten(1, 2),
                     new Int8Graph.Dense(2, 3, classes, outC * oh * ow, bits, codes(r, classes * outC * oh * ow, bits), bias2,
                             requant(r, classes, false, t.get(3).zeroPoint())));

@@ -63,8 +63,9 @@ class ReferenceKernelsTest {
                 bias[i] = r.nextInt(-5000, 5000);
             }
             double realM = 0.0007;
-            Int8Graph.Conv2D conv = new Int8Graph.Conv2D(0, 1, outC, inC, kh, kw, s, s, g[7], g[8], g[9], g[10], g[11], g[11], 8,
-                    weights, bias, unitRequant(outC, realM));
+            Int8Graph.Conv2D conv = new Int8Graph.Conv2D(0, 1, outC, inC,
+                    new Int8Graph.Window(kh, kw, s, s, g[7], g[8], g[9], g[10], g[11], g[11]),
+                    8, weights, bias, unitRequant(outC, realM));
             new Int8Graph(List.of(in, out), List.of(conv), 0, 1).validate();
             int n = 2;
             byte[] x = new byte[n * inC * h * w];
@@ -141,9 +142,9 @@ class ReferenceKernelsTest {
         Int8Graph.Tensor outMax = new Int8Graph.Tensor(new int[] {1, 2, 2}, 1, 0);
         byte[] y = new byte[4];
         // 2x2 windows, stride 2, padding bottom/right 1: windows {1,-2,-4,5}, {3,-6}, {7,-8}, {9}
-        ReferenceKernels.maxPool(new Int8Graph.MaxPool(0, 1, 2, 2, 2, 2, 0, 0, 1, 1), in, outMax, x, y, 1);
+        ReferenceKernels.maxPool(new Int8Graph.MaxPool(0, 1, Int8Graph.Window.pool(2, 2, 2, 2, 0, 0, 1, 1)), in, outMax, x, y, 1);
         assertArrayEquals(new byte[] {5, 3, 7, 9}, y);
-        ReferenceKernels.avgPool(new Int8Graph.AvgPool(0, 1, 2, 2, 2, 2, 0, 0, 1, 1), in, outMax, x, y, 1);
+        ReferenceKernels.avgPool(new Int8Graph.AvgPool(0, 1, Int8Graph.Window.pool(2, 2, 2, 2, 0, 0, 1, 1)), in, outMax, x, y, 1);
         // averages over valid elements, half away from zero: 0/4 = 0, -3/2 = -1.5 -> -2, -1/2 -> -1 (-0.5 away), 9
         assertArrayEquals(new byte[] {0, -2, -1, 9}, y);
         assertEquals(3, ReferenceKernels.roundingDivide(5, 2));      // 2.5 away from zero
