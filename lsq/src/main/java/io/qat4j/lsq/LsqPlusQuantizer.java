@@ -4,9 +4,9 @@ import java.util.Arrays;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 
+import io.qat4j.ste.FlatArrays;
 import io.qat4j.ste.QuantGroups;
 import io.qat4j.ste.QuantSpec;
-import io.qat4j.ste.RoundingOps;
 
 /**
  * LSQ+ (Bhalgat et al., "LSQ+: Improving low-bit quantization through learnable offsets and better
@@ -24,6 +24,8 @@ import io.qat4j.ste.RoundingOps;
  * </ul>
  * Initialization from a range ({@link #initFromRange}): {@code s = (max - min)/(Qp + Qn)},
  * {@code beta = min + Qn s}, so that the clamp range is exactly {@code [min, max]}.
+ *
+ * <p>The arithmetic is {@link LsqKernels}' (one implementation, also run by the DL4J layers).
  */
 public final class LsqPlusQuantizer {
 
@@ -70,28 +72,22 @@ public final class LsqPlusQuantizer {
     /** {@code round(clamp((x - beta)/s, -Qn, Qp)) s + beta} in {@code x}'s data type. */
     public INDArray forward(INDArray x, double[] step, double[] offset) {
         QuantGroups groups = groupsFor(x, step, offset);
-        INDArray s = LearnedQuantizers.column("LsqPlusQuantizer: step", step, LsqQuantizer.MIN_STEP);
-        INDArray beta = LearnedQuantizers.column(offset);
-        INDArray v = groups.toRows(x).subiColumnVector(beta).diviColumnVector(s);
-        INDArray r = RoundingOps.round(spec.rounding(), LearnedQuantizers.clamp(v, spec.qmin(), spec.qmax()), null);
-        return groups.fromRows(r.muliColumnVector(s).addiColumnVector(beta), x.dataType());
+        double[] s = LearnedQuantizers.effective("LsqPlusQuantizer: step", step, LsqQuantizer.MIN_STEP);
+        return FlatArrays.write(LsqKernels.forward(FlatArrays.read(x), groups, s, offset, spec.qmin(), spec.qmax(), spec.rounding()),
+                x.shape(), x.dataType());
     }
 
     /** Gradients for the input, the steps and the offsets; {@code gradScale} multiplies both parameter gradients. */
     public Gradients backward(INDArray x, INDArray gradOut, double[] step, double[] offset, double gradScale) {
         QuantGroups groups = groupsFor(x, step, offset);
-        INDArray s = LearnedQuantizers.column("LsqPlusQuantizer: step", step, LsqQuantizer.MIN_STEP);
-        INDArray v = groups.toRows(x).subiColumnVector(LearnedQuantizers.column(offset)).diviColumnVector(s);
-        INDArray g = groups.toRows(gradOut);
-        LearnedQuantizers.Regions regions = LearnedQuantizers.regions(v, spec.qmin(), spec.qmax());
-        INDArray r = RoundingOps.round(spec.rounding(), LearnedQuantizers.clamp(v, spec.qmin(), spec.qmax()), null);
-        INDArray ds = r.subi(v).muli(regions.inside())
-                .addi(regions.below().mul(spec.qmin()))
-                .addi(regions.above().mul(spec.qmax()));
-        double[] stepGrad = ds.muli(g).sum(1).muli(gradScale).toDoubleVector();
-        double[] offsetGrad = regions.below().add(regions.above()).muli(g).sum(1).muli(gradScale).toDoubleVector();
-        INDArray input = groups.fromRows(g.muli(regions.inside()), gradOut.dataType());
-        return new Gradients(input, stepGrad, offsetGrad);
+        double[] s = LearnedQuantizers.effective("LsqPlusQuantizer: step", step, LsqQuantizer.MIN_STEP);
+        LearnedQuantizers.requireSameShape("LsqPlusQuantizer", x, gradOut);
+        double[] g = FlatArrays.read(gradOut);
+        double[] stepGrad = new double[s.length];
+        double[] offsetGrad = new double[s.length];
+        LsqKernels.backward(FlatArrays.read(x), g, groups, s, offset, spec.qmin(), spec.qmax(), spec.rounding(), stepGrad, offsetGrad,
+                gradScale);
+        return new Gradients(FlatArrays.write(g, gradOut.shape(), gradOut.dataType()), stepGrad, offsetGrad);
     }
 
     private QuantGroups groupsFor(INDArray x, double[] step, double[] offset) {

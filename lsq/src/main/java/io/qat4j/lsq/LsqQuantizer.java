@@ -3,12 +3,11 @@ package io.qat4j.lsq;
 import java.util.Arrays;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.ops.transforms.Transforms;
 
+import io.qat4j.ste.FlatArrays;
 import io.qat4j.ste.QParams;
 import io.qat4j.ste.QuantGroups;
 import io.qat4j.ste.QuantSpec;
-import io.qat4j.ste.RoundingOps;
 
 /**
  * Learned Step Size Quantization (Esser et al., "Learned Step Size Quantization", ICLR 2020).
@@ -30,6 +29,9 @@ import io.qat4j.ste.RoundingOps;
  * ({@link #stepFromRange}). Positive steps below {@link #MIN_STEP} are used as {@link #MIN_STEP}; a step
  * that is NaN, infinite or {@code <= 0} is an {@link IllegalArgumentException} naming it (a collapsed step).
  * Non-finite inputs: {@code +inf} gives {@code Qp s}, {@code -inf} {@code -Qn s}, NaN stays NaN.
+ *
+ * <p>The arithmetic is {@link LsqKernels}' (one implementation, also run by the DL4J layers); this
+ * class validates the spec and steps and copies INDArrays to and from it.
  */
 public final class LsqQuantizer {
 
@@ -72,15 +74,22 @@ public final class LsqQuantizer {
         return gradScale(QuantGroups.of(spec, shape).groupLength(), spec.qmax());
     }
 
-    /** {@code 2 mean|x_g| / sqrt(Qp)} per group (LSQ's initialization). */
-    public double[] initStep(INDArray x) {
-        QuantGroups groups = QuantGroups.of(spec, x.shape());
-        double[] meanAbs = Transforms.abs(groups.toRows(x), false).mean(1).toDoubleVector();
-        double[] s = new double[meanAbs.length];
-        for (int g = 0; g < s.length; g++) {
-            s[g] = Math.max(2 * meanAbs[g] / Math.sqrt(spec.qmax()), MIN_STEP);
+    /**
+     * LSQ's gradient scale for activations of {@code shape} (batch first): N = features per sample,
+     * {@code size / shape[0]} (the whole size for a batch of 0 or a scalar).
+     */
+    public static double activationGradScale(long[] shape, int qp) {
+        long size = 1;
+        for (long d : shape) {
+            size *= d;
         }
-        return s;
+        long batch = shape.length == 0 ? 1 : Math.max(1, shape[0]);
+        return gradScale(size / batch, qp);
+    }
+
+    /** {@code max(2 mean|x_g| / sqrt(Qp), MIN_STEP)} per group (LSQ's initialization; {@link LsqKernels#initialSteps}). */
+    public double[] initStep(INDArray x) {
+        return LsqKernels.initialSteps(FlatArrays.read(x), QuantGroups.of(spec, x.shape()), spec.qmax());
     }
 
     /** Steps from a calibrated range per group: the symmetric scales {@link QParams#fromRange} gives. */
@@ -91,10 +100,9 @@ public final class LsqQuantizer {
     /** {@code round(clamp(x/s, -Qn, Qp)) s} in {@code x}'s data type. */
     public INDArray forward(INDArray x, double[] step) {
         QuantGroups groups = groupsFor(x, step);
-        INDArray s = LearnedQuantizers.column("LsqQuantizer: step", step, MIN_STEP);
-        INDArray v = groups.toRows(x).diviColumnVector(s);
-        INDArray r = RoundingOps.round(spec.rounding(), LearnedQuantizers.clamp(v, spec.qmin(), spec.qmax()), null);
-        return groups.fromRows(r.muliColumnVector(s), x.dataType());
+        double[] s = LearnedQuantizers.effective("LsqQuantizer: step", step, MIN_STEP);
+        return FlatArrays.write(LsqKernels.forward(FlatArrays.read(x), groups, s, null, spec.qmin(), spec.qmax(), spec.rounding()),
+                x.shape(), x.dataType());
     }
 
     /**
@@ -104,18 +112,12 @@ public final class LsqQuantizer {
      */
     public Gradients backward(INDArray x, INDArray gradOut, double[] step, double gradScale) {
         QuantGroups groups = groupsFor(x, step);
-        INDArray s = LearnedQuantizers.column("LsqQuantizer: step", step, MIN_STEP);
-        INDArray v = groups.toRows(x).diviColumnVector(s);
-        INDArray g = groups.toRows(gradOut);
-        LearnedQuantizers.Regions regions = LearnedQuantizers.regions(v, spec.qmin(), spec.qmax());
-        INDArray r = RoundingOps.round(spec.rounding(), LearnedQuantizers.clamp(v, spec.qmin(), spec.qmax()), null);
-        // ds = inside (round(v) - v) + below (-Qn) + above Qp
-        INDArray ds = r.subi(v).muli(regions.inside())
-                .addi(regions.below().mul(spec.qmin()))
-                .addi(regions.above().mul(spec.qmax()));
-        double[] stepGrad = ds.muli(g).sum(1).muli(gradScale).toDoubleVector();
-        INDArray input = groups.fromRows(g.muli(regions.inside()), gradOut.dataType());
-        return new Gradients(input, stepGrad);
+        double[] s = LearnedQuantizers.effective("LsqQuantizer: step", step, MIN_STEP);
+        LearnedQuantizers.requireSameShape("LsqQuantizer", x, gradOut);
+        double[] g = FlatArrays.read(gradOut);
+        double[] stepGrad = new double[s.length];
+        LsqKernels.backward(FlatArrays.read(x), g, groups, s, null, spec.qmin(), spec.qmax(), spec.rounding(), stepGrad, null, gradScale);
+        return new Gradients(FlatArrays.write(g, gradOut.shape(), gradOut.dataType()), stepGrad);
     }
 
     private QuantGroups groupsFor(INDArray x, double[] step) {

@@ -1,10 +1,9 @@
 package io.qat4j.lsq;
 
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
+import io.qat4j.ste.FlatArrays;
 import io.qat4j.ste.Rounding;
-import io.qat4j.ste.RoundingOps;
 
 /**
  * PACT (Choi et al., "PACT: Parameterized Clipping Activation for Quantized Neural Networks", 2018):
@@ -19,6 +18,9 @@ import io.qat4j.ste.RoundingOps;
  * Positive alpha below {@link #MIN_ALPHA} is used as {@link #MIN_ALPHA}; alpha NaN, infinite or {@code <= 0}
  * is an {@link IllegalArgumentException} (a collapsed clipping level). {@code +inf} inputs give alpha,
  * {@code -inf} gives 0, NaN stays NaN.
+ *
+ * <p>The arithmetic is {@link PactKernels}' (one implementation, also run by the DL4J layers, which
+ * use its signed form as well).
  */
 public final class PactQuantizer {
 
@@ -65,26 +67,22 @@ public final class PactQuantizer {
 
     /** Number of positive levels, {@code 2^b - 1}. */
     public int levels() {
-        return (1 << bits) - 1;
+        return PactKernels.levels(bits, false);
     }
 
     /** {@code round(clamp(x, 0, alpha) k) / k} in {@code x}'s data type. */
     public INDArray forward(INDArray x, double alpha) {
-        double a = effectiveAlpha(alpha);
-        double k = levels() / a;
-        INDArray y = LearnedQuantizers.clamp(x.castTo(DataType.DOUBLE), 0, a).muli(k);
-        return RoundingOps.round(rounding, y, null).divi(k).castTo(x.dataType());
+        return FlatArrays.write(PactKernels.forward(FlatArrays.read(x), effectiveAlpha(alpha), levels(), false, rounding), x.shape(),
+                x.dataType());
     }
 
-    /** Gradients for the input and alpha. */
+    /** Gradients for the input and alpha (the decay term uses {@code alpha} as given). */
     public Gradients backward(INDArray x, INDArray gradOut, double alpha) {
         double a = effectiveAlpha(alpha);
-        INDArray xd = x.castTo(DataType.DOUBLE);
-        INDArray g = gradOut.castTo(DataType.DOUBLE);
-        INDArray clipped = xd.gte(a).castTo(DataType.DOUBLE);
-        INDArray pass = xd.gte(0.0).castTo(DataType.DOUBLE).subi(clipped);
-        double alphaGrad = g.mul(clipped).sumNumber().doubleValue() + alphaDecay * alpha;
-        return new Gradients(g.muli(pass).castTo(gradOut.dataType()), alphaGrad);
+        LearnedQuantizers.requireSameShape("PactQuantizer", x, gradOut);
+        double[] g = FlatArrays.read(gradOut);
+        double clip = PactKernels.backward(FlatArrays.read(x), g, a, false);
+        return new Gradients(FlatArrays.write(g, gradOut.shape(), gradOut.dataType()), PactKernels.alphaGradient(clip, alphaDecay, alpha));
     }
 
     private static double effectiveAlpha(double alpha) {

@@ -15,6 +15,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *   <li>per-group: as per-channel, then each row is cut into {@code K/G} consecutive groups,
  *       {@code [C*K/G, G]}; group {@code c*(K/G) + j} covers elements {@code j*G .. j*G+G-1} of channel c.</li>
  * </ul>
+ *
+ * <p>The {@code double[]} kernels ({@link UniformKernels}, and lsq's) walk the tensor in C order
+ * instead and ask {@link #groupOf(long)} for each flat index; both views give the same groups.
  */
 public final class QuantGroups {
 
@@ -22,12 +25,29 @@ public final class QuantGroups {
     private final int[] permutation;   // moves the channel axis first; null for per-tensor
     private final int groups;
     private final long groupLength;
+    private final long inner;          // elements after the channel axis (C order)
+    private final long channels;       // 1 for per-tensor
+    private final long groupSize;      // per-group only, else 0
 
-    private QuantGroups(long[] shape, int[] permutation, int groups, long groupLength) {
+    private QuantGroups(long[] shape, int[] permutation, int groups, long groupLength, int axis, long groupSize) {
         this.shape = shape;
         this.permutation = permutation;
         this.groups = groups;
         this.groupLength = groupLength;
+        long in = 1;
+        if (permutation != null) {
+            for (int d = axis + 1; d < shape.length; d++) {
+                in *= shape[d];
+            }
+        }
+        this.inner = in;
+        this.channels = permutation == null ? 1 : shape[axis];
+        this.groupSize = groupSize;
+    }
+
+    /** Per-tensor grouping (one group) of a tensor of {@code shape}. */
+    public static QuantGroups perTensor(long[] shape) {
+        return of(Granularity.PER_TENSOR, 0, 0, shape);
     }
 
     /**
@@ -52,11 +72,11 @@ public final class QuantGroups {
             throw new IllegalArgumentException("QuantGroups: cannot quantize an empty tensor of shape " + Arrays.toString(shape));
         }
         return switch (granularity) {
-            case PER_TENSOR -> new QuantGroups(shape.clone(), null, 1, n);
+            case PER_TENSOR -> new QuantGroups(shape.clone(), null, 1, n, 0, 0);
             case PER_CHANNEL -> {
                 int[] perm = channelFirst(axis, shape);
                 long c = shape[axis];
-                yield new QuantGroups(shape.clone(), perm, Math.toIntExact(c), n / c);
+                yield new QuantGroups(shape.clone(), perm, Math.toIntExact(c), n / c, axis, 0);
             }
             case PER_GROUP -> {
                 if (groupSize < 1) {
@@ -70,7 +90,7 @@ public final class QuantGroups {
                             + k + " elements per channel of shape " + Arrays.toString(shape) + " (axis " + axis
                             + "); choose a group size that divides " + k);
                 }
-                yield new QuantGroups(shape.clone(), perm, Math.toIntExact(c * (k / groupSize)), groupSize);
+                yield new QuantGroups(shape.clone(), perm, Math.toIntExact(c * (k / groupSize)), groupSize, axis, groupSize);
             }
         };
     }
@@ -97,6 +117,34 @@ public final class QuantGroups {
 
     public long groupLength() {
         return groupLength;
+    }
+
+    /** Number of elements of the tensor. */
+    public long size() {
+        return (long) groups * groupLength;
+    }
+
+    /** The shape this grouping was made for. */
+    public long[] shape() {
+        return shape.clone();
+    }
+
+    /**
+     * The group of the element at flat C-order index {@code i}: 0 per tensor, the channel
+     * {@code (i / inner) % C} per channel, and per group the channel's block
+     * {@code c (K/G) + p / G}, where {@code p} is the element's position within its channel in C order
+     * of the other dimensions.
+     */
+    public int groupOf(long i) {
+        if (groups == 1) {
+            return 0;
+        }
+        long channel = (i / inner) % channels;
+        if (groupSize == 0) {
+            return (int) channel;
+        }
+        long position = (i / (inner * channels)) * inner + i % inner;
+        return (int) (channel * (groups / channels) + position / groupSize);
     }
 
     /** A fresh float64 {@code [groups, groupLength]} copy of {@code x} (which must have this grouping's shape). */

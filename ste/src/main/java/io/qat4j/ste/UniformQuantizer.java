@@ -16,7 +16,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * <em>zeroed</em>, inside they pass through unchanged (Bengio et al. 2013; Jacob et al. 2018).
  *
  * <p>qmin/qmax and the meaning of scale/zero point per group come from {@link QuantSpec} and
- * {@link QuantGroups}. Computation is in float64; results take the input's data type.
+ * {@link QuantGroups}. The arithmetic is {@link UniformKernels}' (float64, element by element); this
+ * class copies INDArrays to and from it and draws the stochastic-rounding noise. Results take the
+ * input's data type.
  *
  * <p>Stochastic rounding draws one {@code u ~ U[0,1)} per element, in C order of the input, from a
  * {@link SplittableRandom} seeded with {@link QuantSpec#seed()} when this quantizer is created; the
@@ -48,25 +50,23 @@ public final class UniformQuantizer {
      */
     public INDArray quantize(INDArray x, QParams qp) {
         QuantGroups groups = groupsFor(x, qp);
-        INDArray rows = codeRows(groups, x, qp);
-        if (rows.isNaN().any()) {
-            double[] flat = x.castTo(DataType.DOUBLE).dup('c').data().asDouble();
-            for (int i = 0; i < flat.length; i++) {
-                if (Double.isNaN(flat[i])) {
-                    throw new IllegalArgumentException("UniformQuantizer.quantize: element " + i + " of the input is NaN and has no "
-                            + "integer code; fakeQuant keeps NaN, quantize cannot");
-                }
+        double[] codes = UniformKernels.quantize(FlatArrays.read(x), groups, qp.scales(), qp.zeroPoints(), spec.qmin(), spec.qmax(),
+                spec.rounding(), noise(codesLength(groups)));
+        int[] q = new int[codes.length];
+        for (int i = 0; i < q.length; i++) {
+            if (Double.isNaN(codes[i])) {
+                throw new IllegalArgumentException("UniformQuantizer.quantize: element " + i + " of the input is NaN and has no "
+                        + "integer code; fakeQuant keeps NaN, quantize cannot");
             }
+            q[i] = (int) codes[i];
         }
-        return groups.fromRows(rows, DataType.INT32);
+        return Nd4j.createFromArray(q).reshape('c', x.shape());
     }
 
     /** {@code s (q - z)} as an array of {@code type}. */
     public INDArray dequantize(INDArray q, QParams qp, DataType type) {
         QuantGroups groups = groupsFor(q, qp);
-        INDArray rows = groups.toRows(q);
-        rows.subiColumnVector(column(qp, false)).muliColumnVector(column(qp, true));
-        return groups.fromRows(rows, type);
+        return FlatArrays.write(UniformKernels.dequantize(FlatArrays.read(q), groups, qp.scales(), qp.zeroPoints()), q.shape(), type);
     }
 
     /**
@@ -75,21 +75,24 @@ public final class UniformQuantizer {
      */
     public INDArray fakeQuant(INDArray x, QParams qp) {
         QuantGroups groups = groupsFor(x, qp);
-        INDArray rows = codeRows(groups, x, qp);
-        rows.subiColumnVector(column(qp, false)).muliColumnVector(column(qp, true));
-        return groups.fromRows(rows, x.dataType());
+        double[] out = UniformKernels.fakeQuant(FlatArrays.read(x), groups, qp.scales(), null, qp.zeroPoints(), spec.qmin(), spec.qmax(),
+                spec.rounding(), noise(codesLength(groups)));
+        return FlatArrays.write(out, x.shape(), x.dataType());
     }
 
     /**
-     * Clipped STE: {@code gradOut} where {@code qmin <= x/s + z <= qmax}, 0 elsewhere, in
-     * {@code gradOut}'s data type.
+     * Clipped STE: {@code gradOut} where {@code qmin <= x/s + z <= qmax}, 0 elsewhere (and for NaN
+     * inputs), in {@code gradOut}'s data type.
      */
     public INDArray backward(INDArray x, INDArray gradOut, QParams qp) {
         QuantGroups groups = groupsFor(x, qp);
-        INDArray v = groups.toRows(x).diviColumnVector(column(qp, true)).addiColumnVector(column(qp, false));
-        INDArray mask = v.gte(spec.qmin()).castTo(DataType.DOUBLE).muli(v.lte(spec.qmax()).castTo(DataType.DOUBLE));
-        INDArray g = groups.toRows(gradOut).muli(mask);
-        return groups.fromRows(g, gradOut.dataType());
+        if (!java.util.Arrays.equals(x.shape(), gradOut.shape())) {
+            throw new IllegalArgumentException("UniformQuantizer.backward: gradient shape " + java.util.Arrays.toString(gradOut.shape())
+                    + " differs from input shape " + java.util.Arrays.toString(x.shape()));
+        }
+        double[] g = FlatArrays.read(gradOut);
+        UniformKernels.steBackward(FlatArrays.read(x), g, groups, qp.scales(), null, qp.zeroPoints(), spec.qmin(), spec.qmax());
+        return FlatArrays.write(g, gradOut.shape(), gradOut.dataType());
     }
 
     private QuantGroups groupsFor(INDArray x, QParams qp) {
@@ -101,34 +104,21 @@ public final class UniformQuantizer {
         return groups;
     }
 
-    /** Codes in the row layout, float64. */
-    private INDArray codeRows(QuantGroups groups, INDArray x, QParams qp) {
-        INDArray v = groups.toRows(x).diviColumnVector(column(qp, true));
-        INDArray noise = spec.rounding() == Rounding.STOCHASTIC ? groups.toRows(uniformNoise(x.shape())) : null;
-        INDArray r = RoundingOps.round(spec.rounding(), v, noise);
-        r.addiColumnVector(column(qp, false));
-        return RoundingOps.clamp(r, spec.qmin(), spec.qmax());   // keeps NaN (ND4J's max/min turn it into a bound)
+    private static int codesLength(QuantGroups groups) {
+        return Math.toIntExact(groups.size());
     }
 
-    private INDArray uniformNoise(long[] shape) {
-        long n = 1;
-        for (long d : shape) {
-            n *= d;
+    /** One {@code u ~ U[0,1)} per element in C order for STOCHASTIC rounding, else null. */
+    private double[] noise(int n) {
+        if (spec.rounding() != Rounding.STOCHASTIC) {
+            return null;
         }
-        double[] u = new double[Math.toIntExact(n)];
+        double[] u = new double[n];
         synchronized (random) {
             for (int i = 0; i < u.length; i++) {
                 u[i] = random.nextDouble();
             }
         }
-        return Nd4j.createFromArray(u).reshape('c', shape);
-    }
-
-    private static INDArray column(QParams qp, boolean scale) {
-        double[] c = new double[qp.size()];
-        for (int g = 0; g < c.length; g++) {
-            c[g] = scale ? qp.scale(g) : qp.zeroPoint(g);
-        }
-        return Nd4j.createFromArray(c).reshape(c.length, 1);
+        return u;
     }
 }

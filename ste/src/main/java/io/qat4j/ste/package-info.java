@@ -6,6 +6,11 @@
  * observers that turn statistics into qparams ({@link io.qat4j.ste.MinMaxObserver},
  * {@link io.qat4j.ste.MovingAverageMinMaxObserver}).
  *
+ * <p>The arithmetic itself lives once, in the {@code double[]} kernels {@link io.qat4j.ste.UniformKernels}
+ * (with {@link io.qat4j.ste.RoundingOps}, {@link io.qat4j.ste.QuantGroups#groupOf} and
+ * {@link io.qat4j.ste.ChunkedLoop}); the INDArray ops and the DL4J layers copy tensors to and from
+ * them ({@link io.qat4j.ste.FlatArrays}).
+ *
  * <p>Depends on nd4j-api only. Every op has a plain {@code double[]} reference in this module's
  * test-jar ({@code io.qat4j.ste.reference.QuantReference}) that the tests compare against.
  *

@@ -7,6 +7,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import io.qat4j.layers.QuantSettings;
 import io.qat4j.lsq.LsqQuantizer;
 import io.qat4j.ste.BinaryQuantizer;
+import io.qat4j.ste.FlatArrays;
 import io.qat4j.ste.Granularity;
 import io.qat4j.ste.TernaryQuantizer;
 
@@ -64,14 +65,14 @@ public final class BiasQuantization {
         if (scales == null) {
             return b;
         }
-        double[] v = FastQuant.read(b);
+        double[] v = FlatArrays.read(b);
         if (v.length != scales.length) {
             throw new IllegalArgumentException("bias has " + v.length + " values for " + scales.length + " output channels");
         }
         for (int c = 0; c < v.length; c++) {
             v[c] = Math.rint(v[c] / scales[c]) * scales[c];
         }
-        return FastQuant.write(v, b.shape(), b.dataType());
+        return FlatArrays.write(v, b.shape(), b.dataType());
     }
 
     /** Per-channel (or one per-tensor) weight scales, or null for a mode without an integer grid. */

@@ -9,12 +9,17 @@ import io.qat4j.layers.QuantSettings;
 import io.qat4j.layers.QuantizationWarnings;
 import io.qat4j.layers.QuantizerCollapsedException;
 import io.qat4j.layers.params.QuantizerParams;
+import io.qat4j.lsq.LsqKernels;
 import io.qat4j.lsq.LsqPlusQuantizer;
 import io.qat4j.lsq.LsqQuantizer;
+import io.qat4j.lsq.PactKernels;
 import io.qat4j.lsq.PactQuantizer;
+import io.qat4j.ste.FlatArrays;
 import io.qat4j.ste.QParams;
+import io.qat4j.ste.QuantGroups;
 import io.qat4j.ste.QuantSpec;
 import io.qat4j.ste.Rounding;
+import io.qat4j.ste.UniformKernels;
 
 /**
  * Fake quantization of the activations entering a layer (per tensor), forward and backward, for
@@ -75,7 +80,7 @@ public final class InputQuantization {
 
     /** PACT's levels on each side of 0: {@code 2^b - 1} unsigned, {@code 2^(b-1) - 1} signed. */
     public static int pactLevels(QuantSettings s) {
-        return s.isInputSigned() ? (1 << (s.getInputBits() - 1)) - 1 : (1 << s.getInputBits()) - 1;
+        return PactKernels.levels(s.getInputBits(), s.isInputSigned());
     }
 
     /** Qparams of a FIXED input quantizer from its stored range. */
@@ -106,8 +111,8 @@ public final class InputQuantization {
 
     /**
      * The fake-quantized input (a new array of {@code x}'s type, current workspace); may update the
-     * observer state, the signedness, or initialize or project the step in training. Runs
-     * {@link FastQuant}'s loops, which equal the ste/lsq ops element for element. NaN inputs stay
+     * observer state, the signedness, or initialize or project the step in training. Runs the
+     * ste/lsq kernels ({@link UniformKernels}, {@link LsqKernels}, {@link PactKernels}). NaN inputs stay
      * NaN; {@code +inf} and {@code -inf} become the largest and smallest code.
      */
     public static INDArray forward(QuantSettings s, INDArray x, boolean training, Map<String, INDArray> params, String layer) {
@@ -124,7 +129,8 @@ public final class InputQuantization {
         if (s.getInputMode() == InputQuantMode.NONE) {
             return x;
         }
-        double[] v = FastQuant.read(x);
+        double[] v = FlatArrays.read(x);
+        QuantGroups groups = QuantGroups.perTensor(x.shape());
         if (training) {
             resolveSign(s, params, v, layer, "a training batch");
         }
@@ -138,19 +144,19 @@ public final class InputQuantization {
                 }
                 requireInitialized(count, layer, "observed");
                 QParams qp = fixedQParams(s, params);
-                out = FastQuant.forward(v, FastQuant.Groups.perTensor(), qp.scales(), null, qp.zeroPoints(), spec.qmin(), spec.qmax(),
-                        spec.rounding());
+                out = UniformKernels.fakeQuant(v, groups, qp.scales(), null, qp.zeroPoints(), spec.qmin(), spec.qmax(), spec.rounding(),
+                        null);
             }
             case LSQ -> {
                 if (training && count.getDouble(0) == 0) {
-                    params.get(QuantizerParams.INPUT_STEP_KEY).putScalar(0, initialLsqStep(spec, v, layer));
+                    params.get(QuantizerParams.INPUT_STEP_KEY).putScalar(0, initialLsqStep(spec, v, groups, layer));
                     count.putScalar(0, 1);
                 }
                 requireInitialized(count, layer, "initialized");
-                double step = training ? projected(params, QuantizerParams.INPUT_STEP_KEY, sink(floorSink, stepFloor(spec.qmax(), v)), layer)
+                double step = training
+                        ? projected(params, QuantizerParams.INPUT_STEP_KEY, sink(floorSink, stepFloor(spec.qmax(), v, groups)), layer)
                         : learned(params, QuantizerParams.INPUT_STEP_KEY, layer, LsqQuantizer.MIN_STEP);
-                out = FastQuant.forward(v, FastQuant.Groups.perTensor(), new double[] {step}, null, null, spec.qmin(), spec.qmax(),
-                        spec.rounding());
+                out = LsqKernels.forward(v, groups, new double[] {step}, null, spec.qmin(), spec.qmax(), spec.rounding());
             }
             case LSQ_PLUS -> {
                 if (training && count.getDouble(0) == 0) {
@@ -161,21 +167,22 @@ public final class InputQuantization {
                     count.putScalar(0, 1);
                 }
                 requireInitialized(count, layer, "initialized");
-                double step = training ? projected(params, QuantizerParams.INPUT_STEP_KEY, sink(floorSink, stepFloor(spec.qmax(), v)), layer)
+                double step = training
+                        ? projected(params, QuantizerParams.INPUT_STEP_KEY, sink(floorSink, stepFloor(spec.qmax(), v, groups)), layer)
                         : learned(params, QuantizerParams.INPUT_STEP_KEY, layer, LsqQuantizer.MIN_STEP);
-                out = FastQuant.forward(v, FastQuant.Groups.perTensor(), new double[] {step},
-                        new double[] {params.get(QuantizerParams.INPUT_OFFSET_KEY).getDouble(0)}, null, spec.qmin(), spec.qmax(),
-                        spec.rounding());
+                out = LsqKernels.forward(v, groups, new double[] {step}, new double[] {params.get(QuantizerParams.INPUT_OFFSET_KEY).getDouble(0)},
+                        spec.qmin(), spec.qmax(), spec.rounding());
             }
             case PACT -> {
                 int levels = pactLevels(s);
-                double alpha = training ? projected(params, QuantizerParams.INPUT_ALPHA_KEY, sink(floorSink, levels * stepFloor(levels, v)), layer)
+                double alpha = training
+                        ? projected(params, QuantizerParams.INPUT_ALPHA_KEY, sink(floorSink, levels * stepFloor(levels, v, groups)), layer)
                         : learned(params, QuantizerParams.INPUT_ALPHA_KEY, layer, PactQuantizer.MIN_ALPHA);
-                out = FastQuant.pact(v, alpha, levels, s.isInputSigned());
+                out = PactKernels.forward(v, alpha, levels, s.isInputSigned(), spec.rounding());
             }
             default -> throw new AssertionError(s.getInputMode());
         }
-        return FastQuant.write(out, x.shape(), x.dataType());
+        return FlatArrays.write(out, x.shape(), x.dataType());
     }
 
     /** dL/dx from dL/dx^ ({@code gradOut}); writes the quantizer parameters' gradients into {@code gradViews}. */
@@ -184,22 +191,21 @@ public final class InputQuantization {
         if (s.getInputMode() == InputQuantMode.NONE) {
             return gradOut;
         }
-        double[] v = FastQuant.read(x);
-        double[] g = FastQuant.read(gradOut);
+        double[] v = FlatArrays.read(x);
+        double[] g = FlatArrays.read(gradOut);
+        QuantGroups groups = QuantGroups.perTensor(x.shape());
         QuantSpec spec = spec(s);
         switch (s.getInputMode()) {
             case FIXED -> {
                 QParams qp = fixedQParams(s, params);
-                FastQuant.backward(v, g, FastQuant.Groups.perTensor(), qp.scales(), null, qp.zeroPoints(), spec.qmin(), spec.qmax(),
-                        spec.rounding(), null, null, 1);
+                UniformKernels.steBackward(v, g, groups, qp.scales(), null, qp.zeroPoints(), spec.qmin(), spec.qmax());
             }
             case LSQ, LSQ_PLUS -> {
                 boolean plus = s.getInputMode() == InputQuantMode.LSQ_PLUS;
                 double[] stepGrad = new double[1];
                 double[] offsetGrad = plus ? new double[1] : null;
-                FastQuant.backward(v, g, FastQuant.Groups.perTensor(),
-                        new double[] {learned(params, QuantizerParams.INPUT_STEP_KEY, layer, LsqQuantizer.MIN_STEP)},
-                        plus ? new double[] {params.get(QuantizerParams.INPUT_OFFSET_KEY).getDouble(0)} : null, null,
+                LsqKernels.backward(v, g, groups, new double[] {learned(params, QuantizerParams.INPUT_STEP_KEY, layer, LsqQuantizer.MIN_STEP)},
+                        plus ? new double[] {params.get(QuantizerParams.INPUT_OFFSET_KEY).getDouble(0)} : null,
                         spec.qmin(), spec.qmax(), spec.rounding(), stepGrad, offsetGrad, gradScale(s, x, spec.qmax()));
                 gradViews.get(QuantizerParams.INPUT_STEP_KEY).putScalar(0, stepGrad[0]);
                 if (plus) {
@@ -208,13 +214,13 @@ public final class InputQuantization {
             }
             case PACT -> {
                 double alpha = learned(params, QuantizerParams.INPUT_ALPHA_KEY, layer, PactQuantizer.MIN_ALPHA);
-                double alphaGrad = FastQuant.pactBackward(v, g, alpha, s.isInputSigned());
-                gradViews.get(QuantizerParams.INPUT_ALPHA_KEY).putScalar(0,
-                        alphaGrad + s.getPactAlphaDecay() * params.get(QuantizerParams.INPUT_ALPHA_KEY).getDouble(0));
+                double clipGrad = PactKernels.backward(v, g, alpha, s.isInputSigned());
+                gradViews.get(QuantizerParams.INPUT_ALPHA_KEY).putScalar(0, PactKernels.alphaGradient(clipGrad, s.getPactAlphaDecay(),
+                        params.get(QuantizerParams.INPUT_ALPHA_KEY).getDouble(0)));
             }
             default -> throw new AssertionError(s.getInputMode());
         }
-        return FastQuant.write(g, gradOut.shape(), gradOut.dataType());
+        return FlatArrays.write(g, gradOut.shape(), gradOut.dataType());
     }
 
     private static double sink(java.util.function.DoubleConsumer floorSink, double floor) {
@@ -276,18 +282,12 @@ public final class InputQuantization {
         return value;
     }
 
-    /** {@link #STEP_FLOOR_FRACTION} of {@code 2 mean|x| / sqrt(qp)}, at least {@link LsqQuantizer#MIN_STEP}. */
-    private static double stepFloor(int qp, double[] v) {
-        double sum = 0;
-        long n = 0;
-        for (double d : v) {
-            if (Double.isFinite(d)) {
-                sum += Math.abs(d);
-                n++;
-            }
-        }
-        double init = n == 0 ? 0 : 2 * (sum / n) / Math.sqrt(qp);
-        return Math.max(STEP_FLOOR_FRACTION * init, LsqQuantizer.MIN_STEP);
+    /**
+     * {@link #STEP_FLOOR_FRACTION} of LSQ's initial step {@code 2 mean|x| / sqrt(qp)} (finite values;
+     * {@link LsqKernels#initialSteps}), at least {@link LsqQuantizer#MIN_STEP}.
+     */
+    private static double stepFloor(int qp, double[] v, QuantGroups groups) {
+        return Math.max(STEP_FLOOR_FRACTION * LsqKernels.initialSteps(v, groups, qp)[0], LsqQuantizer.MIN_STEP);
     }
 
     /**
@@ -399,26 +399,20 @@ public final class InputQuantization {
         }
     }
 
-    /** LSQ's initialization {@code 2 mean|x| / sqrt(Qp)}. */
-    private static double initialLsqStep(QuantSpec spec, double[] v, String layer) {
-        double sum = 0;
+    /** LSQ's initialization {@code 2 mean|x| / sqrt(Qp)} ({@link LsqKernels#initialSteps}); NaN or Inf in the batch is an error. */
+    private static double initialLsqStep(QuantSpec spec, double[] v, QuantGroups groups, String layer) {
         for (double d : v) {
             if (!Double.isFinite(d)) {
                 throw new IllegalArgumentException("layer '" + layer + "': the input quantizer's first batch holds " + d
                         + "; the data is bad or the network diverged");
             }
-            sum += Math.abs(d);
         }
-        return Math.max(2 * (sum / v.length) / Math.sqrt(spec.qmax()), LsqQuantizer.MIN_STEP);
+        return LsqKernels.initialSteps(v, groups, spec.qmax())[0];
     }
 
-    /** LSQ's gradient scale for activations: N = features per sample. */
+    /** LSQ's gradient scale for activations (N = features per sample; {@link LsqQuantizer#activationGradScale}), or 1 when off. */
     static double gradScale(QuantSettings s, INDArray x, int qp) {
-        if (!s.isStepGradientScaling()) {
-            return 1.0;
-        }
-        long perSample = x.length() / Math.max(1, x.size(0));
-        return LsqQuantizer.gradScale(perSample, qp);
+        return s.isStepGradientScaling() ? LsqQuantizer.activationGradScale(x.shape(), qp) : 1.0;
     }
 
     private static void observe(QuantSettings s, double[] v, Map<String, INDArray> params, String layer) {

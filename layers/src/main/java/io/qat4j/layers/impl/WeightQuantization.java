@@ -9,14 +9,18 @@ import io.qat4j.layers.QuantizationWarnings;
 import io.qat4j.layers.QuantizerCollapsedException;
 import io.qat4j.layers.WeightQuantMode;
 import io.qat4j.layers.params.QuantizerParams;
+import io.qat4j.lsq.LsqKernels;
 import io.qat4j.lsq.LsqPlusQuantizer;
 import io.qat4j.lsq.LsqQuantizer;
 import io.qat4j.ste.BinaryQuantizer;
+import io.qat4j.ste.FlatArrays;
 import io.qat4j.ste.Granularity;
 import io.qat4j.ste.MinMaxObserver;
 import io.qat4j.ste.QParams;
+import io.qat4j.ste.QuantGroups;
 import io.qat4j.ste.QuantSpec;
 import io.qat4j.ste.TernaryQuantizer;
+import io.qat4j.ste.UniformKernels;
 
 /**
  * Fake quantization of a layer's weights, forward and backward, for every {@link io.qat4j.layers.WeightQuantMode}.
@@ -47,7 +51,7 @@ public final class WeightQuantization {
 
     /**
      * The fake-quantized weights (a new array of {@code w}'s type, in the current workspace). The
-     * uniform modes run {@link FastQuant}'s loops, which equal the ste/lsq ops element for element.
+     * uniform modes run the ste/lsq kernels ({@link UniformKernels}, {@link LsqKernels}).
      */
     public static INDArray forward(QuantSettings s, INDArray w, int outAxis, Map<String, INDArray> params, String layer, boolean training) {
         QuantSpec spec = uniform(s) ? spec(s, outAxis) : null;   // BINARY/TERNARY ignore weightBits
@@ -55,13 +59,13 @@ public final class WeightQuantization {
             case NONE -> w;
             case FIXED -> {
                 QParams qp = fixedQParams(s, w, outAxis);
-                yield FastQuant.write(FastQuant.forward(FastQuant.read(w), groups(s, w, outAxis), qp.scales(), null, qp.zeroPoints(),
-                        spec.qmin(), spec.qmax(), spec.rounding()), w.shape(), w.dataType());
+                yield FlatArrays.write(UniformKernels.fakeQuant(FlatArrays.read(w), groups(s, w, outAxis), qp.scales(), null, qp.zeroPoints(),
+                        spec.qmin(), spec.qmax(), spec.rounding(), null), w.shape(), w.dataType());
             }
-            case LSQ -> FastQuant.write(FastQuant.forward(FastQuant.read(w), groups(s, w, outAxis), steps(s, w, outAxis, params, layer, training),
-                    null, null, spec.qmin(), spec.qmax(), spec.rounding()), w.shape(), w.dataType());
-            case LSQ_PLUS -> FastQuant.write(FastQuant.forward(FastQuant.read(w), groups(s, w, outAxis),
-                    steps(s, w, outAxis, params, layer, training), params.get(QuantizerParams.WEIGHT_OFFSET_KEY).toDoubleVector(), null,
+            case LSQ -> FlatArrays.write(LsqKernels.forward(FlatArrays.read(w), groups(s, w, outAxis), steps(s, w, outAxis, params, layer, training),
+                    null, spec.qmin(), spec.qmax(), spec.rounding()), w.shape(), w.dataType());
+            case LSQ_PLUS -> FlatArrays.write(LsqKernels.forward(FlatArrays.read(w), groups(s, w, outAxis),
+                    steps(s, w, outAxis, params, layer, training), params.get(QuantizerParams.WEIGHT_OFFSET_KEY).toDoubleVector(),
                     spec.qmin(), spec.qmax(), spec.rounding()), w.shape(), w.dataType());
             case BINARY -> new BinaryQuantizer(BinaryQuantizer.Scaling.MEAN_ABS, granularity(s), outAxis).forward(w);
             case TERNARY -> new TernaryQuantizer(granularity(s), outAxis).forward(w);
@@ -74,8 +78,8 @@ public final class WeightQuantization {
                 || s.getWeightMode() == WeightQuantMode.LSQ_PLUS;
     }
 
-    private static FastQuant.Groups groups(QuantSettings s, INDArray w, int outAxis) {
-        return s.isWeightPerChannel() ? FastQuant.Groups.perChannel(w.shape(), outAxis) : FastQuant.Groups.perTensor();
+    private static QuantGroups groups(QuantSettings s, INDArray w, int outAxis) {
+        return QuantGroups.of(spec(s, outAxis), w.shape());
     }
 
     /**
@@ -112,22 +116,18 @@ public final class WeightQuantization {
         return steps;
     }
 
-    /** Per group: {@code STEP_FLOOR_FRACTION * 2 mean|w_g| / sqrt(Qp)}, at least {@link LsqQuantizer#MIN_STEP}. */
+    /**
+     * Per group: {@code STEP_FLOOR_FRACTION} of LSQ's initial step {@code 2 mean|w_g| / sqrt(Qp)}
+     * ({@link LsqKernels#initialSteps}), at least {@link LsqQuantizer#MIN_STEP}.
+     */
     private static double[] stepFloors(QuantSettings s, INDArray w, int outAxis, int groups) {
-        double[] x = FastQuant.read(w);
-        FastQuant.Groups g = groups(s, w, outAxis);
-        double[] sum = new double[groups];
-        long[] n = new long[groups];
-        for (int i = 0; i < x.length; i++) {
-            int k = g.of(i);
-            sum[k] += Math.abs(x[i]);
-            n[k]++;
+        double[] init = LsqKernels.initialSteps(FlatArrays.read(w), groups(s, w, outAxis), spec(s, outAxis).qmax());
+        if (init.length != groups) {
+            throw new IllegalStateException("weight step count " + groups + " does not match the " + init.length + " quantization groups");
         }
-        double qp = spec(s, outAxis).qmax();
         double[] floors = new double[groups];
         for (int k = 0; k < groups; k++) {
-            double init = n[k] == 0 ? 0 : 2 * (sum[k] / n[k]) / Math.sqrt(qp);
-            floors[k] = Math.max(InputQuantization.STEP_FLOOR_FRACTION * init, LsqQuantizer.MIN_STEP);
+            floors[k] = Math.max(InputQuantization.STEP_FLOOR_FRACTION * init[k], LsqQuantizer.MIN_STEP);
         }
         return floors;
     }
@@ -145,21 +145,21 @@ public final class WeightQuantization {
             }
             case FIXED -> {
                 QParams qp = fixedQParams(s, w, outAxis);
-                double[] g = FastQuant.read(grad);
-                FastQuant.backward(FastQuant.read(w), g, groups(s, w, outAxis), qp.scales(), null, qp.zeroPoints(), spec.qmin(),
-                        spec.qmax(), spec.rounding(), null, null, 1);
-                grad.assign(FastQuant.write(g, grad.shape(), grad.dataType()));
+                double[] g = FlatArrays.read(grad);
+                UniformKernels.steBackward(FlatArrays.read(w), g, groups(s, w, outAxis), qp.scales(), null, qp.zeroPoints(), spec.qmin(),
+                        spec.qmax());
+                grad.assign(FlatArrays.write(g, grad.shape(), grad.dataType()));
             }
             case LSQ, LSQ_PLUS -> {
                 boolean plus = s.getWeightMode() == WeightQuantMode.LSQ_PLUS;
                 double[] steps = steps(s, w, outAxis, params, layer, false);
                 double[] stepGrad = new double[steps.length];
                 double[] offsetGrad = plus ? new double[steps.length] : null;
-                double[] g = FastQuant.read(grad);
-                FastQuant.backward(FastQuant.read(w), g, groups(s, w, outAxis), steps,
-                        plus ? params.get(QuantizerParams.WEIGHT_OFFSET_KEY).toDoubleVector() : null, null, spec.qmin(), spec.qmax(),
+                double[] g = FlatArrays.read(grad);
+                LsqKernels.backward(FlatArrays.read(w), g, groups(s, w, outAxis), steps,
+                        plus ? params.get(QuantizerParams.WEIGHT_OFFSET_KEY).toDoubleVector() : null, spec.qmin(), spec.qmax(),
                         spec.rounding(), stepGrad, offsetGrad, gradScale(s, new LsqQuantizer(spec), w));
-                grad.assign(FastQuant.write(g, grad.shape(), grad.dataType()));
+                grad.assign(FlatArrays.write(g, grad.shape(), grad.dataType()));
                 assignRow(gradViews.get(QuantizerParams.WEIGHT_STEP_KEY), stepGrad);
                 if (plus) {
                     assignRow(gradViews.get(QuantizerParams.WEIGHT_OFFSET_KEY), offsetGrad);
