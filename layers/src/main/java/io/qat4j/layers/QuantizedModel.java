@@ -25,8 +25,6 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.ops.transforms.Transforms;
 
 import io.qat4j.layers.conf.QuantizedConvBatchNormLayer;
 import io.qat4j.layers.conf.QuantizedConvolutionLayer;
@@ -134,7 +132,6 @@ public final class QuantizedModel {
     /** W from the convolution; gamma, beta, running mean (minus the convolution's bias) and variance from the batch norm. */
     private static void copyFused(Layer conv, Layer bn, Layer fused) {
         fused.setParam("W", conv.getParam("W").dup());
-        BatchNormalization bnConf = (BatchNormalization) bn.conf().getLayer();
         fused.setParam("gamma", bn.getParam("gamma").dup());
         fused.setParam("beta", bn.getParam("beta").dup());
         INDArray mean = bn.getParam("mean").dup();
@@ -143,14 +140,7 @@ public final class QuantizedModel {
             mean.subi(bias.reshape(mean.shape()));   // BN(conv + b) with running mean mu == BN(conv) with mu - b
         }
         fused.setParam("mean", mean);
-        INDArray var;
-        if (bnConf.isUseLogStd()) {
-            INDArray std = Transforms.pow(Nd4j.valueArrayOf(bn.getParam("log10stdev").shape(), 10.0, bn.getParam("log10stdev").dataType()),
-                    bn.getParam("log10stdev"), true);
-            var = std.muli(std);
-        } else {
-            var = bn.getParam("var").dup();
-        }
+        INDArray var = BatchNormStatistics.variance(bn);
         fused.setParam("var", var);
     }
 
@@ -323,13 +313,7 @@ public final class QuantizedModel {
                 bn.setParam("gamma", q.getParam("gamma").reshape(bn.getParam("gamma").shape()).dup());
                 bn.setParam("beta", q.getParam("beta").reshape(bn.getParam("beta").shape()).dup());
                 bn.setParam("mean", q.getParam("mean").reshape(bn.getParam("mean").shape()).dup());
-                INDArray var = q.getParam("var");
-                if (bn.paramTable().containsKey("log10stdev")) {
-                    INDArray log10Std = Transforms.log(Transforms.sqrt(var, true), 10, false);
-                    bn.setParam("log10stdev", log10Std.reshape(bn.getParam("log10stdev").shape()).castTo(bn.getParam("log10stdev").dataType()));
-                } else {
-                    bn.setParam("var", var.reshape(bn.getParam("var").shape()).dup());
-                }
+                BatchNormStatistics.setVariance(bn, q.getParam("var"));
                 i++;
                 continue;
             }

@@ -30,6 +30,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.shade.protobuf.ByteString;
 
+import io.qat4j.layers.BatchNormStatistics;
 import io.qat4j.runtime.Int8Graph;
 import onnx.Onnx;
 
@@ -172,15 +173,8 @@ public final class OnnxExporter {
                         Int8Graph.outputSize(dims[2], k[1], s[1], p[1], p[1], d[1])};
                 x = activation(b, x, name, c.getActivationFn());
             } else if (lc instanceof BatchNormalization bn) {
-                INDArray var;
-                if (bn.isUseLogStd()) {
-                    INDArray std = org.nd4j.linalg.ops.transforms.Transforms.pow(
-                            org.nd4j.linalg.factory.Nd4j.valueArrayOf(layer.getParam("log10stdev").shape(), 10.0, DataType.DOUBLE),
-                            layer.getParam("log10stdev").castTo(DataType.DOUBLE), true);
-                    var = std.muli(std).subi(bn.getEps());   // DL4J's std includes eps; ONNX adds it back
-                } else {
-                    var = layer.getParam("var");
-                }
+                // ONNX divides by sqrt(var + epsilon) exactly as DL4J does with the variance it stores (no eps inside)
+                INDArray var = BatchNormStatistics.variance(layer);
                 x = b.node("BatchNormalization", name, new String[] {x, b.floats(name + "_gamma", layer.getParam("gamma")),
                         b.floats(name + "_beta", layer.getParam("beta")), b.floats(name + "_mean", layer.getParam("mean")),
                         b.floats(name + "_var", var)}, attrs(floatAttr("epsilon", (float) bn.getEps())));
