@@ -7,7 +7,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.zip.CRC32;
@@ -59,13 +58,7 @@ public final class ModelFile {
 
     /** Validates the graph and writes it atomically to {@code path}. */
     public static void write(Int8Graph graph, Path path) throws IOException {
-        Files.write(tmpFor(path), toBytes(graph));
-        Files.move(tmpFor(path), path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    }
-
-    private static Path tmpFor(Path path) {
-        Path abs = path.toAbsolutePath();
-        return abs.resolveSibling(abs.getFileName() + ".tmp");
+        AtomicFiles.write(path, toBytes(graph));
     }
 
     /** The file's bytes. */

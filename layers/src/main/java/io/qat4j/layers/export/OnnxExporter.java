@@ -3,9 +3,7 @@ package io.qat4j.layers.export;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -31,6 +29,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.shade.protobuf.ByteString;
 
 import io.qat4j.layers.BatchNormStatistics;
+import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.runtime.Int8Graph;
 import onnx.Onnx;
 
@@ -63,13 +62,7 @@ public final class OnnxExporter {
 
     /** Serializes {@code model} to {@code path} atomically. */
     public static void write(Onnx.ModelProto model, Path path) throws IOException {
-        Path abs = path.toAbsolutePath();
-        if (abs.getParent() != null) {
-            Files.createDirectories(abs.getParent());
-        }
-        Path tmp = abs.resolveSibling(abs.getFileName() + ".tmp");
-        Files.write(tmp, model.toByteArray());
-        Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        AtomicFiles.write(path, model::writeTo);
     }
 
     /** The exported integer model {@code r} as an ONNX QDQ model (input "input" float NCHW/NF, output "logits"). */
