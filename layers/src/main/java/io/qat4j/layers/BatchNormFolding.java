@@ -1,9 +1,15 @@
 package io.qat4j.layers;
 
 import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.InputPreProcessor;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
 import org.deeplearning4j.nn.params.DefaultParamInitializer;
+import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -24,6 +30,34 @@ public final class BatchNormFolding {
     }
 
     private BatchNormFolding() {
+    }
+
+    /**
+     * The one conv+BN folding rule, shared by the PTQ pass and {@link QuantizedModel#wrap}: a batch
+     * norm folds into the layer before it when that layer is a stock {@code ConvolutionLayer} or
+     * {@code DenseLayer} (not a subclass) with identity activation, the batch norm directly follows
+     * it, and no input preprocessor sits between them (an activation or reshape there would not
+     * commute with the per-channel affine map).
+     *
+     * @param producer the layer before the batch norm
+     * @param next     the layer after it, folded when it is a {@code BatchNormalization}
+     * @param between  the input preprocessor of {@code next}, or null
+     */
+    public static boolean folds(org.deeplearning4j.nn.conf.layers.Layer producer, org.deeplearning4j.nn.conf.layers.Layer next,
+                                InputPreProcessor between) {
+        boolean linear = (producer.getClass() == ConvolutionLayer.class || producer.getClass() == DenseLayer.class)
+                && ((BaseLayer) producer).getActivationFn() instanceof ActivationIdentity;
+        return linear && next instanceof BatchNormalization && between == null;
+    }
+
+    /**
+     * What takes a folded batch norm's place: an identity activation with its name, so layer indices,
+     * preprocessors and graph wiring stay valid.
+     */
+    public static ActivationLayer placeholder(String batchNormName) {
+        ActivationLayer a = new ActivationLayer.Builder().activation(new ActivationIdentity()).build();
+        a.setLayerName(batchNormName);
+        return a;
     }
 
     /**

@@ -9,6 +9,7 @@ import java.util.Map;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.InputPreProcessor;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
@@ -23,7 +24,6 @@ import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import io.qat4j.layers.conf.QuantizedConvBatchNormLayer;
@@ -82,10 +82,10 @@ public final class QuantizedModel {
         for (int i = 0; i < n; i++) {
             NeuralNetConfiguration nnc = conf.getConf(i);
             String name = name(nnc.getLayer(), i);
-            if (i + 1 < n && foldable(nnc.getLayer(), conf.getConf(i + 1).getLayer(), name, plan)) {
+            if (i + 1 < n && foldable(nnc.getLayer(), conf.getConf(i + 1).getLayer(), conf.getInputPreProcess(i + 1), name, plan)) {
                 String bnName = name(conf.getConf(i + 1).getLayer(), i + 1);
                 nnc.setLayer(fuse(nnc.getLayer(), conf.getConf(i + 1).getLayer(), name, plan));
-                conf.getConf(i + 1).setLayer(identityIn(bnName));
+                conf.getConf(i + 1).setLayer(BatchNormFolding.placeholder(bnName));
                 quantized.add(name);
                 folded.put(bnName, name);
                 i++;
@@ -107,12 +107,15 @@ public final class QuantizedModel {
                 Collections.unmodifiableMap(kept));
     }
 
-    /** A plain identity-activation convolution followed by a foldable batch norm, neither kept in float. */
+    /**
+     * {@link BatchNormFolding#folds}, restricted to what {@link QuantizedConvBatchNormLayer} can
+     * train: a convolution (a dense layer keeps its batch norm as a float layer) whose batch norm
+     * has trainable gamma and beta, neither kept in float by the plan.
+     */
     private static boolean foldable(org.deeplearning4j.nn.conf.layers.Layer layer, org.deeplearning4j.nn.conf.layers.Layer next,
-                                    String name, QuantizationPlan plan) {
-        return layer.getClass() == ConvolutionLayer.class && next instanceof BatchNormalization bn && !bn.isLockGammaBeta()
-                && ((ConvolutionLayer) layer).getActivationFn() instanceof ActivationIdentity && !plan.keepsFloat(name)
-                && !plan.keepsFloat(next.getLayerName());
+                                    InputPreProcessor between, String name, QuantizationPlan plan) {
+        return BatchNormFolding.folds(layer, next, between) && layer instanceof ConvolutionLayer
+                && !((BatchNormalization) next).isLockGammaBeta() && !plan.keepsFloat(name) && !plan.keepsFloat(next.getLayerName());
     }
 
     private static org.deeplearning4j.nn.conf.layers.Layer fuse(org.deeplearning4j.nn.conf.layers.Layer conv,
@@ -121,12 +124,6 @@ public final class QuantizedModel {
                 plan.settingsFor(name));
         f.setLayerName(name);
         return f;
-    }
-
-    private static ActivationLayer identityIn(String name) {
-        ActivationLayer a = new ActivationLayer.Builder().activation(new ActivationIdentity()).build();
-        a.setLayerName(name);
-        return a;
     }
 
     /** W from the convolution; gamma, beta, running mean (minus the convolution's bias) and variance from the batch norm. */
@@ -160,7 +157,8 @@ public final class QuantizedModel {
             if (v instanceof LayerVertex bnVertex && e.getValue().size() == 1
                     && conf.getVertices().get(e.getValue().get(0)) instanceof LayerVertex convVertex
                     && consumers(conf, e.getValue().get(0)) == 1
-                    && foldable(convVertex.getLayerConf().getLayer(), bnVertex.getLayerConf().getLayer(), e.getValue().get(0), plan)) {
+                    && foldable(convVertex.getLayerConf().getLayer(), bnVertex.getLayerConf().getLayer(), bnVertex.getPreProcessor(),
+                    e.getValue().get(0), plan)) {
                 fusedConvToBn.put(e.getValue().get(0), e.getKey());
             }
         }
@@ -168,7 +166,7 @@ public final class QuantizedModel {
             NeuralNetConfiguration convConf = ((LayerVertex) conf.getVertices().get(e.getKey())).getLayerConf();
             NeuralNetConfiguration bnConf = ((LayerVertex) conf.getVertices().get(e.getValue())).getLayerConf();
             convConf.setLayer(fuse(convConf.getLayer(), bnConf.getLayer(), e.getKey(), plan));
-            bnConf.setLayer(identityIn(e.getValue()));
+            bnConf.setLayer(BatchNormFolding.placeholder(e.getValue()));
             quantized.add(e.getKey());
             folded.put(e.getValue(), e.getKey());
         }
