@@ -25,6 +25,9 @@ import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
+import org.deeplearning4j.nn.params.ConvolutionParamInitializer;
+import org.deeplearning4j.nn.params.DefaultParamInitializer;
 
 import io.qat4j.layers.conf.QuantizedConvBatchNormLayer;
 import io.qat4j.layers.conf.QuantizedConvolutionLayer;
@@ -34,6 +37,7 @@ import io.qat4j.layers.conf.QuantizedOutputLayer;
 import io.qat4j.layers.impl.InputQuantization;
 import io.qat4j.layers.impl.QuantizedConvBatchNormImpl;
 import io.qat4j.layers.impl.WeightQuantization;
+import io.qat4j.layers.params.QuantizedConvBatchNormParamInitializer;
 
 /**
  * Turns a trained float DL4J network into its QAT version, and switches quantization and observers
@@ -128,17 +132,16 @@ public final class QuantizedModel {
 
     /** W from the convolution; gamma, beta, running mean (minus the convolution's bias) and variance from the batch norm. */
     private static void copyFused(Layer conv, Layer bn, Layer fused) {
-        fused.setParam("W", conv.getParam("W").dup());
-        fused.setParam("gamma", bn.getParam("gamma").dup());
-        fused.setParam("beta", bn.getParam("beta").dup());
-        INDArray mean = bn.getParam("mean").dup();
-        INDArray bias = conv.paramTable().get("b");
+        fused.setParam(ConvolutionParamInitializer.WEIGHT_KEY, conv.getParam(ConvolutionParamInitializer.WEIGHT_KEY).dup());
+        fused.setParam(QuantizedConvBatchNormParamInitializer.GAMMA_KEY, bn.getParam(BatchNormalizationParamInitializer.GAMMA).dup());
+        fused.setParam(QuantizedConvBatchNormParamInitializer.BETA_KEY, bn.getParam(BatchNormalizationParamInitializer.BETA).dup());
+        INDArray mean = bn.getParam(BatchNormalizationParamInitializer.GLOBAL_MEAN).dup();
+        INDArray bias = conv.paramTable().get(ConvolutionParamInitializer.BIAS_KEY);
         if (bias != null) {
             mean.subi(bias.reshape(mean.shape()));   // BN(conv + b) with running mean mu == BN(conv) with mu - b
         }
-        fused.setParam("mean", mean);
-        INDArray var = BatchNormStatistics.variance(bn);
-        fused.setParam("var", var);
+        fused.setParam(QuantizedConvBatchNormParamInitializer.MEAN_KEY, mean);
+        fused.setParam(QuantizedConvBatchNormParamInitializer.VAR_KEY, BatchNormStatistics.variance(bn));
     }
 
     /**
@@ -259,7 +262,7 @@ public final class QuantizedModel {
             return;
         }
         QuantSettings s = q.getQuant();
-        INDArray w = layer instanceof QuantizedConvBatchNormImpl fused ? fused.foldedWeights() : layer.paramTable().get("W");
+        INDArray w = layer instanceof QuantizedConvBatchNormImpl fused ? fused.foldedWeights() : layer.paramTable().get(DefaultParamInitializer.WEIGHT_KEY);
         if (w != null) {
             WeightQuantization.initialize(s, w, w.rank() == 4 ? 0 : 1, layer.paramTable());
         }
@@ -303,15 +306,15 @@ public final class QuantizedModel {
             Layer q = wrapped.getLayer(i);
             Layer f = out.getLayer(i);
             if (q.conf().getLayer() instanceof QuantizedConvBatchNormLayer) {
-                f.setParam("W", q.getParam("W").dup());
-                if (f.paramTable().containsKey("b")) {
-                    f.setParam("b", f.getParam("b").mul(0));
+                f.setParam(ConvolutionParamInitializer.WEIGHT_KEY, q.getParam(ConvolutionParamInitializer.WEIGHT_KEY).dup());
+                if (f.paramTable().containsKey(ConvolutionParamInitializer.BIAS_KEY)) {
+                    f.setParam(ConvolutionParamInitializer.BIAS_KEY, f.getParam(ConvolutionParamInitializer.BIAS_KEY).mul(0));
                 }
                 Layer bn = out.getLayer(i + 1);
-                bn.setParam("gamma", q.getParam("gamma").reshape(bn.getParam("gamma").shape()).dup());
-                bn.setParam("beta", q.getParam("beta").reshape(bn.getParam("beta").shape()).dup());
-                bn.setParam("mean", q.getParam("mean").reshape(bn.getParam("mean").shape()).dup());
-                BatchNormStatistics.setVariance(bn, q.getParam("var"));
+                bn.setParam(BatchNormalizationParamInitializer.GAMMA, q.getParam(QuantizedConvBatchNormParamInitializer.GAMMA_KEY).reshape(bn.getParam(BatchNormalizationParamInitializer.GAMMA).shape()).dup());
+                bn.setParam(BatchNormalizationParamInitializer.BETA, q.getParam(QuantizedConvBatchNormParamInitializer.BETA_KEY).reshape(bn.getParam(BatchNormalizationParamInitializer.BETA).shape()).dup());
+                bn.setParam(BatchNormalizationParamInitializer.GLOBAL_MEAN, q.getParam(QuantizedConvBatchNormParamInitializer.MEAN_KEY).reshape(bn.getParam(BatchNormalizationParamInitializer.GLOBAL_MEAN).shape()).dup());
+                BatchNormStatistics.setVariance(bn, q.getParam(QuantizedConvBatchNormParamInitializer.VAR_KEY));
                 i++;
                 continue;
             }

@@ -9,6 +9,7 @@ import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.deeplearning4j.nn.params.DefaultParamInitializer;
 
 import io.qat4j.layers.BatchNormFolding;
 
@@ -54,8 +55,8 @@ public final class BatchNormFoldingPass {
         for (int i = 0; i < net.getnLayers(); i++) {
             if (pairs.containsKey(i)) {
                 BatchNormFolding.Folded f = BatchNormFolding.fold(net.getLayer(i), net.getLayer(pairs.get(i)));
-                out.getLayer(i).setParam("W", f.weight().reshape(out.getLayer(i).getParam("W").shape()));
-                out.getLayer(i).setParam("b", f.bias().reshape(out.getLayer(i).getParam("b").shape()));
+                out.getLayer(i).setParam(DefaultParamInitializer.WEIGHT_KEY, f.weight().reshape(out.getLayer(i).getParam(DefaultParamInitializer.WEIGHT_KEY).shape()));
+                out.getLayer(i).setParam(DefaultParamInitializer.BIAS_KEY, f.bias().reshape(out.getLayer(i).getParam(DefaultParamInitializer.BIAS_KEY).shape()));
             } else if (!pairs.containsValue(i)) {
                 for (Map.Entry<String, INDArray> e : net.getLayer(i).paramTable().entrySet()) {
                     out.getLayer(i).setParam(e.getKey(), e.getValue().dup());

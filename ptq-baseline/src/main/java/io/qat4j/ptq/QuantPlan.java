@@ -12,6 +12,7 @@ import java.util.TreeMap;
 
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.deeplearning4j.nn.params.DefaultParamInitializer;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
@@ -365,7 +366,7 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
                         + w.weights() + " weights");
             }
             if (l.weightScales() != null) {
-                INDArray wt = net.getLayer(w.index()).getParam("W");
+                INDArray wt = net.getLayer(w.index()).getParam(DefaultParamInitializer.WEIGHT_KEY);
                 long channels = l.perChannel() ? wt.size(w.outAxis()) : 1;
                 if (l.weightScales().length != channels) {
                     throw new IllegalArgumentException("layer '" + l.name() + "': field 'weightScales' has " + l.weightScales().length

@@ -27,6 +27,9 @@ import org.nd4j.linalg.activations.impl.ActivationSoftmax;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.shade.protobuf.ByteString;
+import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
+import org.deeplearning4j.nn.params.ConvolutionParamInitializer;
+import org.deeplearning4j.nn.params.DefaultParamInitializer;
 
 import io.qat4j.layers.BatchNormStatistics;
 import io.qat4j.runtime.AtomicFiles;
@@ -151,10 +154,10 @@ public final class OnnxExporter {
                 if (c.getConvolutionMode() == ConvolutionMode.Same) {
                     throw new IllegalArgumentException("layer '" + name + "': Same-mode convolutions are not mapped to ONNX (use explicit padding)");
                 }
-                String w = b.floats(name + "_W", layer.getParam("W"));
+                String w = b.floats(name + "_W", layer.getParam(ConvolutionParamInitializer.WEIGHT_KEY));
                 List<String> inputs = new ArrayList<>(List.of(x, w));
-                if (layer.paramTable().containsKey("b")) {
-                    inputs.add(b.floats(name + "_b", layer.getParam("b")));
+                if (layer.paramTable().containsKey(ConvolutionParamInitializer.BIAS_KEY)) {
+                    inputs.add(b.floats(name + "_b", layer.getParam(ConvolutionParamInitializer.BIAS_KEY)));
                 }
                 int[] k = c.getKernelSize();
                 int[] s = c.getStride();
@@ -168,8 +171,8 @@ public final class OnnxExporter {
             } else if (lc instanceof BatchNormalization bn) {
                 // ONNX divides by sqrt(var + epsilon) exactly as DL4J does with the variance it stores (no eps inside)
                 INDArray var = BatchNormStatistics.variance(layer);
-                x = b.node("BatchNormalization", name, new String[] {x, b.floats(name + "_gamma", layer.getParam("gamma")),
-                        b.floats(name + "_beta", layer.getParam("beta")), b.floats(name + "_mean", layer.getParam("mean")),
+                x = b.node("BatchNormalization", name, new String[] {x, b.floats(name + "_gamma", layer.getParam(BatchNormalizationParamInitializer.GAMMA)),
+                        b.floats(name + "_beta", layer.getParam(BatchNormalizationParamInitializer.BETA)), b.floats(name + "_mean", layer.getParam(BatchNormalizationParamInitializer.GLOBAL_MEAN)),
                         b.floats(name + "_var", var)}, attrs(floatAttr("epsilon", (float) bn.getEps())));
                 // DL4J's batch-norm layer applies no activation function (its configured one, sigmoid by default, is unused)
             } else if (lc instanceof ActivationLayer a) {
@@ -193,7 +196,8 @@ public final class OnnxExporter {
             } else if (lc instanceof FeedForwardLayer f && (lc.getClass() == org.deeplearning4j.nn.conf.layers.DenseLayer.class
                     || lc.getClass() == org.deeplearning4j.nn.conf.layers.OutputLayer.class)) {
                 // DL4J stores W as [in, out]: Gemm without transB
-                x = b.node("Gemm", name, new String[] {x, b.floats(name + "_W", layer.getParam("W")), b.floats(name + "_b", layer.getParam("b"))},
+                x = b.node("Gemm", name, new String[] {x, b.floats(name + "_W", layer.getParam(DefaultParamInitializer.WEIGHT_KEY)),
+                        b.floats(name + "_b", layer.getParam(DefaultParamInitializer.BIAS_KEY))},
                         attrs());
                 dims = new int[] {(int) f.getNOut()};
                 x = activation(b, x, name, ((BaseLayer) lc).getActivationFn());
