@@ -8,7 +8,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
@@ -21,6 +20,8 @@ import java.util.zip.GZIPInputStream;
 import org.nd4j.linalg.dataset.DataSet;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+
+import io.qat4j.runtime.AtomicFiles;
 
 /**
  * Finds and loads Fashion-MNIST. Sources, in order:
@@ -195,27 +196,30 @@ public final class FashionMnist {
             if (Files.isRegularFile(target) && expectedSha256.get(name).equals(contentSha256(target))) {
                 continue;
             }
-            Path tmp = cacheDir.resolve(name + ".gz.part");
             URI uri = URI.create(baseUrl + name + ".gz");
+            String expected = expectedSha256.get(name);
             LOG.info("downloading {}", uri);
-            try {
-                HttpResponse<Path> r = client.send(HttpRequest.newBuilder(uri).timeout(Duration.ofMinutes(5)).GET().build(),
-                        HttpResponse.BodyHandlers.ofFile(tmp));
-                if (r.statusCode() != 200) {
-                    Files.deleteIfExists(tmp);
-                    throw new IOException(uri + " answered HTTP " + r.statusCode());
+            AtomicFiles.write(target, out -> {
+                try {
+                    HttpResponse<InputStream> r = client.send(HttpRequest.newBuilder(uri).timeout(Duration.ofMinutes(5)).GET().build(),
+                            HttpResponse.BodyHandlers.ofInputStream());
+                    try (InputStream body = r.body()) {
+                        if (r.statusCode() != 200) {
+                            throw new IOException(uri + " answered HTTP " + r.statusCode());
+                        }
+                        body.transferTo(out);
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("download of " + uri + " interrupted", e);
                 }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("download of " + uri + " interrupted", e);
-            }
-            String sha = contentSha256(tmp);
-            if (!expectedSha256.get(name).equals(sha)) {
-                Files.deleteIfExists(tmp);
-                throw new IOException(uri + ": content SHA-256 " + sha + " does not match the official " + expectedSha256.get(name)
-                        + "; the download is corrupt or not Fashion-MNIST");
-            }
-            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            }, written -> {
+                String sha = contentSha256(written);
+                if (!expected.equals(sha)) {
+                    throw new IOException(uri + ": content SHA-256 " + sha + " does not match the official " + expected
+                            + "; the download is corrupt or not Fashion-MNIST");
+                }
+            });
         }
     }
 

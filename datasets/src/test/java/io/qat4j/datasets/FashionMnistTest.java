@@ -145,7 +145,7 @@ class FashionMnistTest {
             IOException e = assertThrows(IOException.class, () -> FashionMnist.download(url, cache2, hashes));
             assertTrue(e.getMessage().contains("SHA-256"), e.getMessage());
             assertFalse(Files.exists(cache2.resolve(FashionMnist.TEST_IMAGES + ".gz")));
-            assertFalse(Files.exists(cache2.resolve(FashionMnist.TEST_IMAGES + ".gz.part")));
+            assertFalse(Files.exists(io.qat4j.runtime.AtomicFiles.temporaryFor(cache2.resolve(FashionMnist.TEST_IMAGES + ".gz"))));
             // a missing file: HTTP 404 is an error naming the address
             served.put(FashionMnist.TEST_IMAGES, good.get(FashionMnist.TEST_IMAGES));
             served.remove(FashionMnist.TEST_LABELS);

@@ -1,19 +1,24 @@
 package io.qat4j.layers;
 
 import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.InputPreProcessor;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
 import org.deeplearning4j.nn.params.DefaultParamInitializer;
+import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * Folds an inference-mode batch normalization into the preceding convolution or dense layer
  * (Jacob et al. 2018; Nagel et al. 2021, DESIGN.md):
  * {@code w' = w gamma/sigma}, {@code b' = beta + (b - mu) gamma/sigma} per output channel, with
- * {@code sigma = sqrt(var + eps)} (with {@code var = (10^log10stdev)^2} when DL4J stores the log-std).
+ * {@code sigma = sqrt(var + eps)} from {@link BatchNormStatistics}.
  *
  * <p>Output channels are axis 0 of a DL4J convolution kernel {@code [out, in, kh, kw]} and axis 1
  * of a dense weight {@code [in, out]}. Arithmetic in float64; results in the weight's data type.
@@ -25,6 +30,34 @@ public final class BatchNormFolding {
     }
 
     private BatchNormFolding() {
+    }
+
+    /**
+     * The one conv+BN folding rule, shared by the PTQ pass and {@link QuantizedModel#wrap}: a batch
+     * norm folds into the layer before it when that layer is a stock {@code ConvolutionLayer} or
+     * {@code DenseLayer} (not a subclass) with identity activation, the batch norm directly follows
+     * it, and no input preprocessor sits between them (an activation or reshape there would not
+     * commute with the per-channel affine map).
+     *
+     * @param producer the layer before the batch norm
+     * @param next     the layer after it, folded when it is a {@code BatchNormalization}
+     * @param between  the input preprocessor of {@code next}, or null
+     */
+    public static boolean folds(org.deeplearning4j.nn.conf.layers.Layer producer, org.deeplearning4j.nn.conf.layers.Layer next,
+                                InputPreProcessor between) {
+        boolean linear = (producer.getClass() == ConvolutionLayer.class || producer.getClass() == DenseLayer.class)
+                && ((BaseLayer) producer).getActivationFn() instanceof ActivationIdentity;
+        return linear && next instanceof BatchNormalization && between == null;
+    }
+
+    /**
+     * What takes a folded batch norm's place: an identity activation with its name, so layer indices,
+     * preprocessors and graph wiring stay valid.
+     */
+    public static ActivationLayer placeholder(String batchNormName) {
+        ActivationLayer a = new ActivationLayer.Builder().activation(new ActivationIdentity()).build();
+        a.setLayerName(batchNormName);
+        return a;
     }
 
     /**
@@ -43,7 +76,7 @@ public final class BatchNormFolding {
         }
         INDArray b = previous.getParam(DefaultParamInitializer.BIAS_KEY);   // null when hasBias(false)
         int outAxis = w.rank() == 4 ? 0 : 1;
-        INDArray sigma = sigma(bn, bnConf);
+        INDArray sigma = BatchNormStatistics.sigma(bn).castTo(DataType.DOUBLE);
         INDArray gamma = bnConf.isLockGammaBeta()
                 ? Nd4j.valueArrayOf(sigma.shape(), bnConf.getGamma(), DataType.DOUBLE)
                 : bn.getParam(BatchNormalizationParamInitializer.GAMMA).castTo(DataType.DOUBLE);
@@ -51,23 +84,6 @@ public final class BatchNormFolding {
                 ? Nd4j.valueArrayOf(sigma.shape(), bnConf.getBeta(), DataType.DOUBLE)
                 : bn.getParam(BatchNormalizationParamInitializer.BETA).castTo(DataType.DOUBLE);
         return fold(w, b, outAxis, gamma, beta, bn.getParam(BatchNormalizationParamInitializer.GLOBAL_MEAN), sigma);
-    }
-
-    /**
-     * The standard deviation DL4J's inference-mode batch norm divides by. With {@code useLogStd} DL4J
-     * stores {@code log10(std)} of the running statistics and still adds eps at inference:
-     * {@code sigma = sqrt((10^log10std)^2 + eps)} (checked against DL4J's output in the tests).
-     */
-    static INDArray sigma(Layer bn, BatchNormalization bnConf) {
-        INDArray var;
-        if (bnConf.isUseLogStd()) {
-            INDArray log10Std = bn.getParam(BatchNormalizationParamInitializer.GLOBAL_LOG_STD).castTo(DataType.DOUBLE);
-            INDArray std = Transforms.pow(Nd4j.valueArrayOf(log10Std.shape(), 10.0, DataType.DOUBLE), log10Std, false);
-            var = std.muli(std);
-        } else {
-            var = bn.getParam(BatchNormalizationParamInitializer.GLOBAL_VAR).castTo(DataType.DOUBLE);
-        }
-        return Transforms.sqrt(var.add(bnConf.getEps()), false);
     }
 
     /**

@@ -9,6 +9,7 @@ import java.util.Map;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.InputPreProcessor;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
@@ -23,10 +24,10 @@ import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.ops.transforms.Transforms;
+import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
+import org.deeplearning4j.nn.params.ConvolutionParamInitializer;
+import org.deeplearning4j.nn.params.DefaultParamInitializer;
 
 import io.qat4j.layers.conf.QuantizedConvBatchNormLayer;
 import io.qat4j.layers.conf.QuantizedConvolutionLayer;
@@ -36,6 +37,7 @@ import io.qat4j.layers.conf.QuantizedOutputLayer;
 import io.qat4j.layers.impl.InputQuantization;
 import io.qat4j.layers.impl.QuantizedConvBatchNormImpl;
 import io.qat4j.layers.impl.WeightQuantization;
+import io.qat4j.layers.params.QuantizedConvBatchNormParamInitializer;
 
 /**
  * Turns a trained float DL4J network into its QAT version, and switches quantization and observers
@@ -84,10 +86,10 @@ public final class QuantizedModel {
         for (int i = 0; i < n; i++) {
             NeuralNetConfiguration nnc = conf.getConf(i);
             String name = name(nnc.getLayer(), i);
-            if (i + 1 < n && foldable(nnc.getLayer(), conf.getConf(i + 1).getLayer(), name, plan)) {
+            if (i + 1 < n && foldable(nnc.getLayer(), conf.getConf(i + 1).getLayer(), conf.getInputPreProcess(i + 1), name, plan)) {
                 String bnName = name(conf.getConf(i + 1).getLayer(), i + 1);
                 nnc.setLayer(fuse(nnc.getLayer(), conf.getConf(i + 1).getLayer(), name, plan));
-                conf.getConf(i + 1).setLayer(identityIn(bnName));
+                conf.getConf(i + 1).setLayer(BatchNormFolding.placeholder(bnName));
                 quantized.add(name);
                 folded.put(bnName, name);
                 i++;
@@ -109,12 +111,15 @@ public final class QuantizedModel {
                 Collections.unmodifiableMap(kept));
     }
 
-    /** A plain identity-activation convolution followed by a foldable batch norm, neither kept in float. */
+    /**
+     * {@link BatchNormFolding#folds}, restricted to what {@link QuantizedConvBatchNormLayer} can
+     * train: a convolution (a dense layer keeps its batch norm as a float layer) whose batch norm
+     * has trainable gamma and beta, neither kept in float by the plan.
+     */
     private static boolean foldable(org.deeplearning4j.nn.conf.layers.Layer layer, org.deeplearning4j.nn.conf.layers.Layer next,
-                                    String name, QuantizationPlan plan) {
-        return layer.getClass() == ConvolutionLayer.class && next instanceof BatchNormalization bn && !bn.isLockGammaBeta()
-                && ((ConvolutionLayer) layer).getActivationFn() instanceof ActivationIdentity && !plan.keepsFloat(name)
-                && !plan.keepsFloat(next.getLayerName());
+                                    InputPreProcessor between, String name, QuantizationPlan plan) {
+        return BatchNormFolding.folds(layer, next, between) && layer instanceof ConvolutionLayer
+                && !((BatchNormalization) next).isLockGammaBeta() && !plan.keepsFloat(name) && !plan.keepsFloat(next.getLayerName());
     }
 
     private static org.deeplearning4j.nn.conf.layers.Layer fuse(org.deeplearning4j.nn.conf.layers.Layer conv,
@@ -125,33 +130,18 @@ public final class QuantizedModel {
         return f;
     }
 
-    private static ActivationLayer identityIn(String name) {
-        ActivationLayer a = new ActivationLayer.Builder().activation(new ActivationIdentity()).build();
-        a.setLayerName(name);
-        return a;
-    }
-
     /** W from the convolution; gamma, beta, running mean (minus the convolution's bias) and variance from the batch norm. */
     private static void copyFused(Layer conv, Layer bn, Layer fused) {
-        fused.setParam("W", conv.getParam("W").dup());
-        BatchNormalization bnConf = (BatchNormalization) bn.conf().getLayer();
-        fused.setParam("gamma", bn.getParam("gamma").dup());
-        fused.setParam("beta", bn.getParam("beta").dup());
-        INDArray mean = bn.getParam("mean").dup();
-        INDArray bias = conv.paramTable().get("b");
+        fused.setParam(ConvolutionParamInitializer.WEIGHT_KEY, conv.getParam(ConvolutionParamInitializer.WEIGHT_KEY).dup());
+        fused.setParam(QuantizedConvBatchNormParamInitializer.GAMMA_KEY, bn.getParam(BatchNormalizationParamInitializer.GAMMA).dup());
+        fused.setParam(QuantizedConvBatchNormParamInitializer.BETA_KEY, bn.getParam(BatchNormalizationParamInitializer.BETA).dup());
+        INDArray mean = bn.getParam(BatchNormalizationParamInitializer.GLOBAL_MEAN).dup();
+        INDArray bias = conv.paramTable().get(ConvolutionParamInitializer.BIAS_KEY);
         if (bias != null) {
             mean.subi(bias.reshape(mean.shape()));   // BN(conv + b) with running mean mu == BN(conv) with mu - b
         }
-        fused.setParam("mean", mean);
-        INDArray var;
-        if (bnConf.isUseLogStd()) {
-            INDArray std = Transforms.pow(Nd4j.valueArrayOf(bn.getParam("log10stdev").shape(), 10.0, bn.getParam("log10stdev").dataType()),
-                    bn.getParam("log10stdev"), true);
-            var = std.muli(std);
-        } else {
-            var = bn.getParam("var").dup();
-        }
-        fused.setParam("var", var);
+        fused.setParam(QuantizedConvBatchNormParamInitializer.MEAN_KEY, mean);
+        fused.setParam(QuantizedConvBatchNormParamInitializer.VAR_KEY, BatchNormStatistics.variance(bn));
     }
 
     /**
@@ -170,7 +160,8 @@ public final class QuantizedModel {
             if (v instanceof LayerVertex bnVertex && e.getValue().size() == 1
                     && conf.getVertices().get(e.getValue().get(0)) instanceof LayerVertex convVertex
                     && consumers(conf, e.getValue().get(0)) == 1
-                    && foldable(convVertex.getLayerConf().getLayer(), bnVertex.getLayerConf().getLayer(), e.getValue().get(0), plan)) {
+                    && foldable(convVertex.getLayerConf().getLayer(), bnVertex.getLayerConf().getLayer(), bnVertex.getPreProcessor(),
+                    e.getValue().get(0), plan)) {
                 fusedConvToBn.put(e.getValue().get(0), e.getKey());
             }
         }
@@ -178,7 +169,7 @@ public final class QuantizedModel {
             NeuralNetConfiguration convConf = ((LayerVertex) conf.getVertices().get(e.getKey())).getLayerConf();
             NeuralNetConfiguration bnConf = ((LayerVertex) conf.getVertices().get(e.getValue())).getLayerConf();
             convConf.setLayer(fuse(convConf.getLayer(), bnConf.getLayer(), e.getKey(), plan));
-            bnConf.setLayer(identityIn(e.getValue()));
+            bnConf.setLayer(BatchNormFolding.placeholder(e.getValue()));
             quantized.add(e.getKey());
             folded.put(e.getValue(), e.getKey());
         }
@@ -271,7 +262,7 @@ public final class QuantizedModel {
             return;
         }
         QuantSettings s = q.getQuant();
-        INDArray w = layer instanceof QuantizedConvBatchNormImpl fused ? fused.foldedWeights() : layer.paramTable().get("W");
+        INDArray w = layer instanceof QuantizedConvBatchNormImpl fused ? fused.foldedWeights() : layer.paramTable().get(DefaultParamInitializer.WEIGHT_KEY);
         if (w != null) {
             WeightQuantization.initialize(s, w, w.rank() == 4 ? 0 : 1, layer.paramTable());
         }
@@ -315,21 +306,15 @@ public final class QuantizedModel {
             Layer q = wrapped.getLayer(i);
             Layer f = out.getLayer(i);
             if (q.conf().getLayer() instanceof QuantizedConvBatchNormLayer) {
-                f.setParam("W", q.getParam("W").dup());
-                if (f.paramTable().containsKey("b")) {
-                    f.setParam("b", f.getParam("b").mul(0));
+                f.setParam(ConvolutionParamInitializer.WEIGHT_KEY, q.getParam(ConvolutionParamInitializer.WEIGHT_KEY).dup());
+                if (f.paramTable().containsKey(ConvolutionParamInitializer.BIAS_KEY)) {
+                    f.setParam(ConvolutionParamInitializer.BIAS_KEY, f.getParam(ConvolutionParamInitializer.BIAS_KEY).mul(0));
                 }
                 Layer bn = out.getLayer(i + 1);
-                bn.setParam("gamma", q.getParam("gamma").reshape(bn.getParam("gamma").shape()).dup());
-                bn.setParam("beta", q.getParam("beta").reshape(bn.getParam("beta").shape()).dup());
-                bn.setParam("mean", q.getParam("mean").reshape(bn.getParam("mean").shape()).dup());
-                INDArray var = q.getParam("var");
-                if (bn.paramTable().containsKey("log10stdev")) {
-                    INDArray log10Std = Transforms.log(Transforms.sqrt(var, true), 10, false);
-                    bn.setParam("log10stdev", log10Std.reshape(bn.getParam("log10stdev").shape()).castTo(bn.getParam("log10stdev").dataType()));
-                } else {
-                    bn.setParam("var", var.reshape(bn.getParam("var").shape()).dup());
-                }
+                bn.setParam(BatchNormalizationParamInitializer.GAMMA, q.getParam(QuantizedConvBatchNormParamInitializer.GAMMA_KEY).reshape(bn.getParam(BatchNormalizationParamInitializer.GAMMA).shape()).dup());
+                bn.setParam(BatchNormalizationParamInitializer.BETA, q.getParam(QuantizedConvBatchNormParamInitializer.BETA_KEY).reshape(bn.getParam(BatchNormalizationParamInitializer.BETA).shape()).dup());
+                bn.setParam(BatchNormalizationParamInitializer.GLOBAL_MEAN, q.getParam(QuantizedConvBatchNormParamInitializer.MEAN_KEY).reshape(bn.getParam(BatchNormalizationParamInitializer.GLOBAL_MEAN).shape()).dup());
+                BatchNormStatistics.setVariance(bn, q.getParam(QuantizedConvBatchNormParamInitializer.VAR_KEY));
                 i++;
                 continue;
             }

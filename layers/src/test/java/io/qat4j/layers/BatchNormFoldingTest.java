@@ -1,6 +1,7 @@
 package io.qat4j.layers;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -96,5 +97,18 @@ class BatchNormFoldingTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BatchNormFolding.fold(w, null, 1,
                 Nd4j.ones(4), Nd4j.ones(4), Nd4j.ones(4), Nd4j.ones(4)));
         assertTrue(e.getMessage().contains("3 output channels"), e.getMessage());
+    }
+
+    @Test
+    void foldingRuleAcceptsOnlyPlainIdentityConvOrDenseDirectlyBeforeABatchNorm() {
+        BatchNormalization bn = new BatchNormalization.Builder().build();
+        ConvolutionLayer conv = new ConvolutionLayer.Builder(3, 3).nOut(2).activation(Activation.IDENTITY).build();
+        DenseLayer dense = new DenseLayer.Builder().nOut(2).activation(Activation.IDENTITY).build();
+        assertTrue(BatchNormFolding.folds(conv, bn, null));
+        assertTrue(BatchNormFolding.folds(dense, bn, null));
+        assertFalse(BatchNormFolding.folds(new ConvolutionLayer.Builder(3, 3).nOut(2).activation(Activation.RELU).build(), bn, null));
+        assertFalse(BatchNormFolding.folds(new OutputLayer.Builder().nOut(2).activation(Activation.IDENTITY).build(), bn, null));
+        assertFalse(BatchNormFolding.folds(conv, dense, null));
+        assertFalse(BatchNormFolding.folds(conv, bn, new org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor(4, 4, 2)));
     }
 }

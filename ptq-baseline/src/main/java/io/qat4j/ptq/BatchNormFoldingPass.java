@@ -4,20 +4,19 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
-import org.deeplearning4j.nn.conf.layers.ActivationLayer;
-import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.deeplearning4j.nn.params.DefaultParamInitializer;
 
 import io.qat4j.layers.BatchNormFolding;
 
 /**
- * PTQ pass: folds every inference-mode BatchNormalization that directly follows a plain convolution
- * or dense layer with identity activation into that layer ({@link BatchNormFolding}). The batch
+ * PTQ pass: folds every inference-mode BatchNormalization into the layer before it where
+ * {@link BatchNormFolding#folds} allows (a plain convolution or dense layer with identity
+ * activation, nothing in between), with {@link BatchNormFolding#fold}. The batch
  * norm's place becomes an identity {@code ActivationLayer} with the same name, so layer indices and
  * input preprocessors stay valid; the layer gets a bias if it had none. The input network is not
  * modified. The folded network computes the same function in inference up to float rounding
@@ -39,9 +38,7 @@ public final class BatchNormFoldingPass {
         for (int i = 0; i + 1 < conf.getConfs().size(); i++) {
             Layer l = conf.getConf(i).getLayer();
             Layer next = conf.getConf(i + 1).getLayer();
-            boolean linear = (l.getClass() == ConvolutionLayer.class && ((ConvolutionLayer) l).getActivationFn() instanceof ActivationIdentity)
-                    || (l.getClass() == DenseLayer.class && ((DenseLayer) l).getActivationFn() instanceof ActivationIdentity);
-            if (linear && next instanceof BatchNormalization && conf.getInputPreProcess(i + 1) == null) {
+            if (BatchNormFolding.folds(l, next, conf.getInputPreProcess(i + 1))) {
                 pairs.put(i, i + 1);
                 names.put(WeightedLayer.nameOf(next, i + 1), WeightedLayer.nameOf(l, i));
                 if (l instanceof ConvolutionLayer c) {
@@ -49,9 +46,7 @@ public final class BatchNormFoldingPass {
                 } else {
                     ((DenseLayer) l).setHasBias(true);
                 }
-                ActivationLayer identity = new ActivationLayer.Builder().activation(new ActivationIdentity()).build();
-                identity.setLayerName(WeightedLayer.nameOf(next, i + 1));
-                conf.getConf(i + 1).setLayer(identity);
+                conf.getConf(i + 1).setLayer(BatchNormFolding.placeholder(WeightedLayer.nameOf(next, i + 1)));
                 i++;
             }
         }
@@ -60,8 +55,8 @@ public final class BatchNormFoldingPass {
         for (int i = 0; i < net.getnLayers(); i++) {
             if (pairs.containsKey(i)) {
                 BatchNormFolding.Folded f = BatchNormFolding.fold(net.getLayer(i), net.getLayer(pairs.get(i)));
-                out.getLayer(i).setParam("W", f.weight().reshape(out.getLayer(i).getParam("W").shape()));
-                out.getLayer(i).setParam("b", f.bias().reshape(out.getLayer(i).getParam("b").shape()));
+                out.getLayer(i).setParam(DefaultParamInitializer.WEIGHT_KEY, f.weight().reshape(out.getLayer(i).getParam(DefaultParamInitializer.WEIGHT_KEY).shape()));
+                out.getLayer(i).setParam(DefaultParamInitializer.BIAS_KEY, f.bias().reshape(out.getLayer(i).getParam(DefaultParamInitializer.BIAS_KEY).shape()));
             } else if (!pairs.containsValue(i)) {
                 for (Map.Entry<String, INDArray> e : net.getLayer(i).paramTable().entrySet()) {
                     out.getLayer(i).setParam(e.getKey(), e.getValue().dup());

@@ -7,6 +7,7 @@ import org.deeplearning4j.util.ConvolutionUtils;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.deeplearning4j.nn.params.DefaultParamInitializer;
 
 /**
  * Empirical bias correction (Nagel et al. 2019; DESIGN.md): quantizing the weights shifts the
@@ -32,13 +33,13 @@ public final class BiasCorrection {
      */
     public static double[] apply(MultiLayerNetwork net, WeightedLayer layer, INDArray quantized, Calibration.LayerInputs inputs) {
         org.deeplearning4j.nn.api.Layer l = net.getLayer(layer.index());
-        INDArray w = l.getParam("W");
+        INDArray w = l.getParam(DefaultParamInitializer.WEIGHT_KEY);
         double[] dw = quantized.castTo(DataType.DOUBLE).sub(w.castTo(DataType.DOUBLE)).dup('c').data().asDouble();
         double[] mean = inputs.mean();
         double[] shift = layer.kind() == WeightedLayer.Kind.CONV
                 ? convShift(dw, w.shape(), mean, inputs.inputShape(), inputs.outputShape(), (ConvolutionLayer) l.conf().getLayer())
                 : denseShift(dw, w.shape(), mean);
-        INDArray b = l.paramTable().get("b");
+        INDArray b = l.paramTable().get(DefaultParamInitializer.BIAS_KEY);
         if (b == null) {
             return new double[shift.length];
         }
@@ -46,7 +47,7 @@ public final class BiasCorrection {
         for (int c = 0; c < bv.length; c++) {
             bv[c] -= shift[c];
         }
-        l.setParam("b", Nd4j.create(bv, b.shape(), 'c').castTo(b.dataType()));
+        l.setParam(DefaultParamInitializer.BIAS_KEY, Nd4j.create(bv, b.shape(), 'c').castTo(b.dataType()));
         return shift;
     }
 

@@ -17,6 +17,7 @@ import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.deeplearning4j.nn.params.DefaultParamInitializer;
 
 /**
  * Cross-layer equalization (Nagel et al., "Data-Free Quantization Through Weight Equalization and
@@ -91,8 +92,8 @@ public final class CrossLayerEqualization {
     private static boolean equalize(MultiLayerNetwork net, WeightedLayer a, WeightedLayer b) {
         org.deeplearning4j.nn.api.Layer la = net.getLayer(a.index());
         org.deeplearning4j.nn.api.Layer lb = net.getLayer(b.index());
-        INDArray wa = la.getParam("W");
-        INDArray wb = lb.getParam("W");
+        INDArray wa = la.getParam(DefaultParamInitializer.WEIGHT_KEY);
+        INDArray wb = lb.getParam(DefaultParamInitializer.WEIGHT_KEY);
         double[] w1 = wa.castTo(DataType.DOUBLE).dup('c').data().asDouble();
         double[] w2 = wb.castTo(DataType.DOUBLE).dup('c').data().asDouble();
         int channels = (int) wa.size(a.outAxis());
@@ -108,15 +109,15 @@ public final class CrossLayerEqualization {
             va.scale(w1, c, 1 / scale[c]);
             vb.scale(w2, c, scale[c]);
         }
-        la.setParam("W", Nd4j.create(w1, wa.shape(), 'c').castTo(wa.dataType()));
-        lb.setParam("W", Nd4j.create(w2, wb.shape(), 'c').castTo(wb.dataType()));
-        INDArray bias = la.paramTable().get("b");
+        la.setParam(DefaultParamInitializer.WEIGHT_KEY, Nd4j.create(w1, wa.shape(), 'c').castTo(wa.dataType()));
+        lb.setParam(DefaultParamInitializer.WEIGHT_KEY, Nd4j.create(w2, wb.shape(), 'c').castTo(wb.dataType()));
+        INDArray bias = la.paramTable().get(DefaultParamInitializer.BIAS_KEY);
         if (bias != null) {
             double[] bv = bias.castTo(DataType.DOUBLE).dup('c').data().asDouble();
             for (int c = 0; c < channels; c++) {
                 bv[c] /= scale[c];
             }
-            la.setParam("b", Nd4j.create(bv, bias.shape(), 'c').castTo(bias.dataType()));
+            la.setParam(DefaultParamInitializer.BIAS_KEY, Nd4j.create(bv, bias.shape(), 'c').castTo(bias.dataType()));
         }
         return changed;
     }

@@ -11,6 +11,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.nd4j.linalg.factory.Nd4j;
+import org.deeplearning4j.nn.params.DefaultParamInitializer;
 
 import io.qat4j.layers.BatchNormFolding;
 import io.qat4j.layers.InputQuantMode;
@@ -160,7 +161,7 @@ public final class PostTrainingQuantizer {
         if (followedByBatchNorm(net, l)) {
             return BatchNormFolding.fold(net.getLayer(l.index()), net.getLayer(l.index() + 1)).weight();
         }
-        return net.getLayer(l.index()).getParam("W");
+        return net.getLayer(l.index()).getParam(DefaultParamInitializer.WEIGHT_KEY);
     }
 
     static boolean followedByBatchNorm(MultiLayerNetwork net, WeightedLayer l) {

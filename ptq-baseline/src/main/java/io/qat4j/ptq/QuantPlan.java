@@ -1,10 +1,8 @@
 package io.qat4j.ptq;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -14,6 +12,7 @@ import java.util.TreeMap;
 
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.deeplearning4j.nn.params.DefaultParamInitializer;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
@@ -31,6 +30,7 @@ import io.qat4j.layers.InputQuantMode;
 import io.qat4j.layers.QuantSettings;
 import io.qat4j.layers.QuantizationPlan;
 import io.qat4j.layers.WeightQuantMode;
+import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.ste.QParams;
 import io.qat4j.ste.QuantSpec;
 
@@ -366,7 +366,7 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
                         + w.weights() + " weights");
             }
             if (l.weightScales() != null) {
-                INDArray wt = net.getLayer(w.index()).getParam("W");
+                INDArray wt = net.getLayer(w.index()).getParam(DefaultParamInitializer.WEIGHT_KEY);
                 long channels = l.perChannel() ? wt.size(w.outAxis()) : 1;
                 if (l.weightScales().length != channels) {
                     throw new IllegalArgumentException("layer '" + l.name() + "': field 'weightScales' has " + l.weightScales().length
@@ -417,15 +417,7 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
 
     /** Writes the plan as JSON: to a temporary file, then an atomic rename. */
     public void write(Path file) throws IOException {
-        Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = dir.resolve(file.getFileName() + ".tmp");
-        try {
-            JSON.writeValue(tmp.toFile(), this);
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        AtomicFiles.write(file, out -> JSON.writeValue(out, this));
     }
 
     public String toJson() {

@@ -11,6 +11,7 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.deeplearning4j.nn.params.DefaultParamInitializer;
 
 import io.qat4j.layers.InputQuantMode;
 import io.qat4j.layers.QuantSettings;
@@ -189,7 +190,7 @@ public final class SensitivityAnalysis {
     private static double[] perChannel(MultiLayerNetwork wrapped, WeightedLayer l, INDArray w, int bits, PtqRecipe recipe, INDArray x,
                                        INDArray reference, Metric metric) {
         Layer layer = wrapped.getLayer(l.index());
-        INDArray original = layer.getParam("W").dup();
+        INDArray original = layer.getParam(DefaultParamInitializer.WEIGHT_KEY).dup();
         double[] scales = WeightRanges.scales(w, l.outAxis(), bits, true, recipe.weightRange());
         INDArray q = PostTrainingQuantizer.uniform(w, l.outAxis(), bits, scales);
         int channels = (int) w.size(l.outAxis());
@@ -199,11 +200,11 @@ public final class SensitivityAnalysis {
                 INDArray edited = original.dup();
                 INDArray slice = l.outAxis() == 0 ? edited.slice(c, 0) : edited.getColumn(c);
                 slice.assign(l.outAxis() == 0 ? q.slice(c, 0) : q.getColumn(c));
-                layer.setParam("W", edited);
+                layer.setParam(DefaultParamInitializer.WEIGHT_KEY, edited);
                 out[c] = distance(reference, wrapped.output(x, false), metric);
             }
         } finally {
-            layer.setParam("W", original);
+            layer.setParam(DefaultParamInitializer.WEIGHT_KEY, original);
         }
         return out;
     }

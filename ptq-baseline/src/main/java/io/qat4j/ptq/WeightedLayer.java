@@ -8,6 +8,7 @@ import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.params.DefaultParamInitializer;
 
 /**
  * A layer of a float MultiLayerNetwork that PTQ quantizes: a plain DL4J {@code ConvolutionLayer},
@@ -36,7 +37,7 @@ public record WeightedLayer(int index, String name, Kind kind, long weights) {
             Kind kind = conf.getClass() == ConvolutionLayer.class ? Kind.CONV
                     : conf.getClass() == DenseLayer.class || conf.getClass() == OutputLayer.class ? Kind.DENSE : null;
             if (kind != null) {
-                out.add(new WeightedLayer(i, nameOf(conf, i), kind, net.getLayer(i).getParam("W").length()));
+                out.add(new WeightedLayer(i, nameOf(conf, i), kind, net.getLayer(i).getParam(DefaultParamInitializer.WEIGHT_KEY).length()));
             }
         }
         return out;

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.zip.CRC32;
 
 /**
@@ -47,13 +46,7 @@ public final class ModelFile {
 
     /** Validates the graph and writes it atomically to {@code path}. */
     public static void write(Int8Graph graph, Path path) throws IOException {
-        Files.write(tmpFor(path), toBytes(graph));
-        Files.move(tmpFor(path), path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    }
-
-    private static Path tmpFor(Path path) {
-        Path abs = path.toAbsolutePath();
-        return abs.resolveSibling(abs.getFileName() + ".tmp");
+        AtomicFiles.write(path, toBytes(graph));
     }
 
     /** The file's bytes ({@link ModelFileWriter}); validates the graph first. */

@@ -22,6 +22,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import io.qat4j.runtime.AtomicFiles;
+
 /**
  * The resumable state of a run directory, committed once per epoch: {@code checkpoint.zip} (the
  * network with its updater state) and {@code checkpoint.json} (this record).

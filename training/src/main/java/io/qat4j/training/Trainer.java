@@ -21,6 +21,7 @@ import io.qat4j.distill.DistillationLoss;
 import io.qat4j.layers.QuantizedModel;
 import io.qat4j.layers.ReferenceCnn;
 import io.qat4j.layers.conf.QuantizedConvBatchNormLayer;
+import io.qat4j.runtime.AtomicFiles;
 
 /**
  * Trains a DL4J network epoch by epoch, reproducibly and resumably.
@@ -378,9 +379,7 @@ public final class Trainer {
     }
 
     static void atomicModel(MultiLayerNetwork net, Path target) throws IOException {
-        Path tmp = AtomicFiles.temporaryFor(target);
-        ModelSerializer.writeModel(net, tmp.toFile(), true);
-        AtomicFiles.commit(tmp, target);
+        AtomicFiles.write(target, out -> ModelSerializer.writeModel(net, out, true));
     }
 
     /** Seeds ND4J's global generator (dropout, initialization done after this call). */

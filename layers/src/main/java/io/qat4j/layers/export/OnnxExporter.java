@@ -3,9 +3,7 @@ package io.qat4j.layers.export;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -29,7 +27,12 @@ import org.nd4j.linalg.activations.impl.ActivationSoftmax;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.shade.protobuf.ByteString;
+import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
+import org.deeplearning4j.nn.params.ConvolutionParamInitializer;
+import org.deeplearning4j.nn.params.DefaultParamInitializer;
 
+import io.qat4j.layers.BatchNormStatistics;
+import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.runtime.Int8Graph;
 import onnx.Onnx;
 
@@ -62,13 +65,7 @@ public final class OnnxExporter {
 
     /** Serializes {@code model} to {@code path} atomically. */
     public static void write(Onnx.ModelProto model, Path path) throws IOException {
-        Path abs = path.toAbsolutePath();
-        if (abs.getParent() != null) {
-            Files.createDirectories(abs.getParent());
-        }
-        Path tmp = abs.resolveSibling(abs.getFileName() + ".tmp");
-        Files.write(tmp, model.toByteArray());
-        Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        AtomicFiles.write(path, model::writeTo);
     }
 
     /** The exported integer model {@code r} as an ONNX QDQ model (input "input" float NCHW/NF, output "logits"). */
@@ -166,10 +163,10 @@ public final class OnnxExporter {
                 if (c.getConvolutionMode() == ConvolutionMode.Same) {
                     throw new IllegalArgumentException("layer '" + name + "': Same-mode convolutions are not mapped to ONNX (use explicit padding)");
                 }
-                String w = b.floats(name + "_W", layer.getParam("W"));
+                String w = b.floats(name + "_W", layer.getParam(ConvolutionParamInitializer.WEIGHT_KEY));
                 List<String> inputs = new ArrayList<>(List.of(x, w));
-                if (layer.paramTable().containsKey("b")) {
-                    inputs.add(b.floats(name + "_b", layer.getParam("b")));
+                if (layer.paramTable().containsKey(ConvolutionParamInitializer.BIAS_KEY)) {
+                    inputs.add(b.floats(name + "_b", layer.getParam(ConvolutionParamInitializer.BIAS_KEY)));
                 }
                 int[] k = c.getKernelSize();
                 int[] s = c.getStride();
@@ -181,17 +178,10 @@ public final class OnnxExporter {
                         Int8Graph.outputSize(dims[2], k[1], s[1], p[1], p[1], d[1])};
                 x = activation(b, x, name, c.getActivationFn());
             } else if (lc instanceof BatchNormalization bn) {
-                INDArray var;
-                if (bn.isUseLogStd()) {
-                    INDArray std = org.nd4j.linalg.ops.transforms.Transforms.pow(
-                            org.nd4j.linalg.factory.Nd4j.valueArrayOf(layer.getParam("log10stdev").shape(), 10.0, DataType.DOUBLE),
-                            layer.getParam("log10stdev").castTo(DataType.DOUBLE), true);
-                    var = std.muli(std).subi(bn.getEps());   // DL4J's std includes eps; ONNX adds it back
-                } else {
-                    var = layer.getParam("var");
-                }
-                x = b.node("BatchNormalization", name, new String[] {x, b.floats(name + "_gamma", layer.getParam("gamma")),
-                        b.floats(name + "_beta", layer.getParam("beta")), b.floats(name + "_mean", layer.getParam("mean")),
+                // ONNX divides by sqrt(var + epsilon) exactly as DL4J does with the variance it stores (no eps inside)
+                INDArray var = BatchNormStatistics.variance(layer);
+                x = b.node("BatchNormalization", name, new String[] {x, b.floats(name + "_gamma", layer.getParam(BatchNormalizationParamInitializer.GAMMA)),
+                        b.floats(name + "_beta", layer.getParam(BatchNormalizationParamInitializer.BETA)), b.floats(name + "_mean", layer.getParam(BatchNormalizationParamInitializer.GLOBAL_MEAN)),
                         b.floats(name + "_var", var)}, attrs(floatAttr("epsilon", (float) bn.getEps())));
                 // DL4J's batch-norm layer applies no activation function (its configured one, sigmoid by default, is unused)
             } else if (lc instanceof ActivationLayer a) {
@@ -215,7 +205,8 @@ public final class OnnxExporter {
             } else if (lc instanceof FeedForwardLayer f && (lc.getClass() == org.deeplearning4j.nn.conf.layers.DenseLayer.class
                     || lc.getClass() == org.deeplearning4j.nn.conf.layers.OutputLayer.class)) {
                 // DL4J stores W as [in, out]: Gemm without transB
-                x = b.node("Gemm", name, new String[] {x, b.floats(name + "_W", layer.getParam("W")), b.floats(name + "_b", layer.getParam("b"))},
+                x = b.node("Gemm", name, new String[] {x, b.floats(name + "_W", layer.getParam(DefaultParamInitializer.WEIGHT_KEY)),
+                        b.floats(name + "_b", layer.getParam(DefaultParamInitializer.BIAS_KEY))},
                         attrs());
                 dims = new int[] {(int) f.getNOut()};
                 x = activation(b, x, name, ((BaseLayer) lc).getActivationFn());

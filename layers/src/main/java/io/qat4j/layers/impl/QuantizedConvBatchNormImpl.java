@@ -10,8 +10,8 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Broadcast;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.ops.transforms.Transforms;
 
+import io.qat4j.layers.BatchNormStatistics;
 import io.qat4j.layers.conf.QuantizedConvBatchNormLayer;
 import io.qat4j.layers.params.QuantizedConvBatchNormParamInitializer;
 
@@ -53,7 +53,7 @@ public class QuantizedConvBatchNormImpl extends QuantizedConvolutionImpl {
 
     /** {@code sigma_run = sqrt(var + eps)} per channel. */
     private INDArray sigmaRun() {
-        return Transforms.sqrt(getParam(QuantizedConvBatchNormParamInitializer.VAR_KEY).castTo(dataType).add(bnConf().getEps()), false);
+        return BatchNormStatistics.sigma(getParam(QuantizedConvBatchNormParamInitializer.VAR_KEY).castTo(dataType), bnConf().getEps());
     }
 
     /** The folded weights {@code W gamma/sigma_run} (a new array). */
@@ -105,7 +105,7 @@ public class QuantizedConvBatchNormImpl extends QuantizedConvolutionImpl {
             }
             INDArray mean = c.mean(0, 2, 3);
             INDArray var = c.var(false, 0, 2, 3);
-            sigmaBatch = Transforms.sqrt(var.add(bnConf().getEps()), false);
+            sigmaBatch = BatchNormStatistics.sigma(var, bnConf().getEps());
             cHat = perChannel(Broadcast.sub(c.dup(), mean, c.dup(), 1), sigmaBatch, 1, false);
             z = workspaceMgr.dup(ArrayType.ACTIVATIONS, cHat);
             perChannel(z, gamma, 1, true);

@@ -8,11 +8,20 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
@@ -136,5 +145,43 @@ class OnnxExportTest {
         }
         System.out.printf("ONNX FP32 vs DL4J output(): max |difference| %.2e%n", max);
         assertTrue(max < 1e-4, "float ONNX model reproduces output(): " + max);
+    }
+
+    /**
+     * DL4J's inference batch norm divides by {@code sqrt(std^2 + eps)} with std from the stored
+     * log10 value. A channel whose running variance is below eps shows any other reading at once:
+     * subtracting eps from std^2 made the ONNX sigma 1.9x too small here.
+     */
+    @Test
+    void floatModelMatchesDl4jWithANearZeroVarianceBatchNormChannel() throws Exception {
+        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().seed(5).list()
+                .layer(new ConvolutionLayer.Builder(3, 3).name("conv").nOut(3).activation(Activation.IDENTITY).build())
+                .layer(new BatchNormalization.Builder().name("bn").build())   // DL4J default: useLogStd, eps 1e-5
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).name("out").nOut(4).activation(Activation.IDENTITY).build())
+                .setInputType(InputType.convolutional(SyntheticImages.SIZE, SyntheticImages.SIZE, 1)).build();
+        MultiLayerNetwork net = new MultiLayerNetwork(conf);
+        net.init();
+        org.deeplearning4j.nn.api.Layer bn = net.getLayer(1);
+        INDArray log10Std = bn.getParam(BatchNormalizationParamInitializer.GLOBAL_LOG_STD);
+        log10Std.putScalar(0, Math.log10(2e-3));   // var 4e-6 < eps
+        log10Std.putScalar(1, Math.log10(0.5));
+        log10Std.putScalar(2, Math.log10(2.0));
+        bn.getParam(BatchNormalizationParamInitializer.GLOBAL_MEAN).putScalar(1, 0.1);
+        Path file = dir.resolve("near-zero-var.onnx");
+        OnnxExporter.write(OnnxExporter.float32(net, new int[] {1, SyntheticImages.SIZE, SyntheticImages.SIZE}), file);
+        int n = 20;
+        INDArray xs = SyntheticImages.blobs(n, 4).getFeatures().dup('c');
+        float[] ort = runOrt(file, xs.data().asFloat(), n, new long[] {n, 1, SyntheticImages.SIZE, SyntheticImages.SIZE});
+        float[] dl4j = net.output(xs, false).dup('c').data().asFloat();
+        double maxDiff = 0;
+        double maxAbs = 0;
+        for (int i = 0; i < ort.length; i++) {
+            maxDiff = Math.max(maxDiff, Math.abs(ort[i] - dl4j[i]));
+            maxAbs = Math.max(maxAbs, Math.abs(dl4j[i]));
+        }
+        System.out.printf("ONNX FP32 vs DL4J output(), BN channel with var < eps: max |difference| %.3e of max |output| %.3e (%.2e relative)%n",
+                maxDiff, maxAbs, maxDiff / maxAbs);
+        assertTrue(maxDiff / maxAbs < 1e-5, "float ONNX model reproduces output() with a near-zero-variance BN channel: relative "
+                + maxDiff / maxAbs);
     }
 }

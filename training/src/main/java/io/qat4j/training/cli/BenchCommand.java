@@ -20,7 +20,7 @@ import org.openjdk.jmh.runner.options.TimeValue;
 
 import io.qat4j.bench.InferenceBenchmark;
 import io.qat4j.bench.InferenceModels;
-import io.qat4j.training.AtomicFiles;
+import io.qat4j.runtime.AtomicFiles;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -92,26 +92,17 @@ public final class BenchCommand implements Callable<Integer> {
             out.println(table);
             out.flush();
             if (json != null) {
-                write(json, Files.readAllBytes(tmpJson));
+                AtomicFiles.write(json, Files.readAllBytes(tmpJson));
             }
             Files.deleteIfExists(tmpJson);
             if (report != null) {
-                write(report, ("# Inference benchmark (`qat4j bench`)\n\n" + table).getBytes(StandardCharsets.UTF_8));
+                AtomicFiles.write(report, ("# Inference benchmark (`qat4j bench`)\n\n" + table).getBytes(StandardCharsets.UTF_8));
             }
             return 0;
         } catch (Exception e) {
             err.println("qat4j bench: " + e.getMessage());
             return Qat4jCommand.EXIT_FAILED;
         }
-    }
-
-    /** Writes through a sibling temporary file and an atomic rename (files get the default permissions). */
-    private static void write(Path to, byte[] bytes) throws java.io.IOException {
-        Path abs = to.toAbsolutePath();
-        if (abs.getParent() != null) {
-            Files.createDirectories(abs.getParent());
-        }
-        AtomicFiles.write(abs, bytes);
     }
 
     /** The Markdown table of every case and the ratios of the targets. */

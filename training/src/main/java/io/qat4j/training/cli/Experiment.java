@@ -21,12 +21,13 @@ import io.qat4j.layers.QuantizedModel;
 import io.qat4j.layers.ReferenceCnn;
 import io.qat4j.ptq.PostTrainingQuantizer;
 import io.qat4j.ptq.QuantPlan;
+import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.training.Int8Evaluation;
 import io.qat4j.training.PtqRun;
-
 import io.qat4j.training.Trainer;
 import io.qat4j.training.config.ExperimentConfig;
 import io.qat4j.training.config.RunConfig;
+
 
 /**
  * Runs an {@link ExperimentConfig}: the FP32 model, then each variant (PTQ, or QAT started from the
@@ -113,7 +114,7 @@ final class Experiment {
                 log.printf("[%d/%d] %s FAILED: %s%n", i, config.variants().size(), v.name(), msg);
             }
             Files.createDirectories(dir);
-            Runs.writeAtomic(done, Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(r));
+            AtomicFiles.write(done, Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(r));
             if ("ok".equals(r.status())) {
                 log.printf("[%d/%d] %s: %.2f%% (INT8 runtime %s), %s, %.1f s%n", i, config.variants().size(), v.name(),
                         100 * r.simulatedAccuracy(), r.int8Accuracy() == null ? "n/a" : String.format("%.2f%%", 100 * r.int8Accuracy()),
@@ -188,7 +189,7 @@ final class Experiment {
     }
 
     private static void write(Path file, Object value) throws Exception {
-        Runs.writeAtomic(file, Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(value));
+        AtomicFiles.write(file, Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(value));
     }
 
     /** One calibration pass per (fold, equalization, samples, kept samples), shared by the variants. */

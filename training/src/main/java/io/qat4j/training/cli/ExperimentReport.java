@@ -1,7 +1,6 @@
 package io.qat4j.training.cli;
 
 import java.awt.Color;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -21,6 +20,7 @@ import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
 import io.qat4j.ptq.QuantPlan;
+import io.qat4j.runtime.AtomicFiles;
 
 /**
  * Writes an experiment's report: {@code report.md} (results table, per-layer sensitivity and chosen
@@ -43,11 +43,11 @@ final class ExperimentReport {
         json.put("fp32", r.fp32());
         json.put("variants", r.variants());
         json.put("seconds", r.seconds());
-        Runs.writeAtomic(dir.resolve("results.json"), Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(json));
-        Runs.writeAtomic(dir.resolve("results.csv"), csv(r).getBytes(StandardCharsets.UTF_8));
+        AtomicFiles.write(dir.resolve("results.json"), Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(json));
+        AtomicFiles.write(dir.resolve("results.csv"), csv(r).getBytes(StandardCharsets.UTF_8));
         boolean plot = accuracyVsSize(dir.resolve("accuracy-vs-size.png"), r);
         boolean heat = sensitivityHeatMap(dir.resolve("sensitivity.png"), r);
-        Runs.writeAtomic(dir.resolve("report.md"), markdown(name, r, provenance, plot, heat).getBytes(StandardCharsets.UTF_8));
+        AtomicFiles.write(dir.resolve("report.md"), markdown(name, r, provenance, plot, heat).getBytes(StandardCharsets.UTF_8));
     }
 
     static final String[] COLUMNS = {"variant", "method", "weight_bits", "input_bits", "status", "fp32_sim_accuracy", "int8_runtime_accuracy",
@@ -204,8 +204,6 @@ final class ExperimentReport {
     }
 
     private static void png(Path file, org.knowm.xchart.internal.chartpart.Chart<?, ?> chart) throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        BitmapEncoder.saveBitmap(chart, bytes, BitmapEncoder.BitmapFormat.PNG);
-        Runs.writeAtomic(file, bytes.toByteArray());
+        AtomicFiles.write(file, out -> BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG));
     }
 }

@@ -12,6 +12,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 import io.qat4j.layers.QuantizedModel;
 import io.qat4j.ptq.PostTrainingQuantizer;
 import io.qat4j.ptq.QuantPlan;
+import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.training.Int8Evaluation;
 import io.qat4j.training.PtqRun;
 import io.qat4j.training.Trainer;
@@ -116,7 +117,7 @@ public final class PtqCommand implements Callable<Integer> {
                         100 * (ptqAccuracy - u));
             }
             summary.put("testExamples", data.test().numExamples());
-            Runs.writeAtomic(dir.resolve("summary.json"), Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(summary));
+            AtomicFiles.write(dir.resolve("summary.json"), Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(summary));
             out.println("wrote " + dir.resolve("plan.json") + ", " + dir.resolve("summary.json"));
             out.flush();
             return 0;

@@ -14,8 +14,9 @@ import io.qat4j.layers.QuantSettings;
 import io.qat4j.layers.QuantizationPlan;
 import io.qat4j.layers.QuantizedModel;
 import io.qat4j.ptq.PostTrainingQuantizer;
-import io.qat4j.training.PtqRun;
+import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.training.Int8Evaluation;
+import io.qat4j.training.PtqRun;
 import io.qat4j.training.Trainer;
 import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
@@ -119,7 +120,7 @@ public final class QatCommand implements Callable<Integer> {
             for (String warning : warnings) {
                 out.println("warning: " + warning);
             }
-            Runs.writeAtomic(dir.resolve("summary.json"), Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(summary));
+            AtomicFiles.write(dir.resolve("summary.json"), Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(summary));
             out.printf("FP32 %.4f, QAT %.4f, INT8 runtime %.4f, agreement %.4f, %s: %d bytes (%.3fx of FP32 parameters)%n", fpAccuracy,
                     qatAccuracy, runtimeAccuracy, agreement, modelFile, bytes, (double) bytes / fpBytes);
             out.flush();

@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 
+import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.runtime.Int8Model;
 import io.qat4j.runtime.ModelFormatException;
 import io.qat4j.runtime.ModelInputException;
@@ -129,6 +130,6 @@ public final class RunCommand implements Callable<Integer> {
             r.put("referenceCheck", check);
         }
         r.put("predictions", predicted);
-        Runs.writeAtomic(json, Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(r));
+        AtomicFiles.write(json, Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(r));
     }
 }

@@ -13,6 +13,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 
 import io.qat4j.datasets.FashionMnist;
+import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.training.Provenance;
 import io.qat4j.training.config.RunConfig;
 
@@ -301,7 +302,7 @@ final class Runs {
         if (resume && Files.isRegularFile(stored) && Files.isRegularFile(out.resolve("resolved-config.yaml"))) {
             return JSON.readValue(stored.toFile(), Map.class);
         }
-        writeAtomic(out.resolve("resolved-config.yaml"), YAML.writeValueAsBytes(resolved));
+        AtomicFiles.write(out.resolve("resolved-config.yaml"), YAML.writeValueAsBytes(resolved));
         Map<String, Object> p = new LinkedHashMap<>(Provenance.describe(Path.of(".")));
         p.put("config", configFile.toString());
         p.put("seed", seed);
@@ -310,19 +311,13 @@ final class Runs {
         p.put("data.train", data.train().numExamples());
         p.put("data.validation", data.selectsOnTest() ? "the test set (validationFraction 0)" : data.validation().numExamples());
         p.put("data.test", data.test().numExamples());
-        writeAtomic(out.resolve("provenance.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(p));
+        AtomicFiles.write(out.resolve("provenance.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(p));
         return p;
     }
 
     /** Saves a network (with updater state) as a DL4J zip, atomically. */
     static void writeNetwork(org.deeplearning4j.nn.multilayer.MultiLayerNetwork net, Path target) throws IOException {
-        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
-        org.deeplearning4j.util.ModelSerializer.writeModel(net, bytes, true);
-        writeAtomic(target, bytes.toByteArray());
-    }
-
-    static void writeAtomic(Path target, byte[] bytes) throws IOException {
-        io.qat4j.training.AtomicFiles.write(target, bytes);
+        AtomicFiles.write(target, out -> org.deeplearning4j.util.ModelSerializer.writeModel(net, out, true));
     }
 
     /** Loads a configuration, or prints {@code "qat4j <command>: <problem>"} and returns null (exit with the usage code). */

@@ -11,6 +11,7 @@ import io.qat4j.ptq.PostTrainingQuantizer;
 import io.qat4j.ptq.QuantPlan;
 import io.qat4j.ptq.SensitivityAnalysis;
 import io.qat4j.ptq.WeightedLayer;
+import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.training.PtqRun;
 import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
@@ -76,8 +77,8 @@ public final class SensitivityCommand implements Callable<Integer> {
                             java.util.Arrays.toString(java.util.Arrays.stream(s.perChannelWeights()).mapToObj(v -> String.format("%.2e", v)).toArray()));
                 }
             }
-            Runs.writeAtomic(dir.resolve("sensitivity.csv"), csv.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            Runs.writeAtomic(dir.resolve("sensitivity.json"), Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(report));
+            AtomicFiles.write(dir.resolve("sensitivity.csv"), csv.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            AtomicFiles.write(dir.resolve("sensitivity.json"), Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(report));
             out.println("wrote " + dir.resolve("sensitivity.csv") + ", " + dir.resolve("sensitivity.json"));
             out.flush();
             return 0;
