@@ -1,4 +1,4 @@
-package io.qat4j.layers.export;
+package io.qat4j.export;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -21,21 +21,14 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import io.qat4j.layers.QuantSettings;
-import io.qat4j.layers.WeightQuantMode;
+import io.qat4j.layers.QuantizerReadout;
 import io.qat4j.layers.conf.QuantizedConvBatchNormLayer;
 import io.qat4j.layers.conf.QuantizedConvolutionLayer;
 import io.qat4j.layers.conf.QuantizedLayerConf;
-import io.qat4j.layers.impl.InputQuantization;
-import io.qat4j.layers.impl.QuantizedConvBatchNormImpl;
-import io.qat4j.layers.impl.WeightQuantization;
-import io.qat4j.layers.params.QuantizerParams;
 import io.qat4j.runtime.FixedPoint;
 import io.qat4j.runtime.Int8Graph;
-import io.qat4j.ste.BinaryQuantizer;
-import io.qat4j.ste.Granularity;
 import io.qat4j.ste.QParams;
 import io.qat4j.ste.QuantSpec;
-import io.qat4j.ste.TernaryQuantizer;
 
 /**
  * Turns a trained QAT {@link MultiLayerNetwork} into an {@link Int8Graph}.
@@ -330,8 +323,7 @@ public final class Int8Exporter {
 
     /** The int8 codes a layer's input quantizer produces. */
     static Codes inputCodes(Layer layer, String name) {
-        QuantSettings s = ((QuantizedLayerConf) layer.conf().getLayer()).getQuant();
-        Map<String, INDArray> p = layer.paramTable();
+        QuantSettings s = QuantizerReadout.settings(layer);
         if (!s.quantizesInputs()) {
             throw new IllegalArgumentException("layer " + name + ": its input is not quantized (input mode " + s.getInputMode()
                     + ", enabled " + s.isEnabled() + "); an integer model needs a scale for every tensor");
@@ -339,25 +331,14 @@ public final class Int8Exporter {
         if (s.getInputBits() > MAX_INPUT_BITS) {
             throw new IllegalArgumentException("layer " + name + ": " + exportProblem(s));
         }
-        if (QuantizerParams.countsInputs(s.getInputMode()) && p.get(QuantizerParams.INPUT_COUNT_KEY).getDouble(0) == 0) {
+        if (!QuantizerReadout.inputObserved(layer)) {
             throw new IllegalArgumentException("layer " + name + ": its input quantizer has never seen data; train or calibrate first");
         }
         int shift = s.isInputSigned() ? 0 : -128;   // unsigned codes [0, 2^b-1] are stored as int8 minus 128
         switch (s.getInputMode()) {
-            case FIXED -> {
-                QuantSpec spec = InputQuantization.spec(s);
-                QParams qp = InputQuantization.fixedQParams(s, p);
-                return new Codes(qp.scale(0), qp.zeroPoint(0) + shift, spec.qmin() + shift, spec.qmax() + shift);
-            }
-            case LSQ -> {
-                QuantSpec spec = InputQuantization.spec(s);
-                double step = InputQuantization.scale(s, p, name);
-                return new Codes(step, shift, spec.qmin() + shift, spec.qmax() + shift);
-            }
-            case PACT -> {
-                int levels = InputQuantization.pactLevels(s);
-                double scale = InputQuantization.scale(s, p, name);   // alpha / levels
-                return s.isInputSigned() ? new Codes(scale, 0, -levels, levels) : new Codes(scale, -128, -128, -128 + levels);
+            case FIXED, LSQ, PACT -> {
+                QuantizerReadout.InputGrid g = QuantizerReadout.inputGrid(layer, name);
+                return new Codes(g.scale(), g.zeroPoint() + shift, g.qmin() + shift, g.qmax() + shift);
             }
             case LSQ_PLUS, NONE -> throw new IllegalArgumentException("layer " + name + ": " + s.getInputMode()
                     + " inputs have a real-valued offset that no integer zero point represents exactly; use LSQ, FIXED or PACT");
@@ -400,16 +381,10 @@ public final class Int8Exporter {
         if (!(layer.conf().getLayer() instanceof QuantizedLayerConf) || layer.getParam("W") == null || layer.getParam("W").rank() != 2) {
             throw new IllegalArgumentException("layer " + name + ": the last layer must be a quantized dense/output layer");
         }
-        QuantSettings s = ((QuantizedLayerConf) layer.conf().getLayer()).getQuant();
         if (pre != null) {
             in = pre.preProcess(in, (int) in.size(0), org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces());
         }
-        INDArray xq = InputQuantization.forward(s, in.castTo(DataType.DOUBLE), false, layer.paramTable(), name);
-        INDArray w = layer.getParam("W").castTo(DataType.DOUBLE);
-        INDArray wq = s.quantizesWeights() ? WeightQuantization.forward(s, w, 1, layer.paramTable(), name, false) : w;
-        INDArray b = io.qat4j.layers.impl.BiasQuantization.forward(s, layer.getParam("b").castTo(DataType.DOUBLE), w, 1,
-                layer.paramTable(), name, false);
-        return xq.mmul(wq).addRowVector(b.reshape(1, w.size(1)));
+        return QuantizerReadout.fakeQuantDenseOutput(layer, in, name);
     }
 
     static Int8Graph.Tensor outputTensor(org.deeplearning4j.nn.conf.layers.Layer lc, Int8Graph.Tensor in, Codes out) {
@@ -450,38 +425,23 @@ public final class Int8Exporter {
     record Weights(byte[] codes, double[] scales, int bits) {
     }
 
-    static Weights weights(QuantSettings s, INDArray w, int outAxis, Map<String, INDArray> params, String name) {
+    static Weights weights(Layer layer, QuantSettings s, INDArray w, int outAxis, String name) {
         long out = w.size(outAxis);
-        Granularity g = s.isWeightPerChannel() ? Granularity.PER_CHANNEL : Granularity.PER_TENSOR;
-        INDArray codes;
-        double[] scales;
-        int bits;
         switch (s.getWeightMode()) {
             case FIXED, LSQ -> {
-                QuantSpec spec = WeightQuantization.spec(s, outAxis);
                 if (s.getWeightBits() > MAX_WEIGHT_BITS) {
                     throw new IllegalArgumentException("layer " + name + ": " + exportProblem(s));
                 }
-                scales = s.getWeightMode() == WeightQuantMode.FIXED ? WeightQuantization.fixedQParams(s, w, outAxis).scales()
-                        : WeightQuantization.steps(s, w, outAxis, params, name, false);
-                codes = new io.qat4j.ste.UniformQuantizer(spec).quantize(w, new QParams(scales, new int[scales.length]));
-                bits = s.getWeightBits();
             }
-            case BINARY -> {
-                BinaryQuantizer b = new BinaryQuantizer(BinaryQuantizer.Scaling.MEAN_ABS, g, outAxis);
-                codes = b.codes(w);
-                scales = b.scales(w);
-                bits = 1;
+            case BINARY, TERNARY -> {
             }
-            case TERNARY -> {
-                TernaryQuantizer t = new TernaryQuantizer(g, outAxis);
-                codes = t.codes(w);
-                scales = t.scales(w);
-                bits = 2;
-            }
-            default -> throw new IllegalArgumentException("layer " + name + ": weight mode " + s.getWeightMode()
+            case NONE, LSQ_PLUS -> throw new IllegalArgumentException("layer " + name + ": weight mode " + s.getWeightMode()
                     + " cannot be exported to integer weights (use FIXED, LSQ, BINARY or TERNARY)");
         }
+        QuantizerReadout.WeightCodes read = QuantizerReadout.weightCodes(layer, w, outAxis, name);
+        INDArray codes = read.codes();
+        double[] scales = read.scales();
+        int bits = read.bits();
         if (!s.isEnabled()) {
             throw new IllegalArgumentException("layer " + name + ": quantization is disabled; enable it (and train) before exporting");
         }
@@ -524,19 +484,14 @@ public final class Int8Exporter {
         boolean conv = lc instanceof QuantizedConvolutionLayer;
         INDArray w;
         INDArray bias;
-        if (layer instanceof QuantizedConvBatchNormImpl fused) {
-            if (!((QuantizedConvBatchNormLayer) lc).isFreezeBatchNorm()) {
-                throw new IllegalArgumentException("layer " + name + ": freeze the batch-norm statistics (setFreezeBatchNorm(true)) "
-                        + "and fine-tune before exporting, so that training saw the folded computation the integer model runs");
-            }
-            w = fused.foldedWeights().castTo(DataType.DOUBLE);
-            bias = fused.foldedBias().castTo(DataType.DOUBLE);
-        } else {
-            w = layer.getParam("W").castTo(DataType.DOUBLE);
-            INDArray b = layer.paramTable().get("b");
-            bias = b == null ? null : b.castTo(DataType.DOUBLE);
+        if (lc instanceof QuantizedConvBatchNormLayer fused && !fused.isFreezeBatchNorm()) {
+            throw new IllegalArgumentException("layer " + name + ": freeze the batch-norm statistics (setFreezeBatchNorm(true)) "
+                    + "and fine-tune before exporting, so that training saw the folded computation the integer model runs");
         }
-        Weights ws = weights(s, w, conv ? 0 : 1, layer.paramTable(), name);
+        w = QuantizerReadout.weights(layer).castTo(DataType.DOUBLE);
+        INDArray b0 = QuantizerReadout.bias(layer);
+        bias = b0 == null ? null : b0.castTo(DataType.DOUBLE);
+        Weights ws = weights(layer, s, w, conv ? 0 : 1, name);
         int channels = ws.scales().length;
         int[] qBias = new int[channels];
         int[] mult = new int[channels];
