@@ -104,6 +104,22 @@ public final class Int8Exporter {
      *                    default build, {@code SINGLE} its {@code TFLITE_SINGLE_ROUNDING} build)
      */
     public static Result export(MultiLayerNetwork net, INDArray calibration, FixedPoint.Rounding rounding) {
+        if (nextWeighted(net, 0) != 0) {
+            throw new IllegalArgumentException("layer " + name(net, 0) + ": the first layer must be a quantized Conv2D or Dense layer");
+        }
+        Result viaGraph = GraphExporter.export(GraphExporter.Network.of(net), calibration, rounding);
+        // TEMPORARY (byte-identity proof, removed in the next commit): the layer-list walk must give the same file
+        Result walked = exportLayerList(net, calibration, rounding);
+        if (!java.util.Arrays.equals(io.qat4j.runtime.ModelFile.toBytes(viaGraph.graph()), io.qat4j.runtime.ModelFile.toBytes(walked.graph()))
+                || !viaGraph.notes().equals(walked.notes())
+                || !java.util.Arrays.deepEquals(viaGraph.weightScales().toArray(), walked.weightScales().toArray())) {
+            throw new AssertionError("MLN via the graph walk differs from the layer-list walk: " + viaGraph.notes() + " vs " + walked.notes());
+        }
+        System.err.println("BYTE-IDENTITY-CHECK ok " + viaGraph.graph().nodes().size() + " nodes");
+        return viaGraph;
+    }
+
+    static Result exportLayerList(MultiLayerNetwork net, INDArray calibration, FixedPoint.Rounding rounding) {
         MultiLayerConfiguration conf = net.getLayerWiseConfigurations();
         List<String> notes = new ArrayList<>();
         List<Int8Graph.Tensor> tensors = new ArrayList<>();
