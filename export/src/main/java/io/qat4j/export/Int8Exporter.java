@@ -7,10 +7,7 @@ import java.util.Map;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.InputPreProcessor;
-import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
-import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
-import org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
@@ -31,17 +28,21 @@ import io.qat4j.ste.QParams;
 import io.qat4j.ste.QuantSpec;
 
 /**
- * Turns a trained QAT {@link MultiLayerNetwork} into an {@link Int8Graph}.
+ * Turns a trained QAT {@link MultiLayerNetwork} or {@link org.deeplearning4j.nn.graph.ComputationGraph}
+ * into an {@link Int8Graph}. Both go through one walk, {@link GraphExporter} (a layer list is seen
+ * as a chain of layer vertices); this class holds what the walk emits per layer.
  *
  * <p>Each quantized weighted layer becomes one Conv2D or Dense node: integer weight codes and
  * per-channel weight scales from its weight quantizer (a fused conv+BN uses its folded weights and
  * bias, i.e. frozen statistics), int32 bias {@code round(b/(s_x s_w))}, and per-channel multipliers
  * {@code M = s_x s_w / s_y} ({@link FixedPoint#quantizeMultiplier}). The input scale {@code s_x} is
- * the layer's own input quantizer; the output scale {@code s_y} is the next weighted layer's input
- * quantizer, whose code range together with a ReLU/ReLU6 (on the layer or in activation layers
- * before it) becomes the node's clamp. Unsigned codes are stored as int8 shifted by -128. The last
- * layer's logits get an affine int8 scale from the calibration samples. Max/average pooling and
- * DL4J's CNN-to-dense flatten map to their nodes; anything else is an error naming the layer.
+ * the layer's own input quantizer; the output scale {@code s_y} is the quantizer that consumes the
+ * output (the next weighted layer's input quantizer), whose code range together with a ReLU/ReLU6
+ * (on the layer or in activation layers before it) becomes the node's clamp. Unsigned codes are
+ * stored as int8 shifted by -128. The last layer's logits get an affine int8 scale from the
+ * calibration samples. Max/average pooling and DL4J's CNN-to-dense flatten map to their nodes;
+ * anything else is an error naming the layer. Quantizer state is read through
+ * {@link io.qat4j.layers.QuantizerReadout}.
  */
 public final class Int8Exporter {
 
@@ -107,84 +108,7 @@ public final class Int8Exporter {
         if (nextWeighted(net, 0) != 0) {
             throw new IllegalArgumentException("layer " + name(net, 0) + ": the first layer must be a quantized Conv2D or Dense layer");
         }
-        Result viaGraph = GraphExporter.export(GraphExporter.Network.of(net), calibration, rounding);
-        // TEMPORARY (byte-identity proof, removed in the next commit): the layer-list walk must give the same file
-        Result walked = exportLayerList(net, calibration, rounding);
-        if (!java.util.Arrays.equals(io.qat4j.runtime.ModelFile.toBytes(viaGraph.graph()), io.qat4j.runtime.ModelFile.toBytes(walked.graph()))
-                || !viaGraph.notes().equals(walked.notes())
-                || !java.util.Arrays.deepEquals(viaGraph.weightScales().toArray(), walked.weightScales().toArray())) {
-            throw new AssertionError("MLN via the graph walk differs from the layer-list walk: " + viaGraph.notes() + " vs " + walked.notes());
-        }
-        System.err.println("BYTE-IDENTITY-CHECK ok " + viaGraph.graph().nodes().size() + " nodes");
-        return viaGraph;
-    }
-
-    static Result exportLayerList(MultiLayerNetwork net, INDArray calibration, FixedPoint.Rounding rounding) {
-        MultiLayerConfiguration conf = net.getLayerWiseConfigurations();
-        List<String> notes = new ArrayList<>();
-        List<Int8Graph.Tensor> tensors = new ArrayList<>();
-        List<Int8Graph.Node> nodes = new ArrayList<>();
-        Map<Int8Graph.Node, double[]> scales = new java.util.IdentityHashMap<>();
-        int n = net.getnLayers();
-        int first = nextWeighted(net, 0);
-        if (first != 0) {
-            throw new IllegalArgumentException("layer " + name(net, 0) + ": the first layer must be a quantized Conv2D or Dense layer");
-        }
-        Codes inCodes = inputCodes(net.getLayer(0), name(net, 0));
-        long[] shape = calibration.shape();
-        int[] dims = new int[shape.length - 1];
-        for (int i = 1; i < shape.length; i++) {
-            dims[i - 1] = (int) shape[i];
-        }
-        tensors.add(new Int8Graph.Tensor(dims, inCodes.scale(), inCodes.zeroPoint()));
-        int current = 0;
-        Codes currentCodes = inCodes;
-        for (int i = 0; i < n; i++) {
-            InputPreProcessor pre = conf.getInputPreProcess(i);
-            if (pre != null) {
-                if (!(pre instanceof CnnToFeedForwardPreProcessor)) {
-                    throw new IllegalArgumentException("layer " + name(net, i) + ": input preprocessor " + pre.getClass().getSimpleName()
-                            + " is not supported by the integer export (only CNN-to-dense flattening)");
-                }
-                current = addFlatten(current, tensors, nodes);
-            }
-            Layer layer = net.getLayer(i);
-            org.deeplearning4j.nn.conf.layers.Layer lc = layer.conf().getLayer();
-            if (lc instanceof QuantizedLayerConf q && !(lc instanceof io.qat4j.layers.conf.ActivationQuantizerLayer)) {
-                int next = nextWeighted(net, i + 1);
-                Activation act = fusedActivation(net, i, next);
-                Codes outCodes;
-                if (next < 0) {
-                    outCodes = logitCodes(net, i, calibration);
-                    notes.add(name(net, i) + ": logits scale " + outCodes.scale() + ", zero point " + outCodes.zeroPoint()
-                            + " from " + calibration.size(0) + " calibration samples");
-                } else {
-                    outCodes = inputCodes(net.getLayer(next), name(net, next));
-                }
-                int[] clamp = fusedClamp(outCodes, act);
-                Int8Graph.Tensor in = tensors.get(current);
-                tensors.add(outputTensor(lc, in, outCodes));
-                int out = tensors.size() - 1;
-                nodes.add(weighted(layer, lc, q.getQuant(), name(net, i), current, in, out, currentCodes, outCodes, clamp[0], clamp[1],
-                        scales));
-                current = out;
-                currentCodes = outCodes;
-            } else if (lc instanceof SubsamplingLayer s) {
-                current = addPool(s, name(net, i), current, tensors, nodes);
-            } else if (lc instanceof ActivationLayer a) {
-                if (activationOf(a.getActivationFn(), name(net, i)) != Activation.NONE && nextWeightedBefore(net, i) < 0) {
-                    throw new IllegalArgumentException("layer " + name(net, i) + ": an activation with no quantized layer before it");
-                }
-                // fused into the preceding weighted layer's clamp (checked in fusedActivation)
-            } else {
-                throw new IllegalArgumentException("layer " + name(net, i) + ": " + lc.getClass().getSimpleName()
-                        + " is not supported by the integer export (supported: quantized Conv2D/Dense/Output, conv+BN, max/avg "
-                        + "pooling, ReLU/ReLU6/identity activations)");
-            }
-        }
-        Int8Graph graph = new Int8Graph(tensors, nodes, 0, current, rounding);
-        graph.validate();
-        return Result.of(graph, notes, scales);
+        return GraphExporter.export(GraphExporter.Network.of(net), calibration, rounding);
     }
 
     /** The int8 clamp {@code [lo, hi]} of an output with {@code codes} and a fused ReLU/ReLU6 (the codes' range for none). */
@@ -258,45 +182,10 @@ public final class Int8Exporter {
                 + "(use ReLU, ReLU6 or identity)");
     }
 
-    /** The activation applied between weighted layer {@code i} and {@code next} (or the end). */
-    private static Activation fusedActivation(MultiLayerNetwork net, int i, int next) {
-        Activation act = activationOf(net.getLayer(i).conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.BaseLayer b
-                ? b.getActivationFn() : null, name(net, i));
-        boolean seenAvgPool = false;
-        int end = next < 0 ? net.getnLayers() : next;
-        for (int j = i + 1; j < end; j++) {
-            org.deeplearning4j.nn.conf.layers.Layer lc = net.getLayer(j).conf().getLayer();
-            if (lc instanceof SubsamplingLayer s && s.getPoolingType() == org.deeplearning4j.nn.conf.layers.PoolingType.AVG) {
-                seenAvgPool = true;
-            } else if (lc instanceof ActivationLayer a) {
-                Activation more = activationOf(a.getActivationFn(), name(net, j));
-                if (more != Activation.NONE && seenAvgPool) {
-                    throw new IllegalArgumentException("layer " + name(net, j) + ": an activation after average pooling cannot be "
-                            + "fused into the convolution's clamp; put it before the pooling");
-                }
-                if (more == Activation.RELU6) {
-                    act = Activation.RELU6;
-                } else if (more == Activation.RELU && act == Activation.NONE) {
-                    act = Activation.RELU;
-                }
-            }
-        }
-        return act;
-    }
-
     private static int nextWeighted(MultiLayerNetwork net, int from) {
         for (int j = from; j < net.getnLayers(); j++) {
             org.deeplearning4j.nn.conf.layers.Layer lc = net.getLayer(j).conf().getLayer();
             if (lc instanceof QuantizedLayerConf && !(lc instanceof io.qat4j.layers.conf.ActivationQuantizerLayer)) {
-                return j;
-            }
-        }
-        return -1;
-    }
-
-    private static int nextWeightedBefore(MultiLayerNetwork net, int i) {
-        for (int j = i - 1; j >= 0; j--) {
-            if (net.getLayer(j).conf().getLayer() instanceof QuantizedLayerConf) {
                 return j;
             }
         }
@@ -369,11 +258,6 @@ public final class Int8Exporter {
      */
     public static INDArray fakeQuantLogits(MultiLayerNetwork net, INDArray x) {
         return preActivations(net, net.getnLayers() - 1, x);
-    }
-
-    /** The logits' int8 codes: affine over the min-max of the last layer's pre-activations on the calibration samples. */
-    private static Codes logitCodes(MultiLayerNetwork net, int i, INDArray calibration) {
-        return logitCodes(preActivations(net, i, calibration));
     }
 
     /** Affine int8 codes covering {@code z} (and 0). */
