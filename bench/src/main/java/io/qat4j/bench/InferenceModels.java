@@ -21,8 +21,8 @@ import io.qat4j.layers.QuantizedModel;
 import io.qat4j.layers.ReferenceCnn;
 import io.qat4j.layers.WeightQuantMode;
 import io.qat4j.layers.conf.QuantizedConvBatchNormLayer;
-import io.qat4j.layers.export.Int8Exporter;
-import io.qat4j.layers.export.OnnxExporter;
+import io.qat4j.export.Int8Exporter;
+import io.qat4j.export.OnnxExporter;
 import io.qat4j.runtime.Int8Model;
 
 /**

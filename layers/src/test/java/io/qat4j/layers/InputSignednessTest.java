@@ -1,5 +1,14 @@
 package io.qat4j.layers;
 
+import static io.qat4j.layers.SignedDataTasks.accuracy;
+import static io.qat4j.layers.SignedDataTasks.fit;
+import static io.qat4j.layers.SignedDataTasks.forcedSigned;
+import static io.qat4j.layers.SignedDataTasks.linearProjection;
+import static io.qat4j.layers.SignedDataTasks.mlp;
+import static io.qat4j.layers.SignedDataTasks.negativeCounting;
+import static io.qat4j.layers.SignedDataTasks.predictionsAfterQat;
+import static io.qat4j.layers.SignedDataTasks.settingsOf;
+import static io.qat4j.layers.SignedDataTasks.trainedFloat;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -22,8 +31,6 @@ import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 import io.qat4j.layers.conf.QuantizedLayerConf;
-import io.qat4j.layers.export.Int8Exporter;
-import io.qat4j.runtime.Int8Model;
 
 /**
  * Issue 14 #1: every input quantizer takes its signedness from the data (first layer and hidden
@@ -31,144 +38,6 @@ import io.qat4j.runtime.Int8Model;
  * layer, the minimum and the key to set; signed data at 1 bit is an error.
  */
 class InputSignednessTest {
-
-    private static final int FEATURES = 12;
-    private static final int CLASSES = 5;
-
-    /** The issue's data: 12 features uniform in [-1, 1], class = number of features below -0.5, capped at 4. */
-    static DataSet negativeCounting(int n, long seed) {
-        Random rnd = new Random(seed);
-        double[][] x = new double[n][FEATURES];
-        double[][] y = new double[n][CLASSES];
-        for (int i = 0; i < n; i++) {
-            int below = 0;
-            for (int f = 0; f < FEATURES; f++) {
-                x[i][f] = rnd.nextDouble() * 2 - 1;
-                below += x[i][f] < -0.5 ? 1 : 0;
-            }
-            y[i][Math.min(4, below)] = 1;
-        }
-        return new DataSet(Nd4j.createFromArray(x).castTo(DataType.FLOAT), Nd4j.createFromArray(y).castTo(DataType.FLOAT));
-    }
-
-    /**
-     * A constructed case of the same kind: class = quintile bin of a fixed random projection
-     * {@code y = sum w_f x_f} of 12 features uniform in [-1, 1]. Nearly linear, so a float MLP learns
-     * it well, and half of its information is in the negative values an unsigned quantizer clips.
-     */
-    static DataSet linearProjection(int n, long seed) {
-        Random weights = new Random(99);
-        double[] w = new double[FEATURES];
-        double var = 0;
-        for (int f = 0; f < FEATURES; f++) {
-            w[f] = weights.nextGaussian();
-            var += w[f] * w[f] / 3;
-        }
-        double sd = Math.sqrt(var);
-        double[] cuts = {-0.84 * sd, -0.25 * sd, 0.25 * sd, 0.84 * sd};
-        Random rnd = new Random(seed);
-        double[][] x = new double[n][FEATURES];
-        double[][] y = new double[n][CLASSES];
-        for (int i = 0; i < n; i++) {
-            double v = 0;
-            for (int f = 0; f < FEATURES; f++) {
-                x[i][f] = rnd.nextDouble() * 2 - 1;
-                v += w[f] * x[i][f];
-            }
-            int c = 0;
-            while (c < cuts.length && v > cuts[c]) {
-                c++;
-            }
-            y[i][c] = 1;
-        }
-        return new DataSet(Nd4j.createFromArray(x).castTo(DataType.FLOAT), Nd4j.createFromArray(y).castTo(DataType.FLOAT));
-    }
-
-    static MultiLayerNetwork mlp(Activation hidden, long seed) {
-        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(seed).updater(new Adam(0.01)).list()
-                .layer(new DenseLayer.Builder().nOut(32).activation(hidden).build())
-                .layer(new DenseLayer.Builder().nOut(16).activation(hidden).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(CLASSES).activation(Activation.SOFTMAX).build())
-                .setInputType(InputType.feedForward(FEATURES)).build());
-        net.init();
-        return net;
-    }
-
-    static void fit(MultiLayerNetwork net, DataSet data, int epochs) {
-        for (int e = 0; e < epochs; e++) {
-            for (DataSet b : data.batchBy(64)) {
-                net.fit(b);
-            }
-        }
-    }
-
-    static double accuracy(MultiLayerNetwork net, DataSet data) {
-        return net.output(data.getFeatures()).argMax(1).eq(data.getLabels().argMax(1)).castTo(DataType.DOUBLE).meanNumber().doubleValue();
-    }
-
-    private static QuantSettings settingsOf(MultiLayerNetwork net, int layer) {
-        return ((QuantizedLayerConf) net.getLayer(layer).conf().getLayer()).getQuant();
-    }
-
-    private static MultiLayerNetwork trainedFloat(Activation hidden, DataSet train) {
-        MultiLayerNetwork fp32 = mlp(hidden, 3);
-        fit(fp32, train, 30);
-        return fp32;
-    }
-
-    /** Settings with the input signedness forced (as {@code firstLayerSigned: true} does for the first layer). */
-    private static QuantSettings forcedSigned(QuantSettings base) {
-        QuantSettings s = base.clone();
-        s.setInputSigned(true);
-        s.setInputSignFromData(false);
-        return s;
-    }
-
-    private static INDArray predictionsAfterQat(MultiLayerNetwork fp32, QuantizationPlan plan, DataSet train, DataSet test, int epochs) {
-        MultiLayerNetwork q = QuantizedModel.wrap(fp32, plan).network();
-        fit(q, train, epochs);
-        return q.output(test.getFeatures());
-    }
-
-    @Test
-    void qatOnSignedDataMatchesFloatWithoutAnySignednessSetting() throws Exception {
-        DataSet train = negativeCounting(2000, 1);
-        DataSet test = negativeCounting(600, 2);
-        MultiLayerNetwork fp32 = trainedFloat(Activation.RELU, train);
-        double fpAcc = accuracy(fp32, test);
-        // the issue's config: weights and inputs LSQ 8-bit, no firstLayerSigned. Before: QAT 52% (negatives clipped to 0)
-        QuantSettings w8a8 = QuantSettings.of(WeightQuantMode.LSQ, 8, InputQuantMode.LSQ, 8);
-        MultiLayerNetwork q = QuantizedModel.wrap(fp32, QuantizationPlan.uniform(w8a8)).network();
-        fit(q, train, 3);
-        double qatAcc = accuracy(q, test);
-        assertTrue(settingsOf(q, 0).isInputSigned(), "the first layer's input quantizer became signed from the data");
-        assertTrue(!settingsOf(q, 1).isInputSigned(), "after ReLU the hidden input stays unsigned");
-        // the issue's right value: what `firstLayerSigned: true` gives (100% there), the same run bit for bit
-        INDArray reference = predictionsAfterQat(fp32, QuantizationPlan.builder(w8a8).layer("layer0", forcedSigned(w8a8)).build(),
-                train, test, 3);
-        assertEquals(reference, q.output(test.getFeatures()), "signedness from the data == firstLayerSigned: true, output for output");
-        Int8Model model = new Int8Model(Int8Exporter.export(q, train.getFeatures().get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, 256)))
-                .graph());
-        // the integer model computes what the QAT network computes: unsaturated logits within one output step
-        int n = (int) test.numExamples();
-        float[] x = test.getFeatures().dup('c').data().asFloat();
-        float[] logits = model.run(x, n);
-        byte[] codes = model.runQuantized(model.quantizeInput(x, n), n);
-        INDArray qatLogits = Int8Exporter.fakeQuantLogits(q, test.getFeatures());
-        double step = model.graph().tensors().get(model.graph().output()).scale();
-        double worst = 0;
-        for (int i = 0; i < logits.length; i++) {
-            if (codes[i] != 127 && codes[i] != -128) {
-                worst = Math.max(worst, Math.abs(logits[i] - qatLogits.getDouble(i / CLASSES, i % CLASSES)) / step);
-            }
-        }
-        System.out.printf("signed data (issue's counting task): FP32 %.4f, QAT W8A8 %.4f, INT8 logits within %.2f output steps%n", fpAcc,
-                qatAcc, worst);
-        // an MLP learns the counting task only in part (chance: 35%); QAT keeps what FP32 has
-        assertTrue(fpAcc > 0.5, "the float network learned the task: " + fpAcc);
-        assertTrue(qatAcc >= fpAcc - 0.05, "QAT keeps the float accuracy: " + qatAcc + " vs " + fpAcc);
-        assertTrue(worst <= 1.0, "INT8 logits within one output step of the fake-quant logits: " + worst);
-    }
 
     @Test
     void hiddenInputsAfterTanhAndLeakyReluBecomeSignedInEveryInputMode() {

@@ -13,7 +13,7 @@ import org.nd4j.linalg.dataset.DataSet;
 
 import io.qat4j.layers.InputQuantMode;
 import io.qat4j.layers.QuantizedModel;
-import io.qat4j.layers.export.Int8Exporter;
+import io.qat4j.export.Int8Exporter;
 import io.qat4j.ptq.calibration.CalibrationMethod;
 import io.qat4j.runtime.Int8Model;
 

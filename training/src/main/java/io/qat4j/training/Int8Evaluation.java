@@ -9,7 +9,7 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 
-import io.qat4j.layers.export.Int8Exporter;
+import io.qat4j.export.Int8Exporter;
 import io.qat4j.runtime.Int8Model;
 import io.qat4j.runtime.ModelFile;
 import io.qat4j.runtime.ModelInputException;

@@ -8,7 +8,7 @@ import java.util.concurrent.Callable;
 import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
-import io.qat4j.layers.export.Int8Exporter;
+import io.qat4j.export.Int8Exporter;
 import io.qat4j.runtime.ModelFile;
 import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
@@ -88,8 +88,8 @@ public final class ExportCommand implements Callable<Integer> {
                 }
                 org.deeplearning4j.nn.multilayer.MultiLayerNetwork fp = ModelSerializer.restoreMultiLayerNetwork(model.toFile(), false);
                 Runs.checkModelFitsData(model, fp, data, config);
-                io.qat4j.layers.export.OnnxExporter.write(io.qat4j.layers.export.OnnxExporter.float32(fp, dims), out);
-                o.printf("wrote %s: %d bytes (float ONNX, opset %d)%n", out, Files.size(out), io.qat4j.layers.export.OnnxExporter.OPSET);
+                io.qat4j.export.OnnxExporter.write(io.qat4j.export.OnnxExporter.float32(fp, dims), out);
+                o.printf("wrote %s: %d bytes (float ONNX, opset %d)%n", out, Files.size(out), io.qat4j.export.OnnxExporter.OPSET);
                 o.flush();
                 return 0;
             }
@@ -109,7 +109,7 @@ public final class ExportCommand implements Callable<Integer> {
                 Files.createDirectories(out.toAbsolutePath().getParent());
             }
             if (format.equals("onnx")) {
-                io.qat4j.layers.export.OnnxExporter.write(io.qat4j.layers.export.OnnxExporter.qdq(r), out);
+                io.qat4j.export.OnnxExporter.write(io.qat4j.export.OnnxExporter.qdq(r), out);
             } else {
                 ModelFile.write(r.graph(), out);
             }

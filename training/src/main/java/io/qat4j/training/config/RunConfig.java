@@ -262,7 +262,7 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
 
     /**
      * What a QAT run quantizes how. A QAT run ends in the integer export, so the settings must be ones
-     * the exporter takes ({@link io.qat4j.layers.export.Int8Exporter#exportProblem}); they are checked
+     * the exporter takes ({@link io.qat4j.export.Int8Exporter#exportProblem}); they are checked
      * here, before any training.
      *
      * @param weights          weight quantizer, required
@@ -295,7 +295,7 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
             QuantSettings s = QuantSettings.of(weights.mode(), weights.bits(), inputs.mode(), inputs.bits());
             s.setWeightPerChannel(weights.perChannel());
             s.validate("quantization (config)");
-            String problem = io.qat4j.layers.export.Int8Exporter.exportProblem(s);
+            String problem = io.qat4j.export.Int8Exporter.exportProblem(s);
             if (problem != null) {
                 throw new IllegalArgumentException("quantization.weights/inputs (mode " + weights.mode() + ", " + weights.bits()
                         + " bits / mode " + inputs.mode() + ", " + inputs.bits() + " bits): " + problem

@@ -1,4 +1,4 @@
-package io.qat4j.layers.export;
+package io.qat4j.export;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -7,10 +7,7 @@ import java.util.Map;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.InputPreProcessor;
-import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
-import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
-import org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
@@ -21,36 +18,35 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import io.qat4j.layers.QuantSettings;
-import io.qat4j.layers.WeightQuantMode;
+import io.qat4j.layers.QuantizerReadout;
 import io.qat4j.layers.conf.QuantizedConvBatchNormLayer;
 import io.qat4j.layers.conf.QuantizedConvolutionLayer;
 import io.qat4j.layers.conf.QuantizedLayerConf;
-import io.qat4j.layers.impl.InputQuantization;
-import io.qat4j.layers.impl.QuantizedConvBatchNormImpl;
-import io.qat4j.layers.impl.WeightQuantization;
-import io.qat4j.layers.params.QuantizerParams;
 import io.qat4j.runtime.FixedPoint;
 import io.qat4j.runtime.Int8Graph;
-import io.qat4j.ste.BinaryQuantizer;
-import io.qat4j.ste.Granularity;
 import io.qat4j.ste.QParams;
 import io.qat4j.ste.QuantSpec;
-import io.qat4j.ste.TernaryQuantizer;
 
 /**
- * Turns a trained QAT {@link MultiLayerNetwork} into an {@link Int8Graph}.
+ * Turns a trained QAT {@link MultiLayerNetwork} or {@link org.deeplearning4j.nn.graph.ComputationGraph}
+ * into an {@link Int8Graph}. Both go through one walk, {@link GraphExporter} (a layer list is seen
+ * as a chain of layer vertices); this class holds what the walk emits per layer.
  *
  * <p>Each quantized weighted layer becomes one Conv2D or Dense node: integer weight codes and
  * per-channel weight scales from its weight quantizer (a fused conv+BN uses its folded weights and
  * bias, i.e. frozen statistics), int32 bias {@code round(b/(s_x s_w))}, and per-channel multipliers
  * {@code M = s_x s_w / s_y} ({@link FixedPoint#quantizeMultiplier}). The input scale {@code s_x} is
- * the layer's own input quantizer; the output scale {@code s_y} is the next weighted layer's input
- * quantizer, whose code range together with a ReLU/ReLU6 (on the layer or in activation layers
- * before it) becomes the node's clamp. Unsigned codes are stored as int8 shifted by -128. The last
- * layer's logits get an affine int8 scale from the calibration samples. Max/average pooling and
- * DL4J's CNN-to-dense flatten map to their nodes; anything else is an error naming the layer.
+ * the layer's own input quantizer; the output scale {@code s_y} is the quantizer that consumes the
+ * output (the next weighted layer's input quantizer), whose code range together with a ReLU/ReLU6
+ * (on the layer or in activation layers before it) becomes the node's clamp. Unsigned codes are
+ * stored as int8 shifted by -128. The last layer's logits get an affine int8 scale from the
+ * calibration samples. Max/average pooling and DL4J's CNN-to-dense flatten map to their nodes;
+ * anything else is an error naming the layer. Quantizer state is read through
+ * {@link io.qat4j.layers.QuantizerReadout}.
  */
 public final class Int8Exporter {
+
+    private static final String WEIGHT = org.deeplearning4j.nn.params.DefaultParamInitializer.WEIGHT_KEY;
 
     /**
      * The exported graph and what was decided along the way (for logs and reports).
@@ -111,71 +107,10 @@ public final class Int8Exporter {
      *                    default build, {@code SINGLE} its {@code TFLITE_SINGLE_ROUNDING} build)
      */
     public static Result export(MultiLayerNetwork net, INDArray calibration, FixedPoint.Rounding rounding) {
-        MultiLayerConfiguration conf = net.getLayerWiseConfigurations();
-        List<String> notes = new ArrayList<>();
-        List<Int8Graph.Tensor> tensors = new ArrayList<>();
-        List<Int8Graph.Node> nodes = new ArrayList<>();
-        Map<Int8Graph.Node, double[]> scales = new java.util.IdentityHashMap<>();
-        int n = net.getnLayers();
-        int first = nextWeighted(net, 0);
-        if (first != 0) {
+        if (nextWeighted(net, 0) != 0) {
             throw new IllegalArgumentException("layer " + name(net, 0) + ": the first layer must be a quantized Conv2D or Dense layer");
         }
-        Codes inCodes = inputCodes(net.getLayer(0), name(net, 0));
-        long[] shape = calibration.shape();
-        int[] dims = new int[shape.length - 1];
-        for (int i = 1; i < shape.length; i++) {
-            dims[i - 1] = (int) shape[i];
-        }
-        tensors.add(new Int8Graph.Tensor(dims, inCodes.scale(), inCodes.zeroPoint()));
-        int current = 0;
-        Codes currentCodes = inCodes;
-        for (int i = 0; i < n; i++) {
-            InputPreProcessor pre = conf.getInputPreProcess(i);
-            if (pre != null) {
-                if (!(pre instanceof CnnToFeedForwardPreProcessor)) {
-                    throw new IllegalArgumentException("layer " + name(net, i) + ": input preprocessor " + pre.getClass().getSimpleName()
-                            + " is not supported by the integer export (only CNN-to-dense flattening)");
-                }
-                current = addFlatten(current, tensors, nodes);
-            }
-            Layer layer = net.getLayer(i);
-            org.deeplearning4j.nn.conf.layers.Layer lc = layer.conf().getLayer();
-            if (lc instanceof QuantizedLayerConf q && !(lc instanceof io.qat4j.layers.conf.ActivationQuantizerLayer)) {
-                int next = nextWeighted(net, i + 1);
-                Activation act = fusedActivation(net, i, next);
-                Codes outCodes;
-                if (next < 0) {
-                    outCodes = logitCodes(net, i, calibration);
-                    notes.add(name(net, i) + ": logits scale " + outCodes.scale() + ", zero point " + outCodes.zeroPoint()
-                            + " from " + calibration.size(0) + " calibration samples");
-                } else {
-                    outCodes = inputCodes(net.getLayer(next), name(net, next));
-                }
-                int[] clamp = fusedClamp(outCodes, act);
-                Int8Graph.Tensor in = tensors.get(current);
-                tensors.add(outputTensor(lc, in, outCodes));
-                int out = tensors.size() - 1;
-                nodes.add(weighted(layer, lc, q.getQuant(), name(net, i), current, in, out, currentCodes, outCodes, clamp[0], clamp[1],
-                        scales));
-                current = out;
-                currentCodes = outCodes;
-            } else if (lc instanceof SubsamplingLayer s) {
-                current = addPool(s, name(net, i), current, tensors, nodes);
-            } else if (lc instanceof ActivationLayer a) {
-                if (activationOf(a.getActivationFn(), name(net, i)) != Activation.NONE && nextWeightedBefore(net, i) < 0) {
-                    throw new IllegalArgumentException("layer " + name(net, i) + ": an activation with no quantized layer before it");
-                }
-                // fused into the preceding weighted layer's clamp (checked in fusedActivation)
-            } else {
-                throw new IllegalArgumentException("layer " + name(net, i) + ": " + lc.getClass().getSimpleName()
-                        + " is not supported by the integer export (supported: quantized Conv2D/Dense/Output, conv+BN, max/avg "
-                        + "pooling, ReLU/ReLU6/identity activations)");
-            }
-        }
-        Int8Graph graph = new Int8Graph(tensors, nodes, 0, current, rounding);
-        graph.validate();
-        return Result.of(graph, notes, scales);
+        return GraphExporter.export(GraphExporter.Network.of(net), calibration, rounding);
     }
 
     /** The int8 clamp {@code [lo, hi]} of an output with {@code codes} and a fused ReLU/ReLU6 (the codes' range for none). */
@@ -249,45 +184,10 @@ public final class Int8Exporter {
                 + "(use ReLU, ReLU6 or identity)");
     }
 
-    /** The activation applied between weighted layer {@code i} and {@code next} (or the end). */
-    private static Activation fusedActivation(MultiLayerNetwork net, int i, int next) {
-        Activation act = activationOf(net.getLayer(i).conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.BaseLayer b
-                ? b.getActivationFn() : null, name(net, i));
-        boolean seenAvgPool = false;
-        int end = next < 0 ? net.getnLayers() : next;
-        for (int j = i + 1; j < end; j++) {
-            org.deeplearning4j.nn.conf.layers.Layer lc = net.getLayer(j).conf().getLayer();
-            if (lc instanceof SubsamplingLayer s && s.getPoolingType() == org.deeplearning4j.nn.conf.layers.PoolingType.AVG) {
-                seenAvgPool = true;
-            } else if (lc instanceof ActivationLayer a) {
-                Activation more = activationOf(a.getActivationFn(), name(net, j));
-                if (more != Activation.NONE && seenAvgPool) {
-                    throw new IllegalArgumentException("layer " + name(net, j) + ": an activation after average pooling cannot be "
-                            + "fused into the convolution's clamp; put it before the pooling");
-                }
-                if (more == Activation.RELU6) {
-                    act = Activation.RELU6;
-                } else if (more == Activation.RELU && act == Activation.NONE) {
-                    act = Activation.RELU;
-                }
-            }
-        }
-        return act;
-    }
-
     private static int nextWeighted(MultiLayerNetwork net, int from) {
         for (int j = from; j < net.getnLayers(); j++) {
             org.deeplearning4j.nn.conf.layers.Layer lc = net.getLayer(j).conf().getLayer();
             if (lc instanceof QuantizedLayerConf && !(lc instanceof io.qat4j.layers.conf.ActivationQuantizerLayer)) {
-                return j;
-            }
-        }
-        return -1;
-    }
-
-    private static int nextWeightedBefore(MultiLayerNetwork net, int i) {
-        for (int j = i - 1; j >= 0; j--) {
-            if (net.getLayer(j).conf().getLayer() instanceof QuantizedLayerConf) {
                 return j;
             }
         }
@@ -330,8 +230,7 @@ public final class Int8Exporter {
 
     /** The int8 codes a layer's input quantizer produces. */
     static Codes inputCodes(Layer layer, String name) {
-        QuantSettings s = ((QuantizedLayerConf) layer.conf().getLayer()).getQuant();
-        Map<String, INDArray> p = layer.paramTable();
+        QuantSettings s = QuantizerReadout.settings(layer);
         if (!s.quantizesInputs()) {
             throw new IllegalArgumentException("layer " + name + ": its input is not quantized (input mode " + s.getInputMode()
                     + ", enabled " + s.isEnabled() + "); an integer model needs a scale for every tensor");
@@ -339,25 +238,14 @@ public final class Int8Exporter {
         if (s.getInputBits() > MAX_INPUT_BITS) {
             throw new IllegalArgumentException("layer " + name + ": " + exportProblem(s));
         }
-        if (QuantizerParams.countsInputs(s.getInputMode()) && p.get(QuantizerParams.INPUT_COUNT_KEY).getDouble(0) == 0) {
+        if (!QuantizerReadout.inputObserved(layer)) {
             throw new IllegalArgumentException("layer " + name + ": its input quantizer has never seen data; train or calibrate first");
         }
         int shift = s.isInputSigned() ? 0 : -128;   // unsigned codes [0, 2^b-1] are stored as int8 minus 128
         switch (s.getInputMode()) {
-            case FIXED -> {
-                QuantSpec spec = InputQuantization.spec(s);
-                QParams qp = InputQuantization.fixedQParams(s, p);
-                return new Codes(qp.scale(0), qp.zeroPoint(0) + shift, spec.qmin() + shift, spec.qmax() + shift);
-            }
-            case LSQ -> {
-                QuantSpec spec = InputQuantization.spec(s);
-                double step = InputQuantization.scale(s, p, name);
-                return new Codes(step, shift, spec.qmin() + shift, spec.qmax() + shift);
-            }
-            case PACT -> {
-                int levels = InputQuantization.pactLevels(s);
-                double scale = InputQuantization.scale(s, p, name);   // alpha / levels
-                return s.isInputSigned() ? new Codes(scale, 0, -levels, levels) : new Codes(scale, -128, -128, -128 + levels);
+            case FIXED, LSQ, PACT -> {
+                QuantizerReadout.InputGrid g = QuantizerReadout.inputGrid(layer, name);
+                return new Codes(g.scale(), g.zeroPoint() + shift, g.qmin() + shift, g.qmax() + shift);
             }
             case LSQ_PLUS, NONE -> throw new IllegalArgumentException("layer " + name + ": " + s.getInputMode()
                     + " inputs have a real-valued offset that no integer zero point represents exactly; use LSQ, FIXED or PACT");
@@ -372,11 +260,6 @@ public final class Int8Exporter {
      */
     public static INDArray fakeQuantLogits(MultiLayerNetwork net, INDArray x) {
         return preActivations(net, net.getnLayers() - 1, x);
-    }
-
-    /** The logits' int8 codes: affine over the min-max of the last layer's pre-activations on the calibration samples. */
-    private static Codes logitCodes(MultiLayerNetwork net, int i, INDArray calibration) {
-        return logitCodes(preActivations(net, i, calibration));
     }
 
     /** Affine int8 codes covering {@code z} (and 0). */
@@ -397,19 +280,13 @@ public final class Int8Exporter {
      * float64 with its fake-quantized input, weights and bias.
      */
     static INDArray preActivations(Layer layer, INDArray in, InputPreProcessor pre, String name) {
-        if (!(layer.conf().getLayer() instanceof QuantizedLayerConf) || layer.getParam("W") == null || layer.getParam("W").rank() != 2) {
+        if (!(layer.conf().getLayer() instanceof QuantizedLayerConf) || layer.getParam(WEIGHT) == null || layer.getParam(WEIGHT).rank() != 2) {
             throw new IllegalArgumentException("layer " + name + ": the last layer must be a quantized dense/output layer");
         }
-        QuantSettings s = ((QuantizedLayerConf) layer.conf().getLayer()).getQuant();
         if (pre != null) {
             in = pre.preProcess(in, (int) in.size(0), org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces());
         }
-        INDArray xq = InputQuantization.forward(s, in.castTo(DataType.DOUBLE), false, layer.paramTable(), name);
-        INDArray w = layer.getParam("W").castTo(DataType.DOUBLE);
-        INDArray wq = s.quantizesWeights() ? WeightQuantization.forward(s, w, 1, layer.paramTable(), name, false) : w;
-        INDArray b = io.qat4j.layers.impl.BiasQuantization.forward(s, layer.getParam("b").castTo(DataType.DOUBLE), w, 1,
-                layer.paramTable(), name, false);
-        return xq.mmul(wq).addRowVector(b.reshape(1, w.size(1)));
+        return QuantizerReadout.fakeQuantDenseOutput(layer, in, name);
     }
 
     static Int8Graph.Tensor outputTensor(org.deeplearning4j.nn.conf.layers.Layer lc, Int8Graph.Tensor in, Codes out) {
@@ -450,38 +327,23 @@ public final class Int8Exporter {
     record Weights(byte[] codes, double[] scales, int bits) {
     }
 
-    static Weights weights(QuantSettings s, INDArray w, int outAxis, Map<String, INDArray> params, String name) {
+    static Weights weights(Layer layer, QuantSettings s, INDArray w, int outAxis, String name) {
         long out = w.size(outAxis);
-        Granularity g = s.isWeightPerChannel() ? Granularity.PER_CHANNEL : Granularity.PER_TENSOR;
-        INDArray codes;
-        double[] scales;
-        int bits;
         switch (s.getWeightMode()) {
             case FIXED, LSQ -> {
-                QuantSpec spec = WeightQuantization.spec(s, outAxis);
                 if (s.getWeightBits() > MAX_WEIGHT_BITS) {
                     throw new IllegalArgumentException("layer " + name + ": " + exportProblem(s));
                 }
-                scales = s.getWeightMode() == WeightQuantMode.FIXED ? WeightQuantization.fixedQParams(s, w, outAxis).scales()
-                        : WeightQuantization.steps(s, w, outAxis, params, name, false);
-                codes = new io.qat4j.ste.UniformQuantizer(spec).quantize(w, new QParams(scales, new int[scales.length]));
-                bits = s.getWeightBits();
             }
-            case BINARY -> {
-                BinaryQuantizer b = new BinaryQuantizer(BinaryQuantizer.Scaling.MEAN_ABS, g, outAxis);
-                codes = b.codes(w);
-                scales = b.scales(w);
-                bits = 1;
+            case BINARY, TERNARY -> {
             }
-            case TERNARY -> {
-                TernaryQuantizer t = new TernaryQuantizer(g, outAxis);
-                codes = t.codes(w);
-                scales = t.scales(w);
-                bits = 2;
-            }
-            default -> throw new IllegalArgumentException("layer " + name + ": weight mode " + s.getWeightMode()
+            case NONE, LSQ_PLUS -> throw new IllegalArgumentException("layer " + name + ": weight mode " + s.getWeightMode()
                     + " cannot be exported to integer weights (use FIXED, LSQ, BINARY or TERNARY)");
         }
+        QuantizerReadout.WeightCodes read = QuantizerReadout.weightCodes(layer, w, outAxis, name);
+        INDArray codes = read.codes();
+        double[] scales = read.scales();
+        int bits = read.bits();
         if (!s.isEnabled()) {
             throw new IllegalArgumentException("layer " + name + ": quantization is disabled; enable it (and train) before exporting");
         }
@@ -524,19 +386,14 @@ public final class Int8Exporter {
         boolean conv = lc instanceof QuantizedConvolutionLayer;
         INDArray w;
         INDArray bias;
-        if (layer instanceof QuantizedConvBatchNormImpl fused) {
-            if (!((QuantizedConvBatchNormLayer) lc).isFreezeBatchNorm()) {
-                throw new IllegalArgumentException("layer " + name + ": freeze the batch-norm statistics (setFreezeBatchNorm(true)) "
-                        + "and fine-tune before exporting, so that training saw the folded computation the integer model runs");
-            }
-            w = fused.foldedWeights().castTo(DataType.DOUBLE);
-            bias = fused.foldedBias().castTo(DataType.DOUBLE);
-        } else {
-            w = layer.getParam("W").castTo(DataType.DOUBLE);
-            INDArray b = layer.paramTable().get("b");
-            bias = b == null ? null : b.castTo(DataType.DOUBLE);
+        if (lc instanceof QuantizedConvBatchNormLayer fused && !fused.isFreezeBatchNorm()) {
+            throw new IllegalArgumentException("layer " + name + ": freeze the batch-norm statistics (setFreezeBatchNorm(true)) "
+                    + "and fine-tune before exporting, so that training saw the folded computation the integer model runs");
         }
-        Weights ws = weights(s, w, conv ? 0 : 1, layer.paramTable(), name);
+        w = QuantizerReadout.weights(layer).castTo(DataType.DOUBLE);
+        INDArray b0 = QuantizerReadout.bias(layer);
+        bias = b0 == null ? null : b0.castTo(DataType.DOUBLE);
+        Weights ws = weights(layer, s, w, conv ? 0 : 1, name);
         int channels = ws.scales().length;
         int[] qBias = new int[channels];
         int[] mult = new int[channels];

@@ -1,4 +1,4 @@
-package io.qat4j.layers.export;
+package io.qat4j.export;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

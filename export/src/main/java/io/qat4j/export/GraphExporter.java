@@ -1,4 +1,4 @@
-package io.qat4j.layers.export;
+package io.qat4j.export;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -8,6 +8,7 @@ import java.util.Map;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.InputPreProcessor;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.graph.ElementWiseVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.ActivationLayer;
@@ -16,6 +17,7 @@ import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.graph.vertex.GraphVertex;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import io.qat4j.layers.conf.ActivationQuantizerLayer;
@@ -24,7 +26,9 @@ import io.qat4j.runtime.FixedPoint;
 import io.qat4j.runtime.Int8Graph;
 
 /**
- * Integer export of a {@link ComputationGraph} with residual connections.
+ * Integer export of a {@link ComputationGraph} with residual connections, and of a
+ * {@link MultiLayerNetwork} through the same walk (its layer list seen as a chain of layer
+ * vertices, {@link Network#of(MultiLayerNetwork)}), so that each fusion rule exists once.
  *
  * <p>Every tensor of the integer graph must be a point where the QAT network quantizes. The export
  * walks the vertices in topological order and keeps, for each vertex output, either an int8 tensor
@@ -45,6 +49,106 @@ import io.qat4j.runtime.Int8Graph;
  * </ul>
  */
 final class GraphExporter {
+
+    /**
+     * One vertex of the walk.
+     *
+     * @param key    identifies the vertex among the network's vertices ({@link Network#inputs()} and {@code inputs} name keys)
+     * @param name   the name errors and notes show (a graph's vertex name, a layer list's layer name)
+     * @param conf   a {@link LayerVertex} (with its preprocessor) or another graph vertex configuration
+     * @param inputs keys of the vertices it reads
+     * @param layer  the layer of a layer vertex, else null
+     */
+    record Vertex(String key, String name, org.deeplearning4j.nn.conf.graph.GraphVertex conf, List<String> inputs, Layer layer) {
+    }
+
+    /** A network as the walk sees it: inputs, outputs, and its vertices other than inputs in topological order. */
+    interface Network {
+        List<String> inputs();
+
+        List<String> outputs();
+
+        List<Vertex> vertices();
+
+        /** The float activations reaching vertex {@code v}'s single input (before its preprocessor) for {@code calibration}. */
+        INDArray inputActivations(Vertex v, INDArray calibration);
+
+        static Network of(ComputationGraph cg) {
+            ComputationGraphConfiguration conf = cg.getConfiguration();
+            List<Vertex> vertices = new ArrayList<>();
+            for (int index : cg.topologicalSortOrder()) {
+                GraphVertex v = cg.getVertices()[index];
+                if (!v.isInputVertex()) {
+                    String name = v.getVertexName();
+                    vertices.add(new Vertex(name, name, conf.getVertices().get(name), conf.getVertexInputs().get(name), v.getLayer()));
+                }
+            }
+            return new Network() {
+                private Map<String, INDArray> activations;
+
+                @Override
+                public List<String> inputs() {
+                    return conf.getNetworkInputs();
+                }
+
+                @Override
+                public List<String> outputs() {
+                    return conf.getNetworkOutputs();
+                }
+
+                @Override
+                public List<Vertex> vertices() {
+                    return vertices;
+                }
+
+                @Override
+                public INDArray inputActivations(Vertex v, INDArray calibration) {
+                    if (activations == null) {
+                        activations = cg.feedForward(calibration, false);
+                    }
+                    return activations.get(v.inputs().get(0));
+                }
+            };
+        }
+
+        /**
+         * A layer list as a chain: vertex {@code i} (key {@code "i"}, named by its layer name or
+         * {@code layer<i>}) reads vertex {@code i-1}, the first one the input {@code "in"}; DL4J's
+         * input preprocessor of layer {@code i} becomes its layer vertex's preprocessor.
+         */
+        static Network of(MultiLayerNetwork net) {
+            MultiLayerConfiguration conf = net.getLayerWiseConfigurations();
+            List<Vertex> vertices = new ArrayList<>();
+            for (int i = 0; i < net.getnLayers(); i++) {
+                Layer layer = net.getLayer(i);
+                String name = layer.conf().getLayer().getLayerName();
+                vertices.add(new Vertex(String.valueOf(i), name == null ? "layer" + i : name,
+                        new LayerVertex(layer.conf(), conf.getInputPreProcess(i)), List.of(i == 0 ? "in" : String.valueOf(i - 1)), layer));
+            }
+            return new Network() {
+                @Override
+                public List<String> inputs() {
+                    return List.of("in");
+                }
+
+                @Override
+                public List<String> outputs() {
+                    return List.of(String.valueOf(net.getnLayers() - 1));
+                }
+
+                @Override
+                public List<Vertex> vertices() {
+                    return vertices;
+                }
+
+                @Override
+                public INDArray inputActivations(Vertex v, INDArray calibration) {
+                    int i = Integer.parseInt(v.key());
+                    return i == 0 ? calibration : net.feedForwardToLayer(i - 1, calibration, false).get(i);
+                }
+            };
+        }
+    }
 
     /** What a vertex's output is in the integer graph under construction. */
     private sealed interface Value permits Quantized, Pending {
@@ -88,8 +192,7 @@ final class GraphExporter {
         }
     }
 
-    private final ComputationGraph cg;
-    private final ComputationGraphConfiguration conf;
+    private final Network net;
     private final INDArray calibration;
     private final List<Int8Graph.Tensor> tensors = new ArrayList<>();
     private final List<Int8Graph.Node> nodes = new ArrayList<>();
@@ -99,44 +202,50 @@ final class GraphExporter {
     /** Tensors already emitted for a pending path, so that consumers sharing a path share its nodes. */
     private final Map<Pending, Integer> emitted = new HashMap<>();
 
-    private GraphExporter(ComputationGraph cg, INDArray calibration) {
-        this.cg = cg;
-        this.conf = cg.getConfiguration();
+    /** The network input's source, set by {@link #run}. */
+    private Source input;
+
+    private GraphExporter(Network net, INDArray calibration) {
+        this.net = net;
         this.calibration = calibration;
     }
 
     static Int8Exporter.Result export(ComputationGraph cg, INDArray calibration, FixedPoint.Rounding rounding) {
-        return new GraphExporter(cg, calibration).run(rounding);
+        return export(Network.of(cg), calibration, rounding);
+    }
+
+    static Int8Exporter.Result export(Network net, INDArray calibration, FixedPoint.Rounding rounding) {
+        return new GraphExporter(net, calibration).run(rounding);
     }
 
     private Int8Exporter.Result run(FixedPoint.Rounding rounding) {
-        if (conf.getNetworkInputs().size() != 1 || conf.getNetworkOutputs().size() != 1) {
+        if (net.inputs().size() != 1 || net.outputs().size() != 1) {
             throw new IllegalArgumentException("the integer export needs one network input and one output; this graph has inputs "
-                    + conf.getNetworkInputs() + " and outputs " + conf.getNetworkOutputs());
+                    + net.inputs() + " and outputs " + net.outputs());
         }
-        String inputName = conf.getNetworkInputs().get(0);
+        String inputName = net.inputs().get(0);
         long[] shape = calibration.shape();
         int[] dims = new int[shape.length - 1];
         for (int i = 1; i < shape.length; i++) {
             dims[i - 1] = (int) shape[i];
         }
-        Source input = new Source(inputName, (codes, lo, hi) -> {
+        input = new Source(inputName, (codes, lo, hi) -> {
             tensors.add(new Int8Graph.Tensor(dims, codes.scale(), codes.zeroPoint()));
             return tensors.size() - 1;
         });
         values.put(inputName, new Pending(input, Int8Exporter.Activation.NONE, false, List.of()));
-        Map<String, INDArray> activations = null;
-        String outputName = conf.getNetworkOutputs().get(0);
-        for (int index : cg.topologicalSortOrder()) {
-            GraphVertex v = cg.getVertices()[index];
-            String name = v.getVertexName();
-            if (v.isInputVertex()) {
-                continue;
+        String outputName = net.outputs().get(0);
+        String outputShown = outputName;
+        for (Vertex v : net.vertices()) {
+            String key = v.key();
+            String name = v.name();
+            if (key.equals(outputName)) {
+                outputShown = name;
             }
-            org.deeplearning4j.nn.conf.graph.GraphVertex vc = conf.getVertices().get(name);
-            List<String> inputs = conf.getVertexInputs().get(name);
+            org.deeplearning4j.nn.conf.graph.GraphVertex vc = v.conf();
+            List<String> inputs = v.inputs();
             if (vc instanceof ElementWiseVertex e) {
-                values.put(name, add(name, e, inputs));
+                values.put(key, add(name, e, inputs));
                 continue;
             }
             if (!(vc instanceof LayerVertex lv)) {
@@ -156,11 +265,11 @@ final class GraphExporter {
                 in = in instanceof Pending p ? p.then(new Step(null, name))
                         : new Quantized(Int8Exporter.addFlatten(((Quantized) in).tensor(), tensors, nodes), ((Quantized) in).codes());
             }
-            Layer layer = v.getLayer();
+            Layer layer = v.layer();
             org.deeplearning4j.nn.conf.layers.Layer lc = layer.conf().getLayer();
             if (lc instanceof ActivationQuantizerLayer) {
                 Int8Exporter.Codes codes = Int8Exporter.inputCodes(layer, quoted(name));
-                values.put(name, new Quantized(quantize(in, codes, name), codes));
+                values.put(key, new Quantized(quantize(in, codes, name), codes));
             } else if (lc instanceof QuantizedLayerConf q) {
                 Int8Exporter.Codes inCodes = q.getQuant().quantizesInputs() ? Int8Exporter.inputCodes(layer, quoted(name)) : null;
                 int inTensor;
@@ -183,22 +292,19 @@ final class GraphExporter {
                     return out;
                 });
                 Int8Exporter.Activation act = Int8Exporter.activationOf(lc instanceof BaseLayer b ? b.getActivationFn() : null, quoted(name));
-                values.put(name, new Pending(src, act, false, List.of()));
-                if (name.equals(outputName)) {
-                    if (activations == null) {
-                        activations = cg.feedForward(calibration, false);
-                    }
-                    Int8Exporter.Codes logits = Int8Exporter.logitCodes(Int8Exporter.preActivations(layer, activations.get(inputs.get(0)),
-                            pre, quoted(name)));
+                values.put(key, new Pending(src, act, false, List.of()));
+                if (key.equals(outputName)) {
+                    Int8Exporter.Codes logits = Int8Exporter.logitCodes(Int8Exporter.preActivations(layer,
+                            net.inputActivations(v, calibration), pre, quoted(name)));
                     notes.add(quoted(name) + ": logits scale " + logits.scale() + ", zero point " + logits.zeroPoint() + " from "
                             + calibration.size(0) + " calibration samples");
-                    values.put(name, new Quantized(quantize(values.get(name), logits, name), logits));
+                    values.put(key, new Quantized(quantize(values.get(key), logits, name), logits));
                 }
             } else if (lc instanceof ActivationLayer a) {
                 Int8Exporter.Activation act = Int8Exporter.activationOf(a.getActivationFn(), quoted(name));
-                values.put(name, activate(in, act, name));
+                values.put(key, activate(in, act, name));
             } else if (lc instanceof SubsamplingLayer s) {
-                values.put(name, in instanceof Pending p ? p.then(new Step(s, name))
+                values.put(key, in instanceof Pending p ? p.then(new Step(s, name))
                         : new Quantized(Int8Exporter.addPool(s, quoted(name), ((Quantized) in).tensor(), tensors, nodes),
                         ((Quantized) in).codes()));
             } else {
@@ -209,7 +315,7 @@ final class GraphExporter {
         }
         Value out = values.get(outputName);
         if (!(out instanceof Quantized q)) {
-            throw new IllegalArgumentException("vertex '" + outputName + "': the network output must be a quantized dense/output layer");
+            throw new IllegalArgumentException("vertex '" + outputShown + "': the network output must be a quantized dense/output layer");
         }
         Int8Graph graph = new Int8Graph(tensors, nodes, input.tensor, q.tensor(), rounding);
         graph.validate();
@@ -224,7 +330,7 @@ final class GraphExporter {
         if (act == Int8Exporter.Activation.NONE) {
             return in;
         }
-        if (!(in instanceof Pending p) || p.source().vertex.equals(conf.getNetworkInputs().get(0))) {
+        if (!(in instanceof Pending p) || p.source() == input) {
             throw new IllegalArgumentException("layer '" + name + "': an activation on an already quantized tensor (or the network "
                     + "input) cannot be fused into a clamp; put it before the activation quantizer");
         }

@@ -1,4 +1,4 @@
-package io.qat4j.layers.export;
+package io.qat4j.export;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
