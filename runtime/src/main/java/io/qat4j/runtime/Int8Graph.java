@@ -157,6 +157,32 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
     }
 
     /**
+     * The per-sample geometry of a node between two feature maps ({@code [C, H, W]} in and out): the
+     * prologue every convolution and pooling kernel shares (reference, im2col, Vector API).
+     */
+    public record MapShape(int inC, int inH, int inW, int outC, int outH, int outW) {
+        /** The shape of {@code in -> out}; both tensors are {@code [C, H, W]}. */
+        public static MapShape of(Tensor in, Tensor out) {
+            return new MapShape(in.dims()[0], in.dims()[1], in.dims()[2], out.dims()[0], out.dims()[1], out.dims()[2]);
+        }
+
+        /** Output positions per channel, {@code outH outW}. */
+        public int positions() {
+            return outH * outW;
+        }
+
+        /** Input values per sample, {@code inC inH inW}. */
+        public int inSize() {
+            return inC * inH * inW;
+        }
+
+        /** Output values per sample, {@code outC outH outW}. */
+        public int outSize() {
+            return outC * outH * outW;
+        }
+    }
+
+    /**
      * 2-D convolution, NCHW, weights {@code [out, in, kh, kw]} as int8 codes (zero point 0),
      * int32 bias {@code round(b / (s_x s_w))}, explicit (possibly asymmetric) padding in {@code window}.
      *

@@ -94,20 +94,16 @@ public final class OptimizedKernels {
 
     public static byte[] conv2d(Int8Graph.Conv2D c, int[] weightSums, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
                               FixedPoint.Rounding rounding) {
-        int inC = c.inChannels();
-        int inH = in.dims()[1];
-        int inW = in.dims()[2];
-        int outH = out.dims()[1];
-        int outW = out.dims()[2];
+        Int8Graph.MapShape shape = Int8Graph.MapShape.of(in, out);
         int k = c.reduction();
-        int positions = outH * outW;
+        int positions = shape.positions();
         byte zx = (byte) in.zeroPoint();
         byte[] patches = new byte[positions * k];
-        int inSize = inC * inH * inW;
-        int outSize = c.outChannels() * positions;
+        int inSize = shape.inSize();
+        int outSize = shape.outSize();
         int[] acc = new int[4];
         for (int b = 0; b < n; b++) {
-            im2col(x, b * inSize, inC, inH, inW, c, outH, outW, zx, patches);
+            im2col(x, b * inSize, shape, c, zx, patches);
             int oc = 0;
             for (; oc + 4 <= c.outChannels(); oc += 4) {
                 for (int p = 0; p < positions; p++) {
@@ -151,11 +147,12 @@ public final class OptimizedKernels {
 
     /** Max pooling with the window clipped to the input once per row and column (same result as the reference). */
     public static byte[] maxPool(Int8Graph.MaxPool p, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n) {
-        int planes = n * in.dims()[0];
-        int inH = in.dims()[1];
-        int inW = in.dims()[2];
-        int outH = out.dims()[1];
-        int outW = out.dims()[2];
+        Int8Graph.MapShape shape = Int8Graph.MapShape.of(in, out);
+        int planes = n * shape.inC();
+        int inH = shape.inH();
+        int inW = shape.inW();
+        int outH = shape.outH();
+        int outW = shape.outW();
         Int8Graph.Window w = p.window();
         int kh = w.kernelH();
         int kw = w.kernelW();
@@ -207,7 +204,12 @@ public final class OptimizedKernels {
     }
 
     /** Patch matrix {@code [positions][inC * kh * kw]}; positions outside the input hold {@code zx}. */
-    static void im2col(byte[] x, int offset, int inC, int inH, int inW, Int8Graph.Conv2D c, int outH, int outW, byte zx, byte[] patches) {
+    static void im2col(byte[] x, int offset, Int8Graph.MapShape shape, Int8Graph.Conv2D c, byte zx, byte[] patches) {
+        int inC = shape.inC();
+        int inH = shape.inH();
+        int inW = shape.inW();
+        int outH = shape.outH();
+        int outW = shape.outW();
         Int8Graph.Window w = c.window();
         int kh = w.kernelH();
         int kw = w.kernelW();

@@ -130,18 +130,19 @@ public final class VectorKernels {
 
     public static byte[] conv2d(Int8Graph.Conv2D c, Prepared prepared, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
                               FixedPoint.Rounding rounding) {
-        int inC = c.inChannels();
-        int inH = in.dims()[1];
-        int inW = in.dims()[2];
-        int outH = out.dims()[1];
-        int outW = out.dims()[2];
-        int outC = c.outChannels();
+        Int8Graph.MapShape shape = Int8Graph.MapShape.of(in, out);
+        int inC = shape.inC();
+        int inH = shape.inH();
+        int inW = shape.inW();
+        int outH = shape.outH();
+        int outW = shape.outW();
+        int outC = shape.outC();
         Int8Graph.Window win = c.window();
         int k = c.reduction();
         int kp = padded(k);
-        int positions = outH * outW;
-        int inSize = inC * inH * inW;
-        int outSize = outC * positions;
+        int positions = shape.positions();
+        int inSize = shape.inSize();
+        int outSize = shape.outSize();
         Int8Graph.Requant r = c.requant();
         int zy = out.zeroPoint();
         float[] wt = prepared.columns();
@@ -190,7 +191,7 @@ public final class VectorKernels {
         int[] acc = new int[4];
         float[] wf = prepared.rows();
         for (int b = 0; b < n; b++) {
-            im2col(x, b * inSize, inC, inH, inW, c, outH, outW, in.zeroPoint(), kp, patches);
+            im2col(x, b * inSize, shape, c, in.zeroPoint(), kp, patches);
             int oc = 0;
             for (; oc + 4 <= outC; oc += 4) {
                 for (int p = 0; p < positions; p++) {
@@ -374,8 +375,12 @@ public final class VectorKernels {
      * Patches {@code [positions][kp]} of {@code x - z_x}, written directly as floats: 0 for positions
      * outside the input (padding, whose real value is 0) and for the padded tail {@code [k, kp)}.
      */
-    static void im2col(byte[] x, int offset, int inC, int inH, int inW, Int8Graph.Conv2D c, int outH, int outW, int zx, int kp,
-                       float[] patches) {
+    static void im2col(byte[] x, int offset, Int8Graph.MapShape shape, Int8Graph.Conv2D c, int zx, int kp, float[] patches) {
+        int inC = shape.inC();
+        int inH = shape.inH();
+        int inW = shape.inW();
+        int outH = shape.outH();
+        int outW = shape.outW();
         Int8Graph.Window w = c.window();
         int kh = w.kernelH();
         int kw = w.kernelW();

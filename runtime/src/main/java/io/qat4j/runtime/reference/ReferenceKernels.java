@@ -59,17 +59,18 @@ public final class ReferenceKernels {
     public static byte[] conv2d(Int8Graph.Conv2D c, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
                                 FixedPoint.Rounding rounding) {
         Int8Graph.Window win = c.window();
-        int inC = c.inChannels();
-        int inH = in.dims()[1];
-        int inW = in.dims()[2];
-        int outH = out.dims()[1];
-        int outW = out.dims()[2];
+        Int8Graph.MapShape shape = Int8Graph.MapShape.of(in, out);
+        int inC = shape.inC();
+        int inH = shape.inH();
+        int inW = shape.inW();
+        int outH = shape.outH();
+        int outW = shape.outW();
         int zx = in.zeroPoint();
         int zy = out.zeroPoint();
         byte[] w = c.weights();
         Int8Graph.Requant r = c.requant();
-        int inSize = inC * inH * inW;
-        int outSize = c.outChannels() * outH * outW;
+        int inSize = shape.inSize();
+        int outSize = shape.outSize();
         for (int b = 0; b < n; b++) {
             for (int oc = 0; oc < c.outChannels(); oc++) {
                 for (int oy = 0; oy < outH; oy++) {
@@ -133,11 +134,12 @@ public final class ReferenceKernels {
      * their int32 sum divided by their count with {@link #roundingDivide}.
      */
     private static byte[] pool(Int8Graph.Window w, boolean max, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n) {
-        int c = in.dims()[0];
-        int inH = in.dims()[1];
-        int inW = in.dims()[2];
-        int outH = out.dims()[1];
-        int outW = out.dims()[2];
+        Int8Graph.MapShape shape = Int8Graph.MapShape.of(in, out);
+        int c = shape.inC();
+        int inH = shape.inH();
+        int inW = shape.inW();
+        int outH = shape.outH();
+        int outW = shape.outW();
         for (int b = 0; b < n; b++) {
             for (int ch = 0; ch < c; ch++) {
                 for (int oy = 0; oy < outH; oy++) {
