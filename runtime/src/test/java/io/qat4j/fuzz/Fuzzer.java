@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
+import java.util.function.Function;
 import java.util.function.UnaryOperator;
 
 /**
@@ -68,6 +69,7 @@ public final class Fuzzer {
         private int maxCorpus = 256;
         private UnaryOperator<byte[]> repair;
         private double repairRate;
+        private Function<Throwable, String> detail = Fuzzer::causes;
 
         private Builder(String name) {
             this.name = name;
@@ -133,6 +135,15 @@ public final class Fuzzer {
             return this;
         }
 
+        /**
+         * What to count under an exception's class besides the class itself; default: the classes of
+         * its first two causes (e.g. the Jackson exception a typed exception wraps).
+         */
+        public Builder detail(Function<Throwable, String> describe) {
+            detail = describe;
+            return this;
+        }
+
         public FuzzReport run(Target target) throws IOException {
             if (seeds.isEmpty() || allowed.isEmpty()) {
                 throw new IllegalStateException(name + ": give at least one seed and one allowed exception type");
@@ -154,6 +165,7 @@ public final class Fuzzer {
         Mutator mutator = new Mutator(b.dictionary, b.text);
         List<byte[]> corpus = new ArrayList<>(b.seeds);
         TreeMap<String, Long> outcomes = new TreeMap<>();
+        TreeMap<String, Long> details = new TreeMap<>();
         List<FuzzReport.Finding> findings = new ArrayList<>();
         Set<String> distinct = new HashSet<>();
         long findingCount = 0;
@@ -185,6 +197,10 @@ public final class Fuzzer {
             long allocated = threads.getCurrentThreadAllocatedBytes() - allocated0;
             String outcome = thrown == null ? "ok" : thrown.getClass().getName();
             boolean newOutcome = outcomes.merge(outcome, 1L, Long::sum) == 1L;
+            String detail = thrown == null ? null : b.detail.apply(thrown);
+            if (detail != null) {
+                newOutcome |= details.merge(outcome + " / " + detail, 1L, Long::sum) == 1L;
+            }
             boolean warm = i >= b.seeds.size();
             String problem = null;
             if (thrown != null && allowed(thrown)) {
@@ -220,7 +236,7 @@ public final class Fuzzer {
         }
         long wallMillis = (System.nanoTime() - start) / 1_000_000;
         return new FuzzReport(b.name, seed, b.iterations, b.seeds.size(), bytesFed, wallMillis, maxAllocated, maxNanos / 1_000_000,
-                outcomes, findingCount, findings, b.allowed.stream().map(Class::getName).toList());
+                outcomes, details, findingCount, findings, b.allowed.stream().map(Class::getName).toList());
     }
 
     private boolean allowed(Throwable e) {
@@ -230,6 +246,29 @@ public final class Fuzzer {
             }
         }
         return false;
+    }
+
+    /**
+     * The template of a message, for counting rejections by kind: {@code file} removed, quoted text
+     * and numbers replaced by placeholders, at most 70 characters.
+     */
+    public static String shape(String message, Object file) {
+        if (message == null) {
+            return null;
+        }
+        String m = message.replace(String.valueOf(file), "FILE").replaceAll("'[^']*'", "'…'").replaceAll("\"[^\"]*\"", "\"…\"")
+                .replaceAll("\\([^)]*\\)", "(…)").replaceAll("(?<![\\w])-?[0-9a-fA-FxX]*[0-9][0-9a-fA-FxX.eE+-]*", "N");
+        return m.length() > 70 ? m.substring(0, 70) + "…" : m;
+    }
+
+    /** The classes of the first two causes of {@code e}, or null when it has none. */
+    static String causes(Throwable e) {
+        Throwable c = e.getCause();
+        if (c == null || c == e) {
+            return null;
+        }
+        Throwable cc = c.getCause();
+        return "cause " + c.getClass().getName() + (cc == null || cc == c ? "" : " <- " + cc.getClass().getName());
     }
 
     static String topFrame(Throwable e) {
