@@ -28,7 +28,9 @@ import java.util.function.UnaryOperator;
  * finding, which keeps it out of the corpus).
  *
  * <p>System properties: {@code qat4j.fuzz.iterations} (inputs per target, overrides each target's
- * short-run default), {@code qat4j.fuzz.seed} (default 1), {@code qat4j.fuzz.report} (a folder:
+ * short-run default and lifts the short run's time cap), {@code qat4j.fuzz.seconds} (the short
+ * run's cap per target, default {@value #SHORT_RUN_SECONDS} s, so that the five targets stay under
+ * two minutes inside {@code mvn verify} even on a loaded 2-core machine), {@code qat4j.fuzz.seed} (default 1), {@code qat4j.fuzz.report} (a folder:
  * each target writes {@code <target>.json} there), {@code qat4j.fuzz.revision} (recorded in it).
  * The targets' JUnit {@code @Timeout}s fit the short run; a long run sets
  * {@code junit.jupiter.execution.timeout.mode=disabled} and relies on the per-input time limit.
@@ -40,6 +42,9 @@ public final class Fuzzer {
     public interface Target {
         void parse(byte[] input) throws Exception;
     }
+
+    /** Default wall-clock cap of one target's short run, seconds. */
+    public static final int SHORT_RUN_SECONDS = 20;
 
     private final Builder b;
 
@@ -148,7 +153,8 @@ public final class Fuzzer {
             if (seeds.isEmpty() || allowed.isEmpty()) {
                 throw new IllegalStateException(name + ": give at least one seed and one allowed exception type");
             }
-            FuzzReport report = new Fuzzer(this).loop(target);
+            FuzzReport report = new Fuzzer(this).loop(target, System.getProperty("qat4j.fuzz.iterations") != null ? 0
+                : Long.getLong("qat4j.fuzz.seconds", SHORT_RUN_SECONDS) * 1_000_000_000L);
             String dir = System.getProperty("qat4j.fuzz.report");
             if (dir != null && !dir.isBlank()) {
                 Path out = Path.of(dir);
@@ -159,7 +165,8 @@ public final class Fuzzer {
         }
     }
 
-    private FuzzReport loop(Target target) throws IOException {
+    /** Feeds {@link Builder#iterations} inputs, or fewer when {@code capNanos > 0} runs out first (seeds always run). */
+    private FuzzReport loop(Target target, long capNanos) throws IOException {
         long seed = Long.getLong("qat4j.fuzz.seed", 1L);
         SplittableRandom r = new SplittableRandom(seed ^ b.name.hashCode());
         Mutator mutator = new Mutator(b.dictionary, b.text);
@@ -174,7 +181,12 @@ public final class Fuzzer {
         long bytesFed = 0;
         long start = System.nanoTime();
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long fed = 0;
         for (long i = 0; i < b.iterations; i++) {
+            if (capNanos > 0 && i >= b.seeds.size() && System.nanoTime() - start > capNanos) {
+                break;
+            }
+            fed++;
             byte[] input;
             if (i < b.seeds.size()) {
                 input = b.seeds.get((int) i);
@@ -235,7 +247,7 @@ public final class Fuzzer {
             }
         }
         long wallMillis = (System.nanoTime() - start) / 1_000_000;
-        return new FuzzReport(b.name, seed, b.iterations, b.seeds.size(), bytesFed, wallMillis, maxAllocated, maxNanos / 1_000_000,
+        return new FuzzReport(b.name, seed, fed, b.seeds.size(), bytesFed, wallMillis, maxAllocated, maxNanos / 1_000_000,
                 outcomes, details, findingCount, findings, b.allowed.stream().map(Class::getName).toList());
     }
 
