@@ -47,6 +47,7 @@ class CsvDataSetsFuzzTest {
                 .seeds(SEEDS.stream().map(s -> s.getBytes(StandardCharsets.UTF_8)).toList())
                 .text(TOKENS)
                 .allow(CsvFormatException.class)
+                .detail(e -> Fuzzer.shape(e.getMessage(), file))
                 .maxInputBytes(1 << 12)
                 .maxAllocatedBytes(64L << 20)
                 .iterations(Fuzzer.iterations(30_000))

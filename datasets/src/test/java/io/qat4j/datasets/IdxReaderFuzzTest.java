@@ -72,6 +72,7 @@ class IdxReaderFuzzTest {
                 .seeds(seeds())
                 .allow(IdxFormatException.class)
                 .repair(IdxReaderFuzzTest::gzip, 0.2)
+                .detail(e -> Fuzzer.shape(e.getMessage(), file))
                 .maxInputBytes(1 << 14)
                 .maxAllocatedBytes(64L << 20)
                 .iterations(Fuzzer.iterations(40_000))

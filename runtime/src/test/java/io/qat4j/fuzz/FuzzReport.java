@@ -21,12 +21,13 @@ import java.util.Map;
  * @param maxAllocatedBytes largest heap allocation of one input on the parsing thread (after the seeds)
  * @param maxMillis        slowest input (after the seeds)
  * @param outcomes         "ok" or exception class name -> count
+ * @param details          "exception class / detail" -> count (the causes, or what the target's detail function says)
  * @param findingCount     inputs that were findings (untyped exception, too much memory or time)
  * @param findings         the first distinct findings (by exception class and top frame), at most 20
  * @param allowed          the typed exception classes the target accepts
  */
 public record FuzzReport(String target, long seed, long inputs, int seeds, long bytesFed, long wallMillis, long maxAllocatedBytes,
-                         long maxMillis, Map<String, Long> outcomes, long findingCount, List<Finding> findings, List<String> allowed) {
+                         long maxMillis, Map<String, Long> outcomes, Map<String, Long> details, long findingCount, List<Finding> findings, List<String> allowed) {
 
     /**
      * One finding.
@@ -108,6 +109,13 @@ public record FuzzReport(String target, long seed, long inputs, int seeds, long 
         sb.append("  \"outcomes\": {");
         String sep = "\n";
         for (Map.Entry<String, Long> e : outcomes.entrySet()) {
+            sb.append(sep).append("    ").append(quote(e.getKey())).append(": ").append(e.getValue());
+            sep = ",\n";
+        }
+        sb.append("\n  },\n");
+        sb.append("  \"outcomeDetails\": {");
+        sep = "\n";
+        for (Map.Entry<String, Long> e : details.entrySet()) {
             sb.append(sep).append("    ").append(quote(e.getKey())).append(": ").append(e.getValue());
             sep = ",\n";
         }

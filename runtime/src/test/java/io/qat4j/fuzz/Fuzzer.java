@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
+import java.util.function.Function;
 import java.util.function.UnaryOperator;
 
 /**
@@ -27,7 +28,9 @@ import java.util.function.UnaryOperator;
  * finding, which keeps it out of the corpus).
  *
  * <p>System properties: {@code qat4j.fuzz.iterations} (inputs per target, overrides each target's
- * short-run default), {@code qat4j.fuzz.seed} (default 1), {@code qat4j.fuzz.report} (a folder:
+ * short-run default and lifts the short run's time cap), {@code qat4j.fuzz.seconds} (the short
+ * run's cap per target, default {@value #SHORT_RUN_SECONDS} s, so that the five targets stay under
+ * two minutes inside {@code mvn verify} even on a loaded 2-core machine), {@code qat4j.fuzz.seed} (default 1), {@code qat4j.fuzz.report} (a folder:
  * each target writes {@code <target>.json} there), {@code qat4j.fuzz.revision} (recorded in it).
  * The targets' JUnit {@code @Timeout}s fit the short run; a long run sets
  * {@code junit.jupiter.execution.timeout.mode=disabled} and relies on the per-input time limit.
@@ -39,6 +42,9 @@ public final class Fuzzer {
     public interface Target {
         void parse(byte[] input) throws Exception;
     }
+
+    /** Default wall-clock cap of one target's short run, seconds. */
+    public static final int SHORT_RUN_SECONDS = 20;
 
     private final Builder b;
 
@@ -68,6 +74,7 @@ public final class Fuzzer {
         private int maxCorpus = 256;
         private UnaryOperator<byte[]> repair;
         private double repairRate;
+        private Function<Throwable, String> detail = Fuzzer::causes;
 
         private Builder(String name) {
             this.name = name;
@@ -133,11 +140,21 @@ public final class Fuzzer {
             return this;
         }
 
+        /**
+         * What to count under an exception's class besides the class itself; default: the classes of
+         * its first two causes (e.g. the Jackson exception a typed exception wraps).
+         */
+        public Builder detail(Function<Throwable, String> describe) {
+            detail = describe;
+            return this;
+        }
+
         public FuzzReport run(Target target) throws IOException {
             if (seeds.isEmpty() || allowed.isEmpty()) {
                 throw new IllegalStateException(name + ": give at least one seed and one allowed exception type");
             }
-            FuzzReport report = new Fuzzer(this).loop(target);
+            FuzzReport report = new Fuzzer(this).loop(target, System.getProperty("qat4j.fuzz.iterations") != null ? 0
+                : Long.getLong("qat4j.fuzz.seconds", SHORT_RUN_SECONDS) * 1_000_000_000L);
             String dir = System.getProperty("qat4j.fuzz.report");
             if (dir != null && !dir.isBlank()) {
                 Path out = Path.of(dir);
@@ -148,12 +165,14 @@ public final class Fuzzer {
         }
     }
 
-    private FuzzReport loop(Target target) throws IOException {
+    /** Feeds {@link Builder#iterations} inputs, or fewer when {@code capNanos > 0} runs out first (seeds always run). */
+    private FuzzReport loop(Target target, long capNanos) throws IOException {
         long seed = Long.getLong("qat4j.fuzz.seed", 1L);
         SplittableRandom r = new SplittableRandom(seed ^ b.name.hashCode());
         Mutator mutator = new Mutator(b.dictionary, b.text);
         List<byte[]> corpus = new ArrayList<>(b.seeds);
         TreeMap<String, Long> outcomes = new TreeMap<>();
+        TreeMap<String, Long> details = new TreeMap<>();
         List<FuzzReport.Finding> findings = new ArrayList<>();
         Set<String> distinct = new HashSet<>();
         long findingCount = 0;
@@ -162,7 +181,12 @@ public final class Fuzzer {
         long bytesFed = 0;
         long start = System.nanoTime();
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long fed = 0;
         for (long i = 0; i < b.iterations; i++) {
+            if (capNanos > 0 && i >= b.seeds.size() && System.nanoTime() - start > capNanos) {
+                break;
+            }
+            fed++;
             byte[] input;
             if (i < b.seeds.size()) {
                 input = b.seeds.get((int) i);
@@ -185,6 +209,10 @@ public final class Fuzzer {
             long allocated = threads.getCurrentThreadAllocatedBytes() - allocated0;
             String outcome = thrown == null ? "ok" : thrown.getClass().getName();
             boolean newOutcome = outcomes.merge(outcome, 1L, Long::sum) == 1L;
+            String detail = thrown == null ? null : b.detail.apply(thrown);
+            if (detail != null) {
+                newOutcome |= details.merge(outcome + " / " + detail, 1L, Long::sum) == 1L;
+            }
             boolean warm = i >= b.seeds.size();
             String problem = null;
             if (thrown != null && allowed(thrown)) {
@@ -219,8 +247,8 @@ public final class Fuzzer {
             }
         }
         long wallMillis = (System.nanoTime() - start) / 1_000_000;
-        return new FuzzReport(b.name, seed, b.iterations, b.seeds.size(), bytesFed, wallMillis, maxAllocated, maxNanos / 1_000_000,
-                outcomes, findingCount, findings, b.allowed.stream().map(Class::getName).toList());
+        return new FuzzReport(b.name, seed, fed, b.seeds.size(), bytesFed, wallMillis, maxAllocated, maxNanos / 1_000_000,
+                outcomes, details, findingCount, findings, b.allowed.stream().map(Class::getName).toList());
     }
 
     private boolean allowed(Throwable e) {
@@ -230,6 +258,29 @@ public final class Fuzzer {
             }
         }
         return false;
+    }
+
+    /**
+     * The template of a message, for counting rejections by kind: {@code file} removed, quoted text
+     * and numbers replaced by placeholders, at most 70 characters.
+     */
+    public static String shape(String message, Object file) {
+        if (message == null) {
+            return null;
+        }
+        String m = message.replace(String.valueOf(file), "FILE").replaceAll("'[^']*'", "'…'").replaceAll("\"[^\"]*\"", "\"…\"")
+                .replaceAll("\\([^)]*\\)", "(…)").replaceAll("(?<![\\w])-?[0-9a-fA-FxX]*[0-9][0-9a-fA-FxX.eE+-]*", "N");
+        return m.length() > 70 ? m.substring(0, 70) + "…" : m;
+    }
+
+    /** The classes of the first two causes of {@code e}, or null when it has none. */
+    static String causes(Throwable e) {
+        Throwable c = e.getCause();
+        if (c == null || c == e) {
+            return null;
+        }
+        Throwable cc = c.getCause();
+        return "cause " + c.getClass().getName() + (cc == null || cc == c ? "" : " <- " + cc.getClass().getName());
     }
 
     static String topFrame(Throwable e) {

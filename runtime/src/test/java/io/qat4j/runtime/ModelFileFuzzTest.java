@@ -96,6 +96,7 @@ class ModelFileFuzzTest {
                 .seeds(seeds())
                 .allow(ModelFormatException.class, LoadedButUnrunnable.class)
                 .repair(ModelFileFuzzTest::repairPrelude, 0.9)
+                .detail(e -> e instanceof ModelFormatException ? Fuzzer.shape(e.getMessage(), file) : null)
                 .maxInputBytes(1 << 14)
                 .maxAllocatedBytes(64L << 20)
                 .iterations(Fuzzer.iterations(40_000))
