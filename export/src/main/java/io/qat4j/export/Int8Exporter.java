@@ -211,15 +211,22 @@ public final class Int8Exporter {
      * configuration before a run that ends in an export starts.
      */
     public static String exportProblem(QuantSettings s) {
-        String w = switch (s.getWeightMode()) {
+        String w = weightProblem(s);
+        return w != null ? w : inputProblem(s);
+    }
+
+    /** Why the integer model cannot take these weights, or null: the one wording of that rule. */
+    static String weightProblem(QuantSettings s) {
+        return switch (s.getWeightMode()) {
             case FIXED, LSQ -> s.getWeightBits() > MAX_WEIGHT_BITS ? s.getWeightBits() + "-bit weights do not fit the int8 runtime "
                     + "(uniform weights take 2.." + MAX_WEIGHT_BITS + " bits)" : null;
             case BINARY, TERNARY -> null;
             case NONE, LSQ_PLUS -> "weight mode " + s.getWeightMode() + " cannot be exported to integer weights (use FIXED, LSQ, BINARY or TERNARY)";
         };
-        if (w != null) {
-            return w;
-        }
+    }
+
+    /** Why the integer model cannot take these inputs, or null: the one wording of that rule. */
+    static String inputProblem(QuantSettings s) {
         return switch (s.getInputMode()) {
             case FIXED, LSQ, PACT -> s.getInputBits() > MAX_INPUT_BITS ? s.getInputBits() + "-bit inputs do not fit the int8 runtime "
                     + "(inputs take 1.." + MAX_INPUT_BITS + " bits)" : null;
@@ -236,21 +243,19 @@ public final class Int8Exporter {
                     + ", enabled " + s.isEnabled() + "); an integer model needs a scale for every tensor");
         }
         if (s.getInputBits() > MAX_INPUT_BITS) {
-            throw new IllegalArgumentException("layer " + name + ": " + exportProblem(s));
+            throw new IllegalArgumentException("layer " + name + ": " + inputProblem(s));
         }
         if (!QuantizerReadout.inputObserved(layer)) {
             throw new IllegalArgumentException("layer " + name + ": its input quantizer has never seen data; train or calibrate first");
         }
         int shift = s.isInputSigned() ? 0 : -128;   // unsigned codes [0, 2^b-1] are stored as int8 minus 128
-        switch (s.getInputMode()) {
+        return switch (s.getInputMode()) {
             case FIXED, LSQ, PACT -> {
                 QuantizerReadout.InputGrid g = QuantizerReadout.inputGrid(layer, name);
-                return new Codes(g.scale(), g.zeroPoint() + shift, g.qmin() + shift, g.qmax() + shift);
+                yield new Codes(g.scale(), g.zeroPoint() + shift, g.qmin() + shift, g.qmax() + shift);
             }
-            case LSQ_PLUS, NONE -> throw new IllegalArgumentException("layer " + name + ": " + s.getInputMode()
-                    + " inputs have a real-valued offset that no integer zero point represents exactly; use LSQ, FIXED or PACT");
-        }
-        throw new AssertionError(s.getInputMode());
+            case LSQ_PLUS, NONE -> throw new IllegalArgumentException("layer " + name + ": " + inputProblem(s));
+        };
     }
 
     /**
@@ -329,16 +334,9 @@ public final class Int8Exporter {
 
     static Weights weights(Layer layer, QuantSettings s, INDArray w, int outAxis, String name) {
         long out = w.size(outAxis);
-        switch (s.getWeightMode()) {
-            case FIXED, LSQ -> {
-                if (s.getWeightBits() > MAX_WEIGHT_BITS) {
-                    throw new IllegalArgumentException("layer " + name + ": " + exportProblem(s));
-                }
-            }
-            case BINARY, TERNARY -> {
-            }
-            case NONE, LSQ_PLUS -> throw new IllegalArgumentException("layer " + name + ": weight mode " + s.getWeightMode()
-                    + " cannot be exported to integer weights (use FIXED, LSQ, BINARY or TERNARY)");
+        String problem = weightProblem(s);
+        if (problem != null) {
+            throw new IllegalArgumentException("layer " + name + ": " + problem);
         }
         QuantizerReadout.WeightCodes read = QuantizerReadout.weightCodes(layer, w, outAxis, name);
         INDArray codes = read.codes();

@@ -4,7 +4,7 @@
  * float ONNX ({@link io.qat4j.export.OnnxExporter}). The only place that knows both where the scales
  * live in the DL4J layers and how the runtime consumes them.
  *
- * <p>May depend on {@code runtime}, {@code ste}, the public API of {@code layers} (configs,
+ * <p>May depend on {@code runtime}, {@code ste}, {@code lsq} (its step constants), the public API of {@code layers} (configs,
  * {@link io.qat4j.layers.QuantSettings}, {@link io.qat4j.layers.QuantizerReadout} for quantizer state;
  * never {@code io.qat4j.layers.impl}) and deeplearning4j-nn (with the ONNX protobuf classes that
  * nd4j-api carries).

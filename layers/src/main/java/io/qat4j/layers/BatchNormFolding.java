@@ -76,7 +76,7 @@ public final class BatchNormFolding {
         }
         INDArray b = previous.getParam(DefaultParamInitializer.BIAS_KEY);   // null when hasBias(false)
         int outAxis = w.rank() == 4 ? 0 : 1;
-        INDArray sigma = BatchNormStatistics.sigma(bn).castTo(DataType.DOUBLE);
+        INDArray sigma = BatchNormStatistics.sigma(bn, DataType.DOUBLE);   // float64 throughout, as the rest of the fold
         INDArray gamma = bnConf.isLockGammaBeta()
                 ? Nd4j.valueArrayOf(sigma.shape(), bnConf.getGamma(), DataType.DOUBLE)
                 : bn.getParam(BatchNormalizationParamInitializer.GAMMA).castTo(DataType.DOUBLE);

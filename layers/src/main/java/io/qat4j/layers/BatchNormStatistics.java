@@ -18,7 +18,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * stored value does <em>not</em> include eps. Inference then divides by
  * {@code sigma = sqrt(var + eps)} ({@code BatchNormalization.preOutput}, test mode). So an ONNX
  * {@code BatchNormalization} with {@code epsilon = eps} takes {@link #variance} unchanged.
- * Arithmetic is DL4J's: in the parameter's data type.
+ * Arithmetic is DL4J's (in the parameter's data type) unless a type is given.
  */
 public final class BatchNormStatistics {
 
@@ -27,18 +27,34 @@ public final class BatchNormStatistics {
 
     /** The running variance {@code var} (without eps) of batch-norm layer {@code bn}, a new array shaped like its parameter. */
     public static INDArray variance(Layer bn) {
+        return variance(bn, null);
+    }
+
+    /**
+     * As {@link #variance(Layer)}, computed in {@code type} (the stored statistic is cast first; null:
+     * the parameter's own type, as DL4J's inference computes). BN folding uses float64, so that a fold is
+     * as exact as the double arithmetic around it.
+     */
+    public static INDArray variance(Layer bn, org.nd4j.linalg.api.buffer.DataType type) {
         BatchNormalization conf = confOf(bn);
         if (conf.isUseLogStd()) {
-            INDArray log10Std = bn.getParam(BatchNormalizationParamInitializer.GLOBAL_LOG_STD);
+            INDArray stored = bn.getParam(BatchNormalizationParamInitializer.GLOBAL_LOG_STD);
+            INDArray log10Std = type == null ? stored : stored.castTo(type);
             INDArray std = Transforms.pow(Nd4j.valueArrayOf(log10Std.shape(), 10.0, log10Std.dataType()), log10Std, false);
             return std.muli(std);
         }
-        return bn.getParam(BatchNormalizationParamInitializer.GLOBAL_VAR).dup();
+        INDArray var = bn.getParam(BatchNormalizationParamInitializer.GLOBAL_VAR);
+        return type == null ? var.dup() : var.castTo(type).dup();
     }
 
     /** The standard deviation DL4J's inference divides by: {@code sqrt(variance(bn) + eps)}. */
     public static INDArray sigma(Layer bn) {
         return sigma(variance(bn), confOf(bn).getEps());
+    }
+
+    /** {@code sqrt(variance(bn, type) + eps)} computed in {@code type}. */
+    public static INDArray sigma(Layer bn, org.nd4j.linalg.api.buffer.DataType type) {
+        return sigma(variance(bn, type), confOf(bn).getEps());
     }
 
     /** {@code sqrt(var + eps)}, a new array. */

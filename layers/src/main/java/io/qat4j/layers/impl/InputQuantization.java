@@ -136,15 +136,15 @@ public final class InputQuantization {
         }
         INDArray count = params.get(QuantizerParams.INPUT_COUNT_KEY);
         QuantSpec spec = spec(s);
-        double[] out;
-        switch (s.getInputMode()) {
+        // a switch expression with no default: a new InputQuantMode does not compile until it is handled here
+        double[] out = switch (s.getInputMode()) {
             case FIXED -> {
                 if (training && s.isObserverEnabled()) {
                     observe(s, v, params, layer);
                 }
                 requireInitialized(count, layer, "observed");
                 QParams qp = fixedQParams(s, params);
-                out = UniformKernels.fakeQuant(v, groups, qp.scales(), null, qp.zeroPoints(), spec.qmin(), spec.qmax(), spec.rounding(),
+                yield UniformKernels.fakeQuant(v, groups, qp.scales(), null, qp.zeroPoints(), spec.qmin(), spec.qmax(), spec.rounding(),
                         null);
             }
             case LSQ -> {
@@ -156,7 +156,7 @@ public final class InputQuantization {
                 double step = training
                         ? projected(params, QuantizerParams.INPUT_STEP_KEY, sink(floorSink, stepFloor(spec.qmax(), v, groups)), layer)
                         : learned(params, QuantizerParams.INPUT_STEP_KEY, layer, LsqQuantizer.MIN_STEP);
-                out = LsqKernels.forward(v, groups, new double[] {step}, null, spec.qmin(), spec.qmax(), spec.rounding());
+                yield LsqKernels.forward(v, groups, new double[] {step}, null, spec.qmin(), spec.qmax(), spec.rounding());
             }
             case LSQ_PLUS -> {
                 if (training && count.getDouble(0) == 0) {
@@ -170,7 +170,7 @@ public final class InputQuantization {
                 double step = training
                         ? projected(params, QuantizerParams.INPUT_STEP_KEY, sink(floorSink, stepFloor(spec.qmax(), v, groups)), layer)
                         : learned(params, QuantizerParams.INPUT_STEP_KEY, layer, LsqQuantizer.MIN_STEP);
-                out = LsqKernels.forward(v, groups, new double[] {step}, new double[] {params.get(QuantizerParams.INPUT_OFFSET_KEY).getDouble(0)},
+                yield LsqKernels.forward(v, groups, new double[] {step}, new double[] {params.get(QuantizerParams.INPUT_OFFSET_KEY).getDouble(0)},
                         spec.qmin(), spec.qmax(), spec.rounding());
             }
             case PACT -> {
@@ -178,10 +178,10 @@ public final class InputQuantization {
                 double alpha = training
                         ? projected(params, QuantizerParams.INPUT_ALPHA_KEY, sink(floorSink, levels * stepFloor(levels, v, groups)), layer)
                         : learned(params, QuantizerParams.INPUT_ALPHA_KEY, layer, PactQuantizer.MIN_ALPHA);
-                out = PactKernels.forward(v, alpha, levels, s.isInputSigned(), spec.rounding());
+                yield PactKernels.forward(v, alpha, levels, s.isInputSigned(), spec.rounding());
             }
-            default -> throw new AssertionError(s.getInputMode());
-        }
+            case NONE -> throw new AssertionError("NONE returns before the switch");
+        };
         return FlatArrays.write(out, x.shape(), x.dataType());
     }
 
@@ -195,10 +195,12 @@ public final class InputQuantization {
         double[] g = FlatArrays.read(gradOut);
         QuantGroups groups = QuantGroups.perTensor(x.shape());
         QuantSpec spec = spec(s);
-        switch (s.getInputMode()) {
+        // a switch expression with no default (each case yields the input gradient it wrote in place)
+        double[] inputGrad = switch (s.getInputMode()) {
             case FIXED -> {
                 QParams qp = fixedQParams(s, params);
                 UniformKernels.steBackward(v, g, groups, qp.scales(), null, qp.zeroPoints(), spec.qmin(), spec.qmax());
+                yield g;
             }
             case LSQ, LSQ_PLUS -> {
                 boolean plus = s.getInputMode() == InputQuantMode.LSQ_PLUS;
@@ -211,16 +213,18 @@ public final class InputQuantization {
                 if (plus) {
                     gradViews.get(QuantizerParams.INPUT_OFFSET_KEY).putScalar(0, offsetGrad[0]);
                 }
+                yield g;
             }
             case PACT -> {
                 double alpha = learned(params, QuantizerParams.INPUT_ALPHA_KEY, layer, PactQuantizer.MIN_ALPHA);
                 double clipGrad = PactKernels.backward(v, g, alpha, s.isInputSigned());
                 gradViews.get(QuantizerParams.INPUT_ALPHA_KEY).putScalar(0, PactKernels.alphaGradient(clipGrad, s.getPactAlphaDecay(),
                         params.get(QuantizerParams.INPUT_ALPHA_KEY).getDouble(0)));
+                yield g;
             }
-            default -> throw new AssertionError(s.getInputMode());
-        }
-        return FlatArrays.write(g, gradOut.shape(), gradOut.dataType());
+            case NONE -> throw new AssertionError("NONE returns before the switch");
+        };
+        return FlatArrays.write(inputGrad, gradOut.shape(), gradOut.dataType());
     }
 
     private static double sink(java.util.function.DoubleConsumer floorSink, double floor) {
