@@ -134,23 +134,12 @@ public final class Int8Exporter {
         }
         int[] k = s.getKernelSize();
         int[] st = s.getStride();
-        int[] pad = s.getPadding();
-        int padBottom = pad[0];
-        int padRight = pad[1];
-        if (s.getConvolutionMode() == ConvolutionMode.Same) {
-            int oh = (in.dims()[1] + st[0] - 1) / st[0];
-            int ow = (in.dims()[2] + st[1] - 1) / st[1];
-            int totalH = Math.max(0, (oh - 1) * st[0] + k[0] - in.dims()[1]);
-            int totalW = Math.max(0, (ow - 1) * st[1] + k[1] - in.dims()[2]);
-            pad = new int[] {totalH / 2, totalW / 2};
-            padBottom = totalH - totalH / 2;
-            padRight = totalW - totalW / 2;
-        }
-        int oh = Int8Graph.outputSize(in.dims()[1], k[0], st[0], pad[0], padBottom, 1);
-        int ow = Int8Graph.outputSize(in.dims()[2], k[1], st[1], pad[1], padRight, 1);
+        int[] p = pads(s.getConvolutionMode(), s.getPadding(), k, st, new int[] {1, 1}, in);
+        int oh = Int8Graph.outputSize(in.dims()[1], k[0], st[0], p[0], p[2], 1);
+        int ow = Int8Graph.outputSize(in.dims()[2], k[1], st[1], p[1], p[3], 1);
         tensors.add(new Int8Graph.Tensor(new int[] {in.dims()[0], oh, ow}, in.scale(), in.zeroPoint()));
         int out = tensors.size() - 1;
-        Int8Graph.Window window = Int8Graph.Window.pool(k[0], k[1], st[0], st[1], pad[0], pad[1], padBottom, padRight);
+        Int8Graph.Window window = Int8Graph.Window.pool(k[0], k[1], st[0], st[1], p[0], p[1], p[2], p[3]);
         switch (s.getPoolingType()) {
             case MAX -> nodes.add(new Int8Graph.MaxPool(current, out, window));
             case AVG -> nodes.add(new Int8Graph.AvgPool(current, out, window));
@@ -308,15 +297,20 @@ public final class Int8Exporter {
                 out.zeroPoint());
     }
 
-    /** {top, left, bottom, right} padding, including DL4J's Same mode (extra padding at the bottom/right). */
+    /** {top, left, bottom, right} padding of a convolution, including DL4J's Same mode. */
     private static int[] pads(QuantizedConvolutionLayer c, Int8Graph.Tensor in) {
-        int[] p = c.getPadding();
-        if (c.getConvolutionMode() != ConvolutionMode.Same) {
+        return pads(c.getConvolutionMode(), c.getPadding(), c.getKernelSize(), c.getStride(), c.getDilation(), in);
+    }
+
+    /**
+     * {top, left, bottom, right} padding of a convolution or pooling window over {@code in}: the
+     * configured padding on both sides, or DL4J's Same mode (output {@code ceil(size/stride)}, the total
+     * padding split with the extra unit at the bottom/right). The one home of that rule in the exporter.
+     */
+    private static int[] pads(ConvolutionMode mode, int[] p, int[] k, int[] st, int[] d, Int8Graph.Tensor in) {
+        if (mode != ConvolutionMode.Same) {
             return new int[] {p[0], p[1], p[0], p[1]};
         }
-        int[] k = c.getKernelSize();
-        int[] st = c.getStride();
-        int[] d = c.getDilation();
         int[] result = new int[4];
         for (int a = 0; a < 2; a++) {
             int size = in.dims()[1 + a];

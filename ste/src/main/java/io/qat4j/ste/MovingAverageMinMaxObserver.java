@@ -33,8 +33,16 @@ public final class MovingAverageMinMaxObserver extends MinMaxObserver {
     @Override
     protected void update(double[] batchMin, double[] batchMax) {
         for (int g = 0; g < min.length; g++) {
-            min[g] += c * (batchMin[g] - min[g]);
-            max[g] += c * (batchMax[g] - max[g]);
+            min[g] = average(min[g], batchMin[g], c);
+            max[g] = average(max[g], batchMax[g], c);
         }
+    }
+
+    /**
+     * One moving-average step {@code current + c (batch - current)}: the update of this observer and
+     * of the FIXED input quantizer of a QAT layer, which keeps its range in the layer's parameters.
+     */
+    public static double average(double current, double batch, double c) {
+        return current + c * (batch - current);
     }
 }

@@ -15,6 +15,7 @@ import io.qat4j.lsq.LsqQuantizer;
 import io.qat4j.lsq.PactKernels;
 import io.qat4j.lsq.PactQuantizer;
 import io.qat4j.ste.FlatArrays;
+import io.qat4j.ste.MovingAverageMinMaxObserver;
 import io.qat4j.ste.QParams;
 import io.qat4j.ste.QuantGroups;
 import io.qat4j.ste.QuantSpec;
@@ -429,8 +430,8 @@ public final class InputQuantization {
             max.putScalar(0, range[1]);
         } else {
             double c = s.getAveragingConstant();
-            min.putScalar(0, min.getDouble(0) + c * (range[0] - min.getDouble(0)));
-            max.putScalar(0, max.getDouble(0) + c * (range[1] - max.getDouble(0)));
+            min.putScalar(0, MovingAverageMinMaxObserver.average(min.getDouble(0), range[0], c));
+            max.putScalar(0, MovingAverageMinMaxObserver.average(max.getDouble(0), range[1], c));
         }
         count.putScalar(0, count.getDouble(0) + 1);
     }
