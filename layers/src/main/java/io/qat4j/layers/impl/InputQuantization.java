@@ -260,28 +260,43 @@ public final class InputQuantization {
      * @throws QuantizerCollapsedException if it is NaN, infinite or {@code <= 0}
      */
     static double learned(Map<String, INDArray> params, String key, String layer, double minimum) {
-        double value = params.get(key).getDouble(0);
+        return learned(params.get(key), 0, key, layer, minimum);
+    }
+
+    /**
+     * Element {@code i} of a learned step or alpha view as inference and export use it; the one check
+     * of that rule for input and weight quantizers.
+     *
+     * @throws QuantizerCollapsedException if it is NaN, infinite or {@code <= 0}
+     */
+    static double learned(INDArray view, int i, String key, String layer, double minimum) {
+        double value = view.getDouble(i);
         if (!(value > 0) || Double.isInfinite(value)) {
-            throw new QuantizerCollapsedException(layer, key, 0, value);
+            throw new QuantizerCollapsedException(layer, key, i, value);
         }
         return Math.max(value, minimum);
     }
 
-    /**
-     * A learned step or alpha in training: a value below {@code floor} (zero or negative included)
-     * is written back as {@code floor} and reported once per layer and parameter; NaN is an error.
-     */
     private static double projected(Map<String, INDArray> params, String key, double floor, String layer) {
-        INDArray p = params.get(key);
-        double value = p.getDouble(0);
+        return projected(params.get(key), 0, key, floor, layer, "for this batch");
+    }
+
+    /**
+     * Element {@code i} of a learned step or alpha view in training: a value below {@code floor} (zero
+     * or negative included) is written back as {@code floor} and reported once per layer and parameter;
+     * NaN or infinity is an error. The one projection rule for input and weight quantizers;
+     * {@code floorSource} says what the floor's initial step was computed from.
+     */
+    static double projected(INDArray view, int i, String key, double floor, String layer, String floorSource) {
+        double value = view.getDouble(i);
         if (Double.isNaN(value) || Double.isInfinite(value)) {
-            throw new QuantizerCollapsedException(layer, key, 0, value);
+            throw new QuantizerCollapsedException(layer, key, i, value);
         }
         if (value < floor) {
-            p.putScalar(0, floor);
-            QuantizationWarnings.warnOnce("floor:" + layer + ":" + key, "layer '" + layer + "': learned input quantizer parameter "
-                    + key + " = " + value + " fell below its floor " + floor + " (" + STEP_FLOOR_FRACTION
-                    + " of LSQ's initial step for this batch) and was projected back to it; if this repeats, lower the learning rate");
+            view.putScalar(i, floor);
+            QuantizationWarnings.warnOnce("floor:" + layer + ":" + key, "layer '" + layer + "': learned quantizer parameter " + key
+                    + "[" + i + "] = " + value + " fell below its floor " + floor + " (" + STEP_FLOOR_FRACTION + " of LSQ's initial step "
+                    + floorSource + ") and was projected back to it; if this repeats, lower the learning rate");
             return floor;
         }
         return value;

@@ -96,22 +96,13 @@ public final class WeightQuantization {
      */
     public static double[] steps(QuantSettings s, INDArray w, int outAxis, Map<String, INDArray> params, String layer, boolean training) {
         INDArray view = params.get(QuantizerParams.WEIGHT_STEP_KEY);
-        double[] steps = view.toDoubleVector();
+        double[] steps = new double[(int) view.length()];
         double[] floors = training ? stepFloors(s, w, outAxis, steps.length) : null;
         for (int i = 0; i < steps.length; i++) {
-            double v = steps[i];
-            if (Double.isNaN(v) || Double.isInfinite(v) || (!training && !(v > 0))) {
-                throw new QuantizerCollapsedException(layer, QuantizerParams.WEIGHT_STEP_KEY, i, v);
-            }
-            if (training && v < floors[i]) {
-                QuantizationWarnings.warnOnce("floor:" + layer + ":" + QuantizerParams.WEIGHT_STEP_KEY, "layer '" + layer
-                        + "': learned weight step " + QuantizerParams.WEIGHT_STEP_KEY + "[" + i + "] = " + v + " fell below its floor "
-                        + floors[i] + " (" + InputQuantization.STEP_FLOOR_FRACTION + " of LSQ's initial step 2 mean|w|/sqrt(Qp)) and was "
-                        + "projected back to it; if this repeats, lower the learning rate");
-                steps[i] = floors[i];
-                view.putScalar(i, floors[i]);
-            }
-            steps[i] = Math.max(steps[i], LsqQuantizer.MIN_STEP);
+            steps[i] = training
+                    ? Math.max(InputQuantization.projected(view, i, QuantizerParams.WEIGHT_STEP_KEY, floors[i], layer,
+                            "2 mean|w|/sqrt(Qp) of the current weights"), LsqQuantizer.MIN_STEP)
+                    : InputQuantization.learned(view, i, QuantizerParams.WEIGHT_STEP_KEY, layer, LsqQuantizer.MIN_STEP);
         }
         return steps;
     }
