@@ -11,7 +11,9 @@ import io.qat4j.runtime.reference.ReferenceKernels;
  * ({@code clamp(floor(x/s + 1/2) + z, -128, 127)} in single-rounding files, ties toward +infinity as every
  * requantization in them, see {@link #roundHalfUp}; {@code rint}, ties to even, in double-rounding files,
  * as before format version 2); outputs are the
- * final int8 tensor, or its dequantized values {@code s (q - z)}.
+ * final int8 tensor, or its dequantized values {@code s (q - z)}; where a {@link Int8Graph.DenseLogits} node
+ * writes the output, its int32 accumulators (4 little-endian bytes each, {@link #outputBytes()}) and the
+ * logits {@code scale[c] acc[c]}, which never saturate.
  *
  * <p>Bad input is refused, never turned into numbers: a graph beyond its {@link ModelLimits} before
  * anything is prepared, data whose shape or class count does not fit ({@link #checkInput},
@@ -39,6 +41,8 @@ public final class Int8Model {
     private final int samplesPerPass;
     /** The kernels with what they prepared for this graph's nodes. */
     private final KernelSet kernelSet;
+    /** The node writing dequantized logits as the output, or null where the output is an int8 tensor. */
+    private final Int8Graph.DenseLogits logits;
 
     public Int8Model(Int8Graph graph) {
         this(graph, Kernels.OPTIMIZED);
@@ -74,6 +78,7 @@ public final class Int8Model {
         this.threads = threads;
         this.limits = limits;
         this.cost = cost;
+        this.logits = graph.logitsNode();
         this.samplesPerPass = (int) Math.max(1, Math.min(limits.maxSampleBytes(), MAX_PASS_BYTES) / cost.sampleBytes());
         this.kernelSet = switch (kernels) {
             case REFERENCE -> ReferenceKernels.prepare(graph);
@@ -165,6 +170,19 @@ public final class Int8Model {
     }
 
     /**
+     * Bytes of one output sample from {@link #runQuantized}: {@link #outputSize()} int8 codes, or, where a
+     * {@link Int8Graph.DenseLogits} node writes the output, 4 per element (its int32 accumulators, little-endian).
+     */
+    public int outputBytes() {
+        return logits == null ? outputSize() : 4 * outputSize();
+    }
+
+    /** Whether the output is a DenseLogits node's int32 accumulators rather than int8 codes. */
+    public boolean outputsLogits() {
+        return logits != null;
+    }
+
+    /**
      * Quantizes {@code n} float samples (C order, back to back) with the input tensor's parameters.
      *
      * @throws ModelInputException ({@link ModelInputException.Problem#NON_FINITE}) for a NaN or infinite
@@ -204,7 +222,11 @@ public final class Int8Model {
         return new Int8Model(graph, kernels, threads, limits);
     }
 
-    /** Runs {@code n} quantized samples through the graph; returns the int8 output tensor. */
+    /**
+     * Runs {@code n} quantized samples through the graph; returns the int8 output tensor, or the int32
+     * accumulators of a {@link Int8Graph.DenseLogits} output as 4 little-endian bytes each ({@link #outputBytes()}
+     * per sample either way; {@link #dequantize} turns them into floats).
+     */
     public byte[] runQuantized(byte[] input, int n) {
         checkLength("input", input.length, n, inputSize());
         int chunks = Math.min(threads, n);
@@ -212,7 +234,7 @@ public final class Int8Model {
             return runChunk(input, n, null);
         }
         int in = inputSize();
-        int out = outputSize();
+        int out = outputBytes();
         byte[] result = new byte[Math.multiplyExact(n, out)];
         java.util.List<java.util.concurrent.CompletableFuture<Void>> parts = new java.util.ArrayList<>();
         for (int c = 0; c < chunks; c++) {
@@ -257,7 +279,7 @@ public final class Int8Model {
             return runPass(input, n, nanos);
         }
         int in = inputSize();
-        int out = outputSize();
+        int out = outputBytes();
         byte[] result = new byte[Math.multiplyExact(n, out)];
         for (int from = 0; from < n; from += samplesPerPass) {
             int m = Math.min(samplesPerPass, n - from);
@@ -285,11 +307,26 @@ public final class Int8Model {
      * element count is checked; {@link #run(float[], long[])} checks the shape.
      */
     public float[] run(float[] input, int n) {
-        byte[] q = runQuantized(quantizeInput(input, n), n);
+        return dequantize(runQuantized(quantizeInput(input, n), n), n);
+    }
+
+    /**
+     * {@link #runQuantized}'s outputs of {@code n} samples as floats: {@code s (q - z)} for int8 codes, the
+     * logits {@code scale[c] acc[c]} for a {@link Int8Graph.DenseLogits} output.
+     */
+    public float[] dequantize(byte[] outputs, int n) {
+        checkLength("outputs", outputs.length, n, outputBytes());
+        int size = outputSize();
+        float[] y = new float[n * size];
+        if (logits != null) {
+            for (int i = 0; i < y.length; i++) {
+                y[i] = (float) logits.logit(i % size, io.qat4j.runtime.reference.ReferenceKernels.logitAccumulator(outputs, i));
+            }
+            return y;
+        }
         Int8Graph.Tensor t = graph.tensors().get(graph.output());
-        float[] y = new float[q.length];
-        for (int i = 0; i < q.length; i++) {
-            y[i] = (float) (t.scale() * (q[i] - t.zeroPoint()));
+        for (int i = 0; i < y.length; i++) {
+            y[i] = (float) (t.scale() * (outputs[i] - t.zeroPoint()));
         }
         return y;
     }
@@ -310,13 +347,29 @@ public final class Int8Model {
     }
 
     /**
-     * Index of the largest output per sample of {@link #runQuantized}'s int8 outputs (the same as on
-     * the dequantized outputs: the output scale is positive; ties go to the first class).
+     * Index of the largest output per sample of {@link #runQuantized}'s outputs: of the int8 codes (the same as
+     * on the dequantized outputs: the output scale is positive), or of the logits {@code scale[c] acc[c]} (in
+     * double) of a {@link Int8Graph.DenseLogits} output; ties go to the first class.
      */
     public int[] predictions(byte[] outputs, int n) {
         int classes = outputSize();
-        checkLength("outputs", outputs.length, n, classes);
+        checkLength("outputs", outputs.length, n, outputBytes());
         int[] p = new int[n];
+        if (logits != null) {
+            for (int b = 0; b < n; b++) {
+                int best = 0;
+                double bestLogit = logits.logit(0, io.qat4j.runtime.reference.ReferenceKernels.logitAccumulator(outputs, b * classes));
+                for (int k = 1; k < classes; k++) {
+                    double v = logits.logit(k, io.qat4j.runtime.reference.ReferenceKernels.logitAccumulator(outputs, b * classes + k));
+                    if (v > bestLogit) {
+                        best = k;
+                        bestLogit = v;
+                    }
+                }
+                p[b] = best;
+            }
+            return p;
+        }
         for (int b = 0; b < n; b++) {
             int best = 0;
             for (int k = 1; k < classes; k++) {

@@ -7,19 +7,24 @@ import java.util.List;
  * allocates), for {@link ModelLimits}. Byte counts are upper bounds of what {@link Int8Model} and
  * its kernels allocate, whichever kernels run; every sum saturates at {@link Long#MAX_VALUE}.
  *
- * @param modelBytes     bytes held for the life of the model: per Conv2D/Dense node with {@code O}
- *                       output channels and {@code K} inputs per output, {@link #weightedNodeBytes}
- *                       = {@code O (9 K + 128)} (the int8 codes, the optimized kernels' float
- *                       weights in rows and in columns of 4 bytes each, weight sums, bias and
- *                       requantization, with the rows' padding)
+ * @param modelBytes     bytes held for the life of the model: per Conv2D/Dense/DepthwiseConv2D/DenseLogits
+ *                       node with {@code O} output channels and {@code K} inputs per output,
+ *                       {@link #weightedNodeBytes} = {@code O (9 K + 128)} (the int8 codes, the optimized
+ *                       kernels' float weights in rows and in columns of 4 bytes each, weight sums, bias and
+ *                       requantization, with the rows' padding), DenseLogits {@code 8 O} more for its
+ *                       scales; 8 bytes per divisor of an AvgPoolRequant; 256 per LeakyRelu and LookupTable
  * @param sampleBytes    bytes one sample needs while it runs: one byte per element of every tensor a
- *                       node writes and of the input (a run keeps them all), plus the largest scratch
- *                       of one node: for Conv2D the im2col patches as floats {@code 4 P (K + 8)}, the
- *                       accumulators {@code 4 P O} and the zero-padded float image ({@code P} output
- *                       positions); for Dense {@code 4 (K + 8) + 12 O}
- * @param opsPerSample   operations per sample: multiply-accumulates of Conv2D ({@code O P K}) and
- *                       Dense ({@code O K}), one per window element of each pooled output, one per
- *                       output element of Add and Requantize; Flatten is free
+ *                       node writes and of the input (a run keeps them all; four per element of
+ *                       DenseLogits' int32 output), plus the largest scratch of one node: for Conv2D the
+ *                       im2col patches as floats {@code 4 P (K + 8)}, the accumulators {@code 4 P O} and
+ *                       the zero-padded float image ({@code P} output positions); for DepthwiseConv2D one
+ *                       channel's zero-padded int image and {@code 4 P} accumulators; for Dense and
+ *                       DenseLogits {@code 4 (K + 8) + 12 O}
+ * @param opsPerSample   operations per sample: multiply-accumulates of Conv2D and DepthwiseConv2D
+ *                       ({@code O P K}) and Dense and DenseLogits ({@code O K}), one per window element of
+ *                       each pooled output, one per output element of the elementwise and copying nodes
+ *                       (Add, Requantize, Concat, LeakyRelu, LookupTable, ZeroPad, Crop, UpsampleNearest);
+ *                       Flatten is free
  * @param heaviestNode   index of the node with the most operations (-1 for a graph without nodes)
  * @param largestArray   elements of the largest single array a kernel allocates for one sample
  *                       (Java arrays hold at most {@link Integer#MAX_VALUE})
@@ -94,7 +99,30 @@ public record ModelCost(long modelBytes, long sampleBytes, long opsPerSample, in
             }
             case MAX_POOL -> NodeCost.elementwise(outElements, windowOps(outElements, ((Int8Graph.MaxPool) node).window()));
             case AVG_POOL -> NodeCost.elementwise(outElements, windowOps(outElements, ((Int8Graph.AvgPool) node).window()));
-            case ADD, REQUANTIZE -> NodeCost.elementwise(outElements, outElements);
+            case AVG_POOL_REQUANT -> {
+                Int8Graph.Window w = ((Int8Graph.AvgPoolRequant) node).window();
+                // one multiplier and shift per divisor
+                yield new NodeCost(mul(8, (long) w.kernelH() * w.kernelW()), outElements, windowOps(outElements, w), 0, outElements);
+            }
+            case DEPTHWISE_CONV2D -> {
+                Int8Graph.DepthwiseConv2D c = (Int8Graph.DepthwiseConv2D) node;
+                Int8Graph.Window w = c.window();
+                long k = (long) w.kernelH() * w.kernelW();
+                long positions = (long) out.dims()[1] * out.dims()[2];
+                // OptimizedKernels.depthwiseConv2d: one zero-padded int image of a channel and one int accumulator row per position
+                long image = mul(w.paddedH(in.dims()[1], out.dims()[1]), w.paddedW(in.dims()[2], out.dims()[2]));
+                yield new NodeCost(weightedNodeBytes(c.outChannels(), k), outElements, mul(c.outChannels(), mul(positions, k)),
+                        mul(4, add(image, positions)), Math.max(Math.max(image, positions), outElements));
+            }
+            case DENSE_LOGITS -> {
+                Int8Graph.DenseLogits d = (Int8Graph.DenseLogits) node;
+                long acc = 4L * outElements;   // int32 accumulators, 4 bytes each
+                yield new NodeCost(add(weightedNodeBytes(d.outFeatures(), d.inFeatures()), 8L * d.outFeatures()), acc,
+                        (long) d.outFeatures() * d.inFeatures(), 4L * (d.inFeatures() + 8) + 12L * d.outFeatures(), acc);
+            }
+            // LeakyRelu and LookupTable hold a 256-entry table (the optimized LeakyRelu builds one)
+            case LEAKY_RELU, LOOKUP_TABLE -> new NodeCost(256, outElements, outElements, 0, outElements);
+            case ADD, REQUANTIZE, CONCAT, ZERO_PAD, CROP, UPSAMPLE_NEAREST -> NodeCost.elementwise(outElements, outElements);
             case FLATTEN -> new NodeCost(0, 0, 0, 0, 0);   // the same bytes under another shape
         };
     }

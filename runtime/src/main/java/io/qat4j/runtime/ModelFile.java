@@ -10,10 +10,13 @@ import java.util.zip.CRC32;
  * The qat4j integer model file (specification: runtime/FORMAT.md): its constants and entry points;
  * {@link ModelFileReader} reads it, {@link ModelFileWriter} writes it. Little-endian
  * throughout: a 16-byte prelude (magic {@code "Q4JM"}, version, flags, body length, CRC32) and a body
- * (tensor table, input/output ids, nodes with packed weights). Writers write {@link #VERSION} 2, whose
- * CRC32 covers the prelude's first 12 bytes (magic, version, flags, body length) and the body, so that
- * no byte that changes the model's behaviour is unchecked; version-1 files (CRC32 of the body only)
- * are still read, with the same meaning.
+ * (tensor table, input/output ids, nodes with packed weights). Writers write {@link #VERSION} 3: node
+ * types 8 to 16 (average pooling with requantization, depthwise convolution, concatenation, LeakyReLU,
+ * lookup tables, zero padding, cropping, nearest upsampling, dequantized logits) are new in it; its
+ * CRC32, as version 2's, covers the prelude's first 12 bytes (magic, version, flags, body length) and
+ * the body, so that no byte that changes the model's behaviour is unchecked. Version-2 files, and
+ * version-1 files (CRC32 of the body only), are still read with the same meaning; a version-1 or -2
+ * file holding a node type of version 3 is refused.
  *
  * <p>The reader takes the prelude and the body it declares from a stream, never more than
  * {@link #MAX_FILE_BYTES} (the reported file size is not trusted: {@code /dev/zero}, pipes), checks
@@ -26,7 +29,7 @@ public final class ModelFile {
 
     public static final byte[] MAGIC = {'Q', '4', 'J', 'M'};
     /** The version writers write. */
-    public static final int VERSION = 2;
+    public static final int VERSION = 3;
     /** The oldest version readers read: version 1's CRC32 covers the body only. */
     public static final int OLDEST_VERSION = 1;
     static final int PRELUDE = 16;

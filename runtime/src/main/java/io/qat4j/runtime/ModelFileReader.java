@@ -133,6 +133,11 @@ final class ModelFileReader {
             if (kind == null) {
                 throw r.invalid("node " + n + " has unknown type " + type);
             }
+            if (kind.sinceVersion() > p.version()) {
+                throw r.invalid("node " + n + " has type " + type + " (" + kind.label() + "), which format version " + kind.sinceVersion()
+                        + " introduced; this file declares version " + p.version() + " (a version-" + p.version()
+                        + " writer cannot have written it: the file is damaged or its writer mislabelled it)");
+            }
             // a switch expression without a default: every kind is read
             Int8Graph.Node node = switch (kind) {
                 case CONV2D -> {
@@ -175,6 +180,70 @@ final class ModelFileReader {
                 case REQUANTIZE -> {
                     int[] f = r.i32s(6);
                     yield new Int8Graph.Requantize(f[0], f[1], f[2], f[3], f[4], f[5]);
+                }
+                case AVG_POOL_REQUANT -> {
+                    int[] f = r.i32s(10);
+                    Int8Graph.Window w = Int8Graph.Window.pool(f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9]);
+                    boolean includePad = r.flag("AvgPoolRequant countIncludePad");
+                    yield new Int8Graph.AvgPoolRequant(f[0], f[1], w, includePad, r.requant(r.product("AvgPoolRequant window", f[2], f[3])));
+                }
+                case DEPTHWISE_CONV2D -> {
+                    int[] f = r.i32s(14);
+                    Int8Graph.Window w = new Int8Graph.Window(f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], f[13]);
+                    int outC = r.product("depthwise output channels", f[2], f[3]);
+                    int count = r.product("depthwise weights", outC, f[4], f[5]);
+                    modelBytes = ModelCost.add(modelBytes, ModelCost.weightedNodeBytes(outC, count / outC));
+                    withinLimits(limits, modelBytes, n);
+                    int bits = r.u8();
+                    byte[] codes = r.weights(count, bits);
+                    int[] bias = r.i32s(r.checkedLength("depthwise bias", outC, 4));
+                    yield new Int8Graph.DepthwiseConv2D(f[0], f[1], f[2], f[3], w, bits, codes, bias, r.requant(outC));
+                }
+                case CONCAT -> {
+                    int count = r.count("concat input", 4 + 4 + 4);
+                    int[] inputs = r.i32s(count);
+                    int out = r.i32();
+                    yield new Int8Graph.Concat(inputs, out, r.i32s(count), r.i32s(count));
+                }
+                case LEAKY_RELU -> {
+                    int[] f = r.i32s(8);
+                    yield new Int8Graph.LeakyRelu(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]);
+                }
+                case LOOKUP_TABLE -> {
+                    int[] f = r.i32s(2);
+                    int code = r.u8();
+                    TableFunction function = TableFunction.ofCode(code);
+                    if (function == null) {
+                        throw r.invalid("node " + n + " (LookupTable) has unknown function " + code);
+                    }
+                    double parameter = r.f64();
+                    yield new Int8Graph.LookupTable(f[0], f[1], function, parameter, r.bytes(Int8Graph.LookupTable.SIZE));
+                }
+                case ZERO_PAD -> {
+                    int[] f = r.i32s(6);
+                    yield new Int8Graph.ZeroPad(f[0], f[1], f[2], f[3], f[4], f[5]);
+                }
+                case CROP -> {
+                    int[] f = r.i32s(6);
+                    yield new Int8Graph.Crop(f[0], f[1], f[2], f[3], f[4], f[5]);
+                }
+                case UPSAMPLE_NEAREST -> {
+                    int[] f = r.i32s(4);
+                    yield new Int8Graph.UpsampleNearest(f[0], f[1], f[2], f[3]);
+                }
+                case DENSE_LOGITS -> {
+                    int[] f = r.i32s(4);
+                    int count = r.product("logits weights", f[2], f[3]);
+                    modelBytes = ModelCost.add(modelBytes, ModelCost.weightedNodeBytes(f[2], count / f[2]));
+                    withinLimits(limits, modelBytes, n);
+                    int bits = r.u8();
+                    byte[] codes = r.weights(count, bits);
+                    int[] bias = r.i32s(r.checkedLength("logits bias", f[2], 4));
+                    double[] scale = new double[r.checkedLength("logits scales", f[2], 8)];
+                    for (int c = 0; c < scale.length; c++) {
+                        scale[c] = r.f64();
+                    }
+                    yield new Int8Graph.DenseLogits(f[0], f[1], f[2], f[3], bits, codes, bias, scale);
                 }
             };
             nodes.add(node);
@@ -241,6 +310,22 @@ final class ModelFileReader {
         double f64() throws ModelFormatException {
             need(8);
             return b.getDouble();
+        }
+
+        /** One byte that must be 0 (false) or 1 (true). */
+        boolean flag(String what) throws ModelFormatException {
+            int v = u8();
+            if (v > 1) {
+                throw invalid(what + " is " + v + "; expected 0 or 1");
+            }
+            return v == 1;
+        }
+
+        byte[] bytes(int n) throws ModelFormatException {
+            need(n);
+            byte[] v = new byte[n];
+            b.get(v);
+            return v;
         }
 
         int[] i32s(int n) throws ModelFormatException {

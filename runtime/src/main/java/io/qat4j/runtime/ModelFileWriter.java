@@ -66,6 +66,49 @@ final class ModelFileWriter {
                 Int8Graph.Requantize q = (Int8Graph.Requantize) node;
                 yield body.i32(q.input(), q.output(), q.multiplier(), q.shift(), q.activationMin(), q.activationMax());
             }
+            case AVG_POOL_REQUANT -> {
+                Int8Graph.AvgPoolRequant p = (Int8Graph.AvgPoolRequant) node;
+                yield requant(window(body.i32(p.input(), p.output()), p.window(), false).u8(p.countIncludePad() ? 1 : 0), p.requant());
+            }
+            case DEPTHWISE_CONV2D -> {
+                Int8Graph.DepthwiseConv2D c = (Int8Graph.DepthwiseConv2D) node;
+                window(body.i32(c.input(), c.output(), c.inChannels(), c.depthMultiplier()), c.window(), true);
+                yield weighted(body, c.weightBits(), c.weights(), c.bias(), c.requant());
+            }
+            case CONCAT -> {
+                Int8Graph.Concat c = (Int8Graph.Concat) node;
+                yield body.i32(c.inputs().length).i32(c.inputs()).i32(c.output()).i32(c.multiplier()).i32(c.shift());
+            }
+            case LEAKY_RELU -> {
+                Int8Graph.LeakyRelu l = (Int8Graph.LeakyRelu) node;
+                yield body.i32(l.input(), l.output(), l.multiplierPositive(), l.shiftPositive(), l.multiplierNegative(), l.shiftNegative(),
+                        l.activationMin(), l.activationMax());
+            }
+            case LOOKUP_TABLE -> {
+                Int8Graph.LookupTable l = (Int8Graph.LookupTable) node;
+                yield body.i32(l.input(), l.output()).u8(l.function().code()).f64(l.parameter()).bytes(l.table());
+            }
+            case ZERO_PAD -> {
+                Int8Graph.ZeroPad p = (Int8Graph.ZeroPad) node;
+                yield body.i32(p.input(), p.output(), p.top(), p.left(), p.bottom(), p.right());
+            }
+            case CROP -> {
+                Int8Graph.Crop c = (Int8Graph.Crop) node;
+                yield body.i32(c.input(), c.output(), c.top(), c.left(), c.bottom(), c.right());
+            }
+            case UPSAMPLE_NEAREST -> {
+                Int8Graph.UpsampleNearest u = (Int8Graph.UpsampleNearest) node;
+                yield body.i32(u.input(), u.output(), u.scaleH(), u.scaleW());
+            }
+            case DENSE_LOGITS -> {
+                Int8Graph.DenseLogits d = (Int8Graph.DenseLogits) node;
+                body.i32(d.input(), d.output(), d.outFeatures(), d.inFeatures()).u8(d.weightBits()).bytes(WeightPacking.pack(d.weights(),
+                        d.weightBits())).i32(d.bias());
+                for (double s : d.scale()) {
+                    body.f64(s);
+                }
+                yield body;
+            }
         };
     }
 
@@ -77,7 +120,11 @@ final class ModelFileWriter {
 
     /** Packed weight codes with their bit width, int32 bias, then the requantization. */
     private static Body weighted(Body body, int bits, byte[] codes, int[] bias, Int8Graph.Requant r) {
-        body.u8(bits).bytes(WeightPacking.pack(codes, bits)).i32(bias);
+        return requant(body.u8(bits).bytes(WeightPacking.pack(codes, bits)).i32(bias), r);
+    }
+
+    /** {@code requant(n)}: multipliers, shifts, activation min and max. */
+    private static Body requant(Body body, Int8Graph.Requant r) {
         return body.i32(r.multiplier()).i32(r.shift()).i32(r.activationMin(), r.activationMax());
     }
 

@@ -15,14 +15,15 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Model files checked in with their input and expected int8 outputs (src/test/resources/models): a
- * version-1 file written by qat4j 0.1.0 and the same graph as version 2 (the prelude under the CRC).
- * Both must keep loading and keep giving exactly those bytes. When the format version changes, run
+ * version-1 file written by qat4j 0.1.0 and the same graph as version 2 (the prelude under the CRC) and
+ * version 3 (new node types; the same body). All must keep loading and keep giving exactly those bytes. When the format version changes, run
  * {@link #main} from the test classpath to add the new version's file; never regenerate an old one.
  */
 class GoldenModelFileTest {
 
     static final String MODEL = "/models/v1-cnn-w4.q4j";
     static final String MODEL_V2 = "/models/v2-cnn-w4.q4j";
+    static final String MODEL_V3 = "/models/v3-cnn-w4.q4j";
     static final String INPUT = "/models/v1-cnn-w4.input.f32";
     static final String OUTPUT = "/models/v1-cnn-w4.output.i8";
     static final int SAMPLES = 3;
@@ -58,11 +59,31 @@ class GoldenModelFileTest {
         loadAndCheck(MODEL_V2);
     }
 
-    /** The migration FORMAT.md describes: reading a version-1 file and writing it again gives the version-2 file, same outputs. */
     @Test
-    void rewritingTheVersion1FileGivesTheCheckedInVersion2File() throws IOException, URISyntaxException {
-        Int8Model v1 = loadAndCheck(MODEL);
-        assertArrayEquals(resource(MODEL_V2), ModelFile.toBytes(v1.graph()));
+    void checkedInVersion3FileLoadsAndGivesTheSameBytes() throws IOException, URISyntaxException {
+        assertEquals(3, resource(MODEL_V3)[4]);
+        loadAndCheck(MODEL_V3);
+    }
+
+    /** The migration FORMAT.md describes: reading a version-1 (or 2) file and writing it again gives the version-3 file, same outputs. */
+    @Test
+    void rewritingTheVersion1And2FilesGivesTheCheckedInVersion3File() throws IOException, URISyntaxException {
+        assertEquals(3, ModelFile.VERSION);
+        assertArrayEquals(resource(MODEL_V3), ModelFile.toBytes(loadAndCheck(MODEL).graph()));
+        assertArrayEquals(resource(MODEL_V3), ModelFile.toBytes(loadAndCheck(MODEL_V2).graph()));
+    }
+
+    /** Versions 2 and 3 of a graph of version-1 node types differ in the version byte and the CRC only (FORMAT.md). */
+    @Test
+    void version2And3FilesOfTheSameGraphDifferInVersionAndChecksumOnly() throws IOException {
+        byte[] v2 = resource(MODEL_V2);
+        byte[] v3 = resource(MODEL_V3);
+        assertEquals(v2.length, v3.length);
+        for (int i = 0; i < v2.length; i++) {
+            if (i != 4 && (i < 12 || i > 15)) {
+                assertEquals(v2[i], v3[i], "byte " + i);
+            }
+        }
     }
 
     /**

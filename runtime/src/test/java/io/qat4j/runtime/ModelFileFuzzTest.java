@@ -50,7 +50,10 @@ class ModelFileFuzzTest {
                 case DENSE -> (long) ((Int8Graph.Dense) n).inFeatures() * ((Int8Graph.Dense) n).outFeatures();
                 case MAX_POOL -> out * ((Int8Graph.MaxPool) n).window().area();
                 case AVG_POOL -> out * ((Int8Graph.AvgPool) n).window().area();
-                case FLATTEN, ADD, REQUANTIZE -> out;
+                case AVG_POOL_REQUANT -> out * ((Int8Graph.AvgPoolRequant) n).window().area();
+                case DEPTHWISE_CONV2D -> out * ((Int8Graph.DepthwiseConv2D) n).window().area();
+                case DENSE_LOGITS -> (long) ((Int8Graph.DenseLogits) n).inFeatures() * ((Int8Graph.DenseLogits) n).outFeatures();
+                case FLATTEN, ADD, REQUANTIZE, CONCAT, LEAKY_RELU, LOOKUP_TABLE, ZERO_PAD, CROP, UPSAMPLE_NEAREST -> out;
             };
         }
         return total;
@@ -67,6 +70,9 @@ class ModelFileFuzzTest {
         Int8Graph binary = RandomGraphs.cnn(4, 1, 4, 4, 2, 1);
         seeds.add(ModelFile.toBytes(new Int8Graph(binary.tensors(), binary.nodes(), binary.input(), binary.output(),
                 FixedPoint.Rounding.SINGLE)));
+        // every node kind, the version-3 ones included
+        seeds.add(ModelFile.toBytes(RandomGraphs.everyKind(5, 1, 6, 5, 3, 4, FixedPoint.Rounding.SINGLE)));
+        seeds.add(ModelFile.toBytes(RandomGraphs.everyKind(6, 2, 4, 4, 2, 2, FixedPoint.Rounding.DOUBLE)));
         try (InputStream in = ModelFileFuzzTest.class.getResourceAsStream("/models/v1-cnn-w4.q4j")) {
             if (in != null) {
                 seeds.add(in.readAllBytes());
@@ -75,15 +81,24 @@ class ModelFileFuzzTest {
         return seeds;
     }
 
-    /** Sets the prelude's body length and CRC32 to match the bytes that follow it. */
+    /**
+     * Sets the prelude's body length and CRC32 to match the bytes that follow it, the CRC as the (mutated) version
+     * defines it: from version 2 on it covers the prelude's first 12 bytes too (a body-only CRC would turn every
+     * repaired version-2 or -3 mutant into a checksum mismatch, and the parser would never see them).
+     */
     static byte[] repairPrelude(byte[] file) {
         if (file.length < ModelFile.PRELUDE) {
             return file;
         }
         byte[] fixed = file.clone();
+        ByteBuffer b = ByteBuffer.wrap(fixed).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(8, fixed.length - ModelFile.PRELUDE);
         CRC32 crc = new CRC32();
+        if (Short.toUnsignedInt(b.getShort(4)) >= 2) {
+            crc.update(fixed, 0, ModelFile.CHECKED_PRELUDE);
+        }
         crc.update(fixed, ModelFile.PRELUDE, fixed.length - ModelFile.PRELUDE);
-        ByteBuffer.wrap(fixed, 8, 8).order(ByteOrder.LITTLE_ENDIAN).putInt(fixed.length - ModelFile.PRELUDE).putInt((int) crc.getValue());
+        b.putInt(12, (int) crc.getValue());
         return fixed;
     }
 

@@ -150,8 +150,8 @@ class ModelFileTest {
         magic[0] = 'X';
         assertProblem(magic, EnumSet.of(ModelFormatException.Problem.BAD_MAGIC), "magic");
         byte[] version = good.clone();
-        version[4] = 3;
-        assertProblem(resealed(version), EnumSet.of(ModelFormatException.Problem.UNSUPPORTED_VERSION), "version 3");
+        version[4] = (byte) (ModelFile.VERSION + 1);
+        assertProblem(resealed(version), EnumSet.of(ModelFormatException.Problem.UNSUPPORTED_VERSION), "version " + version[4]);
         byte[] flags = good.clone();
         flags[6] = 2;   // an undefined flag bit with a good checksum: a newer writer's feature this reader does not know
         assertProblem(resealed(flags), EnumSet.of(ModelFormatException.Problem.UNSUPPORTED_VERSION), "unknown flag");
@@ -184,12 +184,12 @@ class ModelFileTest {
         }
     }
 
-    /** A version-2 file relabelled as version 1 would escape the prelude check; its CRC no longer matches. */
+    /** A version-2 (or 3) file relabelled as version 1 would escape the prelude check; its CRC no longer matches. */
     @Test
     void aVersion2FileRelabelledAsVersion1IsAChecksumMismatch() {
         byte[] file = ModelFile.toBytes(RandomGraphs.cnn(16, 1, 8, 8, 3, 4));
         file[4] = 1;
-        assertProblem(file, EnumSet.of(ModelFormatException.Problem.CHECKSUM_MISMATCH), "version 2 relabelled 1");
+        assertProblem(file, EnumSet.of(ModelFormatException.Problem.CHECKSUM_MISMATCH), "version " + ModelFile.VERSION + " relabelled 1");
     }
 
     @Test

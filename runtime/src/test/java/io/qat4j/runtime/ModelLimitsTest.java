@@ -135,7 +135,10 @@ class ModelLimitsTest {
         long weights = g.nodes().stream().mapToLong(n -> switch (n.kind()) {
             case CONV2D -> ((Int8Graph.Conv2D) n).weights().length;
             case DENSE -> ((Int8Graph.Dense) n).weights().length;
-            case MAX_POOL, AVG_POOL, FLATTEN, ADD, REQUANTIZE -> 0;
+            case DEPTHWISE_CONV2D -> ((Int8Graph.DepthwiseConv2D) n).weights().length;
+            case DENSE_LOGITS -> ((Int8Graph.DenseLogits) n).weights().length;
+            case MAX_POOL, AVG_POOL, FLATTEN, ADD, REQUANTIZE, AVG_POOL_REQUANT, CONCAT, LEAKY_RELU, LOOKUP_TABLE, ZERO_PAD, CROP,
+                 UPSAMPLE_NEAREST -> 0;
         }).sum();
         assertEquals(25_502_912, weights);
         assertTrue(cost.opsPerSample() > 4.0e9 && cost.opsPerSample() < 4.2e9, cost.toString());

@@ -26,8 +26,7 @@ class NodeKindTest {
     private static final int CLASSES = 5;
 
     private static Int8Graph everyKind(FixedPoint.Rounding rounding) {
-        Int8Graph g = RandomGraphs.everyKind(15, 2, 9, 7, CLASSES, 4);
-        return new Int8Graph(g.tensors(), g.nodes(), g.input(), g.output(), rounding);
+        return RandomGraphs.everyKind(15, 2, 9, 7, CLASSES, 4, rounding);
     }
 
     @Test

@@ -63,9 +63,17 @@ public final class VectorKernels {
 
     /** Prepares a Dense node: columns when the outputs are a multiple of the lane count. */
     public static Prepared prepare(Int8Graph.Dense d) {
-        float[] rows = floatWeights(d.weights(), d.outFeatures());
-        return new Prepared(rows, d.outFeatures() % LANES == 0 ? transpose(rows, d.outFeatures(), d.inFeatures(), padded(d.inFeatures()))
-                : null);
+        return prepareDense(d.weights(), d.outFeatures(), d.inFeatures());
+    }
+
+    /** Prepares a DenseLogits node as a Dense one. */
+    public static Prepared prepare(Int8Graph.DenseLogits d) {
+        return prepareDense(d.weights(), d.outFeatures(), d.inFeatures());
+    }
+
+    private static Prepared prepareDense(byte[] weights, int outF, int inF) {
+        float[] rows = floatWeights(weights, outF);
+        return new Prepared(rows, outF % LANES == 0 ? transpose(rows, outF, inF, padded(inF)) : null);
     }
 
     /** Weight codes {@code [out][k]} as floats {@code [out][padded(k)]}, zero-padded. */
@@ -413,18 +421,31 @@ public final class VectorKernels {
 
     public static byte[] dense(Int8Graph.Dense d, Prepared prepared, Int8Graph.Tensor in, Int8Graph.Tensor out, byte[] x, byte[] y, int n,
                              FixedPoint.Rounding rounding) {
-        int inF = d.inFeatures();
         int outF = d.outFeatures();
+        int[] acc = denseAccumulators(prepared, d.inFeatures(), outF, d.bias(), in.zeroPoint(), x, n);
+        Int8Graph.Requant r = d.requant();
+        int zy = out.zeroPoint();
+        for (int b = 0; b < n; b++) {
+            for (int o = 0; o < outF; o++) {
+                y[b * outF + o] = (byte) ReferenceKernels.requantize(acc[b * outF + o], r.multiplier()[o], r.shift()[o], zy,
+                        r.activationMin(), r.activationMax(), rounding);
+            }
+        }
+        return y;
+    }
+
+    /**
+     * The int32 accumulators {@code bias[o] + sum (x - z_x) w[o][i]} of a Dense or DenseLogits node, {@code [n][outF]},
+     * exact (see the class comment).
+     */
+    public static int[] denseAccumulators(Prepared prepared, int inF, int outF, int[] bias, int zx, byte[] x, int n) {
         int kp = padded(inF);
-        int zx = in.zeroPoint();
         float[] xf = new float[n * kp];
         for (int b = 0; b < n; b++) {
             for (int i = 0; i < inF; i++) {
                 xf[b * kp + i] = x[b * inF + i] - zx;
             }
         }
-        Int8Graph.Requant r = d.requant();
-        int zy = out.zeroPoint();
         float[] wf = prepared.rows();
         float[] wt = prepared.columns();
         if (wt != null) {
@@ -449,28 +470,25 @@ public final class VectorKernels {
             }
             for (int b = 0; b < n; b++) {
                 for (int o = 0; o < outF; o++) {
-                    y[b * outF + o] = (byte) ReferenceKernels.requantize(totals[b * outF + o] + d.bias()[o], r.multiplier()[o], r.shift()[o],
-                            zy, r.activationMin(), r.activationMax(), rounding);
+                    totals[b * outF + o] += bias[o];
                 }
             }
-            return y;
+            return totals;
         }
+        int[] totals = new int[n * outF];
         int[] acc = new int[4];
         for (int o = 0; o < outF; o++) {
             int b = 0;
             for (; b + 4 <= n; b += 4) {
                 dot4(xf, b * kp, kp, wf, o * kp, kp, acc);   // four samples against weight row o
                 for (int j = 0; j < 4; j++) {
-                    y[(b + j) * outF + o] = (byte) ReferenceKernels.requantize(acc[j] + d.bias()[o], r.multiplier()[o], r.shift()[o], zy,
-                            r.activationMin(), r.activationMax(), rounding);
+                    totals[(b + j) * outF + o] = acc[j] + bias[o];
                 }
             }
             for (; b < n; b++) {
-                int a = dot(xf, b * kp, wf, o * kp, kp) + d.bias()[o];
-                y[b * outF + o] = (byte) ReferenceKernels.requantize(a, r.multiplier()[o], r.shift()[o], zy, r.activationMin(),
-                        r.activationMax(), rounding);
+                totals[b * outF + o] = dot(xf, b * kp, wf, o * kp, kp) + bias[o];
             }
         }
-        return y;
+        return totals;
     }
 }
