@@ -7,8 +7,12 @@ import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.DepthwiseConvolution2D;
+import org.deeplearning4j.nn.conf.layers.SeparableConvolution2D;
 import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
 import org.deeplearning4j.nn.params.DefaultParamInitializer;
+import org.deeplearning4j.nn.params.DepthwiseConvolutionParamInitializer;
+import org.deeplearning4j.nn.params.SeparableConvolutionParamInitializer;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -21,7 +25,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * {@code sigma = sqrt(var + eps)} from {@link BatchNormStatistics}.
  *
  * <p>Output channels are axis 0 of a DL4J convolution kernel {@code [out, in, kh, kw]} and axis 1
- * of a dense weight {@code [in, out]}. Arithmetic in float64; results in the weight's data type.
+ * of a dense weight {@code [in, out]}; a depthwise convolution's kernel is folded channels first
+ * ({@link DepthwiseWeightLayout}), a separable convolution's batch norm goes into its pointwise
+ * weights ({@link #foldDepthwise}). Arithmetic in float64; results in the weight's data type.
  */
 public final class BatchNormFolding {
 
@@ -65,17 +71,69 @@ public final class BatchNormFolding {
      * parameters of {@code previous} (a ConvolutionLayer or DenseLayer instance).
      */
     public static Folded fold(Layer previous, Layer bn) {
-        if (!(bn.conf().getLayer() instanceof BatchNormalization bnConf)) {
-            throw new IllegalArgumentException("BatchNormFolding: layer '" + bn.conf().getLayer().getLayerName()
-                    + "' is a " + bn.conf().getLayer().getClass().getSimpleName() + ", not a BatchNormalization");
-        }
         INDArray w = previous.getParam(DefaultParamInitializer.WEIGHT_KEY);
         if (w == null) {
             throw new IllegalArgumentException("BatchNormFolding: layer '" + previous.conf().getLayer().getLayerName()
                     + "' has no weight parameter 'W'; only Convolution2D and Dense layers can absorb a batch norm");
         }
         INDArray b = previous.getParam(DefaultParamInitializer.BIAS_KEY);   // null when hasBias(false)
-        int outAxis = w.rank() == 4 ? 0 : 1;
+        return fold(w, b, w.rank() == 4 ? 0 : 1, bn);
+    }
+
+    /**
+     * The rule for a batch norm after a depthwise or separable convolution (MobileNet's pattern),
+     * which {@link QuantizedModel#wrap} folds once with the batch norm's frozen statistics (no
+     * QAT-time folding): the producer is a stock {@code DepthwiseConvolution2D} or
+     * {@code SeparableConvolution2D} (not a subclass) with identity activation, the batch norm
+     * directly follows it, and no input preprocessor sits between them.
+     */
+    public static boolean foldsIntoDepthwise(org.deeplearning4j.nn.conf.layers.Layer producer,
+                                             org.deeplearning4j.nn.conf.layers.Layer next, InputPreProcessor between) {
+        boolean linear = (producer.getClass() == DepthwiseConvolution2D.class || producer.getClass() == SeparableConvolution2D.class)
+                && ((BaseLayer) producer).getActivationFn() instanceof ActivationIdentity;
+        return linear && next instanceof BatchNormalization && between == null;
+    }
+
+    /**
+     * The parameter of a depthwise or separable convolution that a following batch norm folds into:
+     * the depthwise {@code W} of a {@code DepthwiseConvolution2D} (each output channel is one
+     * filter), the pointwise {@code pW} of a {@code SeparableConvolution2D} (its output channels).
+     */
+    public static String foldedWeightKey(org.deeplearning4j.nn.conf.layers.Layer conv) {
+        return switch (DepthwiseWeightLayout.of(conv)) {
+            case DEPTHWISE -> DepthwiseConvolutionParamInitializer.WEIGHT_KEY;
+            case SEPARABLE -> SeparableConvolutionParamInitializer.POINT_WISE_WEIGHT_KEY;
+        };
+    }
+
+    /**
+     * Folds the batch norm layer {@code bn} into a depthwise or separable convolution layer
+     * instance {@code conv}, per output channel: a depthwise convolution's {@code W} (output channel
+     * {@code o = c mult + m}, {@link DepthwiseWeightLayout}), a separable convolution's pointwise
+     * {@code pW}; the bias {@code b} (zero when the layer has none) in both cases.
+     *
+     * @return the weight in the layer's own layout ({@code W} {@code [kH, kW, nIn, mult]} or {@code pW}
+     *         {@code [nOut, nIn mult, 1, 1]}, the parameter {@link #foldedWeightKey} names) and the bias {@code [1, out]}
+     */
+    public static Folded foldDepthwise(Layer conv, Layer bn) {
+        org.deeplearning4j.nn.conf.layers.Layer c = conv.conf().getLayer();
+        INDArray b = conv.paramTable().get(DepthwiseConvolutionParamInitializer.BIAS_KEY);   // null when hasBias(false)
+        return switch (DepthwiseWeightLayout.of(c)) {
+            case DEPTHWISE -> {
+                INDArray w = conv.getParam(DepthwiseConvolutionParamInitializer.WEIGHT_KEY);
+                Folded f = fold(DepthwiseWeightLayout.DEPTHWISE.toChannelsFirst(w), b, 0, bn);
+                yield new Folded(DepthwiseWeightLayout.DEPTHWISE.fromChannelsFirst(f.weight(), w.shape()), f.bias());
+            }
+            case SEPARABLE -> fold(conv.getParam(SeparableConvolutionParamInitializer.POINT_WISE_WEIGHT_KEY), b, 0, bn);
+        };
+    }
+
+    /** Reads gamma, beta (or their locked values), running mean and sigma of {@code bn}, and folds them into {@code w}, {@code b}. */
+    private static Folded fold(INDArray w, INDArray b, int outAxis, Layer bn) {
+        if (!(bn.conf().getLayer() instanceof BatchNormalization bnConf)) {
+            throw new IllegalArgumentException("BatchNormFolding: layer '" + bn.conf().getLayer().getLayerName()
+                    + "' is a " + bn.conf().getLayer().getClass().getSimpleName() + ", not a BatchNormalization");
+        }
         INDArray sigma = BatchNormStatistics.sigma(bn, DataType.DOUBLE);   // float64 throughout, as the rest of the fold
         INDArray gamma = bnConf.isLockGammaBeta()
                 ? Nd4j.valueArrayOf(sigma.shape(), bnConf.getGamma(), DataType.DOUBLE)

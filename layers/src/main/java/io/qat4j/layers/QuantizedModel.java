@@ -18,9 +18,11 @@ import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.DepthwiseConvolution2D;
 import org.deeplearning4j.nn.conf.layers.DropoutLayer;
 import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.SeparableConvolution2D;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -32,10 +34,14 @@ import org.deeplearning4j.nn.params.DefaultParamInitializer;
 import io.qat4j.layers.conf.QuantizedConvBatchNormLayer;
 import io.qat4j.layers.conf.QuantizedConvolutionLayer;
 import io.qat4j.layers.conf.QuantizedDenseLayer;
+import io.qat4j.layers.conf.QuantizedDepthwiseConvolutionLayer;
+import io.qat4j.layers.conf.QuantizedSeparableConvolutionLayer;
 import io.qat4j.layers.conf.QuantizedLayerConf;
 import io.qat4j.layers.conf.QuantizedOutputLayer;
 import io.qat4j.layers.impl.InputQuantization;
 import io.qat4j.layers.impl.QuantizedConvBatchNormImpl;
+import io.qat4j.layers.impl.QuantizedDepthwiseConvolutionImpl;
+import io.qat4j.layers.impl.QuantizedSeparableConvolutionImpl;
 import io.qat4j.layers.impl.WeightQuantization;
 import io.qat4j.layers.params.QuantizedConvBatchNormParamInitializer;
 
@@ -43,9 +49,12 @@ import io.qat4j.layers.params.QuantizedConvBatchNormParamInitializer;
  * Turns a trained float DL4J network into its QAT version, and switches quantization and observers
  * on and off afterwards.
  *
- * <p>{@link #wrap} replaces every {@code ConvolutionLayer}, {@code DenseLayer} and
- * {@code OutputLayer} by its quantized twin with the plan's settings (a convolution followed by a
- * batch norm by one {@link QuantizedConvBatchNormLayer}), copies all parameters (the
+ * <p>{@link #wrap} replaces every {@code ConvolutionLayer}, {@code DepthwiseConvolution2D},
+ * {@code SeparableConvolution2D}, {@code DenseLayer} and {@code OutputLayer} (exact classes) by its
+ * quantized twin with the plan's settings (a convolution followed by a batch norm by one
+ * {@link QuantizedConvBatchNormLayer}; a batch norm after a depthwise or separable convolution is
+ * folded once into that convolution's weights and bias with its frozen statistics,
+ * {@link BatchNormFolding#foldDepthwise}), copies all parameters (the
  * network computes the same function when quantization is disabled), initializes weight
  * steps from the copied weights and input quantizers from the plan's calibrated ranges. Layers
  * without weights (pooling, activation, dropout) pass quantized values through. Every other layer
@@ -86,6 +95,14 @@ public final class QuantizedModel {
         for (int i = 0; i < n; i++) {
             NeuralNetConfiguration nnc = conf.getConf(i);
             String name = name(nnc.getLayer(), i);
+            if (i + 1 < n && foldsOffline(nnc.getLayer(), conf.getConf(i + 1).getLayer(), conf.getInputPreProcess(i + 1), name, plan)) {
+                String bnName = name(conf.getConf(i + 1).getLayer(), i + 1);
+                nnc.setLayer(replaceFolding(nnc.getLayer(), name, plan, quantized, kept));
+                conf.getConf(i + 1).setLayer(BatchNormFolding.placeholder(bnName));
+                folded.put(bnName, name);
+                i++;
+                continue;
+            }
             if (i + 1 < n && foldable(nnc.getLayer(), conf.getConf(i + 1).getLayer(), conf.getInputPreProcess(i + 1), name, plan)) {
                 String bnName = name(conf.getConf(i + 1).getLayer(), i + 1);
                 nnc.setLayer(fuse(nnc.getLayer(), conf.getConf(i + 1).getLayer(), name, plan));
@@ -104,6 +121,9 @@ public final class QuantizedModel {
                 copyFused(net.getLayer(i), net.getLayer(i + 1), q.getLayer(i));
             } else if (!folded.containsKey(name(conf.getConf(i).getLayer(), i))) {
                 copyParams(net.getLayer(i), q.getLayer(i));
+                if (folded.containsValue(name(conf.getConf(i).getLayer(), i))) {
+                    copyFoldedOffline(net.getLayer(i), net.getLayer(i + 1), q.getLayer(i));
+                }
             }
             initQuantizers(q.getLayer(i), name(conf.getConf(i).getLayer(), i), plan);
         }
@@ -128,6 +148,37 @@ public final class QuantizedModel {
                 plan.settingsFor(name));
         f.setLayerName(name);
         return f;
+    }
+
+    /**
+     * {@link BatchNormFolding#foldsIntoDepthwise}, neither layer kept in float by the plan: the batch
+     * norm is folded once into the depthwise/separable convolution's weights and bias (frozen
+     * statistics), not trained as a fused layer.
+     */
+    private static boolean foldsOffline(org.deeplearning4j.nn.conf.layers.Layer layer, org.deeplearning4j.nn.conf.layers.Layer next,
+                                        InputPreProcessor between, String name, QuantizationPlan plan) {
+        return BatchNormFolding.foldsIntoDepthwise(layer, next, between) && !plan.keepsFloat(name) && !plan.keepsFloat(next.getLayerName());
+    }
+
+    /** {@link #replace} for a depthwise/separable convolution that absorbs a batch norm: its twin gets a bias. */
+    private static org.deeplearning4j.nn.conf.layers.Layer replaceFolding(org.deeplearning4j.nn.conf.layers.Layer conv, String name,
+                                                                          QuantizationPlan plan, List<String> quantized,
+                                                                          Map<String, String> kept) {
+        org.deeplearning4j.nn.conf.layers.Layer r = replace(conv, name, plan, quantized, kept);
+        if (r == conv) {
+            r = conv.clone();   // kept in float (reason reported): still the layer that holds the folded batch norm
+        }
+        ((ConvolutionLayer) r).setHasBias(true);
+        return r;
+    }
+
+    /** The float convolution's parameters with the batch norm after it folded into its weights and bias (frozen statistics). */
+    private static void copyFoldedOffline(Layer conv, Layer bn, Layer target) {
+        BatchNormFolding.Folded f = BatchNormFolding.foldDepthwise(conv, bn);
+        String key = BatchNormFolding.foldedWeightKey(conv.conf().getLayer());
+        target.setParam(key, f.weight().reshape(target.getParam(key).shape()).castTo(target.getParam(key).dataType()));
+        INDArray b = target.getParam(ConvolutionParamInitializer.BIAS_KEY);
+        target.setParam(ConvolutionParamInitializer.BIAS_KEY, f.bias().reshape(b.shape()).castTo(b.dataType()));
     }
 
     /** W from the convolution; gamma, beta, running mean (minus the convolution's bias) and variance from the batch norm. */
@@ -165,6 +216,22 @@ public final class QuantizedModel {
                 fusedConvToBn.put(e.getValue().get(0), e.getKey());
             }
         }
+        Map<String, String> offlineConvToBn = new LinkedHashMap<>();
+        for (Map.Entry<String, List<String>> e : conf.getVertexInputs().entrySet()) {
+            if (conf.getVertices().get(e.getKey()) instanceof LayerVertex bnVertex && e.getValue().size() == 1
+                    && conf.getVertices().get(e.getValue().get(0)) instanceof LayerVertex convVertex
+                    && consumers(conf, e.getValue().get(0)) == 1
+                    && foldsOffline(convVertex.getLayerConf().getLayer(), bnVertex.getLayerConf().getLayer(), bnVertex.getPreProcessor(),
+                    e.getValue().get(0), plan)) {
+                offlineConvToBn.put(e.getValue().get(0), e.getKey());
+            }
+        }
+        for (Map.Entry<String, String> e : offlineConvToBn.entrySet()) {
+            NeuralNetConfiguration convConf = ((LayerVertex) conf.getVertices().get(e.getKey())).getLayerConf();
+            convConf.setLayer(replaceFolding(convConf.getLayer(), e.getKey(), plan, quantized, kept));
+            ((LayerVertex) conf.getVertices().get(e.getValue())).getLayerConf().setLayer(BatchNormFolding.placeholder(e.getValue()));
+            folded.put(e.getValue(), e.getKey());
+        }
         for (Map.Entry<String, String> e : fusedConvToBn.entrySet()) {
             NeuralNetConfiguration convConf = ((LayerVertex) conf.getVertices().get(e.getKey())).getLayerConf();
             NeuralNetConfiguration bnConf = ((LayerVertex) conf.getVertices().get(e.getValue())).getLayerConf();
@@ -174,7 +241,8 @@ public final class QuantizedModel {
             folded.put(e.getValue(), e.getKey());
         }
         for (Map.Entry<String, GraphVertex> e : conf.getVertices().entrySet()) {
-            if (e.getValue() instanceof LayerVertex lv && !fusedConvToBn.containsKey(e.getKey()) && !folded.containsKey(e.getKey())) {
+            if (e.getValue() instanceof LayerVertex lv && !fusedConvToBn.containsKey(e.getKey()) && !folded.containsKey(e.getKey())
+                    && !offlineConvToBn.containsKey(e.getKey())) {
                 NeuralNetConfiguration nnc = lv.getLayerConf();
                 nnc.setLayer(replace(nnc.getLayer(), e.getKey(), plan, quantized, kept));
             }
@@ -187,6 +255,9 @@ public final class QuantizedModel {
                 copyFused(layer, graph.getLayer(fusedConvToBn.get(name)), q.getLayer(name));
             } else if (!folded.containsKey(name)) {
                 copyParams(layer, q.getLayer(name));
+                if (offlineConvToBn.containsKey(name)) {
+                    copyFoldedOffline(layer, graph.getLayer(offlineConvToBn.get(name)), q.getLayer(name));
+                }
             }
             initQuantizers(q.getLayer(name), name, plan);
         }
@@ -215,7 +286,8 @@ public final class QuantizedModel {
             return layer;
         }
         boolean weighted = layer.getClass() == ConvolutionLayer.class || layer.getClass() == DenseLayer.class
-                || layer.getClass() == OutputLayer.class;
+                || layer.getClass() == OutputLayer.class || layer.getClass() == DepthwiseConvolution2D.class
+                || layer.getClass() == SeparableConvolution2D.class;
         if (weighted && plan.keepsFloat(name)) {
             kept.put(name, "kept in float by the plan");
             return layer;
@@ -233,6 +305,14 @@ public final class QuantizedModel {
                 quantized.add(name);
                 return QuantizedOutputLayer.of((OutputLayer) layer, plan.settingsFor(name));
             }
+            if (layer.getClass() == DepthwiseConvolution2D.class) {
+                quantized.add(name);
+                return QuantizedDepthwiseConvolutionLayer.of((DepthwiseConvolution2D) layer, plan.settingsFor(name));
+            }
+            if (layer.getClass() == SeparableConvolution2D.class) {
+                quantized.add(name);
+                return QuantizedSeparableConvolutionLayer.of((SeparableConvolution2D) layer, plan.settingsFor(name));
+            }
         } catch (IllegalArgumentException e) {
             quantized.remove(name);
             kept.put(name, e.getMessage());
@@ -243,8 +323,8 @@ public final class QuantizedModel {
             return layer;   // no weights: quantized values pass through
         }
         if (layer instanceof BatchNormalization) {
-            kept.put(name, "BatchNormalization stays in float: only a batch norm directly after a plain convolution with identity "
-                    + "activation is folded for QAT; fold others offline first (io.qat4j.layers.BatchNormFolding)");
+            kept.put(name, "BatchNormalization stays in float: only a batch norm directly after a plain, depthwise or separable "
+                    + "convolution with identity activation is folded for QAT; fold others offline first (io.qat4j.layers.BatchNormFolding)");
             return layer;
         }
         kept.put(name, layer.getClass().getSimpleName() + " has no quantized implementation");
@@ -263,7 +343,19 @@ public final class QuantizedModel {
         }
         QuantSettings s = q.getQuant();
         INDArray w = layer instanceof QuantizedConvBatchNormImpl fused ? fused.foldedWeights() : layer.paramTable().get(DefaultParamInitializer.WEIGHT_KEY);
-        if (w != null) {
+        if (layer instanceof QuantizedDepthwiseConvolutionImpl dw) {
+            dw.initializeWeightQuantizers();   // channels-first weights: not W's own axis 0
+        } else if (layer instanceof QuantizedSeparableConvolutionImpl sep) {
+            sep.initializeWeightQuantizers();
+            if (plan.weightScales(name) != null) {
+                throw new IllegalArgumentException("layer '" + name + "': the plan gives weight scales for a separable convolution, which has "
+                        + "two weight tensors (depthwise and pointwise); leave them out so that its LSQ steps start from the weights");
+            }
+            QuantizationPlan.Range mid = plan.inputRange(QuantizedSeparableConvolutionLayer.midQuantizerName(name));
+            if (mid != null) {
+                sep.setMidRange(mid.min(), mid.max());
+            }
+        } else if (w != null) {
             WeightQuantization.initialize(s, w, w.rank() == 4 ? 0 : 1, layer.paramTable());
         }
         double[] scales = plan.weightScales(name);

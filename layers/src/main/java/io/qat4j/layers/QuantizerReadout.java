@@ -4,14 +4,19 @@ import java.util.Map;
 
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.params.DefaultParamInitializer;
+import org.deeplearning4j.nn.params.DepthwiseConvolutionParamInitializer;
+import org.deeplearning4j.nn.params.SeparableConvolutionParamInitializer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
+import io.qat4j.layers.conf.QuantizedDepthwiseConvolutionLayer;
 import io.qat4j.layers.conf.QuantizedLayerConf;
+import io.qat4j.layers.conf.QuantizedSeparableConvolutionLayer;
 import io.qat4j.layers.impl.BiasQuantization;
 import io.qat4j.layers.impl.InputQuantization;
 import io.qat4j.layers.impl.QuantizedConvBatchNormImpl;
 import io.qat4j.layers.impl.WeightQuantization;
+import io.qat4j.layers.params.QuantizedSeparableConvolutionParamInitializer;
 import io.qat4j.layers.params.QuantizerParams;
 import io.qat4j.ste.BinaryQuantizer;
 import io.qat4j.ste.Granularity;
@@ -29,6 +34,13 @@ import io.qat4j.ste.UniformQuantizer;
  * quantizer's own code numbering (unsigned codes start at 0). Weights: integer codes and the scale
  * of each group. Weighted layers: the weights and bias the layer computes with (a fused conv+BN's
  * folded ones).
+ *
+ * <p>Depthwise and separable convolutions ({@link QuantizedDepthwiseConvolutionLayer},
+ * {@link QuantizedSeparableConvolutionLayer}) have their own read-outs, in the layouts the integer
+ * model uses: {@link #depthwiseWeightCodes} ({@code [nIn mult][kH][kW]}), {@link #pointwiseWeightCodes}
+ * ({@code [nOut][nIn mult]}), {@link #depthMultiplier}, {@link #midInputGrid}; {@link #bias} and
+ * {@link #inputGrid} serve them as any layer. {@link #weights} refuses them (their DL4J weight
+ * layouts are not channels-first).
  */
 public final class QuantizerReadout {
 
@@ -75,8 +87,10 @@ public final class QuantizerReadout {
      * @throws QuantizerCollapsedException if a learned step or alpha is NaN, infinite or {@code <= 0}
      */
     public static InputGrid inputGrid(Layer layer, String name) {
-        QuantSettings s = settings(layer);
-        Map<String, INDArray> p = layer.paramTable();
+        return inputGrid(settings(layer), layer.paramTable(), name);
+    }
+
+    private static InputGrid inputGrid(QuantSettings s, Map<String, INDArray> p, String name) {
         return switch (s.getInputMode()) {
             case FIXED -> {
                 QuantSpec spec = InputQuantization.spec(s);
@@ -101,11 +115,20 @@ public final class QuantizerReadout {
      * {@code w gamma / sigma} (frozen statistics), else its {@code W}.
      */
     public static INDArray weights(Layer layer) {
+        if (isDepthwise(layer)) {
+            throw new IllegalArgumentException("layer '" + layer.conf().getLayer().getLayerName() + "' is a "
+                    + layer.conf().getLayer().getClass().getSimpleName() + ": read its weights with QuantizerReadout.depthwiseWeights/"
+                    + "depthwiseWeightCodes (and pointwiseWeights/pointwiseWeightCodes for a separable convolution)");
+        }
         return layer instanceof QuantizedConvBatchNormImpl fused ? fused.foldedWeights()
                 : layer.getParam(DefaultParamInitializer.WEIGHT_KEY);
     }
 
-    /** The bias the layer computes with: a fused conv+BN's folded bias, else its {@code b}; null without one. */
+    /**
+     * The bias the layer computes with: a fused conv+BN's folded bias, else its {@code b} (a
+     * depthwise convolution's {@code [nIn mult]}, a separable convolution's {@code [nOut]}, added after
+     * the pointwise part); null without one.
+     */
     public static INDArray bias(Layer layer) {
         return layer instanceof QuantizedConvBatchNormImpl fused ? fused.foldedBias()
                 : layer.paramTable().get(DefaultParamInitializer.BIAS_KEY);
@@ -120,13 +143,17 @@ public final class QuantizerReadout {
      * @throws IllegalArgumentException for weight modes NONE and LSQ+ (no integer codes)
      */
     public static WeightCodes weightCodes(Layer layer, INDArray w, int outAxis, String name) {
-        QuantSettings s = settings(layer);
+        return weightCodes(settings(layer), layer.paramTable(), w, outAxis, name);
+    }
+
+    /** {@link #weightCodes(Layer, INDArray, int, String)} with the weight quantizer's parameters under the standard keys. */
+    private static WeightCodes weightCodes(QuantSettings s, Map<String, INDArray> params, INDArray w, int outAxis, String name) {
         Granularity g = s.isWeightPerChannel() ? Granularity.PER_CHANNEL : Granularity.PER_TENSOR;
         return switch (s.getWeightMode()) {
             case FIXED, LSQ -> {
                 QuantSpec spec = WeightQuantization.spec(s, outAxis);
                 double[] scales = s.getWeightMode() == WeightQuantMode.FIXED ? WeightQuantization.fixedQParams(s, w, outAxis).scales()
-                        : WeightQuantization.steps(s, w, outAxis, layer.paramTable(), name, false);
+                        : WeightQuantization.steps(s, w, outAxis, params, name, false);
                 yield new WeightCodes(new UniformQuantizer(spec).quantize(w, new QParams(scales, new int[scales.length])), scales,
                         s.getWeightBits());
             }
@@ -141,6 +168,102 @@ public final class QuantizerReadout {
             case NONE, LSQ_PLUS -> throw new IllegalArgumentException("layer " + name + ": weight mode " + s.getWeightMode()
                     + " has no integer weight codes");
         };
+    }
+
+    private static boolean isDepthwise(Layer layer) {
+        org.deeplearning4j.nn.conf.layers.Layer c = layer.conf().getLayer();
+        return c instanceof QuantizedDepthwiseConvolutionLayer || c instanceof QuantizedSeparableConvolutionLayer;
+    }
+
+    private static DepthwiseWeightLayout depthwiseLayout(Layer layer, String name) {
+        org.deeplearning4j.nn.conf.layers.Layer c = layer.conf().getLayer();
+        if (!isDepthwise(layer)) {
+            throw new IllegalArgumentException("layer " + name + " is a " + c.getClass().getSimpleName()
+                    + ", not a QuantizedDepthwiseConvolutionLayer or QuantizedSeparableConvolutionLayer");
+        }
+        return DepthwiseWeightLayout.of(c);
+    }
+
+    private static QuantizedSeparableConvolutionLayer separable(Layer layer, String name) {
+        if (!(layer.conf().getLayer() instanceof QuantizedSeparableConvolutionLayer sep)) {
+            throw new IllegalArgumentException("layer " + name + " is a " + layer.conf().getLayer().getClass().getSimpleName()
+                    + ", not a QuantizedSeparableConvolutionLayer");
+        }
+        return sep;
+    }
+
+    /** The depth multiplier {@code mult} of a quantized depthwise or separable convolution (output channels {@code nIn mult}). */
+    public static int depthMultiplier(Layer layer, String name) {
+        return switch (depthwiseLayout(layer, name)) {
+            case DEPTHWISE -> ((QuantizedDepthwiseConvolutionLayer) layer.conf().getLayer()).getDepthMultiplier();
+            case SEPARABLE -> ((QuantizedSeparableConvolutionLayer) layer.conf().getLayer()).getDepthMultiplier();
+        };
+    }
+
+    /**
+     * The float depthwise weights of a quantized depthwise or separable convolution, channels first:
+     * a new array {@code [nIn mult, kH, kW]} in the layer's data type, row {@code o = c mult + m} the
+     * filter that input channel {@code c} convolves with for output channel {@code o}
+     * ({@link DepthwiseWeightLayout}).
+     */
+    public static INDArray depthwiseWeights(Layer layer, String name) {
+        return depthwiseLayout(layer, name).toChannelsFirst(layer.getParam(DepthwiseConvolutionParamInitializer.WEIGHT_KEY));
+    }
+
+    /**
+     * Integer codes of a quantized depthwise or separable convolution's depthwise weights under its
+     * weight quantizer (zero point 0, symmetric narrow range for FIXED/LSQ).
+     *
+     * @return codes {@code [nIn mult, kH, kW]} (row {@code o = c mult + m}, as {@link #depthwiseWeights}), in the
+     *         weights' data type holding integers; scales: one per output channel {@code o} (per-channel settings)
+     *         or a single one (per tensor); bits as in {@link WeightCodes}
+     * @throws IllegalArgumentException for another layer type, or weight modes NONE and LSQ+
+     */
+    public static WeightCodes depthwiseWeightCodes(Layer layer, String name) {
+        return weightCodes(settings(layer), layer.paramTable(), depthwiseWeights(layer, name), 0, name);
+    }
+
+    /**
+     * The float pointwise weights of a quantized separable convolution: a new array {@code [nOut, nIn mult]}
+     * (DL4J's {@code pW} {@code [nOut, nIn mult, 1, 1]} without its 1x1 kernel axes).
+     */
+    public static INDArray pointwiseWeights(Layer layer, String name) {
+        QuantizedSeparableConvolutionLayer c = separable(layer, name);
+        return layer.getParam(SeparableConvolutionParamInitializer.POINT_WISE_WEIGHT_KEY).dup('c')
+                .reshape('c', c.getNOut(), c.getNIn() * c.getDepthMultiplier());
+    }
+
+    /**
+     * Integer codes of a quantized separable convolution's pointwise weights under its pointwise
+     * weight quantizer (parameters {@code pWs}/{@code pWo}).
+     *
+     * @return codes {@code [nOut, nIn mult]}; scales one per output channel (per-channel settings) or a single one
+     * @throws IllegalArgumentException for another layer type, or weight modes NONE and LSQ+
+     */
+    public static WeightCodes pointwiseWeightCodes(Layer layer, String name) {
+        separable(layer, name);
+        return weightCodes(settings(layer), QuantizerParams.unprefixed(layer.paramTable(), QuantizerParams.POINTWISE_PREFIX),
+                pointwiseWeights(layer, name), 0, name);
+    }
+
+    /** Whether a quantized separable convolution's mid quantizer has a range (as {@link #inputObserved}). */
+    public static boolean midInputObserved(Layer layer, String name) {
+        QuantSettings m = separable(layer, name).midQuantizerSettings();
+        return !QuantizerParams.countsInputs(m.getInputMode())
+                || layer.paramTable().get(QuantizedSeparableConvolutionParamInitializer.MID_INPUT_COUNT_KEY).getDouble(0) != 0;
+    }
+
+    /**
+     * The integer grid of a quantized separable convolution's mid quantizer, the int8 tensor between
+     * its depthwise and pointwise nodes (as {@link #inputGrid}; its signedness is its own).
+     *
+     * @throws IllegalArgumentException for another layer type, or input modes LSQ+ and NONE
+     * @throws QuantizerCollapsedException if a learned step or alpha is NaN, infinite or {@code <= 0}
+     */
+    public static InputGrid midInputGrid(Layer layer, String name) {
+        return inputGrid(separable(layer, name).midQuantizerSettings(),
+                QuantizerParams.unprefixed(layer.paramTable(), QuantizerParams.MID_PREFIX),
+                QuantizedSeparableConvolutionLayer.midQuantizerName(name));
     }
 
     /**

@@ -8,6 +8,8 @@ import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.DepthwiseConvolution2D;
+import org.deeplearning4j.nn.conf.layers.SeparableConvolution2D;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -19,6 +21,8 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 import io.qat4j.layers.conf.QuantizedConvolutionLayer;
 import io.qat4j.layers.conf.QuantizedDenseLayer;
+import io.qat4j.layers.conf.QuantizedDepthwiseConvolutionLayer;
+import io.qat4j.layers.conf.QuantizedSeparableConvolutionLayer;
 import io.qat4j.layers.conf.QuantizedOutputLayer;
 
 /** Small test networks built twice: stock DL4J layers, or the same layers quantized. */
@@ -41,6 +45,12 @@ final class Nets {
         }
         if (base instanceof OutputLayer o) {
             return QuantizedOutputLayer.of(o, s);
+        }
+        if (base instanceof DepthwiseConvolution2D d) {
+            return QuantizedDepthwiseConvolutionLayer.of(d, s);
+        }
+        if (base instanceof SeparableConvolution2D sep) {
+            return QuantizedSeparableConvolutionLayer.of(sep, s);
         }
         if (base instanceof ConvolutionLayer c) {
             return QuantizedConvolutionLayer.of(c, s);

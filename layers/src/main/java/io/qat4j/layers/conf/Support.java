@@ -2,7 +2,11 @@ package io.qat4j.layers.conf;
 
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
 
-/** Checks for DL4J layer features the quantized layers do not implement (package-private). */
+/**
+ * Checks for DL4J layer features the quantized layers do not implement (package-private). Dropout
+ * is implemented: the quantized layers apply DL4J's {@code IDropout} to their input in training,
+ * before the input quantizer, and nothing at inference, as DL4J's own layers do.
+ */
 final class Support {
 
     private Support() {
@@ -10,10 +14,6 @@ final class Support {
 
     static void requireSupported(BaseLayer base, String name, boolean layerNorm) {
         String layer = name == null ? "(unnamed)" : name;
-        if (base.getIDropout() != null) {
-            throw new IllegalArgumentException("layer '" + layer + "': dropout on a quantized layer is not supported; "
-                    + "remove it or put a DropoutLayer before the layer");
-        }
         if (base.getWeightNoise() != null) {
             throw new IllegalArgumentException("layer '" + layer + "': weight noise (DropConnect etc.) on a quantized layer is not supported");
         }

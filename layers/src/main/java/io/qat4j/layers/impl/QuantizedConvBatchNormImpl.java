@@ -78,6 +78,7 @@ public class QuantizedConvBatchNormImpl extends QuantizedConvolutionImpl {
     public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(false);
         checkInput();
+        applyDropOutIfNecessary(training, workspaceMgr);   // dropout on the layer input, then its quantizer (DL4J's order)
         input = support.quantizeInput(settings(), input, training, paramTable(), QuantizedLayerSupport.name(this), workspaceMgr);
         INDArray x = input.castTo(dataType);
         INDArray gamma = getParam(QuantizedConvBatchNormParamInitializer.GAMMA_KEY).castTo(dataType);
@@ -188,7 +189,8 @@ public class QuantizedConvBatchNormImpl extends QuantizedConvolutionImpl {
         gradientViews.get(QuantizedConvBatchNormParamInitializer.MEAN_KEY).assign(0);
         gradientViews.get(QuantizedConvBatchNormParamInitializer.VAR_KEY).assign(0);
         clearForwardState();
-        return support.finishBackprop(settings(), paramTable(), gradientViews, null, 0, gradInput, workspaceMgr, false);
+        Pair<Gradient, INDArray> p = support.finishBackprop(settings(), paramTable(), gradientViews, null, 0, gradInput, workspaceMgr, false);
+        return new Pair<>(p.getFirst(), backpropDropOutIfPresent(p.getSecond()));
     }
 
     private void clearForwardState() {

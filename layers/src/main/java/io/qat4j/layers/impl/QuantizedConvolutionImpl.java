@@ -2,19 +2,15 @@ package io.qat4j.layers.impl;
 
 import java.util.Arrays;
 
-import org.deeplearning4j.nn.conf.CNN2DFormat;
-import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.params.ConvolutionParamInitializer;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
-import org.deeplearning4j.util.ConvolutionUtils;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.factory.Nd4j;
 
 import io.qat4j.layers.QuantSettings;
@@ -29,11 +25,6 @@ import io.qat4j.layers.conf.QuantizedConvolutionLayer;
 public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convolution.ConvolutionLayer {
 
     private static final long serialVersionUID = 1L;
-    /** libnd4j conv2d integer argument: weights laid out [oC, iC, kH, kW]. */
-    private static final int WEIGHTS_OIYX = 1;
-    /** libnd4j conv2d integer argument: NCHW data (0 means channels first). */
-    private static final int DATA_NCHW = 0;
-
     protected final transient QuantizedLayerSupport support = new QuantizedLayerSupport();
     private transient INDArray cachedPreOutput;
     private transient INDArray cachedForInput;
@@ -48,16 +39,6 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
 
     protected QuantSettings settings() {
         return qconf().getQuant();
-    }
-
-    protected int[] convArgs() {
-        QuantizedConvolutionLayer c = qconf();
-        int[] k = c.getKernelSize();
-        int[] s = c.getStride();
-        int[] p = c.getPadding();
-        int[] d = c.getDilation();
-        int same = c.getConvolutionMode() == ConvolutionMode.Same ? 1 : 0;
-        return new int[] {k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1], same, DATA_NCHW, WEIGHTS_OIYX};
     }
 
     protected void checkInput() {
@@ -80,6 +61,7 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
     private INDArray convolve(boolean training, LayerWorkspaceMgr workspaceMgr, ArrayType type) {
         assertInputSet(false);
         checkInput();
+        applyDropOutIfNecessary(training, workspaceMgr);   // DL4J's order: dropout on the layer input, then (here) its quantizer
         input = support.quantizeInput(settings(), input, training, paramTable(), QuantizedLayerSupport.name(this), workspaceMgr);
         INDArray x = input.castTo(dataType);
         INDArray w = support.quantizeWeights(settings(), getParam(ConvolutionParamInitializer.WEIGHT_KEY), 0, paramTable(), training, input, QuantizedLayerSupport.name(this));
@@ -90,53 +72,14 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
 
     /** Native conv2d of {@code x} with weights {@code w} ({@code [out, in, kh, kw]}) and optional bias, into the given workspace type. */
     protected INDArray conv2d(INDArray x, INDArray w, INDArray b, LayerWorkspaceMgr workspaceMgr, ArrayType type) {
-        QuantizedConvolutionLayer c = qconf();
-        int[] outHW = ConvolutionUtils.getOutputSize(x, c.getKernelSize(), c.getStride(), c.getPadding(), c.getConvolutionMode(),
-                c.getDilation(), CNN2DFormat.NCHW);
-        INDArray out = workspaceMgr.createUninitialized(type, dataType, new long[] {x.size(0), c.getNOut(), outHW[0], outHW[1]}, 'c');
-        DynamicCustomOp.DynamicCustomOpsBuilder op = DynamicCustomOp.builder("conv2d").addIntegerArguments(convArgs()).addOutputs(out);
-        op = b == null ? op.addInputs(x, w) : op.addInputs(x, w, b);
-        exec(op.build());
-        return out;
+        return NativeConvolution.conv2d(NativeConvolution.Geometry.of(qconf()), x, w, b, dataType, workspaceMgr, type);
     }
 
     /**
      * Native conv2d_bp: writes dL/dx into {@code gradInput} and returns {dL/dw, dL/db or null} (new arrays).
      */
     protected INDArray[] conv2dBackprop(INDArray x, INDArray w, INDArray b, INDArray delta, INDArray gradInput) {
-        INDArray gW = Nd4j.create(dataType, w.shape());
-        DynamicCustomOp.DynamicCustomOpsBuilder op = DynamicCustomOp.builder("conv2d_bp").addIntegerArguments(convArgs());
-        if (b == null) {
-            op.addInputs(x, w, delta).addOutputs(gradInput, gW);
-            exec(op.build());
-            return new INDArray[] {gW, null};
-        }
-        INDArray gB = Nd4j.create(dataType, b.length());
-        op.addInputs(x, w, b, delta).addOutputs(gradInput, gW, gB);
-        exec(op.build());
-        return new INDArray[] {gW, gB};
-    }
-
-    /**
-     * Runs a conv op. libnd4j 1.0.0-M2.1's oneDNN helper rejects dilated convolutions ("could not
-     * create a descriptor for a dilated convolution"), so dilated ones run with platform helpers
-     * switched off (libnd4j's own kernel). The switch is process-wide while the op runs.
-     */
-    protected void exec(DynamicCustomOp op) {
-        int[] d = qconf().getDilation();
-        if (d[0] == 1 && d[1] == 1) {
-            Nd4j.exec(op);
-            return;
-        }
-        synchronized (QuantizedConvolutionImpl.class) {
-            boolean helpers = Nd4j.getEnvironment().helpersAllowed();
-            Nd4j.getEnvironment().allowHelpers(false);
-            try {
-                Nd4j.exec(op);
-            } finally {
-                Nd4j.getEnvironment().allowHelpers(helpers);
-            }
-        }
+        return NativeConvolution.conv2dBackprop(NativeConvolution.Geometry.of(qconf()), x, w, b, delta, gradInput);
     }
 
     @Override
@@ -179,8 +122,9 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
         if (b != null) {
             gradientViews.get(ConvolutionParamInitializer.BIAS_KEY).assign(g[1].reshape(gradientViews.get(ConvolutionParamInitializer.BIAS_KEY).shape()));
         }
-        return support.finishBackprop(settings(), paramTable(), gradientViews, ConvolutionParamInitializer.WEIGHT_KEY, 0, gradInput,
-                workspaceMgr);
+        Pair<Gradient, INDArray> p = support.finishBackprop(settings(), paramTable(), gradientViews, ConvolutionParamInitializer.WEIGHT_KEY,
+                0, gradInput, workspaceMgr);
+        return new Pair<>(p.getFirst(), backpropDropOutIfPresent(p.getSecond()));
     }
 
     @Override

@@ -140,10 +140,22 @@ final class QuantizedLayerSupport {
                                                                         Map<String, INDArray> gradViews, String weightKey, int outAxis,
                                                                         INDArray epsilon, LayerWorkspaceMgr workspaceMgr,
                                                                         boolean zeroQuantizerGradients) {
+        return finishBackprop(s, params, gradViews, weightKey, outAxis, epsilon, workspaceMgr, zeroQuantizerGradients
+                ? java.util.Set.of() : java.util.Set.of(QuantizerParams.WEIGHT_STEP_KEY, QuantizerParams.WEIGHT_OFFSET_KEY));
+    }
+
+    /**
+     * As above; the gradients of the quantizer parameters in {@code written} were already written by
+     * the caller and are kept, every other quantizer gradient is zeroed before the weight and input
+     * quantizers' backward passes write theirs.
+     */
+    org.nd4j.common.primitives.Pair<Gradient, INDArray> finishBackprop(QuantSettings s, Map<String, INDArray> params,
+                                                                        Map<String, INDArray> gradViews, String weightKey, int outAxis,
+                                                                        INDArray epsilon, LayerWorkspaceMgr workspaceMgr,
+                                                                        java.util.Set<String> written) {
         INDArray eps = epsilon;
         for (String key : gradViews.keySet()) {
-            boolean weightQuantizer = QuantizerParams.WEIGHT_STEP_KEY.equals(key) || QuantizerParams.WEIGHT_OFFSET_KEY.equals(key);
-            if (QuantizerParams.isQuantizerParam(key) && (zeroQuantizerGradients || !weightQuantizer)) {
+            if (QuantizerParams.isQuantizerParam(key) && !written.contains(key)) {
                 gradViews.get(key).assign(0);
             }
         }

@@ -34,6 +34,9 @@ public class QuantizedOutputImpl extends org.deeplearning4j.nn.layers.OutputLaye
     @Override
     protected Pair<INDArray, INDArray> preOutputWithPreNorm(boolean training, boolean forBackprop, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(forBackprop);
+        // DL4J's dropout on the layer input comes before its quantizer (super's call is then a no-op); on the way back
+        // super applies the dropout mask and finishBackprop the quantizer's STE mask: both elementwise, so the order is free
+        applyDropOutIfNecessary(training, workspaceMgr);
         input = support.quantizeInput(settings(), input, training, paramTable(), QuantizedLayerSupport.name(this), workspaceMgr);
         return super.preOutputWithPreNorm(training, forBackprop, workspaceMgr);
     }
