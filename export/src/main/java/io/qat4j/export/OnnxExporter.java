@@ -33,7 +33,9 @@ import org.deeplearning4j.nn.params.DefaultParamInitializer;
 
 import io.qat4j.layers.BatchNormStatistics;
 import io.qat4j.runtime.AtomicFiles;
+import io.qat4j.runtime.FixedPoint;
 import io.qat4j.runtime.Int8Graph;
+import io.qat4j.runtime.TableFunction;
 import onnx.Onnx;
 
 /**
@@ -43,9 +45,14 @@ import onnx.Onnx;
  * {@link Int8Graph} is the output of a {@code QuantizeLinear} (its scale and zero point); Conv/Gemm
  * read {@code DequantizeLinear} of it, of their int8 weights (per-channel scales on axis 0, zero
  * point 0) and of their int32 bias (scale {@code s_x s_w[c]}); a fused ReLU/ReLU6 clamp becomes
- * Relu/Clip before the next QuantizeLinear; max pooling and flattening run on the int8 tensor;
- * average pooling, Add and Requantize run on dequantized values. The graph output is the
- * dequantized logits. What differs from the qat4j runtime: ONNX rounds half to even with a float32
+ * Relu/Clip before the next QuantizeLinear; max pooling, flattening, zero padding ({@code Pad} with
+ * the zero point), cropping ({@code Slice}) and nearest upsampling ({@code Resize}, asymmetric
+ * coordinates, floor) run on the int8 tensor; average pooling ({@code AveragePool}, or
+ * {@code GlobalAveragePool} over the whole map), Add, Requantize, Concat (axis 1), LeakyRelu and
+ * lookup tables (the table's named float function: Sigmoid, Tanh, Elu, HardSigmoid, x Sigmoid(x),
+ * Softplus, Softsign, Clip) run on dequantized values; a depthwise convolution is a {@code Conv} with
+ * {@code group} = its input channels. The graph output is the dequantized logits, or, for a
+ * {@code DenseLogits} last layer, its float {@code Gemm} output itself. What differs from the qat4j runtime: ONNX rounds half to even with a float32
  * {@code x/scale} where the runtime applies a Q31 multiplier and rounds ties up, and ONNX Runtime
  * averages in float; results agree except near ties (measured in the tests).
  *
@@ -130,14 +137,130 @@ public final class OnnxExporter {
                     String y = b.dq(q.input(), g.tensors().get(q.input()), quantized, dequantized);
                     yield b.quantize(b.clamp(y, name, out, q.activationMin(), q.activationMax()), out, "t" + q.output());
                 }
+                case AVG_POOL_REQUANT -> {
+                    Int8Graph.AvgPoolRequant p = (Int8Graph.AvgPoolRequant) node;
+                    Int8Graph.Tensor x = g.tensors().get(p.input());
+                    Int8Graph.Window win = p.window();
+                    String dqx = b.dq(p.input(), x, quantized, dequantized);
+                    boolean global = win.kernelH() == x.dims()[1] && win.kernelW() == x.dims()[2] && win.padTop() == 0 && win.padLeft() == 0
+                            && win.padBottom() == 0 && win.padRight() == 0;
+                    String y = global ? b.node("GlobalAveragePool", name, new String[] {dqx}, attrs())
+                            : b.node("AveragePool", name, new String[] {dqx}, windowAttrs(win, intAttr("count_include_pad",
+                            p.countIncludePad() ? 1 : 0)));
+                    yield b.quantize(b.clamp(y, name, out, p.requant().activationMin(), p.requant().activationMax()), out, "t" + p.output());
+                }
+                case DEPTHWISE_CONV2D -> {
+                    Int8Graph.DepthwiseConv2D c = (Int8Graph.DepthwiseConv2D) node;
+                    Int8Graph.Window win = c.window();
+                    Int8Graph.Tensor x = g.tensors().get(c.input());
+                    double[] ws = weightScales(r, i, c.outChannels(), name);
+                    String w = b.dequantizedWeights(name, c.weights(), new long[] {c.outChannels(), 1, win.kernelH(), win.kernelW()}, ws);
+                    String bias = b.dequantizedBias(name, c.bias(), x.scale(), ws);
+                    String y = b.node("Conv", name, new String[] {b.dq(c.input(), x, quantized, dequantized), w, bias},
+                            windowAttrs(win, ints("dilations", win.dilationH(), win.dilationW()), intAttr("group", c.inChannels())));
+                    yield b.quantize(b.clamp(y, name, out, c.requant().activationMin(), c.requant().activationMax()), out, "t" + c.output());
+                }
+                case CONCAT -> {
+                    int[] ids = node.inputs();
+                    String[] parts = new String[ids.length];
+                    for (int k = 0; k < ids.length; k++) {
+                        parts[k] = b.dq(ids[k], g.tensors().get(ids[k]), quantized, dequantized);
+                    }
+                    yield b.quantize(b.node("Concat", name, parts, attrs(intAttr("axis", 1))), out, "t" + node.output());
+                }
+                case LEAKY_RELU -> {
+                    Int8Graph.LeakyRelu l = (Int8Graph.LeakyRelu) node;
+                    // alpha = M_neg / M_pos (both from the same s_in / s_out), exact to the Q31 multipliers' precision
+                    double alpha = new FixedPoint.QuantizedMultiplier(l.multiplierNegative(), l.shiftNegative()).value()
+                            / new FixedPoint.QuantizedMultiplier(l.multiplierPositive(), l.shiftPositive()).value();
+                    String y = b.node("LeakyRelu", name, new String[] {b.dq(l.input(), g.tensors().get(l.input()), quantized, dequantized)},
+                            attrs(floatAttr("alpha", (float) alpha)));
+                    yield b.quantize(b.clamp(y, name, out, l.activationMin(), l.activationMax()), out, "t" + l.output());
+                }
+                case LOOKUP_TABLE -> {
+                    Int8Graph.LookupTable l = (Int8Graph.LookupTable) node;
+                    String x = b.dq(l.input(), g.tensors().get(l.input()), quantized, dequantized);
+                    yield b.quantize(tableFunction(b, l, x, name, i), out, "t" + l.output());
+                }
+                case ZERO_PAD -> {
+                    Int8Graph.ZeroPad p = (Int8Graph.ZeroPad) node;
+                    // on the int8 codes, padded with the zero point (real 0): the same bytes as the runtime's
+                    String pads = b.longs(name + "_pads", 0, 0, p.top(), p.left(), 0, 0, p.bottom(), p.right());
+                    b.nodeTo("Pad", name, new String[] {quantized.get(p.input()), pads, b.zeroPoint(name + "_value", out.zeroPoint())}, outQ,
+                            attrs());
+                    yield outQ;
+                }
+                case CROP -> {
+                    Int8Graph.Crop c = (Int8Graph.Crop) node;
+                    Int8Graph.Tensor x = g.tensors().get(c.input());
+                    b.nodeTo("Slice", name, new String[] {quantized.get(c.input()), b.longs(name + "_starts", c.top(), c.left()),
+                            b.longs(name + "_ends", x.dims()[1] - c.bottom(), x.dims()[2] - c.right()), b.longs(name + "_axes", 2, 3)}, outQ,
+                            attrs());
+                    yield outQ;
+                }
+                case UPSAMPLE_NEAREST -> {
+                    Int8Graph.UpsampleNearest u = (Int8Graph.UpsampleNearest) node;
+                    // output (y, x) reads input (floor(y / sH), floor(x / sW)): asymmetric coordinates, nearest rounded down
+                    b.nodeTo("Resize", name, new String[] {quantized.get(u.input()), "", b.floats(name + "_scales", 1, 1, u.scaleH(), u.scaleW())},
+                            outQ, attrs(stringAttr("mode", "nearest"), stringAttr("coordinate_transformation_mode", "asymmetric"),
+                            stringAttr("nearest_mode", "floor")));
+                    yield outQ;
+                }
+                case DENSE_LOGITS -> {
+                    Int8Graph.DenseLogits d = (Int8Graph.DenseLogits) node;
+                    Int8Graph.Tensor x = g.tensors().get(d.input());
+                    double[] ws = new double[d.outFeatures()];   // s_w[c] = scale[c] / s_x, so that the bias scale is scale[c]
+                    for (int c = 0; c < ws.length; c++) {
+                        ws[c] = d.scale()[c] / x.scale();
+                    }
+                    String w = b.dequantizedWeights(name, d.weights(), new long[] {d.outFeatures(), d.inFeatures()}, ws);
+                    String bias = b.dequantizedBias(name, d.bias(), x.scale(), ws);
+                    // the float logits are the graph output: no QuantizeLinear after them
+                    yield b.nodeTo("Gemm", name, new String[] {b.dq(d.input(), x, quantized, dequantized), w, bias}, "logits",
+                            attrs(intAttr("transB", 1)));
+                }
             };
             quantized.put(node.output(), outputName);
         }
         Int8Graph.Tensor last = g.tensors().get(g.output());
-        b.nodeTo("DequantizeLinear", "logits_dequantize", new String[] {quantized.get(g.output()),
-                b.scalar("t" + g.output() + "_scale", last.scale()), b.zeroPoint("t" + g.output() + "_zp", last.zeroPoint())}, "logits", attrs());
+        if (g.logitsNode() == null) {
+            b.nodeTo("DequantizeLinear", "logits_dequantize", new String[] {quantized.get(g.output()),
+                    b.scalar("t" + g.output() + "_scale", last.scale()), b.zeroPoint("t" + g.output() + "_zp", last.zeroPoint())}, "logits",
+                    attrs());
+        }
         b.output("logits", last.dims());
         return b.build();
+    }
+
+    /** The weight scales the exporter recorded for node {@code i} (a weighted node), checked against its channels. */
+    private static double[] weightScales(Int8Exporter.Result r, int i, int channels, String name) {
+        double[] ws = i < r.weightScales().size() ? r.weightScales().get(i) : null;
+        if (ws == null || ws.length != channels) {
+            throw new IllegalArgumentException("node " + i + " (" + name + "): the export result holds " + (ws == null ? "no" : ws.length)
+                    + " weight scales for its " + channels + " output channels; the ONNX export needs s_w per channel");
+        }
+        return ws;
+    }
+
+    /**
+     * The float operator of a lookup table's function applied to {@code x} (ONNX opset 13), or an error for a
+     * table whose function has no name ({@link TableFunction#CUSTOM}).
+     */
+    private static String tableFunction(Builder b, Int8Graph.LookupTable l, String x, String name, int index) {
+        String[] in = {x};
+        return switch (l.function()) {
+            case CUSTOM -> throw new IllegalArgumentException("node " + index + " (LookupTable): its table holds a custom function, which "
+                    + "has no ONNX operator; export the layer with a named TableFunction (sigmoid, tanh, ELU, hard sigmoid, swish, "
+                    + "softplus, softsign, hard tanh)");
+            case SIGMOID -> b.node("Sigmoid", name, in, attrs());
+            case TANH -> b.node("Tanh", name, in, attrs());
+            case ELU -> b.node("Elu", name, in, attrs(floatAttr("alpha", (float) l.parameter())));
+            case HARD_SIGMOID -> b.node("HardSigmoid", name, in, attrs(floatAttr("alpha", 0.2f), floatAttr("beta", 0.5f)));
+            case SWISH -> b.node("Mul", name, new String[] {x, b.node("Sigmoid", name + "_sigmoid", in, attrs())}, attrs());
+            case SOFTPLUS -> b.node("Softplus", name, in, attrs());
+            case SOFTSIGN -> b.node("Softsign", name, in, attrs());
+            case HARD_TANH -> b.node("Clip", name, new String[] {x, b.scalar(name + "_min", -1), b.scalar(name + "_max", 1)}, attrs());
+        };
     }
 
     /** A float network of stock DL4J layers as a float ONNX graph (input "input", output "output" = {@code output()}). */
@@ -265,6 +388,11 @@ public final class OnnxExporter {
         return Onnx.AttributeProto.newBuilder().setName(name).setType(Onnx.AttributeProto.AttributeType.INT).setI(value).build();
     }
 
+    private static Onnx.AttributeProto stringAttr(String name, String value) {
+        return Onnx.AttributeProto.newBuilder().setName(name).setType(Onnx.AttributeProto.AttributeType.STRING)
+                .setS(ByteString.copyFromUtf8(value)).build();
+    }
+
     private static Onnx.AttributeProto floatAttr(String name, float value) {
         return Onnx.AttributeProto.newBuilder().setName(name).setType(Onnx.AttributeProto.AttributeType.FLOAT).setF(value).build();
     }
@@ -336,6 +464,24 @@ public final class OnnxExporter {
                 buf.putFloat(f);
             }
             return initializer(name, Onnx.TensorProto.DataType.FLOAT_VALUE, a.shape(), buf);
+        }
+
+        /** A 1-D int64 constant. */
+        String longs(String name, long... values) {
+            ByteBuffer buf = ByteBuffer.allocate(8 * values.length).order(ByteOrder.LITTLE_ENDIAN);
+            for (long v : values) {
+                buf.putLong(v);
+            }
+            return initializer(name, Onnx.TensorProto.DataType.INT64_VALUE, new long[] {values.length}, buf);
+        }
+
+        /** A 1-D float constant. */
+        String floats(String name, float... values) {
+            ByteBuffer buf = ByteBuffer.allocate(4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
+            for (float v : values) {
+                buf.putFloat(v);
+            }
+            return initializer(name, Onnx.TensorProto.DataType.FLOAT_VALUE, new long[] {values.length}, buf);
         }
 
         String scalar(String name, double value) {

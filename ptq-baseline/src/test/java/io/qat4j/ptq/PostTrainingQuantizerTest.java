@@ -97,7 +97,10 @@ class PostTrainingQuantizerTest {
             Integer bits = switch (node.kind()) {
                 case CONV2D -> ((io.qat4j.runtime.Int8Graph.Conv2D) node).weightBits();
                 case DENSE -> ((io.qat4j.runtime.Int8Graph.Dense) node).weightBits();
-                case MAX_POOL, AVG_POOL, FLATTEN, ADD, REQUANTIZE -> null;
+                case DEPTHWISE_CONV2D -> ((io.qat4j.runtime.Int8Graph.DepthwiseConv2D) node).weightBits();
+                case DENSE_LOGITS -> ((io.qat4j.runtime.Int8Graph.DenseLogits) node).weightBits();
+                case MAX_POOL, AVG_POOL, FLATTEN, ADD, REQUANTIZE, AVG_POOL_REQUANT, CONCAT, LEAKY_RELU, LOOKUP_TABLE, ZERO_PAD, CROP,
+                     UPSAMPLE_NEAREST -> null;
             };
             if (bits != null) {
                 weightBits.add(bits);
