@@ -3,66 +3,91 @@ package io.qat4j.ptq;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
-import org.deeplearning4j.nn.conf.layers.Layer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.nd4j.linalg.api.ndarray.INDArray;
 import org.deeplearning4j.nn.params.DefaultParamInitializer;
 
 import io.qat4j.layers.BatchNormFolding;
 
 /**
- * PTQ pass: folds every inference-mode BatchNormalization into the layer before it where
- * {@link BatchNormFolding#folds} allows (a plain convolution or dense layer with identity
- * activation, nothing in between), with {@link BatchNormFolding#fold}. The batch
- * norm's place becomes an identity {@code ActivationLayer} with the same name, so layer indices and
- * input preprocessors stay valid; the layer gets a bias if it had none. The input network is not
- * modified. The folded network computes the same function in inference up to float rounding
- * (tested: max relative difference of the softmax outputs below 1e-4).
+ * PTQ pass: folds every inference-mode BatchNormalization into the layer that produces its input
+ * where {@link BatchNormFolding#folds} allows (a plain convolution or dense layer with identity
+ * activation, no preprocessor in between) and the batch norm is that layer's only consumer (in a
+ * graph, another consumer or a network output would see the folded values), with
+ * {@link BatchNormFolding#fold}. In a MultiLayerNetwork that is a layer directly followed by its
+ * batch norm. The batch norm's place becomes an identity {@code ActivationLayer} with the same
+ * name, so layer indices, preprocessors and graph wiring stay valid; the layer gets a bias if it
+ * had none. The input network is not modified. The folded network computes the same function in
+ * inference up to float rounding (tested: max difference of the softmax outputs below 1e-5).
  */
 public final class BatchNormFoldingPass {
 
-    /** The folded network and which batch norm went into which layer. */
-    public record Result(MultiLayerNetwork network, Map<String, String> folded) {
+    /**
+     * The folded network (same kind as the input) and which batch norm went into which layer
+     * (batch-norm name to layer name).
+     */
+    public record Result(Model model, Map<String, String> folded) {
+
+        /** The folded MultiLayerNetwork; an error naming {@link #model()} when the input was a graph. */
+        public MultiLayerNetwork network() {
+            return NetworkView.multiLayer(model, "BatchNormFoldingPass.Result");
+        }
+
+        /** The folded ComputationGraph; an error naming {@link #model()} when the input was a MultiLayerNetwork. */
+        public ComputationGraph graph() {
+            return NetworkView.graph(model, "BatchNormFoldingPass.Result");
+        }
     }
 
     private BatchNormFoldingPass() {
     }
 
-    public static Result apply(MultiLayerNetwork net) {
-        MultiLayerConfiguration conf = net.getLayerWiseConfigurations().clone();
-        Map<Integer, Integer> pairs = new LinkedHashMap<>();
-        Map<String, String> names = new LinkedHashMap<>();
-        for (int i = 0; i + 1 < conf.getConfs().size(); i++) {
-            Layer l = conf.getConf(i).getLayer();
-            Layer next = conf.getConf(i + 1).getLayer();
-            if (BatchNormFolding.folds(l, next, conf.getInputPreProcess(i + 1))) {
-                pairs.put(i, i + 1);
-                names.put(WeightedLayer.nameOf(next, i + 1), WeightedLayer.nameOf(l, i));
-                if (l instanceof ConvolutionLayer c) {
+    /** Folds the batch norms of a MultiLayerNetwork or ComputationGraph (not modified) into a new network. */
+    public static Result apply(Model net) {
+        NetworkView view = NetworkView.of(net);
+        Map<String, String> producers = new LinkedHashMap<>();   // layer -> its batch norm
+        Map<String, String> names = new LinkedHashMap<>();       // batch norm -> layer
+        for (NetworkView.Vertex bn : view.vertices()) {
+            if (!(bn.layer() instanceof BatchNormalization) || bn.inputs().size() != 1 || !view.hasVertex(bn.inputs().get(0))) {
+                continue;
+            }
+            NetworkView.Vertex producer = view.vertex(bn.inputs().get(0));
+            NetworkView.Vertex sole = view.soleConsumer(producer.name());
+            if (producer.layer() != null && sole != null && sole.name().equals(bn.name())
+                    && BatchNormFolding.folds(producer.layer(), bn.layer(), bn.preProcessor())) {
+                producers.put(producer.name(), bn.name());
+                names.put(bn.name(), producer.name());
+            }
+        }
+        Model folded = view.rebuild((name, layer) -> {
+            if (producers.containsKey(name)) {
+                if (layer instanceof ConvolutionLayer c) {
                     c.setHasBias(true);
                 } else {
-                    ((DenseLayer) l).setHasBias(true);
+                    ((DenseLayer) layer).setHasBias(true);
                 }
-                conf.getConf(i + 1).setLayer(BatchNormFolding.placeholder(WeightedLayer.nameOf(next, i + 1)));
-                i++;
+                return layer;
+            }
+            return names.containsKey(name) ? BatchNormFolding.placeholder(name) : layer;
+        });
+        NetworkView out = NetworkView.of(folded);
+        for (NetworkView.Vertex v : view.vertices()) {
+            if (v.layer() == null || names.containsKey(v.name())) {
+                continue;
+            }
+            if (producers.containsKey(v.name())) {
+                BatchNormFolding.Folded f = BatchNormFolding.fold(view.layer(v.name()), view.layer(producers.get(v.name())));
+                org.deeplearning4j.nn.api.Layer l = out.layer(v.name());
+                l.setParam(DefaultParamInitializer.WEIGHT_KEY, f.weight().reshape(l.getParam(DefaultParamInitializer.WEIGHT_KEY).shape()));
+                l.setParam(DefaultParamInitializer.BIAS_KEY, f.bias().reshape(l.getParam(DefaultParamInitializer.BIAS_KEY).shape()));
+            } else {
+                out.copyParams(view, v.name());
             }
         }
-        MultiLayerNetwork out = new MultiLayerNetwork(conf);
-        out.init();
-        for (int i = 0; i < net.getnLayers(); i++) {
-            if (pairs.containsKey(i)) {
-                BatchNormFolding.Folded f = BatchNormFolding.fold(net.getLayer(i), net.getLayer(pairs.get(i)));
-                out.getLayer(i).setParam(DefaultParamInitializer.WEIGHT_KEY, f.weight().reshape(out.getLayer(i).getParam(DefaultParamInitializer.WEIGHT_KEY).shape()));
-                out.getLayer(i).setParam(DefaultParamInitializer.BIAS_KEY, f.bias().reshape(out.getLayer(i).getParam(DefaultParamInitializer.BIAS_KEY).shape()));
-            } else if (!pairs.containsValue(i)) {
-                for (Map.Entry<String, INDArray> e : net.getLayer(i).paramTable().entrySet()) {
-                    out.getLayer(i).setParam(e.getKey(), e.getValue().dup());
-                }
-            }
-        }
-        return new Result(out, names);
+        return new Result(folded, names);
     }
 }

@@ -2,7 +2,7 @@ package io.qat4j.ptq;
 
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.util.ConvolutionUtils;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -17,8 +17,8 @@ import org.deeplearning4j.nn.params.DefaultParamInitializer;
  * {@code E[(W^ - W) x] = (W^ - W) E[x]} (dense), and for a convolution the mean over samples and
  * output positions of {@code conv(x, W^ - W)}, i.e. {@code conv(E[x], W^ - W)} averaged over
  * positions, computed here with the layer's stride, padding, dilation and convolution mode.
- * {@code E[x]} is the float network's input to the layer ({@link Calibration}). Layers without a
- * bias are left alone.
+ * {@code E[x]} is the float network's input to the layer ({@link Calibration}), in a
+ * MultiLayerNetwork or a ComputationGraph alike. Layers without a bias are left alone.
  */
 public final class BiasCorrection {
 
@@ -26,13 +26,17 @@ public final class BiasCorrection {
     }
 
     /**
-     * Corrects the bias of {@code layer} in place.
+     * Corrects the bias of {@code layer} of a MultiLayerNetwork or ComputationGraph in place.
      *
      * @param quantized the quantized weights W^ (same shape as W)
      * @return the correction subtracted from each output channel's bias (zeros when the layer has no bias)
      */
-    public static double[] apply(MultiLayerNetwork net, WeightedLayer layer, INDArray quantized, Calibration.LayerInputs inputs) {
-        org.deeplearning4j.nn.api.Layer l = net.getLayer(layer.index());
+    public static double[] apply(Model net, WeightedLayer layer, INDArray quantized, Calibration.LayerInputs inputs) {
+        return apply(NetworkView.of(net), layer, quantized, inputs);
+    }
+
+    static double[] apply(NetworkView net, WeightedLayer layer, INDArray quantized, Calibration.LayerInputs inputs) {
+        org.deeplearning4j.nn.api.Layer l = net.layer(layer.name());
         INDArray w = l.getParam(DefaultParamInitializer.WEIGHT_KEY);
         double[] dw = quantized.castTo(DataType.DOUBLE).sub(w.castTo(DataType.DOUBLE)).dup('c').data().asDouble();
         double[] mean = inputs.mean();

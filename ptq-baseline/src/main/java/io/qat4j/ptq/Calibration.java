@@ -6,7 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
@@ -16,26 +16,39 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 import io.qat4j.ptq.calibration.ActivationStatistics;
 
 /**
- * One streaming pass of calibration data through a float network: for every quantizable layer
- * ({@link WeightedLayer}) the {@link ActivationStatistics} of its input, the per-feature mean of its
- * input (for bias correction) and its input/output shapes; plus the first {@code keep} samples
- * themselves (for sensitivity analysis). Batches are read from any {@link DataSetIterator} and
- * dropped after use, so the calibration set never has to fit in memory.
+ * One streaming pass of calibration data through a float MultiLayerNetwork or ComputationGraph
+ * ({@link NetworkView}): the {@link ActivationStatistics} of every tensor (each network input and
+ * each vertex output, keyed by the name of the vertex that produces it, see {@link NetworkView}),
+ * so that a quantizer placed on any tensor (a weighted layer's input, an Add or concat input, a
+ * pooling input, the network output) can be initialized; for every quantizable layer
+ * ({@link WeightedLayer}) the statistics of its input tensor (the same object as that tensor's
+ * entry in {@link #tensors()}), the per-feature mean of its input (for bias correction) and its
+ * input/output shapes; plus the first {@code keep} samples themselves (for sensitivity analysis).
+ * Batches are read from any {@link DataSetIterator} and dropped after use, so the calibration set
+ * never has to fit in memory.
  */
 public final class Calibration {
 
     /** Per-layer results of the pass. */
     public static final class LayerInputs {
+        private final String input;
         private final ActivationStatistics statistics;
         private double[] sum;
         private long samples;
         private long[] inputShape;
         private long[] outputShape;
 
-        LayerInputs(ActivationStatistics statistics) {
+        LayerInputs(String input, ActivationStatistics statistics) {
+            this.input = input;
             this.statistics = statistics;
         }
 
+        /** Name of the layer's input tensor (the vertex producing it, or a network input). */
+        public String input() {
+            return input;
+        }
+
+        /** Statistics of the layer's input tensor ({@code tensors().get(input())}). */
         public ActivationStatistics statistics() {
             return statistics;
         }
@@ -60,34 +73,47 @@ public final class Calibration {
         }
     }
 
+    private final Map<String, ActivationStatistics> tensors;
     private final Map<String, LayerInputs> layers;
     private final long samples;
     private final INDArray kept;
 
-    private Calibration(Map<String, LayerInputs> layers, long samples, INDArray kept) {
+    private Calibration(Map<String, ActivationStatistics> tensors, Map<String, LayerInputs> layers, long samples, INDArray kept) {
+        this.tensors = tensors;
         this.layers = layers;
         this.samples = samples;
         this.kept = kept;
     }
 
     /**
-     * @param net     float network (not modified)
+     * @param net     float MultiLayerNetwork or ComputationGraph with one input (not modified)
      * @param data    calibration batches (reset first when it supports reset)
      * @param samples at most this many samples are used (>= 1)
      * @param keep    the first {@code keep} samples are kept for sensitivity analysis (0 for none)
      * @param bins    histogram bins per tensor (2048 by default)
      */
-    public static Calibration run(MultiLayerNetwork net, DataSetIterator data, int samples, int keep, int bins) {
+    public static Calibration run(Model net, DataSetIterator data, int samples, int keep, int bins) {
         if (samples < 1) {
             throw new IllegalArgumentException("calibration: samples must be >= 1, got " + samples);
         }
-        List<WeightedLayer> weighted = WeightedLayer.of(net);
+        NetworkView view = NetworkView.of(net);
+        List<WeightedLayer> weighted = WeightedLayer.of(view);
         if (weighted.isEmpty()) {
             throw new IllegalArgumentException("calibration: the network has no Convolution, Dense or Output layer to quantize");
         }
+        Map<String, ActivationStatistics> tensors = new LinkedHashMap<>();
+        for (String t : view.tensors()) {
+            tensors.put(t, new ActivationStatistics(bins, 0.01));
+        }
         Map<String, LayerInputs> layers = new LinkedHashMap<>();
         for (WeightedLayer l : weighted) {
-            layers.put(l.name(), new LayerInputs(new ActivationStatistics(bins, 0.01)));
+            List<String> in = view.vertex(l.name()).inputs();
+            if (in.size() != 1) {
+                throw new IllegalArgumentException("calibration: layer '" + l.name() + "' has " + in.size() + " inputs " + in
+                        + "; a quantizable layer reads one tensor (put a MergeVertex before it)");
+            }
+            String input = in.get(0);
+            layers.put(l.name(), new LayerInputs(input, tensors.get(input)));
         }
         if (data.resetSupported()) {
             data.reset();
@@ -107,12 +133,13 @@ public final class Calibration {
                 keptBatches.add(x.get(NDArrayIndex.interval(0, k)).dup());
                 keptCount += k;
             }
-            List<INDArray> acts = net.feedForward(x, false);
+            Map<String, INDArray> acts = view.activations(x);
+            for (Map.Entry<String, ActivationStatistics> t : tensors.entrySet()) {
+                t.getValue().observe(acts.get(t.getKey()));
+            }
             for (WeightedLayer l : weighted) {
                 LayerInputs li = layers.get(l.name());
-                INDArray in = acts.get(l.index());
-                li.statistics.observe(in);
-                accumulate(li, in, acts.get(l.index() + 1));
+                accumulate(li, acts.get(li.input), acts.get(l.name()));
             }
             seen += n;
         }
@@ -121,7 +148,7 @@ public final class Calibration {
         }
         INDArray kept = keptBatches.isEmpty() ? null
                 : keptBatches.size() == 1 ? keptBatches.get(0) : org.nd4j.linalg.factory.Nd4j.concat(0, keptBatches.toArray(new INDArray[0]));
-        return new Calibration(Collections.unmodifiableMap(layers), seen, kept);
+        return new Calibration(Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(layers), seen, kept);
     }
 
     private static void accumulate(LayerInputs li, INDArray in, INDArray out) {
@@ -150,6 +177,23 @@ public final class Calibration {
             throw new IllegalArgumentException("calibration has no layer named '" + name + "'; it has " + layers.keySet());
         }
         return li;
+    }
+
+    /**
+     * Statistics of every tensor by name ({@link NetworkView}: the producing vertex's name, or a
+     * network input's), network inputs first, then vertex outputs in topological order.
+     */
+    public Map<String, ActivationStatistics> tensors() {
+        return tensors;
+    }
+
+    /** Statistics of one tensor, or an error listing the tensors there are. */
+    public ActivationStatistics tensor(String name) {
+        ActivationStatistics s = tensors.get(name);
+        if (s == null) {
+            throw new IllegalArgumentException("calibration has no tensor named '" + name + "'; it has " + tensors.keySet());
+        }
+        return s;
     }
 
     /** Samples used. */

@@ -3,14 +3,13 @@ package io.qat4j.ptq;
 import java.util.ArrayList;
 import java.util.List;
 
-import org.deeplearning4j.nn.conf.InputPreProcessor;
+import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.conf.layers.DropoutLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.activations.impl.ActivationReLU;
@@ -29,7 +28,8 @@ import org.deeplearning4j.nn.params.DefaultParamInitializer;
  * {@code s_i = sqrt(r1_i r2_i) / r2_i} makes both ranges {@code sqrt(r1_i r2_i)}, which helps
  * per-tensor weight quantization. Pairs are equalized in order, repeatedly, until no scale
  * differs from 1 by more than 1e-6 (at most 100 sweeps). Run it after batch-norm folding. Modifies
- * the network in place.
+ * the network in place. In a ComputationGraph only single-consumer chains qualify ({@link #pairs}):
+ * a tensor that also feeds an Add, a concat or a second layer is never rescaled.
  */
 public final class CrossLayerEqualization {
 
@@ -43,14 +43,16 @@ public final class CrossLayerEqualization {
     private CrossLayerEqualization() {
     }
 
-    public static Result apply(MultiLayerNetwork net) {
-        List<Pair> pairs = pairs(net);
+    /** Equalizes a MultiLayerNetwork or ComputationGraph in place. */
+    public static Result apply(Model net) {
+        NetworkView view = NetworkView.of(net);
+        List<Pair> pairs = pairs(view);
         int sweeps = 0;
         boolean changed = !pairs.isEmpty();
         while (changed && sweeps < 100) {
             changed = false;
             for (Pair p : pairs) {
-                changed |= equalize(net, p.a, p.b);
+                changed |= equalize(view, p.a, p.b);
             }
             sweeps++;
         }
@@ -59,29 +61,38 @@ public final class CrossLayerEqualization {
         return new Result(names, sweeps);
     }
 
-    /** Consecutive weighted layers with only positively homogeneous operations between them. */
-    static List<Pair> pairs(MultiLayerNetwork net) {
-        List<WeightedLayer> layers = WeightedLayer.of(net);
+    /**
+     * Pairs (A, B): A has a homogeneous activation, and A's output reaches B through a chain of
+     * positively homogeneous layers in which every tensor has exactly one consumer and none is a
+     * network output (so no other reader sees the rescaled channels); every input preprocessor on
+     * the way is none or a CNN-to-dense flatten. In a MultiLayerNetwork that is each weighted layer
+     * and the next one.
+     */
+    static List<Pair> pairs(NetworkView view) {
+        List<WeightedLayer> layers = WeightedLayer.of(view);
         List<Pair> out = new ArrayList<>();
-        for (int k = 0; k + 1 < layers.size(); k++) {
-            WeightedLayer a = layers.get(k);
-            WeightedLayer b = layers.get(k + 1);
-            boolean ok = homogeneous(((BaseLayer) net.getLayer(a.index()).conf().getLayer()).getActivationFn());
-            for (int i = a.index() + 1; i <= b.index() && ok; i++) {
-                InputPreProcessor pre = net.getLayerWiseConfigurations().getInputPreProcess(i);
-                ok = pre == null || pre instanceof CnnToFeedForwardPreProcessor;
-                if (i < b.index()) {
-                    Layer l = net.getLayer(i).conf().getLayer();
-                    ok &= l instanceof SubsamplingLayer s ? s.getPoolingType() == org.deeplearning4j.nn.conf.layers.PoolingType.MAX
-                            || s.getPoolingType() == org.deeplearning4j.nn.conf.layers.PoolingType.AVG
-                            : l instanceof ActivationLayer act ? homogeneous(act.getActivationFn()) : l instanceof DropoutLayer;
-                }
+        for (WeightedLayer a : layers) {
+            if (!homogeneous(((BaseLayer) view.vertex(a.name()).layer()).getActivationFn())) {
+                continue;
             }
-            if (ok) {
-                out.add(new Pair(a, b));
+            NetworkView.Vertex next = view.soleConsumer(a.name());
+            while (next != null && next.layer() != null
+                    && (next.preProcessor() == null || next.preProcessor() instanceof CnnToFeedForwardPreProcessor)) {
+                if (WeightedLayer.kindOf(next.layer()) != null) {
+                    out.add(new Pair(a, WeightedLayer.named(layers, next.name())));
+                    break;
+                }
+                next = passesScales(next.layer()) ? view.soleConsumer(next.name()) : null;
             }
         }
         return out;
+    }
+
+    /** Layers without weights that commute with a positive per-channel scale. */
+    private static boolean passesScales(Layer l) {
+        return l instanceof SubsamplingLayer s ? s.getPoolingType() == org.deeplearning4j.nn.conf.layers.PoolingType.MAX
+                || s.getPoolingType() == org.deeplearning4j.nn.conf.layers.PoolingType.AVG
+                : l instanceof ActivationLayer act ? homogeneous(act.getActivationFn()) : l instanceof DropoutLayer;
     }
 
     private static boolean homogeneous(IActivation act) {
@@ -89,9 +100,9 @@ public final class CrossLayerEqualization {
     }
 
     /** One equalization step of a pair; true when some scale moved by more than 1e-6. */
-    private static boolean equalize(MultiLayerNetwork net, WeightedLayer a, WeightedLayer b) {
-        org.deeplearning4j.nn.api.Layer la = net.getLayer(a.index());
-        org.deeplearning4j.nn.api.Layer lb = net.getLayer(b.index());
+    private static boolean equalize(NetworkView view, WeightedLayer a, WeightedLayer b) {
+        org.deeplearning4j.nn.api.Layer la = view.layer(a.name());
+        org.deeplearning4j.nn.api.Layer lb = view.layer(b.name());
         INDArray wa = la.getParam(DefaultParamInitializer.WEIGHT_KEY);
         INDArray wb = lb.getParam(DefaultParamInitializer.WEIGHT_KEY);
         double[] w1 = wa.castTo(DataType.DOUBLE).dup('c').data().asDouble();

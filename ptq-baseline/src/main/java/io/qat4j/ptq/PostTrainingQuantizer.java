@@ -2,10 +2,13 @@ package io.qat4j.ptq;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -15,6 +18,7 @@ import org.deeplearning4j.nn.params.DefaultParamInitializer;
 
 import io.qat4j.layers.BatchNormFolding;
 import io.qat4j.layers.InputQuantMode;
+import io.qat4j.layers.QuantizationPlan;
 import io.qat4j.layers.QuantizedModel;
 import io.qat4j.ptq.calibration.ActivationStatistics;
 import io.qat4j.ptq.calibration.Calibrator;
@@ -24,48 +28,76 @@ import io.qat4j.ste.Granularity;
 import io.qat4j.ste.TernaryQuantizer;
 
 /**
- * The PTQ baseline on a float MultiLayerNetwork, in two stages so that one calibration pass serves
- * many plans (calibrators, bit widths, allocations):
+ * The PTQ baseline on a float MultiLayerNetwork or ComputationGraph (one code path for both,
+ * through {@link NetworkView}), in two stages so that one calibration pass serves many plans
+ * (calibrators, bit widths, allocations):
  * <ol>
  *   <li>{@link #prepare}: batch-norm folding and cross-layer equalization (if the recipe asks),
  *       then one streaming {@link Calibration} pass;</li>
  *   <li>{@link #quantize}: on a copy of the prepared network, weight scales per layer
  *       ({@link WeightRanges}), bias correction ({@link BiasCorrection}) and activation ranges
- *       from the recipe's {@link Calibrator}, written as a {@link QuantPlan}.</li>
+ *       from the recipe's {@link Calibrator} for every weighted layer's input and for every tensor,
+ *       written as a {@link QuantPlan}.</li>
  * </ol>
- * {@link #model} turns a result into the PTQ network (FIXED input quantizers with the calibrated
- * ranges, weights at the plan's scales), which {@code Int8Exporter} can export.
+ * {@link #quantizedModel} turns a result into the PTQ network (FIXED input quantizers with the
+ * calibrated ranges, weights at the plan's scales), which {@code Int8Exporter} can export.
  */
 public final class PostTrainingQuantizer {
 
-    /** A prepared network and its calibration. */
-    public record Prepared(MultiLayerNetwork network, Calibration calibration, List<String> passes, PtqRecipe recipe,
-                           double seconds) {
+    /**
+     * A prepared network (same kind as the input: MultiLayerNetwork or ComputationGraph) and its calibration.
+     *
+     * @param model the float network after the recipe's folding and equalization
+     */
+    public record Prepared(Model model, Calibration calibration, List<String> passes, PtqRecipe recipe, double seconds) {
+
+        /** The prepared MultiLayerNetwork; an error when it is a ComputationGraph (read {@link #model()} then). */
+        public MultiLayerNetwork network() {
+            return NetworkView.multiLayer(model, "PostTrainingQuantizer.Prepared");
+        }
+
+        /** The prepared ComputationGraph; an error when it is a MultiLayerNetwork. */
+        public ComputationGraph graph() {
+            return NetworkView.graph(model, "PostTrainingQuantizer.Prepared");
+        }
     }
 
-    /** A quantized result: the float network the plan applies to (biases corrected) and the plan. */
-    public record Result(MultiLayerNetwork network, QuantPlan plan, List<String> notes) {
+    /**
+     * A quantized result: the float network the plan applies to (biases corrected; same kind as the
+     * input) and the plan.
+     */
+    public record Result(Model model, QuantPlan plan, List<String> notes) {
+
+        /** The float MultiLayerNetwork the plan applies to; an error when it is a ComputationGraph (read {@link #model()} then). */
+        public MultiLayerNetwork network() {
+            return NetworkView.multiLayer(model, "PostTrainingQuantizer.Result");
+        }
+
+        /** The float ComputationGraph the plan applies to; an error when it is a MultiLayerNetwork. */
+        public ComputationGraph graph() {
+            return NetworkView.graph(model, "PostTrainingQuantizer.Result");
+        }
     }
 
     private PostTrainingQuantizer() {
     }
 
     /**
-     * @param fp32       trained float network (not modified)
-     * @param data       calibration data (streamed; reset first when supported)
-     * @param recipe     passes and calibration settings
+     * @param fp32        trained float MultiLayerNetwork or ComputationGraph with one input (not modified)
+     * @param data        calibration data (streamed; reset first when supported)
+     * @param recipe      passes and calibration settings
      * @param keepSamples samples kept in memory for sensitivity analysis (0 for none)
      */
-    public static Prepared prepare(MultiLayerNetwork fp32, DataSetIterator data, PtqRecipe recipe, int keepSamples) {
+    public static Prepared prepare(Model fp32, DataSetIterator data, PtqRecipe recipe, int keepSamples) {
         long start = System.nanoTime();
         List<String> passes = new ArrayList<>();
-        MultiLayerNetwork net;
+        Model net;
         if (recipe.foldBatchNorm()) {
             BatchNormFoldingPass.Result folded = BatchNormFoldingPass.apply(fp32);
-            net = folded.network();
+            net = folded.model();
             passes.add("bn-fold " + folded.folded());
         } else {
-            net = fp32.clone();
+            net = NetworkView.of(fp32).copy();
         }
         if (recipe.crossLayerEqualization()) {
             CrossLayerEqualization.Result cle = CrossLayerEqualization.apply(net);
@@ -86,7 +118,7 @@ public final class PostTrainingQuantizer {
      * settings (its folding/equalization settings were applied by {@link #prepare}).
      */
     public static Result quantize(Prepared prepared, PtqRecipe recipe) {
-        MultiLayerNetwork net = prepared.network().clone();
+        NetworkView net = NetworkView.of(NetworkView.of(prepared.model()).copy());
         List<WeightedLayer> layers = WeightedLayer.of(net);
         for (String k : recipe.keepFloat()) {
             WeightedLayer.named(layers, k);
@@ -125,6 +157,7 @@ public final class PostTrainingQuantizer {
             plans.add(QuantPlan.LayerPlan.of(l.name(), l.kind(), l.weights(), quantizer, bits, recipe.perChannel(), scales,
                     inputBits, stats.signed(), r.min(), r.max(), keep, null));
         }
+        Map<String, QuantPlan.TensorRange> tensors = tensorRanges(net, prepared.calibration(), recipe, calibrator, notes);
         if (corrected) {
             passes.add("bias-correction");
         }
@@ -133,39 +166,123 @@ public final class PostTrainingQuantizer {
         passes.add("activations " + calibrator.name());
         QuantPlan plan = new QuantPlan(QuantPlan.FORMAT, QuantPlan.VERSION,
                 new QuantPlan.CalibrationInfo(calibrator.name(), prepared.calibration().samples(), recipe.weightRange().name().toLowerCase()),
-                passes, plans, null);
-        return new Result(net, plan, Collections.unmodifiableList(notes));
+                passes, plans, null, tensors);
+        return new Result(net.model(), plan, Collections.unmodifiableList(notes));
     }
 
-    /** The PTQ network of a result: FIXED inputs at the calibrated ranges, observers off, weights at the plan's scales. */
+    /**
+     * The range of every calibrated tensor at its width: the common input width of the tensor's
+     * weighted consumers when it has some and they agree, else the recipe's {@code inputBits}. A
+     * signed tensor at 1 bit gets no range (a 1-bit grid cannot hold signed data), with a note; a
+     * weighted layer reading it has already failed in {@link #requireSignedBits}.
+     */
+    private static Map<String, QuantPlan.TensorRange> tensorRanges(NetworkView net, Calibration calibration, PtqRecipe recipe,
+                                                                   Calibrator calibrator, List<String> notes) {
+        Map<String, QuantPlan.TensorRange> out = new LinkedHashMap<>();
+        for (Map.Entry<String, ActivationStatistics> e : calibration.tensors().entrySet()) {
+            java.util.Set<Integer> widths = new java.util.TreeSet<>();
+            for (String c : net.consumers(e.getKey())) {
+                if (WeightedLayer.kindOf(net.vertex(c).layer()) != null) {
+                    widths.add(recipe.inputBitsFor(c));
+                }
+            }
+            int bits = widths.size() == 1 ? widths.iterator().next() : recipe.inputBits();
+            ActivationStatistics stats = e.getValue();
+            if (stats.signed() && bits < 2) {
+                notes.add("tensor '" + e.getKey() + "': no range (signed values, minimum " + stats.min() + ", at " + bits + " bit)");
+                continue;
+            }
+            Range r = calibrator.range(stats, bits);
+            out.put(e.getKey(), QuantPlan.TensorRange.of(bits, stats.signed(), r.min(), r.max()));
+        }
+        return out;
+    }
+
+    /**
+     * The PTQ network of a MultiLayerNetwork result: FIXED inputs at the calibrated ranges,
+     * observers off, weights at the plan's scales. For a result of any kind use
+     * {@link #quantizedModel(Result)}.
+     *
+     * @throws IllegalStateException when the result holds a ComputationGraph
+     */
     public static QuantizedModel.Wrapped<MultiLayerNetwork> model(Result result) {
         return model(result.network(), result.plan());
     }
 
-    /** The PTQ network of a plan applied to the float network it was made for (checked). */
+    /** The PTQ network of a result of either kind (see {@link #model(Result)}). */
+    public static QuantizedModel.Wrapped<? extends Model> quantizedModel(Result result) {
+        return model(result.model(), result.plan());
+    }
+
+    /** The PTQ network of a plan applied to the float MultiLayerNetwork it was made for (checked). */
     public static QuantizedModel.Wrapped<MultiLayerNetwork> model(MultiLayerNetwork network, QuantPlan plan) {
-        plan.check(network);
-        QuantizedModel.Wrapped<MultiLayerNetwork> w = QuantizedModel.wrap(network, plan.toQuantizationPlan(InputQuantMode.FIXED));
+        return observersOff(QuantizedModel.wrap(network, fixed(network, plan)));
+    }
+
+    /** The PTQ network of a plan applied to the float ComputationGraph it was made for (checked). */
+    public static QuantizedModel.Wrapped<ComputationGraph> model(ComputationGraph network, QuantPlan plan) {
+        return observersOff(QuantizedModel.wrap(network, fixed(network, plan)));
+    }
+
+    /** The PTQ network of a plan applied to the float network (either kind) it was made for (checked). */
+    public static QuantizedModel.Wrapped<? extends Model> model(Model network, QuantPlan plan) {
+        return observersOff(wrap(network, fixed(network, plan)));
+    }
+
+    private static <T extends Model> QuantizedModel.Wrapped<T> observersOff(QuantizedModel.Wrapped<T> w) {
         QuantizedModel.setObserversEnabled(w.network(), false);
         return w;
     }
 
-    /** The network to start QAT from: LSQ weight steps at the plan's scales, LSQ input steps from its ranges. */
+    private static QuantizationPlan fixed(Model network, QuantPlan plan) {
+        plan.check(network);
+        return plan.toQuantizationPlan(InputQuantMode.FIXED);
+    }
+
+    /** The MultiLayerNetwork to start QAT from: LSQ weight steps at the plan's scales, input quantizers from its ranges. */
     public static QuantizedModel.Wrapped<MultiLayerNetwork> qatStart(MultiLayerNetwork network, QuantPlan plan, InputQuantMode inputMode) {
         plan.check(network);
         return QuantizedModel.wrap(network, plan.toQuantizationPlan(inputMode));
     }
 
-    /** The weights the quantizer sees: W, or W with a following inference batch norm folded in. */
-    static INDArray effectiveWeights(MultiLayerNetwork net, WeightedLayer l) {
-        if (followedByBatchNorm(net, l)) {
-            return BatchNormFolding.fold(net.getLayer(l.index()), net.getLayer(l.index() + 1)).weight();
-        }
-        return net.getLayer(l.index()).getParam(DefaultParamInitializer.WEIGHT_KEY);
+    /** The ComputationGraph to start QAT from (see the MultiLayerNetwork overload). */
+    public static QuantizedModel.Wrapped<ComputationGraph> qatStart(ComputationGraph network, QuantPlan plan, InputQuantMode inputMode) {
+        plan.check(network);
+        return QuantizedModel.wrap(network, plan.toQuantizationPlan(inputMode));
     }
 
-    static boolean followedByBatchNorm(MultiLayerNetwork net, WeightedLayer l) {
-        return l.index() + 1 < net.getnLayers() && net.getLayer(l.index() + 1).conf().getLayer() instanceof BatchNormalization;
+    /** The network (either kind) to start QAT from (see the MultiLayerNetwork overload). */
+    public static QuantizedModel.Wrapped<? extends Model> qatStart(Model network, QuantPlan plan, InputQuantMode inputMode) {
+        plan.check(network);
+        return wrap(network, plan.toQuantizationPlan(inputMode));
+    }
+
+    /** {@code QuantizedModel.wrap} for either network kind. */
+    static QuantizedModel.Wrapped<? extends Model> wrap(Model network, QuantizationPlan plan) {
+        NetworkView view = NetworkView.of(network);
+        return switch (view.kind()) {
+            case MULTI_LAYER_NETWORK -> QuantizedModel.wrap((MultiLayerNetwork) network, plan);
+            case COMPUTATION_GRAPH -> QuantizedModel.wrap((ComputationGraph) network, plan);
+        };
+    }
+
+    /** The weights the quantizer sees: W, or W with a following inference batch norm folded in. */
+    static INDArray effectiveWeights(NetworkView net, WeightedLayer l) {
+        NetworkView.Vertex bn = batchNormAfter(net, l);
+        if (bn != null) {
+            return BatchNormFolding.fold(net.layer(l.name()), net.layer(bn.name())).weight();
+        }
+        return net.layer(l.name()).getParam(DefaultParamInitializer.WEIGHT_KEY);
+    }
+
+    static boolean followedByBatchNorm(NetworkView net, WeightedLayer l) {
+        return batchNormAfter(net, l) != null;
+    }
+
+    /** The batch norm that is the layer's only consumer (in a MultiLayerNetwork: the next layer), or null. */
+    private static NetworkView.Vertex batchNormAfter(NetworkView net, WeightedLayer l) {
+        NetworkView.Vertex next = net.soleConsumer(l.name());
+        return next != null && next.layer() instanceof BatchNormalization ? next : null;
     }
 
     /** Fake-quantized weights of a plan entry, as the layers module computes them. */

@@ -4,16 +4,19 @@ import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.deeplearning4j.nn.params.DefaultParamInitializer;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -53,16 +56,31 @@ import io.qat4j.ste.QuantSpec;
  * @param passes      PTQ passes applied to the float network, in order
  * @param layers      one entry per quantizable layer, network order
  * @param allocation  the bit allocation that chose the weight bits, or null for uniform bits
+ * @param tensors     calibrated range of every tensor of the float network, by tensor name (the name of
+ *                    the vertex that produces it: a layer or graph vertex name, or a network input's
+ *                    name, {@code "input"} for a MultiLayerNetwork; see {@link NetworkView}), in network
+ *                    order; for the quantizers that graph-mode preparation places on tensors other
+ *                    than weighted layers' inputs (Add and concat inputs, pooling inputs, the network
+ *                    output). Empty in plans written before issue 16 (the field is optional, so they
+ *                    still load); an older qat4j rejects a plan that has it as an unknown field.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record QuantPlan(@JsonProperty(required = true) String format, @JsonProperty(required = true) int version,
                         @JsonProperty(required = true) CalibrationInfo calibration, List<String> passes,
                         @JsonProperty(required = true) List<LayerPlan> layers,
-                        AllocationInfo allocation) {
+                        AllocationInfo allocation,
+                        @JsonInclude(JsonInclude.Include.NON_EMPTY) Map<String, TensorRange> tensors) {
 
     public static final String FORMAT = "qat4j-quant-plan";
     public static final int VERSION = 1;
 
+    /** A plan without tensor ranges (as written before issue 16). */
+    public QuantPlan(String format, int version, CalibrationInfo calibration, List<String> passes, List<LayerPlan> layers,
+                     AllocationInfo allocation) {
+        this(format, version, calibration, passes, layers, allocation, null);
+    }
+
+    @JsonCreator
     public QuantPlan {
         if (!FORMAT.equals(format)) {
             throw new IllegalArgumentException("field 'format' must be \"" + FORMAT + "\", got " + quoted(format));
@@ -87,6 +105,61 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
         }
         passes = passes == null ? List.of() : List.copyOf(passes);
         layers = List.copyOf(layers);
+        Map<String, TensorRange> t = new LinkedHashMap<>();
+        if (tensors != null) {
+            for (Map.Entry<String, TensorRange> e : tensors.entrySet()) {
+                if (e.getKey() == null || e.getKey().isBlank()) {
+                    throw new IllegalArgumentException("field 'tensors' has an entry without a tensor name");
+                }
+                if (e.getValue() == null) {
+                    throw new IllegalArgumentException("field 'tensors': tensor '" + e.getKey() + "' has no range");
+                }
+                t.put(e.getKey(), e.getValue());
+            }
+        }
+        tensors = Collections.unmodifiableMap(t);
+    }
+
+    /**
+     * The calibrated range of one tensor, for an activation quantizer on it: the same affine
+     * quantizer and derivation as a layer's input ({@link LayerPlan#inputScale}), so a quantizer
+     * initialized from it and one initialized from a consuming layer's entry at the same width agree.
+     *
+     * @param bits      activation width the range was calibrated for, 1..16: the common input width of the
+     *                  tensor's weighted consumers when they agree, else the recipe's {@code inputBits}
+     * @param signed    signed codes (the tensor has negative values)
+     * @param min       calibrated range, finite, {@code min <= max}
+     * @param max       calibrated range
+     * @param scale     scale of the affine quantizer for that range (derived; must agree)
+     * @param zeroPoint its zero point (derived; must agree)
+     */
+    public record TensorRange(@JsonProperty(required = true) int bits, @JsonProperty(required = true) boolean signed,
+                              @JsonProperty(required = true) double min, @JsonProperty(required = true) double max,
+                              @JsonProperty(required = true) double scale, @JsonProperty(required = true) int zeroPoint) {
+        public TensorRange {
+            if (bits < 1 || bits > 16) {
+                throw new IllegalArgumentException("tensor range: field 'bits' " + bits + " is out of range; use 1..16 (8 or less for the INT8 runtime)");
+            }
+            if (signed && bits < 2) {
+                throw new IllegalArgumentException("tensor range: field 'bits' is " + bits + " but 'signed' is true: signed tensors need "
+                        + "bits >= 2 (a 1-bit symmetric grid holds only {0, 2t})");
+            }
+            if (!Double.isFinite(min) || !Double.isFinite(max) || min > max) {
+                throw new IllegalArgumentException("tensor range: fields 'min'/'max' must be finite with min <= max, got [" + min + ", " + max + "]");
+            }
+            QParams qp = LayerPlan.inputQParams(bits, signed, min, max);
+            if (Math.abs(qp.scale(0) - scale) > 1e-9 * Math.max(1, qp.scale(0)) || qp.zeroPoint(0) != zeroPoint) {
+                throw new IllegalArgumentException("tensor range: fields 'scale'/'zeroPoint' (" + scale + ", " + zeroPoint
+                        + ") do not match min/max, which give (" + qp.scale(0) + ", " + qp.zeroPoint(0)
+                        + "); edit the range, the scale and zero point are derived from it");
+            }
+        }
+
+        /** A tensor range with the derived scale and zero point filled in. */
+        public static TensorRange of(int bits, boolean signed, double min, double max) {
+            QParams qp = LayerPlan.inputQParams(bits, signed, min, max);
+            return new TensorRange(bits, signed, min, max, qp.scale(0), qp.zeroPoint(0));
+        }
     }
 
     /** How weights are quantized. */
@@ -334,17 +407,35 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
         throw new IllegalArgumentException("the plan has no layer '" + name + "'");
     }
 
-    /** A copy with other layer entries (same order) and allocation. */
+    /** A copy with other layer entries (same order) and allocation (tensor ranges kept). */
     public QuantPlan with(List<LayerPlan> newLayers, AllocationInfo newAllocation) {
-        return new QuantPlan(format, version, calibration, passes, newLayers, newAllocation);
+        return new QuantPlan(format, version, calibration, passes, newLayers, newAllocation, tensors);
     }
 
     /**
-     * Checks that the plan fits the network: the same quantizable layers (no missing or extra
-     * names), kinds, weight counts and scale counts. Throws with the layer and field named.
+     * The calibrated range of a tensor, by the name of the vertex that produces it (or a network
+     * input's name; see {@link NetworkView}).
+     *
+     * @throws IllegalArgumentException naming the tensors the plan has (none in a plan written before issue 16)
      */
-    public void check(MultiLayerNetwork net) {
-        List<WeightedLayer> weighted = WeightedLayer.of(net);
+    public TensorRange tensor(String name) {
+        TensorRange r = tensors.get(name);
+        if (r == null) {
+            throw new IllegalArgumentException("the plan has no range for tensor '" + name + "'; it has "
+                    + (tensors.isEmpty() ? "none (written before issue 16: re-run ptq)" : tensors.keySet()));
+        }
+        return r;
+    }
+
+    /**
+     * Checks that the plan fits the network (a MultiLayerNetwork or ComputationGraph): the same
+     * quantizable layers (no missing or extra names), kinds, weight counts and scale counts, and
+     * tensor ranges only for tensors the network has. Throws with the layer or tensor and the field
+     * named.
+     */
+    public void check(Model net) {
+        NetworkView view = NetworkView.of(net);
+        List<WeightedLayer> weighted = WeightedLayer.of(view);
         List<String> missing = new ArrayList<>();
         for (WeightedLayer w : weighted) {
             if (layers.stream().noneMatch(l -> l.name().equals(w.name()))) {
@@ -366,12 +457,19 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
                         + w.weights() + " weights");
             }
             if (l.weightScales() != null) {
-                INDArray wt = net.getLayer(w.index()).getParam(DefaultParamInitializer.WEIGHT_KEY);
+                INDArray wt = view.layer(w.name()).getParam(DefaultParamInitializer.WEIGHT_KEY);
                 long channels = l.perChannel() ? wt.size(w.outAxis()) : 1;
                 if (l.weightScales().length != channels) {
                     throw new IllegalArgumentException("layer '" + l.name() + "': field 'weightScales' has " + l.weightScales().length
                             + " entries but the layer needs " + channels + (l.perChannel() ? " (one per output channel)" : " (per tensor)"));
                 }
+            }
+        }
+        List<String> names = view.tensors();
+        for (String t : tensors.keySet()) {
+            if (!names.contains(t)) {
+                throw new IllegalArgumentException("tensor '" + t + "' of the plan is not a tensor of the network (tensors are named after "
+                        + "the vertex producing them); the network has " + names + "; re-run ptq on this network");
             }
         }
     }
@@ -436,7 +534,7 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
             throw new QuantPlanFormatException(file + ": no such plan file; write one with `qat4j ptq`");
         } catch (ValueInstantiationException e) {
             Throwable cause = e.getCause() != null ? e.getCause() : e;
-            throw new QuantPlanFormatException(file + ": " + cause.getMessage(), e);
+            throw new QuantPlanFormatException(file + ": " + cause.getMessage() + (e.getPath().isEmpty() ? "" : " (at " + path(e) + ")"), e);
         } catch (JsonMappingException e) {
             throw new QuantPlanFormatException(file + ": " + e.getOriginalMessage() + " at " + path(e), e);
         } catch (IOException e) {

@@ -7,7 +7,6 @@ import java.util.Map;
 import java.util.TreeMap;
 
 import org.deeplearning4j.nn.api.Layer;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -36,10 +35,12 @@ import io.qat4j.ptq.calibration.Range;
  * <p>Optionally the fine-grained variant: for each output channel of a layer, quantize that
  * channel's weights alone at one width ({@link Options#perChannelBits}).
  *
- * <p>Implementation: the prepared float network is wrapped twice (weights-only and inputs-only
- * quantizers), everything is disabled, and one layer at a time is enabled with its bits and
- * scales set; the reference output is the same wrapped network with everything disabled, which
- * equals the float network.
+ * <p>Implementation: the prepared float network (a MultiLayerNetwork or ComputationGraph, one code
+ * path through {@link NetworkView}) is wrapped twice (weights-only and inputs-only quantizers),
+ * everything is disabled, and one layer at a time is enabled with its bits and scales set; the
+ * reference output is the same wrapped network with everything disabled, which equals the float
+ * network. Layers are found by name in the wrapped network, so quantizers that wrap inserts
+ * elsewhere do not shift them.
  */
 public final class SensitivityAnalysis {
 
@@ -126,7 +127,7 @@ public final class SensitivityAnalysis {
             throw new IllegalArgumentException("sensitivity analysis needs kept calibration samples; prepare with keepSamples > 0");
         }
         PtqRecipe recipe = prepared.recipe();
-        MultiLayerNetwork net = prepared.network();
+        NetworkView net = NetworkView.of(prepared.model());
         List<WeightedLayer> layers = WeightedLayer.of(net);
         QuantizationPlan.Builder wp = QuantizationPlan.builder(QuantSettings.disabled());
         QuantizationPlan.Builder ip = QuantizationPlan.builder(QuantSettings.disabled());
@@ -139,19 +140,19 @@ public final class SensitivityAnalysis {
             is.setObserverEnabled(false);
             ip.layer(l.name(), is);
         }
-        MultiLayerNetwork weightNet = QuantizedModel.wrap(net, wp.build()).network();
-        MultiLayerNetwork inputNet = QuantizedModel.wrap(net, ip.build()).network();
-        QuantizedModel.setQuantizationEnabled(weightNet, false);
-        QuantizedModel.setQuantizationEnabled(inputNet, false);
-        INDArray reference = weightNet.output(x, false).castTo(DataType.DOUBLE);
+        NetworkView weightNet = NetworkView.of(PostTrainingQuantizer.wrap(net.model(), wp.build()).network());
+        NetworkView inputNet = NetworkView.of(PostTrainingQuantizer.wrap(net.model(), ip.build()).network());
+        QuantizedModel.setQuantizationEnabled(weightNet.model(), false);
+        QuantizedModel.setQuantizationEnabled(inputNet.model(), false);
+        INDArray reference = weightNet.output(x).castTo(DataType.DOUBLE);
         Calibrator calibrator = recipe.calibration().create(recipe.percentile());
         Map<String, QuantPlan.Sensitivity> out = new LinkedHashMap<>();
         for (WeightedLayer l : layers) {
             INDArray w = PostTrainingQuantizer.effectiveWeights(net, l);
             Map<Integer, Double> sw = new TreeMap<>();
-            Layer wl = weightNet.getLayer(l.index());
+            Layer wl = weightNet.layer(l.name());
             QuantSettings wSettings = ((QuantizedLayerConf) wl.conf().getLayer()).getQuant();
-            QuantizedModel.setQuantizationEnabled(weightNet, l.name(), true);
+            QuantizedModel.setQuantizationEnabled(weightNet.model(), l.name(), true);
             for (int b : options.weightBits()) {
                 wSettings.setWeightBits(b);
                 double[] scales = WeightRanges.scales(w, l.outAxis(), b, recipe.perChannel(), recipe.weightRange());
@@ -159,22 +160,22 @@ public final class SensitivityAnalysis {
                 for (int i = 0; i < scales.length; i++) {
                     steps.putScalar(i, scales[i]);
                 }
-                sw.put(b, distance(reference, weightNet.output(x, false), options.metric()));
+                sw.put(b, distance(reference, weightNet.output(x), options.metric()));
             }
-            QuantizedModel.setQuantizationEnabled(weightNet, l.name(), false);
+            QuantizedModel.setQuantizationEnabled(weightNet.model(), l.name(), false);
 
             Map<Integer, Double> si = new TreeMap<>();
-            Layer il = inputNet.getLayer(l.index());
+            Layer il = inputNet.layer(l.name());
             QuantSettings iSettings = ((QuantizedLayerConf) il.conf().getLayer()).getQuant();
-            QuantizedModel.setQuantizationEnabled(inputNet, l.name(), true);
+            QuantizedModel.setQuantizationEnabled(inputNet.model(), l.name(), true);
             for (int b : options.inputBits()) {
                 iSettings.setInputBits(b);
                 PostTrainingQuantizer.requireSignedBits(l.name(), prepared.calibration().layer(l.name()).statistics(), b);
                 Range r = calibrator.range(prepared.calibration().layer(l.name()).statistics(), b);
                 InputQuantization.setRange(iSettings, il.paramTable(), r.min(), r.max(), l.name());
-                si.put(b, distance(reference, inputNet.output(x, false), options.metric()));
+                si.put(b, distance(reference, inputNet.output(x), options.metric()));
             }
-            QuantizedModel.setQuantizationEnabled(inputNet, l.name(), false);
+            QuantizedModel.setQuantizationEnabled(inputNet.model(), l.name(), false);
 
             double[] perChannel = null;
             if (options.perChannelBits() > 0 && !PostTrainingQuantizer.followedByBatchNorm(net, l)) {
@@ -187,9 +188,9 @@ public final class SensitivityAnalysis {
     }
 
     /** S for quantizing one output channel of {@code l} alone, per channel (quantization off, weights edited). */
-    private static double[] perChannel(MultiLayerNetwork wrapped, WeightedLayer l, INDArray w, int bits, PtqRecipe recipe, INDArray x,
+    private static double[] perChannel(NetworkView wrapped, WeightedLayer l, INDArray w, int bits, PtqRecipe recipe, INDArray x,
                                        INDArray reference, Metric metric) {
-        Layer layer = wrapped.getLayer(l.index());
+        Layer layer = wrapped.layer(l.name());
         INDArray original = layer.getParam(DefaultParamInitializer.WEIGHT_KEY).dup();
         double[] scales = WeightRanges.scales(w, l.outAxis(), bits, true, recipe.weightRange());
         INDArray q = PostTrainingQuantizer.uniform(w, l.outAxis(), bits, scales);
@@ -201,7 +202,7 @@ public final class SensitivityAnalysis {
                 INDArray slice = l.outAxis() == 0 ? edited.slice(c, 0) : edited.getColumn(c);
                 slice.assign(l.outAxis() == 0 ? q.slice(c, 0) : q.getColumn(c));
                 layer.setParam(DefaultParamInitializer.WEIGHT_KEY, edited);
-                out[c] = distance(reference, wrapped.output(x, false), metric);
+                out[c] = distance(reference, wrapped.output(x), metric);
             }
         } finally {
             layer.setParam(DefaultParamInitializer.WEIGHT_KEY, original);

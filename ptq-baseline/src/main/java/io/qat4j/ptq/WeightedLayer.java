@@ -3,19 +3,20 @@ package io.qat4j.ptq;
 import java.util.ArrayList;
 import java.util.List;
 
+import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.params.DefaultParamInitializer;
 
 /**
- * A layer of a float MultiLayerNetwork that PTQ quantizes: a plain DL4J {@code ConvolutionLayer},
- * {@code DenseLayer} or {@code OutputLayer} (the classes {@code QuantizedModel.wrap} replaces).
+ * A layer of a float MultiLayerNetwork or ComputationGraph that PTQ quantizes: a plain DL4J
+ * {@code ConvolutionLayer}, {@code DenseLayer} or {@code OutputLayer} (the classes
+ * {@code QuantizedModel.wrap} replaces).
  *
- * @param index   layer index in the network
- * @param name    layer name (DL4J's {@code "layer" + index} when unnamed)
+ * @param index   MultiLayerNetwork layer index, or ComputationGraph vertex index ({@link NetworkView.Vertex#index})
+ * @param name    layer name ({@code "layer" + index} for an unnamed MultiLayerNetwork layer; the vertex name in a graph)
  * @param kind    CONV or DENSE (an output layer counts as DENSE)
  * @param weights number of weights n_l (without bias)
  */
@@ -29,18 +30,30 @@ public record WeightedLayer(int index, String name, Kind kind, long weights) {
         return kind == Kind.CONV ? 0 : 1;
     }
 
-    /** Weighted layers in network order. */
-    public static List<WeightedLayer> of(MultiLayerNetwork net) {
+    /** Weighted layers of a MultiLayerNetwork or ComputationGraph, in network (topological) order. */
+    public static List<WeightedLayer> of(Model net) {
+        return of(NetworkView.of(net));
+    }
+
+    /** Weighted layers of a network view, in its vertex order. */
+    public static List<WeightedLayer> of(NetworkView view) {
         List<WeightedLayer> out = new ArrayList<>();
-        for (int i = 0; i < net.getnLayers(); i++) {
-            Layer conf = net.getLayer(i).conf().getLayer();
-            Kind kind = conf.getClass() == ConvolutionLayer.class ? Kind.CONV
-                    : conf.getClass() == DenseLayer.class || conf.getClass() == OutputLayer.class ? Kind.DENSE : null;
+        for (NetworkView.Vertex v : view.vertices()) {
+            Kind kind = kindOf(v.layer());
             if (kind != null) {
-                out.add(new WeightedLayer(i, nameOf(conf, i), kind, net.getLayer(i).getParam(DefaultParamInitializer.WEIGHT_KEY).length()));
+                out.add(new WeightedLayer(v.index(), v.name(), kind, view.layer(v.name()).getParam(DefaultParamInitializer.WEIGHT_KEY).length()));
             }
         }
         return out;
+    }
+
+    /** CONV or DENSE for the layer classes PTQ quantizes (exactly, not subclasses), else null. */
+    static Kind kindOf(Layer conf) {
+        if (conf == null) {
+            return null;
+        }
+        return conf.getClass() == ConvolutionLayer.class ? Kind.CONV
+                : conf.getClass() == DenseLayer.class || conf.getClass() == OutputLayer.class ? Kind.DENSE : null;
     }
 
     /** The name {@code QuantizedModel} uses for layer {@code index}. */
