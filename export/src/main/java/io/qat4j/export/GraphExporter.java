@@ -11,41 +11,60 @@ import org.deeplearning4j.nn.conf.InputPreProcessor;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.graph.ElementWiseVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.graph.MergeVertex;
 import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.DropoutLayer;
+import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.deeplearning4j.nn.conf.layers.Upsampling2D;
+import org.deeplearning4j.nn.conf.layers.ZeroPaddingLayer;
+import org.deeplearning4j.nn.conf.layers.convolutional.Cropping2D;
 import org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor;
+import org.deeplearning4j.nn.conf.preprocessor.FeedForwardToCnnPreProcessor;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.graph.vertex.GraphVertex;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.params.DefaultParamInitializer;
+import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
+import io.qat4j.layers.QuantSettings;
 import io.qat4j.layers.conf.ActivationQuantizerLayer;
 import io.qat4j.layers.conf.QuantizedLayerConf;
+import io.qat4j.layers.conf.QuantizedSeparableConvolutionLayer;
 import io.qat4j.runtime.FixedPoint;
 import io.qat4j.runtime.Int8Graph;
 
 /**
- * Integer export of a {@link ComputationGraph} with residual connections, and of a
- * {@link MultiLayerNetwork} through the same walk (its layer list seen as a chain of layer
- * vertices, {@link Network#of(MultiLayerNetwork)}), so that each fusion rule exists once.
+ * The integer export of a {@link ComputationGraph}, and of a {@link MultiLayerNetwork} through the
+ * same walk (its layer list seen as a chain of layer vertices, {@link Network#of(MultiLayerNetwork)}),
+ * so that each rule exists once.
  *
- * <p>Every tensor of the integer graph must be a point where the QAT network quantizes. The export
- * walks the vertices in topological order and keeps, for each vertex output, either an int8 tensor
- * with its codes, or a <em>pending</em> output: a Conv2D/Dense/Add whose requantization waits for
- * the quantizer that consumes it (a weighted layer's input quantizer or an
- * {@link ActivationQuantizerLayer}), possibly followed by ReLU/ReLU6 (fused into its clamp), pooling
- * and flattening (applied after the requantization; max pooling and flattening commute with
- * quantization). Rules, each broken one an error naming the vertex:
+ * <p>Every tensor of the integer graph is a point where the QAT network quantizes. The walk visits
+ * the vertices in topological order and keeps, for each vertex output, either an int8 tensor with
+ * its codes, or a <em>pending</em> output: a node (Conv2D, depthwise, Dense, Add, Concat, average
+ * pooling, LeakyRelu, lookup table) whose output codes wait for the quantizer that consumes it (a
+ * weighted layer's input quantizer or an {@link ActivationQuantizerLayer}), possibly followed by
+ * ReLU/ReLU6 (fused into its clamp) and operations that commute with quantization (max pooling,
+ * flatten/reshape, zero padding, cropping, nearest upsampling), applied after the requantization.
+ * Rules, each broken one an error naming the vertex; {@code QuantizedModel.wrap} places the
+ * quantizers so that a wrapped network keeps them:
  * <ul>
- *   <li>all consumers of one pending output must quantize it identically (same scale, zero point,
- *       range): put one {@link ActivationQuantizerLayer} after a vertex that feeds several;</li>
- *   <li>both inputs of an elementwise Add must already be quantized (an ActivationQuantizerLayer on
- *       each branch, or a branch that is one);</li>
+ *   <li>all consumers of one pending output quantize it identically (wrap shares one activation
+ *       quantizer among them);</li>
+ *   <li>both inputs of an elementwise Add, and the inputs of average pooling, LeakyReLU and the
+ *       table functions, are int8 tensors (an activation quantizer before them): these nodes read
+ *       codes and requantize once to their consumer's codes, as the fake-quant network rounds once
+ *       when the consumer's quantizer sees their float output;</li>
+ *   <li>a channel concat takes its consumer's codes: pending inputs are requantized straight to
+ *       them, quantized ones through a Requantize node;</li>
  *   <li>a quantizer applied to an already quantized tensor with other codes becomes a
  *       {@link Int8Graph.Requantize} node; one with the same codes is the identity;</li>
- *   <li>the network has one input and one output, the output vertex being a quantized dense/output
- *       layer whose logits get affine int8 codes from the calibration samples.</li>
+ *   <li>the network has one input and one output; an output dense/output layer becomes a
+ *       {@link Int8Graph.DenseLogits} node (dequantized int32 logits, no saturation), any other
+ *       output must be an int8 tensor (an activation quantizer on the logits).</li>
  * </ul>
  */
 final class GraphExporter {
@@ -178,22 +197,74 @@ final class GraphExporter {
         }
     }
 
-    /** One operation on a pending output's path: a pooling layer or a flatten. */
-    private record Step(SubsamplingLayer pool, String name) {
+    /**
+     * An operation that commutes with quantization, applied to a pending output after its
+     * requantization: the same codes in and out (max pooling, flattening and reshaping, zero padding
+     * with the zero point, cropping, nearest upsampling).
+     */
+    private sealed interface Step permits MaxPoolStep, ReshapeStep, PadStep, CropStep, UpsampleStep {
+        /** Emits the step's node reading tensor {@code t}; returns its output tensor. */
+        int apply(GraphExporter e, int t);
     }
 
-    /** A producer's float output after an activation and some pooling/flattening, not yet quantized. */
-    private record Pending(Source source, Int8Exporter.Activation activation, boolean afterAvgPool, List<Step> steps) implements Value {
+    private record MaxPoolStep(Int8Exporter.PoolGeometry pool, String name) implements Step {
+        public int apply(GraphExporter e, int t) {
+            return Int8Exporter.addMaxPool(pool, quoted(name), t, e.tensors, e.nodes);
+        }
+    }
+
+    /** Flatten ({@code dims == null}: to {@code [C H W]}) or reshape to {@code dims}, C order. */
+    private record ReshapeStep(int[] dims) implements Step {
+        public int apply(GraphExporter e, int t) {
+            return Int8Exporter.addReshape(t, dims, e.tensors, e.nodes);
+        }
+    }
+
+    private record PadStep(int top, int left, int bottom, int right) implements Step {
+        public int apply(GraphExporter e, int t) {
+            Int8Graph.Tensor in = e.tensors.get(t);
+            e.tensors.add(new Int8Graph.Tensor(new int[] {in.dims()[0], in.dims()[1] + top + bottom, in.dims()[2] + left + right},
+                    in.scale(), in.zeroPoint()));
+            int out = e.tensors.size() - 1;
+            e.nodes.add(new Int8Graph.ZeroPad(t, out, top, left, bottom, right));
+            return out;
+        }
+    }
+
+    private record CropStep(int top, int left, int bottom, int right) implements Step {
+        public int apply(GraphExporter e, int t) {
+            Int8Graph.Tensor in = e.tensors.get(t);
+            e.tensors.add(new Int8Graph.Tensor(new int[] {in.dims()[0], in.dims()[1] - top - bottom, in.dims()[2] - left - right},
+                    in.scale(), in.zeroPoint()));
+            int out = e.tensors.size() - 1;
+            e.nodes.add(new Int8Graph.Crop(t, out, top, left, bottom, right));
+            return out;
+        }
+    }
+
+    private record UpsampleStep(int scaleH, int scaleW) implements Step {
+        public int apply(GraphExporter e, int t) {
+            Int8Graph.Tensor in = e.tensors.get(t);
+            e.tensors.add(new Int8Graph.Tensor(new int[] {in.dims()[0], in.dims()[1] * scaleH, in.dims()[2] * scaleW}, in.scale(),
+                    in.zeroPoint()));
+            int out = e.tensors.size() - 1;
+            e.nodes.add(new Int8Graph.UpsampleNearest(t, out, scaleH, scaleW));
+            return out;
+        }
+    }
+
+    /** A producer's float output after a fused ReLU/ReLU6 and some quantization-commuting steps, not yet quantized. */
+    private record Pending(Source source, Int8Exporter.Activation activation, List<Step> steps) implements Value {
         Pending then(Step step) {
             List<Step> more = new ArrayList<>(steps);
             more.add(step);
-            return new Pending(source, activation, afterAvgPool || (step.pool != null
-                    && step.pool.getPoolingType() == org.deeplearning4j.nn.conf.layers.PoolingType.AVG), more);
+            return new Pending(source, activation, more);
         }
     }
 
     private final Network net;
     private final INDArray calibration;
+    private final FixedPoint.Rounding rounding;
     private final List<Int8Graph.Tensor> tensors = new ArrayList<>();
     private final List<Int8Graph.Node> nodes = new ArrayList<>();
     private final Map<String, Value> values = new HashMap<>();
@@ -205,9 +276,10 @@ final class GraphExporter {
     /** The network input's source, set by {@link #run}. */
     private Source input;
 
-    private GraphExporter(Network net, INDArray calibration) {
+    private GraphExporter(Network net, INDArray calibration, FixedPoint.Rounding rounding) {
         this.net = net;
         this.calibration = calibration;
+        this.rounding = rounding;
     }
 
     static Int8Exporter.Result export(ComputationGraph cg, INDArray calibration, FixedPoint.Rounding rounding) {
@@ -215,10 +287,16 @@ final class GraphExporter {
     }
 
     static Int8Exporter.Result export(Network net, INDArray calibration, FixedPoint.Rounding rounding) {
-        return new GraphExporter(net, calibration).run(rounding);
+        return new GraphExporter(net, calibration, rounding).run();
     }
 
-    private Int8Exporter.Result run(FixedPoint.Rounding rounding) {
+    /** What the integer export maps, for messages about what it does not. */
+    static final String SUPPORTED = "supported: quantized Conv2D, depthwise and separable convolutions, Dense/Output, conv+BN, "
+            + "activation quantizers; max, average and global pooling; zero padding, cropping, nearest upsampling; dropout; "
+            + "activations identity, ReLU, ReLU6, LeakyReLU, sigmoid, tanh, ELU, hard sigmoid, swish, softmax on the output; "
+            + "elementwise Add, channel concat (MergeVertex); CNN-to-dense and dense-to-CNN preprocessors";
+
+    private Int8Exporter.Result run() {
         if (net.inputs().size() != 1 || net.outputs().size() != 1) {
             throw new IllegalArgumentException("the integer export needs one network input and one output; this graph has inputs "
                     + net.inputs() + " and outputs " + net.outputs());
@@ -233,13 +311,15 @@ final class GraphExporter {
             tensors.add(new Int8Graph.Tensor(dims, codes.scale(), codes.zeroPoint()));
             return tensors.size() - 1;
         });
-        values.put(inputName, new Pending(input, Int8Exporter.Activation.NONE, false, List.of()));
+        values.put(inputName, new Pending(input, Int8Exporter.Activation.NONE, List.of()));
         String outputName = net.outputs().get(0);
+        Integer logitsTensor = null;
         String outputShown = outputName;
         for (Vertex v : net.vertices()) {
             String key = v.key();
             String name = v.name();
-            if (key.equals(outputName)) {
+            boolean isOutput = key.equals(outputName);
+            if (isOutput) {
                 outputShown = name;
             }
             org.deeplearning4j.nn.conf.graph.GraphVertex vc = v.conf();
@@ -248,99 +328,239 @@ final class GraphExporter {
                 values.put(key, add(name, e, inputs));
                 continue;
             }
+            if (vc instanceof MergeVertex) {
+                values.put(key, concat(name, inputs));
+                continue;
+            }
             if (!(vc instanceof LayerVertex lv)) {
                 throw new IllegalArgumentException("vertex '" + name + "': " + vc.getClass().getSimpleName()
-                        + " is not supported by the integer export (layers, elementwise Add)");
+                        + " is not supported by the integer export (" + SUPPORTED + ")");
             }
             if (inputs.size() != 1) {
                 throw new IllegalArgumentException("vertex '" + name + "': a layer with " + inputs.size() + " inputs (merge them first)");
             }
-            Value in = values.get(inputs.get(0));
-            InputPreProcessor pre = lv.getPreProcessor();
-            if (pre != null) {
-                if (!(pre instanceof CnnToFeedForwardPreProcessor)) {
-                    throw new IllegalArgumentException("vertex '" + name + "': input preprocessor " + pre.getClass().getSimpleName()
-                            + " is not supported by the integer export (only CNN-to-dense flattening)");
-                }
-                in = in instanceof Pending p ? p.then(new Step(null, name))
-                        : new Quantized(Int8Exporter.addFlatten(((Quantized) in).tensor(), tensors, nodes), ((Quantized) in).codes());
-            }
+            Value in = preprocess(values.get(inputs.get(0)), lv.getPreProcessor(), name);
             Layer layer = v.layer();
             org.deeplearning4j.nn.conf.layers.Layer lc = layer.conf().getLayer();
-            if (lc instanceof ActivationQuantizerLayer) {
-                Int8Exporter.Codes codes = Int8Exporter.inputCodes(layer, quoted(name));
-                values.put(key, new Quantized(quantize(in, codes, name), codes));
-            } else if (lc instanceof QuantizedLayerConf q) {
-                Int8Exporter.Codes inCodes = q.getQuant().quantizesInputs() ? Int8Exporter.inputCodes(layer, quoted(name)) : null;
-                int inTensor;
-                if (inCodes != null) {
-                    inTensor = quantize(in, inCodes, name);
-                } else if (in instanceof Quantized qi) {
-                    inTensor = qi.tensor();
-                    inCodes = qi.codes();
-                } else {
-                    throw new IllegalArgumentException("layer '" + name + "': its input is not quantized and it has no input quantizer; "
-                            + "enable its input quantization or put an ActivationQuantizerLayer before it");
-                }
-                Int8Exporter.Codes xCodes = inCodes;
-                int xTensor = inTensor;
-                Source src = new Source(name, (codes, lo, hi) -> {
-                    Int8Graph.Tensor t = tensors.get(xTensor);
-                    tensors.add(Int8Exporter.outputTensor(lc, t, codes));
-                    int out = tensors.size() - 1;
-                    nodes.add(Int8Exporter.weighted(layer, lc, q.getQuant(), quoted(name), xTensor, t, out, xCodes, codes, lo, hi, scales));
-                    return out;
-                });
-                Int8Exporter.Activation act = Int8Exporter.activationOf(lc instanceof BaseLayer b ? b.getActivationFn() : null, quoted(name));
-                values.put(key, new Pending(src, act, false, List.of()));
-                if (key.equals(outputName)) {
-                    Int8Exporter.Codes logits = Int8Exporter.logitCodes(Int8Exporter.preActivations(layer,
-                            net.inputActivations(v, calibration), pre, quoted(name)));
-                    notes.add(quoted(name) + ": logits scale " + logits.scale() + ", zero point " + logits.zeroPoint() + " from "
-                            + calibration.size(0) + " calibration samples");
-                    values.put(key, new Quantized(quantize(values.get(key), logits, name), logits));
-                }
-            } else if (lc instanceof ActivationLayer a) {
-                Int8Exporter.Activation act = Int8Exporter.activationOf(a.getActivationFn(), quoted(name));
-                values.put(key, activate(in, act, name));
-            } else if (lc instanceof SubsamplingLayer s) {
-                values.put(key, in instanceof Pending p ? p.then(new Step(s, name))
-                        : new Quantized(Int8Exporter.addPool(s, quoted(name), ((Quantized) in).tensor(), tensors, nodes),
-                        ((Quantized) in).codes()));
-            } else {
-                throw new IllegalArgumentException("layer '" + name + "': " + lc.getClass().getSimpleName()
-                        + " is not supported by the integer export (supported: quantized Conv2D/Dense/Output, conv+BN, activation "
-                        + "quantizers, max/avg pooling, ReLU/ReLU6/identity activations, elementwise Add)");
+            if (isOutput && lc instanceof QuantizedLayerConf q && !(lc instanceof ActivationQuantizerLayer) && isDense(layer)) {
+                logitsTensor = logits(layer, q.getQuant(), name, in);
+                continue;
             }
+            values.put(key, layer(layer, lc, name, in));
         }
-        Value out = values.get(outputName);
-        if (!(out instanceof Quantized q)) {
-            throw new IllegalArgumentException("vertex '" + outputShown + "': the network output must be a quantized dense/output layer");
+        int out;
+        if (logitsTensor != null) {
+            out = logitsTensor;
+        } else if (values.get(outputName) instanceof Quantized q) {
+            out = q.tensor();
+            notes.add(quoted(outputShown) + ": the network output is int8 at scale " + q.codes().scale() + ", zero point "
+                    + q.codes().zeroPoint() + " (its activation quantizer's range)");
+        } else {
+            throw new IllegalArgumentException("vertex '" + outputShown + "': the network output must be a quantized dense/output layer, "
+                    + "or a tensor with an activation quantizer (QuantizedModel.wrap places one on the logits of a network that ends "
+                    + "otherwise)");
         }
-        Int8Graph graph = new Int8Graph(tensors, nodes, input.tensor, q.tensor(), rounding);
+        Int8Graph graph = new Int8Graph(tensors, nodes, input.tensor, out, rounding);
         graph.validate();
         return Int8Exporter.Result.of(graph, notes, scales);
+    }
+
+    private static boolean isDense(Layer layer) {
+        org.deeplearning4j.nn.conf.layers.Layer lc = layer.conf().getLayer();
+        return lc instanceof org.deeplearning4j.nn.conf.layers.FeedForwardLayer && !(lc instanceof ConvolutionLayer)
+                && layer.getParam(DefaultParamInitializer.WEIGHT_KEY) != null && layer.getParam(DefaultParamInitializer.WEIGHT_KEY).rank() == 2;
     }
 
     private static String quoted(String name) {
         return "'" + name + "'";
     }
 
-    private Value activate(Value in, Int8Exporter.Activation act, String name) {
-        if (act == Int8Exporter.Activation.NONE) {
+    /** A layer vertex's input after DL4J's input preprocessor (reshapes only). */
+    private Value preprocess(Value in, InputPreProcessor pre, String name) {
+        if (pre == null) {
             return in;
         }
-        if (!(in instanceof Pending p) || p.source() == input) {
-            throw new IllegalArgumentException("layer '" + name + "': an activation on an already quantized tensor (or the network "
-                    + "input) cannot be fused into a clamp; put it before the activation quantizer");
+        if (pre instanceof CnnToFeedForwardPreProcessor) {
+            return reshape(in, null);
         }
-        if (p.afterAvgPool()) {
-            throw new IllegalArgumentException("layer '" + name + "': an activation after average pooling cannot be fused into the "
-                    + "clamp before it; put it before the pooling");
+        if (pre instanceof FeedForwardToCnnPreProcessor f) {
+            return reshape(in, new int[] {(int) f.getNumChannels(), (int) f.getInputHeight(), (int) f.getInputWidth()});
         }
-        Int8Exporter.Activation combined = act == Int8Exporter.Activation.RELU6 || p.activation() == Int8Exporter.Activation.RELU6
-                ? Int8Exporter.Activation.RELU6 : Int8Exporter.Activation.RELU;
-        return new Pending(p.source(), combined, false, p.steps());
+        throw new IllegalArgumentException("vertex '" + name + "': input preprocessor " + pre.getClass().getSimpleName()
+                + " is not supported by the integer export (CnnToFeedForward and FeedForwardToCnn are)");
+    }
+
+    private Value reshape(Value in, int[] dims) {
+        return passThrough(in, new ReshapeStep(dims));
+    }
+
+    /** {@code step} on a pending output (after its requantization) or at once on a quantized tensor. */
+    private Value passThrough(Value in, Step step) {
+        if (in instanceof Pending p) {
+            return p.then(step);
+        }
+        Quantized q = (Quantized) in;
+        return new Quantized(step.apply(this, q.tensor()), q.codes());
+    }
+
+    /** The value of a layer vertex reading {@code in}. */
+    private Value layer(Layer layer, org.deeplearning4j.nn.conf.layers.Layer lc, String name, Value in) {
+        if (lc instanceof ActivationQuantizerLayer) {
+            Int8Exporter.Codes codes = Int8Exporter.inputCodes(layer, quoted(name));
+            return new Quantized(quantize(in, codes, name), codes);
+        }
+        if (lc instanceof QuantizedSeparableConvolutionLayer sep) {
+            return separable(layer, sep, name, in);
+        }
+        if (lc instanceof QuantizedLayerConf q) {
+            Int8Exporter.Codes inCodes = q.getQuant().quantizesInputs() ? Int8Exporter.inputCodes(layer, quoted(name)) : null;
+            int xTensor;
+            if (inCodes != null) {
+                xTensor = quantize(in, inCodes, name);
+            } else if (in instanceof Quantized qi) {
+                xTensor = qi.tensor();
+                inCodes = qi.codes();
+            } else {
+                throw new IllegalArgumentException("layer '" + name + "': its input is not quantized and it has no input quantizer; "
+                        + "enable its input quantization or put an ActivationQuantizerLayer before it (QuantizedModel.wrap does)");
+            }
+            Int8Exporter.Codes xCodes = inCodes;
+            Source src = new Source(name, (codes, lo, hi) -> {
+                Int8Graph.Tensor t = tensors.get(xTensor);
+                tensors.add(Int8Exporter.outputTensor(lc, t, codes));
+                int out = tensors.size() - 1;
+                nodes.add(Int8Exporter.weighted(layer, lc, q.getQuant(), quoted(name), xTensor, t, out, xCodes, codes, lo, hi, scales));
+                return out;
+            });
+            IActivation act = lc instanceof BaseLayer b ? b.getActivationFn() : null;
+            return activate(new Pending(src, Int8Exporter.Activation.NONE, List.of()), act, name);
+        }
+        if (lc instanceof ActivationLayer a) {
+            return activate(in, a.getActivationFn(), name);
+        }
+        if (lc instanceof DropoutLayer) {
+            return in;    // identity at inference
+        }
+        if (lc instanceof SubsamplingLayer s) {
+            Int8Exporter.PoolGeometry pool = Int8Exporter.PoolGeometry.of(s, quoted(name));
+            return switch (s.getPoolingType()) {
+                case MAX -> passThrough(in, new MaxPoolStep(pool, name));
+                case AVG -> averagePool(in, pool, s.isAvgPoolIncludePadInDivisor(), name);
+                default -> throw new IllegalArgumentException("layer '" + name + "': pooling " + s.getPoolingType()
+                        + " is not supported by the integer export (MAX and AVG are)");
+            };
+        }
+        if (lc instanceof GlobalPoolingLayer g) {
+            Int8Exporter.PoolGeometry pool = Int8Exporter.PoolGeometry.global();
+            Value pooled = switch (g.getPoolingType()) {
+                case MAX -> passThrough(in, new MaxPoolStep(pool, name));
+                case AVG -> averagePool(in, pool, false, name);
+                default -> throw new IllegalArgumentException("layer '" + name + "': global pooling " + g.getPoolingType()
+                        + " is not supported by the integer export (MAX and AVG are)");
+            };
+            return g.isCollapseDimensions() ? reshape(pooled, null) : pooled;
+        }
+        if (lc instanceof ZeroPaddingLayer z) {
+            int[] p = z.getPadding();   // top, bottom, left, right
+            return passThrough(in, new PadStep(p[0], p[2], p[1], p[3]));
+        }
+        if (lc instanceof Cropping2D c) {
+            int[] p = c.getCropping();  // top, bottom, left, right
+            return passThrough(in, new CropStep(p[0], p[2], p[1], p[3]));
+        }
+        if (lc instanceof Upsampling2D u) {
+            int[] sz = u.getSize();
+            return passThrough(in, new UpsampleStep(sz[0], sz.length > 1 ? sz[1] : sz[0]));
+        }
+        throw new IllegalArgumentException("layer '" + name + "': " + lc.getClass().getSimpleName()
+                + " is not supported by the integer export (" + SUPPORTED + ")");
+    }
+
+    /**
+     * A separable convolution: a DepthwiseConv2D to the layer's mid quantizer's codes, then a 1x1
+     * Conv2D whose requantization waits for the consumer.
+     */
+    private Value separable(Layer layer, QuantizedSeparableConvolutionLayer sep, String name, Value in) {
+        Int8Exporter.Codes inCodes = Int8Exporter.inputCodes(layer, quoted(name));
+        int xTensor = quantize(in, inCodes, name);
+        Int8Exporter.Codes mid = Int8Exporter.midCodes(layer, sep, quoted(name));
+        Int8Graph.Tensor x = tensors.get(xTensor);
+        Int8Graph.Node dw = Int8Exporter.depthwise(layer, sep, quoted(name), xTensor, x, inCodes, mid, tensors, scales);
+        nodes.add(dw);
+        int midTensor = dw.output();
+        Source src = new Source(name, (codes, lo, hi) -> {
+            Int8Graph.Tensor t = tensors.get(midTensor);
+            tensors.add(new Int8Graph.Tensor(new int[] {(int) sep.getNOut(), t.dims()[1], t.dims()[2]}, codes.scale(), codes.zeroPoint()));
+            int out = tensors.size() - 1;
+            nodes.add(Int8Exporter.pointwise(layer, sep, quoted(name), midTensor, t, out, mid, codes, lo, hi, scales));
+            return out;
+        });
+        return activate(new Pending(src, Int8Exporter.Activation.NONE, List.of()), sep.getActivationFn(), name);
+    }
+
+    /**
+     * Average pooling: the integer node sums the input codes and requantizes once to its consumer's
+     * scale, so its input must be an int8 tensor of its own (the fake-quant network quantizes there
+     * too); pooling already requantized codes would round twice.
+     */
+    private Value averagePool(Value in, Int8Exporter.PoolGeometry pool, boolean includePad, String name) {
+        if (!(in instanceof Quantized q)) {
+            throw new IllegalArgumentException("layer '" + name + "': average pooling needs a quantized input (the integer pool sums "
+                    + "input codes and requantizes once, where the fake-quant network quantizes the float mean); QuantizedModel.wrap "
+                    + "places an activation quantizer before it: wrap the float network again");
+        }
+        Source src = new Source(name, (codes, lo, hi) -> {
+            Int8Graph.Tensor t = tensors.get(q.tensor());
+            Int8Graph.Window w = pool.window(t, quoted(name));
+            tensors.add(new Int8Graph.Tensor(new int[] {t.dims()[0], w.outputH(t.dims()[1]), w.outputW(t.dims()[2])}, codes.scale(),
+                    codes.zeroPoint()));
+            int out = tensors.size() - 1;
+            nodes.add(Int8Graph.AvgPoolRequant.of(q.tensor(), out, w, includePad, t, tensors.get(out), lo, hi));
+            return out;
+        });
+        return new Pending(src, Int8Exporter.Activation.NONE, List.of());
+    }
+
+    /**
+     * An activation: identity and softmax (applied outside the integer graph on the logits) pass;
+     * ReLU/ReLU6 fuse into the pending producer's clamp (or clamp a quantized tensor in place);
+     * LeakyReLU and the table functions read an int8 tensor and write their consumer's codes.
+     */
+    private Value activate(Value in, IActivation a, String name) {
+        Int8Exporter.Activation fused = Int8Exporter.fusedActivation(a);
+        if (fused != null) {
+            if (fused == Int8Exporter.Activation.NONE) {
+                return in;
+            }
+            if (in instanceof Pending p && p.source() != input) {
+                Int8Exporter.Activation combined = fused == Int8Exporter.Activation.RELU6 || p.activation() == Int8Exporter.Activation.RELU6
+                        ? Int8Exporter.Activation.RELU6 : Int8Exporter.Activation.RELU;
+                return new Pending(p.source(), combined, p.steps());
+            }
+            if (in instanceof Quantized q) {
+                int[] clamp = Int8Exporter.fusedClamp(q.codes(), fused);
+                Int8Graph.Tensor t = tensors.get(q.tensor());
+                tensors.add(t);
+                int out = tensors.size() - 1;
+                nodes.add(Int8Graph.Requantize.of(q.tensor(), out, t, t, clamp[0], clamp[1]));
+                return new Quantized(out, q.codes());
+            }
+            throw new IllegalArgumentException("layer '" + name + "': an activation on the network input cannot be fused into a clamp");
+        }
+        if (!(in instanceof Quantized q)) {
+            throw new IllegalArgumentException("layer '" + name + "': activation " + a + " reads an int8 tensor in the integer model "
+                    + "(a LeakyRelu node or a 256-entry table); QuantizedModel.wrap places an activation quantizer before it: wrap the "
+                    + "float network again");
+        }
+        Int8Exporter.Elementwise f = Int8Exporter.elementwise(a, quoted(name));
+        Source src = new Source(name, (codes, lo, hi) -> {
+            Int8Graph.Tensor t = tensors.get(q.tensor());
+            tensors.add(new Int8Graph.Tensor(t.dims(), codes.scale(), codes.zeroPoint()));
+            int out = tensors.size() - 1;
+            nodes.add(f.node(q.tensor(), out, t, tensors.get(out), lo, hi, rounding));
+            return out;
+        });
+        return new Pending(src, Int8Exporter.Activation.NONE, List.of());
     }
 
     /** Elementwise Add of two quantized tensors; its requantization waits for its consumer. */
@@ -353,7 +573,8 @@ final class GraphExporter {
         for (int i = 0; i < 2; i++) {
             if (!(values.get(inputs.get(i)) instanceof Quantized qi)) {
                 throw new IllegalArgumentException("vertex '" + name + "': input '" + inputs.get(i) + "' is not quantized; the integer "
-                        + "add needs both inputs as int8 tensors: put an ActivationQuantizerLayer between them");
+                        + "add needs both inputs as int8 tensors (QuantizedModel.wrap places activation quantizers on them: wrap the "
+                        + "float network again, or put an ActivationQuantizerLayer between them)");
             }
             q[i] = qi;
         }
@@ -370,7 +591,61 @@ final class GraphExporter {
             nodes.add(Int8Graph.Add.of(q[0].tensor(), q[1].tensor(), out, a, b, t, lo, hi));
             return out;
         });
-        return new Pending(src, Int8Exporter.Activation.NONE, false, List.of());
+        return new Pending(src, Int8Exporter.Activation.NONE, List.of());
+    }
+
+    /**
+     * Channel concat (MergeVertex); its codes are its consumer's quantizer: pending inputs are
+     * requantized straight to them (one rounding, as the fake-quant network quantizes the float
+     * concatenation), quantized inputs with other codes through a Requantize node (TFLite's
+     * concatenation requantizes its inputs), then the codes are copied.
+     */
+    private Value concat(String name, List<String> inputs) {
+        List<Value> in = new ArrayList<>();
+        for (String i : inputs) {
+            in.add(values.get(i));
+        }
+        Source src = new Source(name, (codes, lo, hi) -> {
+            int[] ids = new int[in.size()];
+            List<Int8Graph.Tensor> ts = new ArrayList<>();
+            int channels = 0;
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = quantize(in.get(i), codes, name);
+                Int8Graph.Tensor t = tensors.get(ids[i]);
+                if (lo > codes.min() || hi < codes.max()) {
+                    tensors.add(new Int8Graph.Tensor(t.dims(), codes.scale(), codes.zeroPoint()));
+                    nodes.add(Int8Graph.Requantize.of(ids[i], tensors.size() - 1, t, t, lo, hi));
+                    ids[i] = tensors.size() - 1;
+                }
+                ts.add(tensors.get(ids[i]));
+                channels += t.dims()[0];
+            }
+            int[] dims = ts.get(0).dims().clone();
+            dims[0] = channels;
+            tensors.add(new Int8Graph.Tensor(dims, codes.scale(), codes.zeroPoint()));
+            int out = tensors.size() - 1;
+            nodes.add(Int8Graph.Concat.of(ids, out, ts, tensors.get(out)));
+            return out;
+        });
+        return new Pending(src, Int8Exporter.Activation.NONE, List.of());
+    }
+
+    /** The output dense layer as a DenseLogits node (int32 accumulators dequantized: no saturation); returns its tensor. */
+    private int logits(Layer layer, QuantSettings s, String name, Value in) {
+        Int8Exporter.Codes inCodes = s.quantizesInputs() ? Int8Exporter.inputCodes(layer, quoted(name)) : null;
+        int x;
+        if (inCodes != null) {
+            x = quantize(in, inCodes, name);
+        } else if (in instanceof Quantized q) {
+            x = q.tensor();
+            inCodes = q.codes();
+        } else {
+            throw new IllegalArgumentException("layer '" + name + "': its input is not quantized and it has no input quantizer");
+        }
+        Int8Graph.Node node = Int8Exporter.denseLogits(layer, s, quoted(name), x, tensors.get(x), inCodes, tensors, scales);
+        nodes.add(node);
+        notes.add(quoted(name) + ": logits are the int32 accumulators dequantized (scale s_x s_w per class), no saturation");
+        return node.output();
     }
 
     /** The int8 tensor {@code in} becomes under a quantizer with {@code codes}, emitting what it takes. */
@@ -397,7 +672,8 @@ final class GraphExporter {
             throw new IllegalArgumentException("vertex '" + s.vertex + "': its consumers quantize it differently (" + consumer
                     + " with scale " + codes.scale() + ", zero point " + codes.zeroPoint() + ", " + p.activation() + "; earlier scale "
                     + s.codes.scale() + ", zero point " + s.codes.zeroPoint() + ", " + s.activation
-                    + "); put one ActivationQuantizerLayer after it and let its consumers read that");
+                    + "); QuantizedModel.wrap places one shared activation quantizer on such a tensor: wrap the float network again, "
+                    + "or put one ActivationQuantizerLayer after it and let its consumers read that");
         }
         Integer done = emitted.get(p);
         if (done != null) {
@@ -405,8 +681,7 @@ final class GraphExporter {
         }
         int t = s.tensor;
         for (Step step : p.steps()) {
-            t = step.pool() == null ? Int8Exporter.addFlatten(t, tensors, nodes)
-                    : Int8Exporter.addPool(step.pool(), quoted(step.name()), t, tensors, nodes);
+            t = step.apply(this, t);
         }
         emitted.put(p, t);
         return t;

@@ -10,10 +10,19 @@ import org.deeplearning4j.nn.conf.InputPreProcessor;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.activations.IActivation;
+import org.nd4j.linalg.activations.impl.ActivationELU;
+import org.nd4j.linalg.activations.impl.ActivationHardSigmoid;
+import org.nd4j.linalg.activations.impl.ActivationHardTanH;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
+import org.nd4j.linalg.activations.impl.ActivationLReLU;
 import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.activations.impl.ActivationReLU6;
+import org.nd4j.linalg.activations.impl.ActivationSigmoid;
+import org.nd4j.linalg.activations.impl.ActivationSoftPlus;
+import org.nd4j.linalg.activations.impl.ActivationSoftSign;
 import org.nd4j.linalg.activations.impl.ActivationSoftmax;
+import org.nd4j.linalg.activations.impl.ActivationSwish;
+import org.nd4j.linalg.activations.impl.ActivationTanH;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -21,9 +30,12 @@ import io.qat4j.layers.QuantSettings;
 import io.qat4j.layers.QuantizerReadout;
 import io.qat4j.layers.conf.QuantizedConvBatchNormLayer;
 import io.qat4j.layers.conf.QuantizedConvolutionLayer;
+import io.qat4j.layers.conf.QuantizedDepthwiseConvolutionLayer;
 import io.qat4j.layers.conf.QuantizedLayerConf;
+import io.qat4j.layers.conf.QuantizedSeparableConvolutionLayer;
 import io.qat4j.runtime.FixedPoint;
 import io.qat4j.runtime.Int8Graph;
+import io.qat4j.runtime.TableFunction;
 import io.qat4j.ste.QParams;
 import io.qat4j.ste.QuantSpec;
 
@@ -107,10 +119,24 @@ public final class Int8Exporter {
      *                    default build, {@code SINGLE} its {@code TFLITE_SINGLE_ROUNDING} build)
      */
     public static Result export(MultiLayerNetwork net, INDArray calibration, FixedPoint.Rounding rounding) {
-        if (nextWeighted(net, 0) != 0) {
-            throw new IllegalArgumentException("layer " + name(net, 0) + ": the first layer must be a quantized Conv2D or Dense layer");
-        }
         return GraphExporter.export(GraphExporter.Network.of(net), calibration, rounding);
+    }
+
+    /**
+     * Exports either kind of network ({@link MultiLayerNetwork} or
+     * {@link org.deeplearning4j.nn.graph.ComputationGraph}) with single-rounding requantization.
+     *
+     * @throws IllegalArgumentException naming the layer or vertex the integer model cannot hold
+     */
+    public static Result export(org.deeplearning4j.nn.api.Model net, INDArray calibration) {
+        if (net instanceof MultiLayerNetwork m) {
+            return export(m, calibration);
+        }
+        if (net instanceof org.deeplearning4j.nn.graph.ComputationGraph g) {
+            return export(g, calibration);
+        }
+        throw new IllegalArgumentException("the integer export takes a MultiLayerNetwork or a ComputationGraph, got "
+                + (net == null ? "null" : net.getClass().getName()));
     }
 
     /** The int8 clamp {@code [lo, hi]} of an output with {@code codes} and a fused ReLU/ReLU6 (the codes' range for none). */
@@ -126,61 +152,145 @@ public final class Int8Exporter {
         return new int[] {lo, hi};
     }
 
-    /** Appends a max/avg pooling node reading tensor {@code in} (same scale and zero point out); returns the new tensor id. */
-    static int addPool(SubsamplingLayer s, String name, int current, List<Int8Graph.Tensor> tensors, List<Int8Graph.Node> nodes) {
+    /**
+     * A pooling window as DL4J configures it: kernel, stride, padding and convolution mode, resolved
+     * against an input map by {@link #window}; {@link #global} covers the whole map.
+     */
+    record PoolGeometry(int[] kernel, int[] stride, int[] padding, ConvolutionMode mode) {
+        static PoolGeometry of(SubsamplingLayer s, String name) {
+            if (s.getDilation() != null && (s.getDilation()[0] != 1 || s.getDilation()[1] != 1)) {
+                throw new IllegalArgumentException("layer " + name + ": dilated pooling is not supported by the integer export");
+            }
+            return new PoolGeometry(s.getKernelSize(), s.getStride(), s.getPadding(), s.getConvolutionMode());
+        }
+
+        static PoolGeometry global() {
+            return new PoolGeometry(null, null, null, null);
+        }
+
+        Int8Graph.Window window(Int8Graph.Tensor in, String name) {
+            if (in.dims().length != 3) {
+                throw new IllegalArgumentException("layer " + name + ": pooling needs a [C, H, W] input, got " + in);
+            }
+            if (kernel == null) {
+                return Int8Graph.Window.pool(in.dims()[1], in.dims()[2], 1, 1, 0, 0, 0, 0);
+            }
+            int[] p = pads(mode, padding, kernel, stride, new int[] {1, 1}, in);
+            return Int8Graph.Window.pool(kernel[0], kernel[1], stride[0], stride[1], p[0], p[1], p[2], p[3]);
+        }
+    }
+
+    /** Appends a max pooling node reading tensor {@code current} (same scale and zero point out); returns the new tensor id. */
+    static int addMaxPool(PoolGeometry pool, String name, int current, List<Int8Graph.Tensor> tensors, List<Int8Graph.Node> nodes) {
         Int8Graph.Tensor in = tensors.get(current);
-        if (in.dims().length != 3) {
-            throw new IllegalArgumentException("layer " + name + ": pooling needs a [C, H, W] input, got " + in);
-        }
-        int[] k = s.getKernelSize();
-        int[] st = s.getStride();
-        int[] p = pads(s.getConvolutionMode(), s.getPadding(), k, st, new int[] {1, 1}, in);
-        int oh = Int8Graph.outputSize(in.dims()[1], k[0], st[0], p[0], p[2], 1);
-        int ow = Int8Graph.outputSize(in.dims()[2], k[1], st[1], p[1], p[3], 1);
-        tensors.add(new Int8Graph.Tensor(new int[] {in.dims()[0], oh, ow}, in.scale(), in.zeroPoint()));
+        Int8Graph.Window window = pool.window(in, name);
+        tensors.add(new Int8Graph.Tensor(new int[] {in.dims()[0], window.outputH(in.dims()[1]), window.outputW(in.dims()[2])}, in.scale(),
+                in.zeroPoint()));
         int out = tensors.size() - 1;
-        Int8Graph.Window window = Int8Graph.Window.pool(k[0], k[1], st[0], st[1], p[0], p[1], p[2], p[3]);
-        switch (s.getPoolingType()) {
-            case MAX -> nodes.add(new Int8Graph.MaxPool(current, out, window));
-            case AVG -> nodes.add(new Int8Graph.AvgPool(current, out, window));
-            default -> throw new IllegalArgumentException("layer " + name + ": pooling " + s.getPoolingType()
-                    + " is not supported by the integer export (MAX and AVG are)");
-        }
+        nodes.add(new Int8Graph.MaxPool(current, out, window));
         return out;
     }
 
-    /** Appends a flatten node ({@code [C, H, W]} to {@code [C*H*W]}); returns the new tensor id. */
-    static int addFlatten(int current, List<Int8Graph.Tensor> tensors, List<Int8Graph.Node> nodes) {
+    /**
+     * Appends a Flatten node: {@code [C, H, W]} to {@code [C*H*W]} ({@code dims == null}) or, C order
+     * kept, to {@code dims} (DL4J's FeedForwardToCnnPreProcessor); returns the new tensor id.
+     */
+    static int addReshape(int current, int[] dims, List<Int8Graph.Tensor> tensors, List<Int8Graph.Node> nodes) {
         Int8Graph.Tensor t = tensors.get(current);
-        tensors.add(new Int8Graph.Tensor(new int[] {(int) t.elements()}, t.scale(), t.zeroPoint()));
+        int[] to = dims == null ? new int[] {(int) t.elements()} : dims.clone();
+        long n = 1;
+        for (int d : to) {
+            n *= d;
+        }
+        if (n != t.elements()) {
+            throw new IllegalArgumentException("reshape of " + t + " to " + java.util.Arrays.toString(to) + ": element counts differ");
+        }
+        if (java.util.Arrays.equals(to, t.dims())) {
+            return current;
+        }
+        tensors.add(new Int8Graph.Tensor(to, t.scale(), t.zeroPoint()));
         nodes.add(new Int8Graph.Flatten(current, tensors.size() - 1));
         return tensors.size() - 1;
     }
 
+    /** Appends a flatten node ({@code [C, H, W]} to {@code [C*H*W]}); returns the new tensor id. */
+    static int addFlatten(int current, List<Int8Graph.Tensor> tensors, List<Int8Graph.Node> nodes) {
+        return addReshape(current, null, tensors, nodes);
+    }
+
+    /** Activations that fuse into the clamp of the node before them. */
     enum Activation { NONE, RELU, RELU6 }
 
-    static Activation activationOf(IActivation a, String layer) {
+    /**
+     * The clamp an activation fuses into, or null when it is no clamp (LeakyReLU, the table
+     * functions): identity and softmax are NONE (softmax on the logits runs outside the integer graph).
+     */
+    static Activation fusedActivation(IActivation a) {
         if (a == null || a instanceof ActivationIdentity || a instanceof ActivationSoftmax) {
-            return Activation.NONE;    // softmax on the logits is applied outside the integer graph
+            return Activation.NONE;
         }
-        if (a instanceof ActivationReLU) {
-            return Activation.RELU;
+        if (a instanceof ActivationReLU r) {
+            boolean plain = (r.getMax() == null || r.getMax() == 0) && (r.getThreshold() == null || r.getThreshold() == 0)
+                    && (r.getNegativeSlope() == null || r.getNegativeSlope() == 0);
+            return plain ? Activation.RELU : null;
         }
         if (a instanceof ActivationReLU6) {
             return Activation.RELU6;
         }
-        throw new IllegalArgumentException("layer " + layer + ": activation " + a + " cannot be fused into an integer clamp "
-                + "(use ReLU, ReLU6 or identity)");
+        return null;
     }
 
-    private static int nextWeighted(MultiLayerNetwork net, int from) {
-        for (int j = from; j < net.getnLayers(); j++) {
-            org.deeplearning4j.nn.conf.layers.Layer lc = net.getLayer(j).conf().getLayer();
-            if (lc instanceof QuantizedLayerConf && !(lc instanceof io.qat4j.layers.conf.ActivationQuantizerLayer)) {
-                return j;
-            }
+    /** Builds the integer node of an elementwise activation that reads an int8 tensor and writes its consumer's codes. */
+    interface Elementwise {
+        Int8Graph.Node node(int in, int out, Int8Graph.Tensor inTensor, Int8Graph.Tensor outTensor, int lo, int hi,
+                            FixedPoint.Rounding rounding);
+    }
+
+    /**
+     * The integer node of an activation that is no clamp: TFLite's LeakyRelu, or a 256-entry lookup
+     * table of the DL4J function (sigmoid, tanh, ELU, hard sigmoid, swish, softplus, softsign, hard
+     * tanh) clamped to the consumer's code range.
+     *
+     * @throws IllegalArgumentException naming the layer for any other activation
+     */
+    static Elementwise elementwise(IActivation a, String layer) {
+        if (a instanceof ActivationLReLU l) {
+            double alpha = l.getAlpha();
+            return (in, out, ti, to, lo, hi, r) -> Int8Graph.LeakyRelu.of(in, out, ti, to, alpha, lo, hi);
         }
-        return -1;
+        TableFunction f;
+        double parameter = 0;
+        if (a instanceof ActivationSigmoid) {
+            f = TableFunction.SIGMOID;
+        } else if (a instanceof ActivationTanH) {
+            f = TableFunction.TANH;
+        } else if (a instanceof ActivationELU e) {
+            f = TableFunction.ELU;
+            parameter = e.getAlpha();
+        } else if (a instanceof ActivationHardSigmoid) {
+            f = TableFunction.HARD_SIGMOID;
+        } else if (a instanceof ActivationSwish) {
+            f = TableFunction.SWISH;
+        } else if (a instanceof ActivationSoftPlus) {
+            f = TableFunction.SOFTPLUS;
+        } else if (a instanceof ActivationSoftSign) {
+            f = TableFunction.SOFTSIGN;
+        } else if (a instanceof ActivationHardTanH) {
+            f = TableFunction.HARD_TANH;
+        } else {
+            throw new IllegalArgumentException("layer " + layer + ": activation " + a + " has no integer implementation (supported: "
+                    + "identity, ReLU, ReLU6, LeakyReLU, sigmoid, tanh, ELU, hard sigmoid, swish, softplus, softsign, hard tanh; "
+                    + "softmax on the network output)");
+        }
+        TableFunction fn = f;
+        double p = parameter;
+        return (in, out, ti, to, lo, hi, r) -> {
+            byte[] t = Int8Graph.LookupTable.of(in, out, ti, to, fn, p, r).table();
+            for (int i = 0; i < t.length; i++) {
+                t[i] = (byte) Math.max(lo, Math.min(hi, t[i]));
+            }
+            return new Int8Graph.LookupTable(in, out, fn, p, t);
+        };
     }
 
     private static String name(MultiLayerNetwork net, int i) {
@@ -256,6 +366,33 @@ public final class Int8Exporter {
         return preActivations(net, net.getnLayers() - 1, x);
     }
 
+    /**
+     * What the exported model's output approximates, for either kind of network: the output
+     * dense/output layer's pre-activations in float64 with fake-quantized input and weights, or, for
+     * a network that ends otherwise (an activation quantizer on the logits, then softmax), the
+     * activations reaching its output vertex.
+     *
+     * @param x a batch of inputs, {@code [N, ...]} as the network takes them
+     * @return {@code [N, classes]}
+     */
+    public static INDArray fakeQuantLogits(org.deeplearning4j.nn.api.Model net, INDArray x) {
+        GraphExporter.Network view = net instanceof MultiLayerNetwork m ? GraphExporter.Network.of(m)
+                : GraphExporter.Network.of((org.deeplearning4j.nn.graph.ComputationGraph) net);
+        String out = view.outputs().get(0);
+        for (GraphExporter.Vertex v : view.vertices()) {
+            if (v.key().equals(out)) {
+                INDArray in = view.inputActivations(v, x);
+                InputPreProcessor pre = v.conf() instanceof org.deeplearning4j.nn.conf.graph.LayerVertex lv ? lv.getPreProcessor() : null;
+                if (v.layer() != null && v.layer().conf().getLayer() instanceof QuantizedLayerConf
+                        && v.layer().getParam(WEIGHT) != null && v.layer().getParam(WEIGHT).rank() == 2) {
+                    return preActivations(v.layer(), in, pre, "'" + v.name() + "'");
+                }
+                return in.castTo(DataType.DOUBLE);
+            }
+        }
+        throw new IllegalStateException("output vertex " + out + " not found");
+    }
+
     /** Affine int8 codes covering {@code z} (and 0). */
     static Codes logitCodes(INDArray z) {
         double lo = Math.min(0, z.minNumber().doubleValue());
@@ -327,18 +464,24 @@ public final class Int8Exporter {
     }
 
     static Weights weights(Layer layer, QuantSettings s, INDArray w, int outAxis, String name) {
-        long out = w.size(outAxis);
         String problem = weightProblem(s);
         if (problem != null) {
             throw new IllegalArgumentException("layer " + name + ": " + problem);
         }
-        QuantizerReadout.WeightCodes read = QuantizerReadout.weightCodes(layer, w, outAxis, name);
-        INDArray codes = read.codes();
-        double[] scales = read.scales();
-        int bits = read.bits();
+        return weights(QuantizerReadout.weightCodes(layer, w, outAxis, name), s, outAxis, name);
+    }
+
+    /**
+     * Runtime-layout weights from read-out codes: {@code [out, in]} for dense (DL4J stores
+     * {@code [in, out]}, {@code outAxis} 1), else the codes' own C order with the output channel first.
+     */
+    static Weights weights(QuantizerReadout.WeightCodes read, QuantSettings s, int outAxis, String name) {
         if (!s.isEnabled()) {
             throw new IllegalArgumentException("layer " + name + ": quantization is disabled; enable it (and train) before exporting");
         }
+        INDArray codes = read.codes();
+        double[] scales = read.scales();
+        long out = codes.size(outAxis);
         double[] perChannel = new double[(int) out];
         for (int c = 0; c < out; c++) {
             perChannel[c] = scales.length == 1 ? scales[0] : scales[c];
@@ -346,14 +489,13 @@ public final class Int8Exporter {
                 perChannel[c] = io.qat4j.lsq.LsqQuantizer.MIN_STEP;   // an all-zero channel (alpha 0): any scale, codes are 0
             }
         }
-        // runtime layout: [out, in] for dense (DL4J stores [in, out]), [out, in, kh, kw] for conv
         INDArray ordered = outAxis == 1 ? codes.transpose().dup('c') : codes.dup('c');
         int[] ints = ordered.data().asInt();
         byte[] b = new byte[ints.length];
         for (int i = 0; i < ints.length; i++) {
             b[i] = (byte) ints[i];
         }
-        return new Weights(b, perChannel, bits);
+        return new Weights(b, perChannel, read.bits());
     }
 
     /**
@@ -372,24 +514,20 @@ public final class Int8Exporter {
         return true;
     }
 
-    static Int8Graph.Node weighted(Layer layer, org.deeplearning4j.nn.conf.layers.Layer lc, QuantSettings s, String name, int in,
-                                           Int8Graph.Tensor inTensor, int out, Codes inCodes, Codes outCodes, int lo, int hi,
-                                           Map<Int8Graph.Node, double[]> weightScales) {
-        boolean conv = lc instanceof QuantizedConvolutionLayer;
-        INDArray w;
-        INDArray bias;
-        if (lc instanceof QuantizedConvBatchNormLayer fused && !fused.isFreezeBatchNorm()) {
-            throw new IllegalArgumentException("layer " + name + ": freeze the batch-norm statistics (setFreezeBatchNorm(true)) "
-                    + "and fine-tune before exporting, so that training saw the folded computation the integer model runs");
-        }
-        w = QuantizerReadout.weights(layer).castTo(DataType.DOUBLE);
-        INDArray b0 = QuantizerReadout.bias(layer);
-        bias = b0 == null ? null : b0.castTo(DataType.DOUBLE);
-        Weights ws = weights(layer, s, w, conv ? 0 : 1, name);
+    /**
+     * Per output channel: the int32 bias {@code round(b / (s_x s_w))} and the accumulator's real step
+     * {@code s_x s_w} (an all-zero channel's weight scale raised so that its bias fits, see
+     * {@link #ZERO_CHANNEL_BIAS_CODE}; {@code ws.scales()} is updated to match).
+     *
+     * @param bias the layer's bias, or null for none
+     */
+    private record Accumulators(int[] bias, double[] step) {
+    }
+
+    private static Accumulators accumulators(Weights ws, INDArray bias, Codes inCodes, String name) {
         int channels = ws.scales().length;
         int[] qBias = new int[channels];
-        int[] mult = new int[channels];
-        int[] shift = new int[channels];
+        double[] step = new double[channels];
         int perChannel = ws.codes().length / channels;
         for (int c = 0; c < channels; c++) {
             double b = bias == null ? 0 : bias.getDouble(c);
@@ -407,11 +545,51 @@ public final class Int8Exporter {
                         + "with larger batches, more weight bits, per-tensor weights, or a lower learning rate for the quantizer steps");
             }
             qBias[c] = (int) qb;
-            FixedPoint.QuantizedMultiplier m = FixedPoint.quantizeMultiplier(accScale / outCodes.scale());
+            step[c] = accScale;
+        }
+        return new Accumulators(qBias, step);
+    }
+
+    /** Per-channel requantization {@code M = s_x s_w / s_y} of accumulators with steps {@code acc.step()}. */
+    private static Int8Graph.Requant requant(Accumulators acc, Codes outCodes, int lo, int hi) {
+        int n = acc.step().length;
+        int[] mult = new int[n];
+        int[] shift = new int[n];
+        for (int c = 0; c < n; c++) {
+            FixedPoint.QuantizedMultiplier m = FixedPoint.quantizeMultiplier(acc.step()[c] / outCodes.scale());
             mult[c] = m.multiplier();
             shift[c] = m.shift();
         }
-        Int8Graph.Requant requant = new Int8Graph.Requant(mult, shift, lo, hi);
+        return new Int8Graph.Requant(mult, shift, lo, hi);
+    }
+
+    private static INDArray doubles(INDArray a) {
+        return a == null ? null : a.castTo(DataType.DOUBLE);
+    }
+
+    static Int8Graph.Node weighted(Layer layer, org.deeplearning4j.nn.conf.layers.Layer lc, QuantSettings s, String name, int in,
+                                   Int8Graph.Tensor inTensor, int out, Codes inCodes, Codes outCodes, int lo, int hi,
+                                   Map<Int8Graph.Node, double[]> weightScales) {
+        if (lc instanceof QuantizedConvBatchNormLayer fused && !fused.isFreezeBatchNorm()) {
+            throw new IllegalArgumentException("layer " + name + ": freeze the batch-norm statistics (setFreezeBatchNorm(true)) "
+                    + "and fine-tune before exporting, so that training saw the folded computation the integer model runs");
+        }
+        if (lc instanceof QuantizedDepthwiseConvolutionLayer dw) {
+            Int8Graph.Node node = depthwiseNode(layer, s, dw.getKernelSize(), dw.getStride(), dw.getPadding(), dw.getDilation(),
+                    dw.getConvolutionMode(), dw.getDepthMultiplier(), doubles(QuantizerReadout.bias(layer)), name, in, inTensor, out,
+                    inCodes, outCodes, lo, hi, weightScales);
+            return node;
+        }
+        boolean conv = lc instanceof QuantizedConvolutionLayer;
+        String problem = weightProblem(s);
+        if (problem != null) {
+            throw new IllegalArgumentException("layer " + name + ": " + problem);
+        }
+        INDArray w = QuantizerReadout.weights(layer).castTo(DataType.DOUBLE);
+        Weights ws = weights(layer, s, w, conv ? 0 : 1, name);
+        Accumulators acc = accumulators(ws, doubles(QuantizerReadout.bias(layer)), inCodes, name);
+        Int8Graph.Requant requant = requant(acc, outCodes, lo, hi);
+        Int8Graph.Node node;
         if (conv) {
             QuantizedConvolutionLayer c = (QuantizedConvolutionLayer) lc;
             int[] k = c.getKernelSize();
@@ -419,13 +597,90 @@ public final class Int8Exporter {
             int[] d = c.getDilation();
             int[] p = pads(c, inTensor);
             Int8Graph.Window window = new Int8Graph.Window(k[0], k[1], st[0], st[1], p[0], p[1], p[2], p[3], d[0], d[1]);
-            Int8Graph.Node node = new Int8Graph.Conv2D(in, out, (int) c.getNOut(), (int) c.getNIn(), window, ws.bits(), ws.codes(), qBias,
-                    requant);
-            weightScales.put(node, ws.scales());
-            return node;
+            node = new Int8Graph.Conv2D(in, out, (int) c.getNOut(), (int) c.getNIn(), window, ws.bits(), ws.codes(), acc.bias(), requant);
+        } else {
+            org.deeplearning4j.nn.conf.layers.FeedForwardLayer f = (org.deeplearning4j.nn.conf.layers.FeedForwardLayer) lc;
+            node = new Int8Graph.Dense(in, out, (int) f.getNOut(), (int) f.getNIn(), ws.bits(), ws.codes(), acc.bias(), requant);
         }
-        org.deeplearning4j.nn.conf.layers.FeedForwardLayer f = (org.deeplearning4j.nn.conf.layers.FeedForwardLayer) lc;
-        Int8Graph.Node node = new Int8Graph.Dense(in, out, (int) f.getNOut(), (int) f.getNIn(), ws.bits(), ws.codes(), qBias, requant);
+        weightScales.put(node, ws.scales());
+        return node;
+    }
+
+    private static Int8Graph.Node depthwiseNode(Layer layer, QuantSettings s, int[] k, int[] st, int[] p0, int[] d, ConvolutionMode mode,
+                                                int mult, INDArray bias, String name, int in, Int8Graph.Tensor inTensor, int out,
+                                                Codes inCodes, Codes outCodes, int lo, int hi, Map<Int8Graph.Node, double[]> weightScales) {
+        String problem = weightProblem(s);
+        if (problem != null) {
+            throw new IllegalArgumentException("layer " + name + ": " + problem);
+        }
+        Weights ws = weights(QuantizerReadout.depthwiseWeightCodes(layer, name), s, 0, name);
+        Accumulators acc = accumulators(ws, bias, inCodes, name);
+        int[] p = pads(mode, p0, k, st, d, inTensor);
+        Int8Graph.Window window = new Int8Graph.Window(k[0], k[1], st[0], st[1], p[0], p[1], p[2], p[3], d[0], d[1]);
+        Int8Graph.Node node = new Int8Graph.DepthwiseConv2D(in, out, inTensor.dims()[0], mult, window, ws.bits(), ws.codes(), acc.bias(),
+                requant(acc, outCodes, lo, hi));
+        weightScales.put(node, ws.scales());
+        return node;
+    }
+
+    /** The int8 codes of a separable convolution's mid quantizer (its depthwise output). */
+    static Codes midCodes(Layer layer, QuantizedSeparableConvolutionLayer sep, String name) {
+        if (!QuantizerReadout.midInputObserved(layer, name)) {
+            throw new IllegalArgumentException("layer " + name + ": its mid quantizer has never seen data; train or calibrate first");
+        }
+        QuantizerReadout.InputGrid g = QuantizerReadout.midInputGrid(layer, name);
+        int shift = sep.midQuantizerSettings().isInputSigned() ? 0 : -128;
+        return new Codes(g.scale(), g.zeroPoint() + shift, g.qmin() + shift, g.qmax() + shift);
+    }
+
+    /**
+     * The depthwise half of a separable convolution: a DepthwiseConv2D (no bias: the layer's bias is
+     * added after the pointwise half) writing a new tensor at the mid quantizer's codes.
+     */
+    static Int8Graph.Node depthwise(Layer layer, QuantizedSeparableConvolutionLayer sep, String name, int in, Int8Graph.Tensor x,
+                                    Codes inCodes, Codes mid, List<Int8Graph.Tensor> tensors, Map<Int8Graph.Node, double[]> weightScales) {
+        int[] k = sep.getKernelSize();
+        int[] st = sep.getStride();
+        int[] d = sep.getDilation();
+        int[] p = pads(sep.getConvolutionMode(), sep.getPadding(), k, st, d, x);
+        int oh = Int8Graph.outputSize(x.dims()[1], k[0], st[0], p[0], p[2], d[0]);
+        int ow = Int8Graph.outputSize(x.dims()[2], k[1], st[1], p[1], p[3], d[1]);
+        tensors.add(new Int8Graph.Tensor(new int[] {x.dims()[0] * sep.getDepthMultiplier(), oh, ow}, mid.scale(), mid.zeroPoint()));
+        int out = tensors.size() - 1;
+        return depthwiseNode(layer, sep.getQuant(), k, st, sep.getPadding(), d, sep.getConvolutionMode(), sep.getDepthMultiplier(), null,
+                name, in, x, out, inCodes, mid, mid.min(), mid.max(), weightScales);
+    }
+
+    /** The pointwise half of a separable convolution: a 1x1 Conv2D from the mid tensor with the layer's bias. */
+    static Int8Graph.Node pointwise(Layer layer, QuantizedSeparableConvolutionLayer sep, String name, int in, Int8Graph.Tensor midTensor,
+                                    int out, Codes mid, Codes outCodes, int lo, int hi, Map<Int8Graph.Node, double[]> weightScales) {
+        Weights ws = weights(QuantizerReadout.pointwiseWeightCodes(layer, name), sep.getQuant(), 0, name);
+        Accumulators acc = accumulators(ws, doubles(QuantizerReadout.bias(layer)), mid, name);
+        Int8Graph.Window window = new Int8Graph.Window(1, 1, 1, 1, 0, 0, 0, 0, 1, 1);
+        Int8Graph.Node node = new Int8Graph.Conv2D(in, out, (int) sep.getNOut(), midTensor.dims()[0], window, ws.bits(), ws.codes(),
+                acc.bias(), requant(acc, outCodes, lo, hi));
+        weightScales.put(node, ws.scales());
+        return node;
+    }
+
+    /**
+     * The network's output dense layer as a {@link Int8Graph.DenseLogits} node: int32 accumulators
+     * dequantized with {@code s_x s_w[c]}, so the exported logits never saturate.
+     */
+    static Int8Graph.Node denseLogits(Layer layer, QuantSettings s, String name, int in, Int8Graph.Tensor x, Codes inCodes,
+                                      List<Int8Graph.Tensor> tensors, Map<Int8Graph.Node, double[]> weightScales) {
+        String problem = weightProblem(s);
+        if (problem != null) {
+            throw new IllegalArgumentException("layer " + name + ": " + problem);
+        }
+        INDArray w = QuantizerReadout.weights(layer).castTo(DataType.DOUBLE);
+        Weights ws = weights(layer, s, w, 1, name);
+        Accumulators acc = accumulators(ws, doubles(QuantizerReadout.bias(layer)), inCodes, name);
+        int classes = ws.scales().length;
+        tensors.add(new Int8Graph.Tensor(new int[] {classes}, 1, 0));
+        int out = tensors.size() - 1;
+        Int8Graph.Node node = new Int8Graph.DenseLogits(in, out, classes, (int) (ws.codes().length / classes), ws.bits(), ws.codes(),
+                acc.bias(), acc.step());
         weightScales.put(node, ws.scales());
         return node;
     }

@@ -123,7 +123,17 @@ public final class OnnxExporter {
                     yield b.quantize(y, out, "t" + node.output());
                 }
                 case FLATTEN -> {
-                    b.nodeTo("Flatten", name, new String[] {quantized.get(node.input())}, outQ, attrs(intAttr("axis", 1)));
+                    int[] to = g.tensors().get(node.output()).dims();
+                    if (to.length == 1) {
+                        b.nodeTo("Flatten", name, new String[] {quantized.get(node.input())}, outQ, attrs(intAttr("axis", 1)));
+                    } else {    // a reshape to [C, H, W] (DL4J's FeedForwardToCnnPreProcessor); -1 keeps the batch
+                        long[] shape = new long[to.length + 1];
+                        shape[0] = -1;
+                        for (int d = 0; d < to.length; d++) {
+                            shape[d + 1] = to[d];
+                        }
+                        b.nodeTo("Reshape", name, new String[] {quantized.get(node.input()), b.longs(name + "_shape", shape)}, outQ, attrs());
+                    }
                     yield outQ;
                 }
                 case ADD -> {

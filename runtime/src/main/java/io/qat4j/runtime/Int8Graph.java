@@ -276,7 +276,11 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
         }
     }
 
-    /** {@code [C, H, W]} to {@code [C*H*W]} in C order (DL4J's CNN-to-dense order); same quantization. */
+    /**
+     * A reshape that keeps the C-order element sequence: {@code [C, H, W]} to {@code [C*H*W]} (DL4J's
+     * CNN-to-dense order) or any other shape with as many elements ({@code [F]} to {@code [C, H, W]}:
+     * DL4J's FeedForwardToCnnPreProcessor); same quantization. Version-1 and 2 files hold flattens only.
+     */
     public record Flatten(int input, int output) implements Node {
         @Override
         public NodeKind kind() {
@@ -892,9 +896,9 @@ public record Int8Graph(List<Tensor> tensors, List<Node> nodes, int input, int o
     }
 
     private static Node checkFlatten(String where, Flatten f, Tensor in, Tensor out) {
-        if (out.dims.length != 1 || out.elements() != in.elements()) {
-            throw new IllegalArgumentException(where + ": output " + Arrays.toString(out.dims) + " must be the flat "
-                    + in.elements() + " elements of " + Arrays.toString(in.dims));
+        if (out.elements() != in.elements()) {
+            throw new IllegalArgumentException(where + ": output " + Arrays.toString(out.dims) + " must hold the "
+                    + in.elements() + " elements of " + Arrays.toString(in.dims) + " (a flatten or reshape keeps every element)");
         }
         sameQuantization(where, in, out);
         return f;
