@@ -4,34 +4,16 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
-import org.deeplearning4j.nn.api.Layer;
-import org.deeplearning4j.nn.conf.ConvolutionMode;
-import org.deeplearning4j.nn.conf.InputPreProcessor;
-import org.deeplearning4j.nn.conf.layers.ActivationLayer;
-import org.deeplearning4j.nn.conf.layers.BaseLayer;
-import org.deeplearning4j.nn.conf.layers.BatchNormalization;
-import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
-import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
-import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
-import org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.nd4j.linalg.activations.IActivation;
-import org.nd4j.linalg.activations.impl.ActivationIdentity;
-import org.nd4j.linalg.activations.impl.ActivationReLU;
-import org.nd4j.linalg.activations.impl.ActivationSoftmax;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.shade.protobuf.ByteString;
-import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
-import org.deeplearning4j.nn.params.ConvolutionParamInitializer;
-import org.deeplearning4j.nn.params.DefaultParamInitializer;
 
-import io.qat4j.layers.BatchNormStatistics;
 import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.runtime.FixedPoint;
 import io.qat4j.runtime.Int8Graph;
@@ -56,9 +38,8 @@ import onnx.Onnx;
  * {@code x/scale} where the runtime applies a Q31 multiplier and rounds ties up, and ONNX Runtime
  * averages in float; results agree except near ties (measured in the tests).
  *
- * <p>{@link #float32}: a float MultiLayerNetwork of stock DL4J layers (Conv2D, BatchNormalization,
- * ReLU/identity/softmax activations, max/avg pooling, Dense/Output, CNN-to-dense flattening) as a
- * float ONNX graph with the same outputs as {@code output()}.
+ * <p>{@code float32}: a float MultiLayerNetwork or ComputationGraph as a float ONNX graph with the
+ * same outputs as {@code output()}, by {@link FloatOnnxExporter} (its Javadoc has the layer mapping).
  *
  * <p>Files are written to a temporary file and atomically renamed.
  */
@@ -273,105 +254,14 @@ public final class OnnxExporter {
         };
     }
 
-    /** A float network of stock DL4J layers as a float ONNX graph (input "input", output "output" = {@code output()}). */
+    /** A float MultiLayerNetwork as a float ONNX graph: {@link FloatOnnxExporter#export(MultiLayerNetwork, int[])}. */
     public static Onnx.ModelProto float32(MultiLayerNetwork net, int[] inputDims) {
-        Builder b = new Builder("qat4j-fp32");
-        b.input("input", inputDims);
-        String x = "input";
-        int[] dims = inputDims.clone();
-        for (int i = 0; i < net.getnLayers(); i++) {
-            Layer layer = net.getLayer(i);
-            org.deeplearning4j.nn.conf.layers.Layer lc = layer.conf().getLayer();
-            String name = lc.getLayerName() == null ? "layer" + i : lc.getLayerName();
-            InputPreProcessor pre = net.getLayerWiseConfigurations().getInputPreProcess(i);
-            if (pre != null) {
-                if (!(pre instanceof CnnToFeedForwardPreProcessor)) {
-                    throw new IllegalArgumentException("layer '" + name + "': preprocessor " + pre.getClass().getSimpleName()
-                            + " has no ONNX mapping");
-                }
-                x = b.node("Flatten", name + "_flatten", new String[] {x}, attrs(intAttr("axis", 1)));
-                dims = new int[] {product(dims)};
-            }
-            if (lc instanceof ConvolutionLayer c && lc.getClass() == ConvolutionLayer.class) {
-                if (c.getConvolutionMode() == ConvolutionMode.Same) {
-                    throw new IllegalArgumentException("layer '" + name + "': Same-mode convolutions are not mapped to ONNX (use explicit padding)");
-                }
-                String w = b.floats(name + "_W", layer.getParam(ConvolutionParamInitializer.WEIGHT_KEY));
-                List<String> inputs = new ArrayList<>(List.of(x, w));
-                if (layer.paramTable().containsKey(ConvolutionParamInitializer.BIAS_KEY)) {
-                    inputs.add(b.floats(name + "_b", layer.getParam(ConvolutionParamInitializer.BIAS_KEY)));
-                }
-                int[] k = c.getKernelSize();
-                int[] s = c.getStride();
-                int[] p = c.getPadding();
-                int[] d = c.getDilation();
-                x = b.node("Conv", name, inputs.toArray(String[]::new), attrs(ints("kernel_shape", k[0], k[1]), ints("strides", s[0], s[1]),
-                        ints("pads", p[0], p[1], p[0], p[1]), ints("dilations", d[0], d[1])));
-                dims = new int[] {(int) c.getNOut(), Int8Graph.outputSize(dims[1], k[0], s[0], p[0], p[0], d[0]),
-                        Int8Graph.outputSize(dims[2], k[1], s[1], p[1], p[1], d[1])};
-                x = activation(b, x, name, c.getActivationFn());
-            } else if (lc instanceof BatchNormalization bn) {
-                // ONNX divides by sqrt(var + epsilon) exactly as DL4J does with the variance it stores (no eps inside)
-                INDArray var = BatchNormStatistics.variance(layer);
-                x = b.node("BatchNormalization", name, new String[] {x, b.floats(name + "_gamma", layer.getParam(BatchNormalizationParamInitializer.GAMMA)),
-                        b.floats(name + "_beta", layer.getParam(BatchNormalizationParamInitializer.BETA)), b.floats(name + "_mean", layer.getParam(BatchNormalizationParamInitializer.GLOBAL_MEAN)),
-                        b.floats(name + "_var", var)}, attrs(floatAttr("epsilon", (float) bn.getEps())));
-                // DL4J's batch-norm layer applies no activation function (its configured one, sigmoid by default, is unused)
-            } else if (lc instanceof ActivationLayer a) {
-                x = activation(b, x, name, a.getActivationFn());
-            } else if (lc instanceof SubsamplingLayer s) {
-                if (s.getConvolutionMode() == ConvolutionMode.Same) {
-                    throw new IllegalArgumentException("layer '" + name + "': Same-mode pooling is not mapped to ONNX");
-                }
-                int[] k = s.getKernelSize();
-                int[] st = s.getStride();
-                int[] p = s.getPadding();
-                String op = switch (s.getPoolingType()) {
-                    case MAX -> "MaxPool";
-                    case AVG -> "AveragePool";
-                    default -> throw new IllegalArgumentException("layer '" + name + "': pooling " + s.getPoolingType() + " has no ONNX mapping");
-                };
-                x = b.node(op, name, new String[] {x}, attrs(ints("kernel_shape", k[0], k[1]), ints("strides", st[0], st[1]),
-                        ints("pads", p[0], p[1], p[0], p[1])));
-                dims = new int[] {dims[0], Int8Graph.outputSize(dims[1], k[0], st[0], p[0], p[0], 1),
-                        Int8Graph.outputSize(dims[2], k[1], st[1], p[1], p[1], 1)};
-            } else if (lc instanceof FeedForwardLayer f && (lc.getClass() == org.deeplearning4j.nn.conf.layers.DenseLayer.class
-                    || lc.getClass() == org.deeplearning4j.nn.conf.layers.OutputLayer.class)) {
-                // DL4J stores W as [in, out]: Gemm without transB
-                x = b.node("Gemm", name, new String[] {x, b.floats(name + "_W", layer.getParam(DefaultParamInitializer.WEIGHT_KEY)),
-                        b.floats(name + "_b", layer.getParam(DefaultParamInitializer.BIAS_KEY))},
-                        attrs());
-                dims = new int[] {(int) f.getNOut()};
-                x = activation(b, x, name, ((BaseLayer) lc).getActivationFn());
-            } else {
-                throw new IllegalArgumentException("layer '" + name + "': " + lc.getClass().getSimpleName() + " has no float ONNX mapping "
-                        + "(stock Conv2D, BatchNormalization, activations, pooling, Dense/Output)");
-            }
-        }
-        b.nodeTo("Identity", "output", new String[] {x}, "output", attrs());
-        b.output("output", dims);
-        return b.build();
+        return FloatOnnxExporter.export(net, inputDims);
     }
 
-    private static int product(int[] dims) {
-        int p = 1;
-        for (int d : dims) {
-            p *= d;
-        }
-        return p;
-    }
-
-    private static String activation(Builder b, String x, String name, IActivation a) {
-        if (a == null || a instanceof ActivationIdentity) {
-            return x;
-        }
-        if (a instanceof ActivationReLU) {
-            return b.node("Relu", name + "_relu", new String[] {x}, attrs());
-        }
-        if (a instanceof ActivationSoftmax) {
-            return b.node("Softmax", name + "_softmax", new String[] {x}, attrs(intAttr("axis", 1)));
-        }
-        throw new IllegalArgumentException("layer '" + name + "': activation " + a + " has no ONNX mapping (ReLU, identity, softmax)");
+    /** A float ComputationGraph as a float ONNX graph: {@link FloatOnnxExporter#export(ComputationGraph, int[])}. */
+    public static Onnx.ModelProto float32(ComputationGraph graph, int[] inputDims) {
+        return FloatOnnxExporter.export(graph, inputDims);
     }
 
     private static List<Onnx.AttributeProto> attrs(Onnx.AttributeProto... a) {
