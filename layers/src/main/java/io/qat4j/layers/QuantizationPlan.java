@@ -12,7 +12,10 @@ import java.util.Set;
  * name given in the configuration), calibrated input ranges that initialize the input quantizers
  * (the PTQ baseline produces them), weight scales that initialize LSQ/LSQ+ weight steps (per output
  * channel or one per tensor; a PTQ plan's calibrated scales), and layers to keep in float.
- * Immutable once built.
+ * The activation quantizers {@link QuantizedModel#wrap} places are layers too, named
+ * {@code <tensor>_aq} ({@link InsertedQuantizer}): overrides give their settings (their input part;
+ * the defaults otherwise, and an input mode NONE places none) and input ranges (e.g. from PTQ
+ * calibration of that tensor) initialize them by that name. Immutable once built.
  */
 public final class QuantizationPlan {
 

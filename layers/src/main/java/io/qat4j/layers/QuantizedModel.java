@@ -14,7 +14,6 @@ import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
-import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
@@ -27,6 +26,7 @@ import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
 import org.deeplearning4j.nn.params.ConvolutionParamInitializer;
 import org.deeplearning4j.nn.params.DefaultParamInitializer;
@@ -46,33 +46,58 @@ import io.qat4j.layers.impl.WeightQuantization;
 import io.qat4j.layers.params.QuantizedConvBatchNormParamInitializer;
 
 /**
- * Turns a trained float DL4J network into its QAT version, and switches quantization and observers
- * on and off afterwards.
+ * Turns a trained float DL4J network into its QAT version, prepares it for the integer model, and
+ * switches quantization and observers on and off afterwards.
  *
  * <p>{@link #wrap} replaces every {@code ConvolutionLayer}, {@code DepthwiseConvolution2D},
  * {@code SeparableConvolution2D}, {@code DenseLayer} and {@code OutputLayer} (exact classes) by its
  * quantized twin with the plan's settings (a convolution followed by a batch norm by one
  * {@link QuantizedConvBatchNormLayer}; a batch norm after a depthwise or separable convolution is
  * folded once into that convolution's weights and bias with its frozen statistics,
- * {@link BatchNormFolding#foldDepthwise}), copies all parameters (the
- * network computes the same function when quantization is disabled), initializes weight
- * steps from the copied weights and input quantizers from the plan's calibrated ranges. Layers
- * without weights (pooling, activation, dropout) pass quantized values through. Every other layer
- * is kept in float and reported by name with the reason, never silently.
+ * {@link BatchNormFolding#foldDepthwise}), then places activation quantizers where
+ * the integer model needs int8 tensors (graph-mode preparation, as PyTorch FX/PT2E {@code prepare}:
+ * Add and shared concat inputs, one shared quantizer per tensor that several layers read, average
+ * pooling and LeakyReLU/lookup activation inputs, logits that do not come from a quantized dense
+ * layer; {@link PlacementRule}), copies all parameters by layer name (the network computes the same
+ * function when quantization is disabled), initializes weight steps from the copied weights and
+ * input quantizers from the plan's calibrated ranges. Layers without weights (pooling, activation,
+ * dropout, padding, cropping, upsampling) pass quantized values through. Every other layer is kept
+ * in float and reported by name with the reason, never silently. {@link #calibrate} then gives
+ * every quantizer without a range one from data, so that the network runs inference at once.
  */
 public final class QuantizedModel {
 
     /**
-     * The wrapped network and what happened to each layer: quantized layer names, batch norms folded
-     * into the preceding convolution (batch-norm name to convolution name; the batch norm's place
-     * holds an identity activation), and layers kept in float with the reason.
+     * The wrapped network and what happened to each layer.
+     *
+     * @param quantized          layers replaced by their quantized twin, in order
+     * @param foldedBatchNorms   batch norms folded into the preceding convolution (batch-norm name to convolution
+     *                           name; the batch norm's place holds an identity activation)
+     * @param keptInFloat        layers and vertices kept in float, with the reason
+     * @param insertedQuantizers activation quantizers {@link #wrap} placed, by name ({@code <tensor>_aq}), with the
+     *                           rules that placed them, their readers and the input quantizers they replace
+     * @param splitActivations   weighted layers whose LeakyReLU/lookup activation became a separate ActivationLayer
+     *                           ({@code <layer>_act}) after an inserted quantizer, layer name to activation-layer name
      */
     public record Wrapped<T extends Model>(T network, List<String> quantized, Map<String, String> foldedBatchNorms,
-                                           Map<String, String> keptInFloat) {
+                                           Map<String, String> keptInFloat, Map<String, InsertedQuantizer> insertedQuantizers,
+                                           Map<String, String> splitActivations) {
+        /** The same record for another network with the same configuration (e.g. a trained copy). */
+        public Wrapped<T> withNetwork(T other) {
+            return new Wrapped<>(other, quantized, foldedBatchNorms, keptInFloat, insertedQuantizers, splitActivations);
+        }
+
         /** A one-line summary for logs. */
         public String summary() {
+            StringBuilder placed = new StringBuilder();
+            for (InsertedQuantizer q : insertedQuantizers.values()) {
+                placed.append(placed.length() == 0 ? "" : ", ").append(q.name()).append(' ').append(q.rules())
+                        .append(q.inputQuantizersOff().isEmpty() ? "" : " (input quantizers off: " + q.inputQuantizersOff() + ")");
+            }
             return "quantized " + quantized.size() + " layers " + quantized
                     + (foldedBatchNorms.isEmpty() ? "" : "; batch norms folded into convolutions: " + foldedBatchNorms)
+                    + (insertedQuantizers.isEmpty() ? "" : "; activation quantizers placed: " + placed)
+                    + (splitActivations.isEmpty() ? "" : "; activations split from their layer: " + splitActivations)
                     + (keptInFloat.isEmpty() ? "" : "; kept in float: " + keptInFloat);
         }
     }
@@ -83,52 +108,66 @@ public final class QuantizedModel {
     /**
      * Wraps a MultiLayerNetwork (the original is not modified). A plain convolution with identity
      * activation directly followed by a BatchNormalization becomes one
-     * {@link QuantizedConvBatchNormLayer} (QAT-time folding); the batch norm's index keeps an identity
-     * activation so that layer indices and preprocessors stay valid.
+     * {@link QuantizedConvBatchNormLayer} (QAT-time folding); the batch norm's place keeps an identity
+     * activation with its name. Quantizers are then placed on the layer list seen as a chain of
+     * vertices ({@link PlacementRule}); an inserted layer takes no input preprocessor (each original
+     * layer keeps its own), and every layer of the result is named (an unnamed layer {@code i} of the
+     * original as {@code "layer<i>"}, DL4J's default), so parameters are copied and plans keyed by
+     * layer name. Without insertions the result has the original's layer indices.
      */
     public static Wrapped<MultiLayerNetwork> wrap(MultiLayerNetwork net, QuantizationPlan plan) {
         MultiLayerConfiguration conf = net.getLayerWiseConfigurations().clone();
         List<String> quantized = new ArrayList<>();
         Map<String, String> folded = new LinkedHashMap<>();
         Map<String, String> kept = new LinkedHashMap<>();
+        Map<String, Integer> fusedConvToBn = new LinkedHashMap<>();
         int n = conf.getConfs().size();
+        String[] names = new String[n];
+        for (int i = 0; i < n; i++) {
+            names[i] = name(conf.getConf(i).getLayer(), i);
+            conf.getConf(i).getLayer().setLayerName(names[i]);
+        }
         for (int i = 0; i < n; i++) {
             NeuralNetConfiguration nnc = conf.getConf(i);
-            String name = name(nnc.getLayer(), i);
+            String name = names[i];
             if (i + 1 < n && foldsOffline(nnc.getLayer(), conf.getConf(i + 1).getLayer(), conf.getInputPreProcess(i + 1), name, plan)) {
-                String bnName = name(conf.getConf(i + 1).getLayer(), i + 1);
                 nnc.setLayer(replaceFolding(nnc.getLayer(), name, plan, quantized, kept));
-                conf.getConf(i + 1).setLayer(BatchNormFolding.placeholder(bnName));
-                folded.put(bnName, name);
+                conf.getConf(i + 1).setLayer(BatchNormFolding.placeholder(names[i + 1]));
+                folded.put(names[i + 1], name);
                 i++;
                 continue;
             }
             if (i + 1 < n && foldable(nnc.getLayer(), conf.getConf(i + 1).getLayer(), conf.getInputPreProcess(i + 1), name, plan)) {
-                String bnName = name(conf.getConf(i + 1).getLayer(), i + 1);
                 nnc.setLayer(fuse(nnc.getLayer(), conf.getConf(i + 1).getLayer(), name, plan));
-                conf.getConf(i + 1).setLayer(BatchNormFolding.placeholder(bnName));
+                conf.getConf(i + 1).setLayer(BatchNormFolding.placeholder(names[i + 1]));
                 quantized.add(name);
-                folded.put(bnName, name);
+                folded.put(names[i + 1], name);
+                fusedConvToBn.put(name, i + 1);
                 i++;
                 continue;
             }
             nnc.setLayer(replace(nnc.getLayer(), name, plan, quantized, kept));
         }
-        MultiLayerNetwork q = new MultiLayerNetwork(conf);
+        GraphPreparation prep = GraphPreparation.of(conf);
+        prep.prepare(plan, kept);
+        MultiLayerNetwork q = new MultiLayerNetwork(prep.toMultiLayer(conf));
         q.init();
-        for (int i = 0; i < net.getnLayers(); i++) {
-            if (q.getLayer(i).conf().getLayer() instanceof QuantizedConvBatchNormLayer) {
-                copyFused(net.getLayer(i), net.getLayer(i + 1), q.getLayer(i));
-            } else if (!folded.containsKey(name(conf.getConf(i).getLayer(), i))) {
-                copyParams(net.getLayer(i), q.getLayer(i));
-                if (folded.containsValue(name(conf.getConf(i).getLayer(), i))) {
-                    copyFoldedOffline(net.getLayer(i), net.getLayer(i + 1), q.getLayer(i));
+        for (int i = 0; i < n; i++) {
+            if (fusedConvToBn.containsKey(names[i])) {
+                copyFused(net.getLayer(i), net.getLayer(fusedConvToBn.get(names[i])), q.getLayer(names[i]));
+            } else if (!folded.containsKey(names[i])) {
+                copyParams(net.getLayer(i), q.getLayer(names[i]));
+                if (folded.containsValue(names[i])) {   // a depthwise/separable convolution with its batch norm folded offline
+                    copyFoldedOffline(net.getLayer(i), net.getLayer(i + 1), q.getLayer(names[i]));
                 }
             }
-            initQuantizers(q.getLayer(i), name(conf.getConf(i).getLayer(), i), plan);
+        }
+        for (Layer layer : q.getLayers()) {
+            String name = layer.conf().getLayer().getLayerName();
+            initQuantizers(layer, name, plan, prep.range(name, plan));
         }
         return new Wrapped<>(q, Collections.unmodifiableList(quantized), Collections.unmodifiableMap(folded),
-                Collections.unmodifiableMap(kept));
+                Collections.unmodifiableMap(kept), prep.inserted(), prep.splitActivations());
     }
 
     /**
@@ -198,7 +237,9 @@ public final class QuantizedModel {
     /**
      * Wraps a ComputationGraph (the original is not modified). A convolution whose only consumer is a
      * batch norm is fused with it as in the MultiLayerNetwork case; the batch-norm vertex becomes an
-     * identity activation, so the graph's wiring is unchanged.
+     * identity activation. Quantizers are then placed by the same rules ({@link PlacementRule}): an
+     * inserted vertex reads the tensor it quantizes and every vertex that read that tensor reads it
+     * instead.
      */
     public static Wrapped<ComputationGraph> wrap(ComputationGraph graph, QuantizationPlan plan) {
         ComputationGraphConfiguration conf = graph.getConfiguration().clone();
@@ -244,9 +285,13 @@ public final class QuantizedModel {
             if (e.getValue() instanceof LayerVertex lv && !fusedConvToBn.containsKey(e.getKey()) && !folded.containsKey(e.getKey())
                     && !offlineConvToBn.containsKey(e.getKey())) {
                 NeuralNetConfiguration nnc = lv.getLayerConf();
+                nnc.getLayer().setLayerName(e.getKey());
                 nnc.setLayer(replace(nnc.getLayer(), e.getKey(), plan, quantized, kept));
             }
         }
+        GraphPreparation prep = GraphPreparation.of(conf);
+        prep.prepare(plan, kept);
+        prep.applyTo(conf);
         ComputationGraph q = new ComputationGraph(conf);
         q.init();
         for (Layer layer : graph.getLayers()) {
@@ -259,10 +304,13 @@ public final class QuantizedModel {
                     copyFoldedOffline(layer, graph.getLayer(offlineConvToBn.get(name)), q.getLayer(name));
                 }
             }
-            initQuantizers(q.getLayer(name), name, plan);
+        }
+        for (Layer layer : q.getLayers()) {
+            String name = layer.conf().getLayer().getLayerName();
+            initQuantizers(layer, name, plan, prep.range(name, plan));
         }
         return new Wrapped<>(q, Collections.unmodifiableList(quantized), Collections.unmodifiableMap(folded),
-                Collections.unmodifiableMap(kept));
+                Collections.unmodifiableMap(kept), prep.inserted(), prep.splitActivations());
     }
 
     private static int consumers(ComputationGraphConfiguration conf, String vertex) {
@@ -318,26 +366,33 @@ public final class QuantizedModel {
             kept.put(name, e.getMessage());
             return layer;
         }
-        if (layer instanceof SubsamplingLayer || layer instanceof ActivationLayer || layer instanceof DropoutLayer
-                || layer instanceof GlobalPoolingLayer) {
-            return layer;   // no weights: quantized values pass through
+        if (GraphPreparation.withoutWeights(layer)) {
+            return layer;   // no weights: the placement decides what happens around it (and reports it if it stays float)
         }
         if (layer instanceof BatchNormalization) {
             kept.put(name, "BatchNormalization stays in float: only a batch norm directly after a plain, depthwise or separable "
                     + "convolution with identity activation is folded for QAT; fold others offline first (io.qat4j.layers.BatchNormFolding)");
             return layer;
         }
-        kept.put(name, layer.getClass().getSimpleName() + " has no quantized implementation");
+        kept.put(name, layer.getClass().getSimpleName() + " has no quantized implementation; it stays in float ("
+                + GraphPreparation.SUPPORTED + ")");
         return layer;
     }
 
+    /** Every parameter of {@code from} into {@code to}; input-quantizer state of a layer whose input quantizer was switched off is dropped. */
     private static void copyParams(Layer from, Layer to) {
         for (Map.Entry<String, INDArray> e : from.paramTable().entrySet()) {
-            to.setParam(e.getKey(), e.getValue().dup());
+            if (to.paramTable().containsKey(e.getKey()) || !io.qat4j.layers.params.QuantizerParams.isQuantizerParam(e.getKey())) {
+                to.setParam(e.getKey(), e.getValue().dup());
+            }
         }
     }
 
-    private static void initQuantizers(Layer layer, String name, QuantizationPlan plan) {
+    /**
+     * Weight steps from the copied weights (or the plan's scales), the input quantizer from
+     * {@code range} (the plan's, see {@link GraphPreparation#range}) when given.
+     */
+    private static void initQuantizers(Layer layer, String name, QuantizationPlan plan, QuantizationPlan.Range range) {
         if (!(layer.conf().getLayer() instanceof QuantizedLayerConf q)) {
             return;
         }
@@ -373,8 +428,7 @@ public final class QuantizedModel {
                 offsets.assign(0);
             }
         }
-        QuantizationPlan.Range range = plan.inputRange(name);
-        if (range != null) {
+        if (range != null && s.getInputMode() != InputQuantMode.NONE) {
             InputQuantization.setRange(s, layer.paramTable(), range.min(), range.max(), name);
         }
     }
@@ -386,16 +440,18 @@ public final class QuantizedModel {
      * bias) and the batch norm its gamma, beta, running mean and variance (as {@code log10(std)}
      * when the batch norm stores that). Quantizer parameters are dropped. With quantization disabled
      * the result computes the wrapped network's function; this is how float networks are trained
-     * through qat4j's faster layers.
+     * through qat4j's faster layers. Layers are matched by name, so the quantizers {@code wrap}
+     * placed (and the activation layers it split off) are skipped.
      */
     public static MultiLayerNetwork unwrap(MultiLayerNetwork wrapped, MultiLayerNetwork template) {
-        if (wrapped.getnLayers() != template.getnLayers()) {
-            throw new IllegalArgumentException("unwrap: the wrapped network has " + wrapped.getnLayers() + " layers, the template "
-                    + template.getnLayers() + "; give the float network that was wrapped");
-        }
         MultiLayerNetwork out = template.clone();
         for (int i = 0; i < out.getnLayers(); i++) {
-            Layer q = wrapped.getLayer(i);
+            String name = name(template.getLayerWiseConfigurations().getConf(i).getLayer(), i);
+            Layer q = wrapped.getLayerNames().contains(name) ? wrapped.getLayer(name) : null;
+            if (q == null) {
+                throw new IllegalArgumentException("unwrap: the wrapped network has no layer '" + name + "' (layer " + i
+                        + " of the template); give the float network that was wrapped");
+            }
             Layer f = out.getLayer(i);
             if (q.conf().getLayer() instanceof QuantizedConvBatchNormLayer) {
                 f.setParam(ConvolutionParamInitializer.WEIGHT_KEY, q.getParam(ConvolutionParamInitializer.WEIGHT_KEY).dup());
@@ -449,6 +505,93 @@ public final class QuantizedModel {
         for (QuantizedLayerConf q : quantizedLayers(model)) {
             q.getQuant().setObserverEnabled(enabled);
         }
+    }
+
+    /**
+     * Gives every input quantizer of a wrapped network its range from data, so that the network
+     * runs inference at once (the calibration step after PyTorch's {@code prepare}). Each batch goes
+     * through the network in inference mode (batch norms use their running statistics, dropout is
+     * off, no parameter is trained), and every input quantizer, in the order the forward pass
+     * reaches it, first learns from the values it receives and then quantizes them for the layers
+     * after it ({@link InputQuantization#calibrating}):
+     * <ul>
+     *   <li>FIXED: the moving-average min-max observer records the batch's range (the first batch
+     *       sets it), also when observers are off for training;</li>
+     *   <li>LSQ, LSQ+: a step (and offset) not yet initialized takes its data-derived initialization
+     *       from the first batch, as a first training batch would (LSQ {@code 2 mean|x| / sqrt(Qp)},
+     *       LSQ+ the batch's min-max range); an initialized one is kept;</li>
+     *   <li>PACT: alpha keeps its initial value (PACT has no data-derived initialization);</li>
+     *   <li>signedness follows the data ({@link QuantSettings#isInputSignFromData}).</li>
+     * </ul>
+     * Quantizers whose quantization is switched off observe as well (their range is ready when it
+     * is switched on). Weights, biases and batch-norm statistics are not changed.
+     *
+     * @param model   a network from {@link #wrap} (or any network with qat4j quantizers)
+     * @param batches network inputs, each {@code [batch, ...]} as the network's {@code output} takes them
+     * @return the number of samples passed
+     * @throws IllegalArgumentException for no batches, a graph with other than one input, or a model of another kind
+     * @throws IllegalStateException    naming every quantizer that saw no data
+     */
+    public static long calibrate(Model model, INDArray... batches) {
+        return calibrate(model, java.util.Arrays.asList(batches).iterator());
+    }
+
+    /**
+     * As {@link #calibrate(Model, INDArray...)} with the features of every batch of {@code data}
+     * (reset first when it supports it; labels and masks are not used).
+     */
+    public static long calibrate(Model model, DataSetIterator data) {
+        if (data.resetSupported()) {
+            data.reset();
+        }
+        return calibrate(model, new java.util.Iterator<INDArray>() {
+            @Override
+            public boolean hasNext() {
+                return data.hasNext();
+            }
+
+            @Override
+            public INDArray next() {
+                return data.next().getFeatures();
+            }
+        });
+    }
+
+    private static long calibrate(Model model, java.util.Iterator<INDArray> batches) {
+        if (!(model instanceof MultiLayerNetwork) && !(model instanceof ComputationGraph)) {
+            throw new IllegalArgumentException("calibrate: a MultiLayerNetwork or ComputationGraph is needed, got "
+                    + (model == null ? "null" : model.getClass().getName()));
+        }
+        if (model instanceof ComputationGraph g && g.getNumInputArrays() != 1) {
+            throw new IllegalArgumentException("calibrate: the graph has " + g.getNumInputArrays() + " inputs "
+                    + g.getConfiguration().getNetworkInputs() + "; calibration passes one input array per batch");
+        }
+        long[] samples = {0};
+        InputQuantization.calibrating(() -> {
+            while (batches.hasNext()) {
+                INDArray x = batches.next();
+                if (model instanceof MultiLayerNetwork m) {
+                    m.output(x, false);
+                } else {
+                    ((ComputationGraph) model).output(false, x);
+                }
+                samples[0] += x.size(0);
+            }
+        });
+        if (samples[0] == 0) {
+            throw new IllegalArgumentException("calibrate: no calibration samples were given; pass a few batches of typical inputs");
+        }
+        List<String> unseen = new ArrayList<>();
+        for (Layer l : layersOf(model)) {
+            if (l.conf().getLayer() instanceof QuantizedLayerConf && !QuantizerReadout.inputObserved(l)) {
+                unseen.add(l.conf().getLayer().getLayerName());
+            }
+        }
+        if (!unseen.isEmpty()) {
+            throw new IllegalStateException("calibrate: the input quantizers of " + unseen + " saw no data in " + samples[0]
+                    + " samples; they are not connected to the network input");
+        }
+        return samples[0];
     }
 
     /** Switches fake quantization of one named layer. */

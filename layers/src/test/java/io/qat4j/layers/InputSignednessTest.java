@@ -52,8 +52,12 @@ class InputSignednessTest {
                 QuantSettings base = QuantSettings.of(WeightQuantMode.LSQ, 8, mode, 8);
                 MultiLayerNetwork q = QuantizedModel.wrap(fp32, QuantizationPlan.uniform(base)).network();
                 fit(q, train, 1);
-                for (int l = 0; l < 3; l++) {
-                    assertTrue(settingsOf(q, l).isInputSigned(), hidden + "/" + mode + ": layer " + l + " input is signed");
+                // three weighted layers and the quantizers placed before each split-off hidden activation
+                List<QuantizedLayerConf> quantizers = QuantizedModel.quantizedLayers(q);
+                assertEquals(5, quantizers.size(), hidden + "/" + mode);
+                for (QuantizedLayerConf c : quantizers) {
+                    assertTrue(c.getQuant().isInputSigned(), hidden + "/" + mode + ": " + ((org.deeplearning4j.nn.conf.layers.Layer) c)
+                            .getLayerName() + " input is signed");
                 }
                 // the right value: every layer forced signed by hand, the same run output for output
                 INDArray reference = predictionsAfterQat(fp32, QuantizationPlan.uniform(forcedSigned(base)), train, test, 1);

@@ -115,7 +115,7 @@ class QuantizedModelTest {
         MultiLayerNetwork q = QuantizedModel.wrap(floatCnn(), QuantizationPlan.uniform(
                 QuantSettings.of(WeightQuantMode.LSQ, 4, InputQuantMode.FIXED, 4))).network();
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> q.output(Nd4j.rand(DataType.FLOAT, 2, 1, 8, 8)));
-        assertTrue(e.getMessage().contains("conv1") && e.getMessage().contains("calibration"), e.getMessage());
+        assertTrue(e.getMessage().contains("'conv1'") && e.getMessage().contains("QuantizedModel.calibrate"), e.getMessage());
     }
 
     @Test

@@ -1,5 +1,6 @@
 package io.qat4j.ste;
 
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -34,6 +35,9 @@ public final class FlatArrays {
         } else {
             return c.castTo(DataType.DOUBLE).dup('c').data().asDouble();
         }
+        // the NIO view does not keep the array alive: without this fence the JIT may let a fresh dup('c')
+        // be collected, and its native memory freed, while the copy above still reads it (a SIGSEGV)
+        Reference.reachabilityFence(c);
         return d;
     }
 

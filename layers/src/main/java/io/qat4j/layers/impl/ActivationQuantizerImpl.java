@@ -32,6 +32,7 @@ public class ActivationQuantizerImpl extends org.deeplearning4j.nn.layers.BaseLa
     public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(false);
         if (!settings().quantizesInputs()) {
+            InputQuantization.observeIfCalibrating(settings(), input, paramTable(), QuantizedLayerSupport.name(this));
             return workspaceMgr.dup(ArrayType.ACTIVATIONS, input);
         }
         INDArray q;

@@ -50,7 +50,8 @@ import io.qat4j.ste.UniformKernels;
  * batch) is projected back to the floor in place (a warning names the layer and the value); NaN
  * stops training. Without training (inference, export) a value that is NaN, infinite or {@code <= 0}
  * is a {@link QuantizerCollapsedException}.
- * A quantizer that has never seen data refuses to run in inference (its range would be arbitrary).
+ * A quantizer that has never seen data refuses to run in inference (its range would be arbitrary),
+ * naming the layer and {@code QuantizedModel.calibrate}, which gives it one ({@link #calibrating}).
  */
 public final class InputQuantization {
 
@@ -60,6 +61,9 @@ public final class InputQuantization {
      * representable value is under a third of {@code mean|x|} at 8 bits, so no useful step lies below.
      */
     public static final double STEP_FLOOR_FRACTION = 0.01;
+
+    /** Whether {@link #calibrating} is running on this thread. */
+    private static final ThreadLocal<Boolean> CALIBRATING = ThreadLocal.withInitial(() -> Boolean.FALSE);
 
     private InputQuantization() {
     }
@@ -132,42 +136,28 @@ public final class InputQuantization {
         }
         double[] v = FlatArrays.read(x);
         QuantGroups groups = QuantGroups.perTensor(x.shape());
-        if (training) {
-            resolveSign(s, params, v, layer, "a training batch");
+        if (training || CALIBRATING.get()) {
+            learnFromBatch(s, v, groups, params, layer, training);
         }
         INDArray count = params.get(QuantizerParams.INPUT_COUNT_KEY);
         QuantSpec spec = spec(s);
         // a switch expression with no default: a new InputQuantMode does not compile until it is handled here
         double[] out = switch (s.getInputMode()) {
             case FIXED -> {
-                if (training && s.isObserverEnabled()) {
-                    observe(s, v, params, layer);
-                }
-                requireInitialized(count, layer, "observed");
+                requireInitialized(count, layer, s);
                 QParams qp = fixedQParams(s, params);
                 yield UniformKernels.fakeQuant(v, groups, qp.scales(), null, qp.zeroPoints(), spec.qmin(), spec.qmax(), spec.rounding(),
                         null);
             }
             case LSQ -> {
-                if (training && count.getDouble(0) == 0) {
-                    params.get(QuantizerParams.INPUT_STEP_KEY).putScalar(0, initialLsqStep(spec, v, groups, layer));
-                    count.putScalar(0, 1);
-                }
-                requireInitialized(count, layer, "initialized");
+                requireInitialized(count, layer, s);
                 double step = training
                         ? projected(params, QuantizerParams.INPUT_STEP_KEY, sink(floorSink, stepFloor(spec.qmax(), v, groups)), layer)
                         : learned(params, QuantizerParams.INPUT_STEP_KEY, layer, LsqQuantizer.MIN_STEP);
                 yield LsqKernels.forward(v, groups, new double[] {step}, null, spec.qmin(), spec.qmax(), spec.rounding());
             }
             case LSQ_PLUS -> {
-                if (training && count.getDouble(0) == 0) {
-                    double[] range = minMax(v, layer);
-                    LsqPlusQuantizer.Params p = new LsqPlusQuantizer(spec).initFromRange(new double[] {range[0]}, new double[] {range[1]});
-                    params.get(QuantizerParams.INPUT_STEP_KEY).putScalar(0, p.step()[0]);
-                    params.get(QuantizerParams.INPUT_OFFSET_KEY).putScalar(0, p.offset()[0]);
-                    count.putScalar(0, 1);
-                }
-                requireInitialized(count, layer, "initialized");
+                requireInitialized(count, layer, s);
                 double step = training
                         ? projected(params, QuantizerParams.INPUT_STEP_KEY, sink(floorSink, stepFloor(spec.qmax(), v, groups)), layer)
                         : learned(params, QuantizerParams.INPUT_STEP_KEY, layer, LsqQuantizer.MIN_STEP);
@@ -184,6 +174,74 @@ public final class InputQuantization {
             case NONE -> throw new AssertionError("NONE returns before the switch");
         };
         return FlatArrays.write(out, x.shape(), x.dataType());
+    }
+
+    /**
+     * Runs {@code passes} (inference forward passes, e.g. {@code network.output(x)}) with every input
+     * quantizer on this thread in calibration: before quantizing an inference batch, a quantizer
+     * learns from it as from a training batch ({@link #learnFromBatch}: signedness, FIXED range,
+     * first-batch LSQ/LSQ+ initialization; no projection of learned steps, no gradients), also when
+     * its observer is off for training. A quantizer whose quantization is switched off observes
+     * through {@link #observeIfCalibrating}. Nested calls are allowed; the state is restored after.
+     */
+    public static void calibrating(Runnable passes) {
+        Boolean outer = CALIBRATING.get();
+        CALIBRATING.set(Boolean.TRUE);
+        try {
+            passes.run();
+        } finally {
+            CALIBRATING.set(outer);
+        }
+    }
+
+    /**
+     * For a layer that does not quantize its input now ({@link QuantSettings#quantizesInputs} false,
+     * input mode not NONE): inside {@link #calibrating}, learns from {@code x} as {@link #forward}
+     * would; otherwise nothing.
+     */
+    public static void observeIfCalibrating(QuantSettings s, INDArray x, Map<String, INDArray> params, String layer) {
+        if (CALIBRATING.get() && s.getInputMode() != InputQuantMode.NONE) {
+            learnFromBatch(s, FlatArrays.read(x), QuantGroups.perTensor(x.shape()), params, layer, false);
+        }
+    }
+
+    /**
+     * What a quantizer learns from a batch before quantizing it: signedness from the data, then
+     * FIXED: the observer's moving-average range (in training only while the observer is on);
+     * LSQ: {@code 2 mean|x| / sqrt(Qp)} when the step has not been initialized; LSQ+: the
+     * batch's min-max range when not initialized; PACT: nothing (alpha starts at its set value).
+     *
+     * @param training a training batch (else a calibration batch)
+     */
+    private static void learnFromBatch(QuantSettings s, double[] v, QuantGroups groups, Map<String, INDArray> params, String layer,
+                                       boolean training) {
+        resolveSign(s, params, v, layer, training ? "a training batch" : "a calibration batch");
+        INDArray count = params.get(QuantizerParams.INPUT_COUNT_KEY);
+        QuantSpec spec = spec(s);
+        switch (s.getInputMode()) {
+            case FIXED -> {
+                if (!training || s.isObserverEnabled()) {
+                    observe(s, v, params, layer);
+                }
+            }
+            case LSQ -> {
+                if (count.getDouble(0) == 0) {
+                    params.get(QuantizerParams.INPUT_STEP_KEY).putScalar(0, initialLsqStep(spec, v, groups, layer));
+                    count.putScalar(0, 1);
+                }
+            }
+            case LSQ_PLUS -> {
+                if (count.getDouble(0) == 0) {
+                    double[] range = minMax(v, layer);
+                    LsqPlusQuantizer.Params p = new LsqPlusQuantizer(spec).initFromRange(new double[] {range[0]}, new double[] {range[1]});
+                    params.get(QuantizerParams.INPUT_STEP_KEY).putScalar(0, p.step()[0]);
+                    params.get(QuantizerParams.INPUT_OFFSET_KEY).putScalar(0, p.offset()[0]);
+                    count.putScalar(0, 1);
+                }
+            }
+            case PACT, NONE -> {
+            }
+        }
     }
 
     /** dL/dx from dL/dx^ ({@code gradOut}); writes the quantizer parameters' gradients into {@code gradViews}. */
@@ -451,11 +509,13 @@ public final class InputQuantization {
         count.putScalar(0, count.getDouble(0) + 1);
     }
 
-    private static void requireInitialized(INDArray count, String layer, String verb) {
+    private static void requireInitialized(INDArray count, String layer, QuantSettings s) {
         if (count.getDouble(0) == 0) {
-            throw new IllegalStateException("layer '" + layer + "': the input quantizer has not " + verb + " any data yet; "
-                    + "run a training batch or calibration first, give it a range (QuantizedModel.wrap with a plan), "
-                    + "or disable quantization for inference");
+            throw new IllegalStateException("layer '" + layer + "': its " + s.getInputMode() + " input quantizer has no range yet "
+                    + "(inference before calibration): call QuantizedModel.calibrate(network, batches) with a few batches of typical "
+                    + "inputs after QuantizedModel.wrap, or give the range in the plan (QuantizationPlan.Builder.inputRange(\"" + layer
+                    + "\", min, max)), or run a training batch first; or switch quantization off for float inference "
+                    + "(QuantizedModel.setQuantizationEnabled)");
         }
     }
 }

@@ -44,6 +44,7 @@ final class QuantizedLayerSupport {
                            LayerWorkspaceMgr workspaceMgr) {
         this.layer = layer;
         if (!s.quantizesInputs()) {
+            InputQuantization.observeIfCalibrating(s, input, params, layer);
             rawInput = null;
             quantizedInput = null;
             return input;

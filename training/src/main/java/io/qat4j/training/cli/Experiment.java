@@ -249,9 +249,8 @@ final class Experiment {
         }
         String method = "QAT " + rc.quantization().weights().mode() + "/" + rc.quantization().inputs().mode()
                 + (rc.distillation() != null ? " + KD" : "") + " from PTQ plan";
-        return evaluate(v, method, weightsLabel(p, run.result().plan()), inputsLabel(p, rc.quantization().inputs().bits()), new QuantizedModel.Wrapped<>(
-                r.network(), start.quantized(), start.foldedBatchNorms(), start.keptInFloat()), run.result().plan(), run.sensitivity(), data,
-                dir, fp32, calSeconds, trainSeconds, t0);
+        return evaluate(v, method, weightsLabel(p, run.result().plan()), inputsLabel(p, rc.quantization().inputs().bits()),
+                start.withNetwork(r.network()), run.result().plan(), run.sensitivity(), data, dir, fp32, calSeconds, trainSeconds, t0);
     }
 
     private static String inputsLabel(RunConfig.Ptq p, int bits) {
