@@ -26,7 +26,7 @@ public record ExperimentConfig(@JsonProperty(required = true) String name, Long 
             throw new IllegalArgumentException("name must be a non-empty word of letters, digits and . _ + -, got " + name);
         }
         seed = seed == null ? 1L : seed;
-        data = data == null ? new RunConfig.Data(null, null, null, null, null, null) : data;
+        data = data == null ? new RunConfig.Data(null, null, null, null, null, null, null) : data;
         if (variants == null || variants.isEmpty()) {
             throw new IllegalArgumentException("variants: list at least one variant");
         }
