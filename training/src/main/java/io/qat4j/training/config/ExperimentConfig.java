@@ -55,7 +55,7 @@ public record ExperimentConfig(@JsonProperty(required = true) String name, Long 
     }
 
     /**
-     * @param model path of a trained FP32 DL4J zip to load, or null
+     * @param model path of a trained FP32 model to load (DL4J zip of either network kind, or Keras .h5), or null
      * @param train schedule to train the FP32 reference CNN with, or null
      */
     public record Fp32(String model, RunConfig.Train train) {

@@ -26,7 +26,8 @@ import io.qat4j.training.TrainSpec;
  * @param data         where the data comes from (default: the standard search)
  * @param model        the network an FP32 run trains (default: the reference CNN)
  * @param train        training schedule, required
- * @param fp32         QAT runs: path of the trained FP32 model zip to start from; null for FP32 runs
+ * @param fp32         QAT and PTQ runs: path of the trained FP32 model to start from (DL4J zip of either network kind, or
+ *                     Keras .h5); null for FP32 runs
  * @param quantization QAT runs: what to quantize how; null for FP32 and PTQ runs
  * @param distillation QAT runs: distill from the FP32 model (optional)
  * @param ptq          PTQ runs: the post-training recipe; in a QAT run, the PTQ plan that initializes QAT (optional)
