@@ -150,10 +150,15 @@ public final class FashionMnist {
         return m;
     }
 
+    /**
+     * The four files of {@code dir}; the class count is the largest label of either label file + 1
+     * (Fashion-MNIST's 10, or as many as another dataset in the same layout uses), at least 2.
+     */
     private static Located fromDir(Source source, Path dir) throws IOException {
         LOG.info("Fashion-MNIST from {}: {}", source, dir);
-        return new Located(source, dir.toString(), IdxDataSets.load(file(dir, TRAIN_IMAGES), file(dir, TRAIN_LABELS), 10),
-                IdxDataSets.load(file(dir, TEST_IMAGES), file(dir, TEST_LABELS), 10));
+        int classes = Math.max(2, IdxDataSets.classes(file(dir, TRAIN_LABELS), file(dir, TEST_LABELS)));
+        return new Located(source, dir.toString(), IdxDataSets.load(file(dir, TRAIN_IMAGES), file(dir, TRAIN_LABELS), classes),
+                IdxDataSets.load(file(dir, TEST_IMAGES), file(dir, TEST_LABELS), classes));
     }
 
     /** The subset bundled in this jar (copied to a temporary directory to reuse the file reader). */

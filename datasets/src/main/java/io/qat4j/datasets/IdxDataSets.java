@@ -10,15 +10,38 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * An image IDX file ({@code [N, H, W]}) and a label IDX file ({@code [N]}) as an ND4J
- * {@link DataSet}: features {@code [N, 1, H, W]} float32 scaled to [0, 1] (pixel / 255), labels
- * one-hot {@code [N, classes]}.
+ * An image IDX file and a label IDX file ({@code [N]}) as an ND4J {@link DataSet}: features
+ * {@code [N, C, H, W]} float32 scaled to [0, 1] (pixel / 255), labels one-hot {@code [N, classes]}.
+ * A 3-D image file {@code [N, H, W]} is one channel ({@code C = 1}, MNIST / Fashion-MNIST); a 4-D
+ * file is read as {@code [N, C, H, W]} (channels first, ND4J's layout; IDX itself fixes no order).
  */
 public final class IdxDataSets {
 
     private IdxDataSets() {
     }
 
+    /**
+     * The number of classes the label files use: their largest label + 1 (labels are 0-based class
+     * indices, so a class above every label present cannot be told from the files alone; the caller
+     * widens to a model's output count where it knows one).
+     *
+     * @throws IdxFormatException when a file is not a 1-D label file
+     */
+    public static int classes(Path... labelFiles) throws IOException {
+        int max = 0;
+        for (Path f : labelFiles) {
+            IdxReader.IdxArray lab = IdxReader.read(f);
+            if (lab.dims().length != 1) {
+                throw new IdxFormatException(f + ": label files must be [N], got dimensions " + Arrays.toString(lab.dims()));
+            }
+            for (byte b : lab.data()) {
+                max = Math.max(max, b & 0xFF);
+            }
+        }
+        return max + 1;
+    }
+
+    /** The pair of files as features and one-hot labels over {@code classes} classes (2..256). */
     public static DataSet load(Path images, Path labels, int classes) throws IOException {
         if (classes < 2 || classes > 256) {
             // IDX labels are unsigned bytes; the bound also keeps the one-hot [N, classes] array small
@@ -26,8 +49,9 @@ public final class IdxDataSets {
         }
         IdxReader.IdxArray img = IdxReader.read(images);
         IdxReader.IdxArray lab = IdxReader.read(labels);
-        if (img.dims().length != 3) {
-            throw new IdxFormatException(images + ": image files must be [N, H, W], got dimensions " + Arrays.toString(img.dims()));
+        if (img.dims().length != 3 && img.dims().length != 4) {
+            throw new IdxFormatException(images + ": image files must be [N, H, W] or [N, C, H, W], got dimensions "
+                    + Arrays.toString(img.dims()));
         }
         if (lab.dims().length != 1) {
             throw new IdxFormatException(labels + ": label files must be [N], got dimensions " + Arrays.toString(lab.dims()));
@@ -51,7 +75,9 @@ public final class IdxDataSets {
             }
             oneHot[i * classes + label] = 1f;
         }
-        INDArray features = Nd4j.create(pixels, new long[] {n, 1, img.dims()[1], img.dims()[2]}, DataType.FLOAT);
+        int[] d = img.dims();
+        long[] shape = d.length == 3 ? new long[] {n, 1, d[1], d[2]} : new long[] {n, d[1], d[2], d[3]};
+        INDArray features = Nd4j.create(pixels, shape, DataType.FLOAT);
         INDArray targets = Nd4j.create(oneHot, new long[] {n, classes}, DataType.FLOAT);
         return new DataSet(features, targets);
     }

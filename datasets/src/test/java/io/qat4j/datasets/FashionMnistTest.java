@@ -89,6 +89,26 @@ class FashionMnistTest {
     }
 
     @Test
+    void theClassCountComesFromTheLabelsNotFromFashionMnist() throws IOException {
+        int n = 12;
+        byte[] img = new byte[n * 4 * 4];
+        byte[] lab = new byte[n];
+        for (int i = 0; i < n; i++) {
+            lab[i] = (byte) (i % 3);
+        }
+        Map<String, byte[]> m = new HashMap<>();
+        m.put(FashionMnist.TRAIN_IMAGES, gzIdx(new int[] {n, 4, 4}, img));
+        m.put(FashionMnist.TRAIN_LABELS, gzIdx(new int[] {n}, lab));
+        m.put(FashionMnist.TEST_IMAGES, gzIdx(new int[] {2, 4, 4}, new byte[32]));
+        m.put(FashionMnist.TEST_LABELS, gzIdx(new int[] {2}, new byte[] {0, 4}));   // the test file's label 4 counts too
+        FashionMnist.Located d = FashionMnist.load(options(writeDir("three", m), Map.of(), null, null, null));
+        assertArrayEquals(new long[] {n, 5}, d.train().getLabels().shape());
+        assertArrayEquals(new long[] {2, 5}, d.test().getLabels().shape());
+        assertEquals(4, d.test().getLabels().getRow(1).argMax().getInt(0));
+        assertArrayEquals(new long[] {n, 1, 4, 4}, d.train().getFeatures().shape());
+    }
+
+    @Test
     void searchOrderIsExplicitEnvironmentDebianCacheThenBundled() throws IOException {
         Path env = writeDir("env", fakeFiles(10, 1));
         Path debian = writeDir("debian", fakeFiles(10, 2));

@@ -124,6 +124,22 @@ class IdxReaderTest {
     }
 
     @Test
+    void fourDimensionalImageFilesAreChannelsFirstAndClassesComeFromTheLabels() throws IOException {
+        byte[] pixels = ramp(2 * 3 * 2 * 2);
+        Path images = write("img4", idx(0x08, new int[] {2, 3, 2, 2}, pixels), false);
+        Path labels = write("lab4", idx(0x08, new int[] {2}, new byte[] {0, 5}), false);
+        assertEquals(6, IdxDataSets.classes(labels));
+        DataSet ds = IdxDataSets.load(images, labels, IdxDataSets.classes(labels));
+        assertArrayEquals(new long[] {2, 3, 2, 2}, ds.getFeatures().shape());
+        // element [n, c, y, x] is byte n*12 + c*4 + y*2 + x of the file
+        assertEquals((pixels[12 + 2 * 4 + 2 + 1] & 0xFF) / 255f, ds.getFeatures().getFloat(1, 2, 1, 1), 0f);
+        assertEquals(1f, ds.getLabels().getFloat(1, 5), 0f);
+        Path flat = write("flat", idx(0x08, new int[] {2, 12}, pixels), false);
+        assertTrue(assertThrows(IdxFormatException.class, () -> IdxDataSets.load(flat, labels, 6)).getMessage().contains("[N, C, H, W]"));
+        assertThrows(IdxFormatException.class, () -> IdxDataSets.classes(images));
+    }
+
+    @Test
     void classCountsBeyondByteLabelsAreRejectedBeforeReading() {
         String m = assertThrows(IllegalArgumentException.class,
                 () -> IdxDataSets.load(dir.resolve("none-images"), dir.resolve("none-labels"), 2_000_000_000)).getMessage();

@@ -13,7 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.util.ModelSerializer;
 
 import com.fasterxml.jackson.core.JsonParser;
@@ -131,13 +131,24 @@ public record Checkpoint(int epochsDone, Double bestValidationAccuracy, int epoc
         return c;
     }
 
-    /** The committed network (call after {@link #forResume} returned a state with epochs done). */
-    static MultiLayerNetwork restore(Path runDir) throws IOException {
-        return ModelSerializer.restoreMultiLayerNetwork(runDir.resolve(MODEL).toFile(), true);
+    /**
+     * The committed network with its updater state (call after {@link #forResume} returned a state
+     * with epochs done), of the kind of {@code kind}: the network the run trains.
+     *
+     * @throws InvalidCheckpointException when checkpoint.zip holds the other kind of network
+     */
+    @SuppressWarnings("unchecked")
+    static <N extends Model> N restore(Path runDir, N kind) throws IOException {
+        LoadedModel m = ModelLoader.load(runDir.resolve(MODEL), true);
+        if (m.kind() != Networks.kind(kind)) {
+            throw new InvalidCheckpointException(runDir.resolve(MODEL) + " holds a " + m.kind().dl4jName() + " but this run trains a "
+                    + Networks.kind(kind).dl4jName() + "; resume with the configuration the run started with, or start again with --force");
+        }
+        return (N) m.network();
     }
 
     /** Steps 1 and 2 of the protocol for {@code net} after an epoch; {@link Pending#install} is step 3. */
-    Pending commit(Path runDir, MultiLayerNetwork net) throws IOException {
+    Pending commit(Path runDir, Model net) throws IOException {
         Path model = runDir.resolve(MODEL);
         Path tmp = AtomicFiles.temporaryFor(model);
         ModelSerializer.writeModel(net, tmp.toFile(), true);

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.function.Consumer;
 
+import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.dataset.DataSet;
 
@@ -20,29 +21,39 @@ import io.qat4j.layers.QuantizedModel;
  * {@code best.zip} is written, so it is the plain DL4J network at every moment, also when the run is
  * killed or diverges ({@code checkpoint.zip} keeps the wrapped form with its updater state, which
  * resuming needs). The returned network is the last epoch's, as {@link Trainer}'s.
+ *
+ * <p>{@code nativeLayers} applies to MultiLayerNetworks; a ComputationGraph trains DL4J's own layers
+ * (qat4j's unwrap copies parameters back into MultiLayerNetworks only).
  */
 public final class FloatTraining {
 
     private FloatTraining() {
     }
 
-    public static Trainer.Result train(Trainer trainer, MultiLayerNetwork net, DataSet train, DataSet validation, TrainSpec spec,
-                                       Path runDir, boolean resume, Consumer<Trainer.EpochMetrics> onEpoch, Trainer.Progress progress,
-                                       boolean nativeLayers) throws IOException {
-        if (!nativeLayers) {
+    /** Whether {@link #train} runs {@code net} through qat4j's layers for {@code nativeLayers}: MultiLayerNetworks only. */
+    public static boolean usesNativeLayers(Model net, boolean nativeLayers) {
+        return nativeLayers && Networks.kind(net) == Networks.Kind.MULTI_LAYER;
+    }
+
+    @SuppressWarnings("unchecked")
+    public static <N extends Model> Trainer.Result<N> train(Trainer trainer, N net, DataSet train, DataSet validation, TrainSpec spec,
+                                                            Path runDir, boolean resume, Consumer<Trainer.EpochMetrics> onEpoch,
+                                                            Trainer.Progress progress, boolean nativeLayers) throws IOException {
+        if (!usesNativeLayers(net, nativeLayers)) {
             return trainer.train(net, train, validation, spec, runDir, resume, onEpoch, progress);
         }
-        MultiLayerNetwork wrapped = QuantizedModel.wrap(net, QuantizationPlan.uniform(QuantSettings.disabled())).network();
-        Trainer.Result r = trainer.savingBestAs(w -> QuantizedModel.unwrap(w, net))
+        MultiLayerNetwork plain = (MultiLayerNetwork) net;
+        MultiLayerNetwork wrapped = QuantizedModel.wrap(plain, QuantizationPlan.uniform(QuantSettings.disabled())).network();
+        Trainer.Result<MultiLayerNetwork> r = trainer.savingBestAs(w -> QuantizedModel.unwrap((MultiLayerNetwork) w, plain))
                 .train(wrapped, train, validation, spec, runDir, resume, onEpoch, progress);
         // a run started by an earlier version wrote best.zip wrapped until its end: finish that conversion
         Path best = runDir.resolve("best.zip");
         if (java.nio.file.Files.isRegularFile(best)) {
             MultiLayerNetwork saved = org.deeplearning4j.util.ModelSerializer.restoreMultiLayerNetwork(best.toFile(), true);
             if (!QuantizedModel.quantizedLayers(saved).isEmpty()) {
-                Trainer.atomicModel(QuantizedModel.unwrap(saved, net), best);
+                Trainer.atomicModel(QuantizedModel.unwrap(saved, plain), best);
             }
         }
-        return new Trainer.Result(QuantizedModel.unwrap(r.network(), net), r.epochs(), r.bestValidationAccuracy(), r.stoppedEarly());
+        return new Trainer.Result<>((N) QuantizedModel.unwrap(r.network(), plain), r.epochs(), r.bestValidationAccuracy(), r.stoppedEarly());
     }
 }

@@ -5,6 +5,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
@@ -30,18 +32,21 @@ public record Int8Evaluation(double simulatedAccuracy, double runtimeAccuracy, d
                              List<String> notes, double seconds) {
 
     /**
-     * @param quantized     QAT or PTQ network (every weighted layer quantized)
+     * @param quantized     QAT or PTQ network, MultiLayerNetwork or ComputationGraph (every weighted layer quantized)
      * @param calibration   a few input samples for the logits' output scale
      * @param test          test set
      * @param modelFile     where the integer model is written (atomically)
      * @param fp32ParamBytes FP32 parameter bytes of the original model (4 x parameters)
      */
-    public static Int8Evaluation evaluate(MultiLayerNetwork quantized, INDArray calibration, DataSet test, Path modelFile,
+    public static Int8Evaluation evaluate(Model quantized, INDArray calibration, DataSet test, Path modelFile,
                                           long fp32ParamBytes) throws IOException {
         long start = System.nanoTime();
         int[] simulatedPredictions = Trainer.predictions(quantized, test.getFeatures());
         double simulated = agreement(simulatedPredictions, test.getLabels());
-        Int8Exporter.Result exported = Int8Exporter.export(quantized, calibration);
+        Int8Exporter.Result exported = switch (Networks.kind(quantized)) {
+            case MULTI_LAYER -> Int8Exporter.export((MultiLayerNetwork) quantized, calibration);
+            case GRAPH -> Int8Exporter.export((ComputationGraph) quantized, calibration);
+        };
         if (modelFile.toAbsolutePath().getParent() != null) {
             Files.createDirectories(modelFile.toAbsolutePath().getParent());
         }

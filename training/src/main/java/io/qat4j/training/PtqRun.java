@@ -5,7 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
@@ -24,11 +24,17 @@ import io.qat4j.training.config.RunConfig;
  * @param prepared    the prepared network and calibration
  * @param result      the plan and the float network it applies to
  * @param sensitivity the sensitivity report, or null when not needed
+ *
+ * <p>The network may be of either kind; the PTQ passes take MultiLayerNetworks so far, and
+ * {@link #prepare} is the one place that says so ({@link UnsupportedNetworkException}).
  */
 public record PtqRun(PostTrainingQuantizer.Prepared prepared, PostTrainingQuantizer.Result result, SensitivityAnalysis.Report sensitivity) {
 
+    /** What {@link UnsupportedNetworkException}s of this class name as the step. */
+    public static final String STEP = "post-training quantization (calibration, batch-norm folding, bias correction, sensitivity)";
+
     /** Runs the recipe of {@code p}; progress lines go to {@code log}. */
-    public static PtqRun run(MultiLayerNetwork fp32, DataSet train, RunConfig.Ptq p, PrintWriter log) {
+    public static PtqRun run(Model fp32, DataSet train, RunConfig.Ptq p, PrintWriter log) {
         PtqRecipe recipe = p.recipe();
         PostTrainingQuantizer.Prepared prepared = prepare(fp32, train, recipe, p.needsSensitivity() ? p.sensitivitySamples() : 0);
         log.printf("ptq: %s (%.1f s)%n", String.join("; ", prepared.passes()), prepared.seconds());
@@ -36,11 +42,16 @@ public record PtqRun(PostTrainingQuantizer.Prepared prepared, PostTrainingQuanti
         return plan(prepared, p, log);
     }
 
-    /** The prepare stage alone (one calibration pass, reusable for several plans). */
-    public static PostTrainingQuantizer.Prepared prepare(MultiLayerNetwork fp32, DataSet train, PtqRecipe recipe, int keepSamples) {
+    /**
+     * The prepare stage alone (one calibration pass, reusable for several plans).
+     *
+     * @throws UnsupportedNetworkException for a ComputationGraph (graph PTQ is not built yet)
+     */
+    public static PostTrainingQuantizer.Prepared prepare(Model fp32, DataSet train, PtqRecipe recipe, int keepSamples) {
+        org.deeplearning4j.nn.multilayer.MultiLayerNetwork net = Networks.multiLayer(fp32, STEP, "the FP32 network");
         int n = Math.min(recipe.calibrationSamples(), train.numExamples());
         DataSet head = new DataSet(train.getFeatures().get(NDArrayIndex.interval(0, n)), train.getLabels().get(NDArrayIndex.interval(0, n)));
-        return PostTrainingQuantizer.prepare(fp32, new ListDataSetIterator<>(head.batchBy(64), 64), recipe, keepSamples);
+        return PostTrainingQuantizer.prepare(net, new ListDataSetIterator<>(head.batchBy(64), 64), recipe, keepSamples);
     }
 
     /** Sensitivity (if needed), allocation and the plan on a prepared network. */

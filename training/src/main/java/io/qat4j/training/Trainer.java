@@ -8,7 +8,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
@@ -24,7 +24,8 @@ import io.qat4j.layers.conf.QuantizedConvBatchNormLayer;
 import io.qat4j.runtime.AtomicFiles;
 
 /**
- * Trains a DL4J network epoch by epoch, reproducibly and resumably.
+ * Trains a DL4J network epoch by epoch, reproducibly and resumably: a MultiLayerNetwork or a
+ * ComputationGraph (single input and output), through {@link Networks}.
  *
  * <ul>
  *   <li>Seeded: epoch e visits the training set shuffled with seed {@code spec.seed() + e}.</li>
@@ -62,7 +63,7 @@ public final class Trainer {
     }
 
     /** The trained network (restored from the checkpoint when resuming) and the metrics of this run's epochs. */
-    public record Result(MultiLayerNetwork network, List<EpochMetrics> epochs, double bestValidationAccuracy, boolean stoppedEarly) {
+    public record Result<N extends Model>(N network, List<EpochMetrics> epochs, double bestValidationAccuracy, boolean stoppedEarly) {
     }
 
     /**
@@ -74,7 +75,7 @@ public final class Trainer {
      * @param weight   b, the KD term's weight; the cross entropy gets {@code 1 - weight}; in (0, 1]
      * @param temperature T > 0
      */
-    public record Distillation(MultiLayerNetwork teacher, double weight, double temperature) {
+    public record Distillation(Model teacher, double weight, double temperature) {
         public Distillation {
             if (teacher == null || !(weight > 0 && weight <= 1) || !(temperature > 0)) {
                 throw new IllegalArgumentException("Distillation needs a teacher, a weight in (0, 1] and a temperature > 0, got "
@@ -90,7 +91,7 @@ public final class Trainer {
 
     private final int stopAfterEpochs;
     private final Distillation distillation;
-    private final java.util.function.UnaryOperator<MultiLayerNetwork> bestForm;
+    private final java.util.function.UnaryOperator<Model> bestForm;
 
     public Trainer() {
         this(Integer.MAX_VALUE, null, java.util.function.UnaryOperator.identity());
@@ -106,7 +107,7 @@ public final class Trainer {
         this(stopAfterEpochs, null, java.util.function.UnaryOperator.identity());
     }
 
-    private Trainer(int stopAfterEpochs, Distillation distillation, java.util.function.UnaryOperator<MultiLayerNetwork> bestForm) {
+    private Trainer(int stopAfterEpochs, Distillation distillation, java.util.function.UnaryOperator<Model> bestForm) {
         this.stopAfterEpochs = stopAfterEpochs;
         this.distillation = distillation;
         this.bestForm = bestForm;
@@ -117,13 +118,13 @@ public final class Trainer {
      * DL4J network of one trained through qat4j's layers); the checkpoint keeps the trained form,
      * which resuming needs.
      */
-    public Trainer savingBestAs(java.util.function.UnaryOperator<MultiLayerNetwork> form) {
+    public Trainer savingBestAs(java.util.function.UnaryOperator<Model> form) {
         return new Trainer(stopAfterEpochs, distillation, form);
     }
 
     /** Replaces the output layer's loss by the distillation loss (idempotent). */
-    private void useDistillationLoss(MultiLayerNetwork net) {
-        org.deeplearning4j.nn.conf.layers.Layer out = net.getOutputLayer().conf().getLayer();
+    private void useDistillationLoss(Model net) {
+        org.deeplearning4j.nn.conf.layers.Layer out = Networks.outputLayer(net).conf().getLayer();
         if (!(out instanceof org.deeplearning4j.nn.conf.layers.BaseOutputLayer o)) {
             throw new IllegalArgumentException("distillation needs an output layer with a loss function, got "
                     + out.getClass().getSimpleName());
@@ -133,19 +134,19 @@ public final class Trainer {
 
     /** The batch with labels packed as [labels | teacher logits]. */
     private DataSet withTeacher(DataSet batch) {
-        INDArray p = distillation.teacher().output(batch.getFeatures(), false);
+        INDArray p = Networks.output(distillation.teacher(), batch.getFeatures());
         INDArray logits = org.nd4j.linalg.ops.transforms.Transforms.log(org.nd4j.linalg.ops.transforms.Transforms.max(p, 1e-12, true), false);
         return new DataSet(batch.getFeatures(), DistillationLoss.packLabels(batch.getLabels(), logits));
     }
 
-    public Result train(MultiLayerNetwork net, DataSet train, DataSet validation, TrainSpec spec, Path runDir, boolean resume)
+    public <N extends Model> Result<N> train(N net, DataSet train, DataSet validation, TrainSpec spec, Path runDir, boolean resume)
             throws IOException {
         return train(net, train, validation, spec, runDir, resume, m -> { });
     }
 
     /** As above; {@code onEpoch} sees each epoch's metrics as soon as the epoch ends (progress output). */
-    public Result train(MultiLayerNetwork net, DataSet train, DataSet validation, TrainSpec spec, Path runDir, boolean resume,
-                        java.util.function.Consumer<EpochMetrics> onEpoch) throws IOException {
+    public <N extends Model> Result<N> train(N net, DataSet train, DataSet validation, TrainSpec spec, Path runDir, boolean resume,
+                                             java.util.function.Consumer<EpochMetrics> onEpoch) throws IOException {
         return train(net, train, validation, spec, runDir, resume, onEpoch, Progress.NONE);
     }
 
@@ -174,8 +175,9 @@ public final class Trainer {
     }
 
     /** As above with per-batch {@code progress}. */
-    public Result train(MultiLayerNetwork net, DataSet train, DataSet validation, TrainSpec spec, Path runDir, boolean resume,
-                        java.util.function.Consumer<EpochMetrics> onEpoch, Progress progress) throws IOException {
+    public <N extends Model> Result<N> train(N net, DataSet train, DataSet validation, TrainSpec spec, Path runDir, boolean resume,
+                                             java.util.function.Consumer<EpochMetrics> onEpoch, Progress progress) throws IOException {
+        Networks.checkTrainable(net, "the network");
         Files.createDirectories(runDir);
         Checkpoint state = resume ? Checkpoint.forResume(runDir, spec.epochs()) : null;
         if (state == null) {
@@ -187,7 +189,7 @@ public final class Trainer {
         } else {
             truncateMetrics(runDir, state.epochsDone());
             if (state.epochsDone() > 0) {
-                net = Checkpoint.restore(runDir);
+                net = Checkpoint.restore(runDir, net);
             }
             LOG.info("resuming {} after epoch {}", runDir, state.epochsDone());
         }
@@ -210,7 +212,7 @@ public final class Trainer {
             }
             applyFreezes(net, spec, epoch);
             double lr = spec.learningRateAt(epoch);
-            net.setLearningRate(lr);
+            Networks.setLearningRate(net, lr);
             long start = System.nanoTime();
             DataSet shuffled = train.copy();
             shuffled.shuffle(spec.seed() + epoch);
@@ -222,7 +224,7 @@ public final class Trainer {
             String lastGood = "the last good checkpoint (" + (epoch == 0 ? "none yet" : "after epoch " + epoch) + ") is in " + runDir;
             progress.startEpoch(epoch + 1, batches.size());
             for (DataSet batch : batches) {
-                net.fit(distillation == null ? batch : withTeacher(batch));
+                Networks.fit(net, distillation == null ? batch : withTeacher(batch));
                 double loss = net.score();
                 if (!Double.isFinite(loss)) {
                     throw new TrainingDivergedException("the loss became " + loss + " in epoch " + (epoch + 1) + ", step " + (steps + 1)
@@ -266,7 +268,7 @@ public final class Trainer {
             onEpoch.accept(m);
             new Checkpoint(epoch + 1, best, sinceBest, reference, null).commit(runDir, net).install();
         }
-        return new Result(net, metrics, best, stoppedEarly);
+        return new Result<>(net, metrics, best, stoppedEarly);
     }
 
     /**
@@ -277,9 +279,9 @@ public final class Trainer {
      * fine-tuning learning rate dominates the updates; QAT runs therefore set their own
      * ({@code train.weightDecay}, default 0).
      */
-    public static void setWeightDecay(MultiLayerNetwork net, double coefficient) {
-        for (int i = 0; i < net.getnLayers(); i++) {
-            if (net.getLayer(i).conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.BaseLayer b) {
+    public static void setWeightDecay(Model net, double coefficient) {
+        for (org.deeplearning4j.nn.api.Layer layer : Networks.layers(net)) {
+            if (layer.conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.BaseLayer b) {
                 List<org.nd4j.linalg.learning.regularization.Regularization> r = new java.util.ArrayList<>();
                 if (coefficient > 0) {
                     r.add(new org.nd4j.linalg.learning.regularization.WeightDecay(coefficient, false));
@@ -290,13 +292,13 @@ public final class Trainer {
     }
 
     /** Applies the QAT freezes that are due at the start of {@code epoch} (0-based). */
-    static void applyFreezes(MultiLayerNetwork net, TrainSpec spec, int epoch) {
+    static void applyFreezes(Model net, TrainSpec spec, int epoch) {
         if (spec.freezeObserversAfterEpoch() >= 0 && epoch >= spec.freezeObserversAfterEpoch()) {
             QuantizedModel.setObserversEnabled(net, false);
         }
         if (spec.freezeBatchNormAfterEpoch() >= 0 && epoch >= spec.freezeBatchNormAfterEpoch()) {
-            for (int i = 0; i < net.getnLayers(); i++) {
-                if (net.getLayer(i).conf().getLayer() instanceof QuantizedConvBatchNormLayer bn) {
+            for (org.deeplearning4j.nn.api.Layer layer : Networks.layers(net)) {
+                if (layer.conf().getLayer() instanceof QuantizedConvBatchNormLayer bn) {
                     bn.setFreezeBatchNorm(true);
                 }
             }
@@ -304,17 +306,17 @@ public final class Trainer {
     }
 
     /** Top-1 accuracy of {@code net} on a labelled set, in batches of 256. */
-    public static double accuracy(MultiLayerNetwork net, DataSet data) {
+    public static double accuracy(Model net, DataSet data) {
         return Int8Evaluation.agreement(predictions(net, data.getFeatures()), data.getLabels());
     }
 
     /** Argmax class of {@code net}'s output per sample, in batches of 256. */
-    public static int[] predictions(MultiLayerNetwork net, INDArray features) {
+    public static int[] predictions(Model net, INDArray features) {
         int n = (int) features.size(0);
         int[] out = new int[n];
         for (int start = 0; start < n; start += 256) {
             int end = Math.min(n, start + 256);
-            INDArray classes = net.output(features.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(start, end))).argMax(1);
+            INDArray classes = Networks.output(net, features.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(start, end))).argMax(1);
             for (int i = start; i < end; i++) {
                 out[i] = classes.getInt(i - start);
             }
@@ -378,7 +380,7 @@ public final class Trainer {
         }
     }
 
-    static void atomicModel(MultiLayerNetwork net, Path target) throws IOException {
+    static void atomicModel(Model net, Path target) throws IOException {
         AtomicFiles.write(target, out -> ModelSerializer.writeModel(net, out, true));
     }
 

@@ -49,7 +49,7 @@ class FloatTrainingTest {
         DataSet test = separable(100, 2);
         MultiLayerNetwork net = ReferenceCnn.build(3, new Adam(0.005), 0, 1, 8, 8, 2);
         TrainSpec spec = new TrainSpec(2, 20, 0.005, TrainSpec.Schedule.CONSTANT, 1, 0.1, 0, 3, -1, -1);
-        Trainer.Result r = FloatTraining.train(new Trainer(), net, train, test, spec, dir, false, m -> { }, Trainer.Progress.NONE, true);
+        Trainer.Result<MultiLayerNetwork> r = FloatTraining.train(new Trainer(), net, train, test, spec, dir, false, m -> { }, Trainer.Progress.NONE, true);
         MultiLayerNetwork plain = r.network();
         assertTrue(plain.getLayer(0).conf().getLayer().getClass() == ConvolutionLayer.class);
         assertTrue(plain.getLayer(1).conf().getLayer() instanceof BatchNormalization);

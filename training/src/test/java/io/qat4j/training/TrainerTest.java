@@ -58,8 +58,8 @@ class TrainerTest {
     @Test
     void sameSeedSameNumbersAndMetricsWritten() throws IOException {
         TrainSpec spec = new TrainSpec(3, 32, 0.01, TrainSpec.Schedule.COSINE, 1, 1, 0, 7, -1, -1);
-        Trainer.Result a = new Trainer().train(mlp(0.01), clusters(300, 1), clusters(100, 2), spec, dir.resolve("a"), false);
-        Trainer.Result b = new Trainer().train(mlp(0.01), clusters(300, 1), clusters(100, 2), spec, dir.resolve("b"), false);
+        Trainer.Result<MultiLayerNetwork> a = new Trainer().train(mlp(0.01), clusters(300, 1), clusters(100, 2), spec, dir.resolve("a"), false);
+        Trainer.Result<MultiLayerNetwork> b = new Trainer().train(mlp(0.01), clusters(300, 1), clusters(100, 2), spec, dir.resolve("b"), false);
         assertEquals(a.network().params(), b.network().params());
         assertEquals(a.bestValidationAccuracy(), b.bestValidationAccuracy());
         assertTrue(a.bestValidationAccuracy() > 0.6, "learned (chance is 0.33): " + a.bestValidationAccuracy());
@@ -80,7 +80,7 @@ class TrainerTest {
         DataSet val = clusters(100, 4);
         MultiLayerNetwork straight = new Trainer().train(mlp(0.01), train, val, spec, dir.resolve("straight"), false).network();
         new Trainer(2).train(mlp(0.01), train, val, spec, dir.resolve("killed"), false);   // "killed" after 2 epochs
-        Trainer.Result resumed = new Trainer().train(mlp(0.01), train, val, spec, dir.resolve("killed"), true);
+        Trainer.Result<MultiLayerNetwork> resumed = new Trainer().train(mlp(0.01), train, val, spec, dir.resolve("killed"), true);
         assertEquals(2, resumed.epochs().size(), "only the missing epochs ran");
         assertEquals(straight.params(), resumed.network().params());
         assertEquals(straight.getUpdater().getStateViewArray(), resumed.network().getUpdater().getStateViewArray());
@@ -121,7 +121,7 @@ class TrainerTest {
         Files.write(run.resolve("checkpoint.zip.tmp"), java.util.Arrays.copyOf(model3, model3.length / 2));
         assertEquals(List.of(1, 2, 3), metricsEpochs(run, "metrics.csv"));
 
-        Trainer.Result resumed = new Trainer().train(mlp(0.01), train, val, spec, run, true);
+        Trainer.Result<MultiLayerNetwork> resumed = new Trainer().train(mlp(0.01), train, val, spec, run, true);
         assertEquals(2, resumed.epochs().size(), "epoch 3 is redone, epoch 4 runs");
         assertEquals(List.of(1, 2, 3, 4), metricsEpochs(run, "metrics.csv"));
         assertEquals(List.of(1, 2, 3, 4), metricsEpochs(run, "metrics.jsonl"));
@@ -144,7 +144,7 @@ class TrainerTest {
         Files.move(run.resolve("checkpoint.zip"), run.resolve("checkpoint.zip.tmp"));
         Files.write(run.resolve("checkpoint.zip"), model2);
 
-        Trainer.Result resumed = new Trainer().train(mlp(0.01), train, val, spec, run, true);
+        Trainer.Result<MultiLayerNetwork> resumed = new Trainer().train(mlp(0.01), train, val, spec, run, true);
         assertEquals(1, resumed.epochs().size(), "nothing lost: only epoch 4 runs");
         assertEquals(straight.params(), resumed.network().params());
         assertEquals(List.of(1, 2, 3, 4), metricsEpochs(run, "metrics.csv"));
@@ -158,12 +158,12 @@ class TrainerTest {
         DataSet val = clusters(100, 4);
         MultiLayerNetwork straight = new Trainer().train(mlp(0.01), train, val, spec, dir.resolve("straight"), false).network();
         Path run = dir.resolve("run");
-        Trainer.Result first = new Trainer(2).train(mlp(0.01), train, val, spec, run, false);
+        Trainer.Result<MultiLayerNetwork> first = new Trainer(2).train(mlp(0.01), train, val, spec, run, false);
         // checkpoint.json as dea6103 wrote it: no model hash, no reference loss
         Files.writeString(run.resolve("checkpoint.json"), "{\n  \"epochsDone\" : 2,\n  \"bestValidationAccuracy\" : "
                 + first.bestValidationAccuracy() + ",\n  \"epochsSinceBest\" : " + (first.epochs().get(1).validationAccuracy()
                 < first.bestValidationAccuracy() ? 1 : 0) + "\n}");
-        Trainer.Result resumed = new Trainer().train(mlp(0.01), train, val, spec, run, true);
+        Trainer.Result<MultiLayerNetwork> resumed = new Trainer().train(mlp(0.01), train, val, spec, run, true);
         assertEquals(2, resumed.epochs().size());
         assertEquals(straight.params(), resumed.network().params());
     }
@@ -220,7 +220,7 @@ class TrainerTest {
         DataSet val = clusters(100, 4);
         Path run = dir.resolve("run");
         new Trainer().train(mlp(0.01), train, val, TrainSpec.of(2, 0.01, 1), run, false);
-        Trainer.Result again = new Trainer().train(mlp(0.01), train, val, TrainSpec.of(3, 0.01, 1), run, false);
+        Trainer.Result<MultiLayerNetwork> again = new Trainer().train(mlp(0.01), train, val, TrainSpec.of(3, 0.01, 1), run, false);
         assertEquals(List.of(1, 2, 3), metricsEpochs(run, "metrics.csv"));
         assertEquals(List.of(1, 2, 3), metricsEpochs(run, "metrics.jsonl"));
         MultiLayerNetwork best = ModelSerializer.restoreMultiLayerNetwork(run.resolve("best.zip").toFile(), false);
@@ -254,7 +254,7 @@ class TrainerTest {
                 && e.getMessage().contains("after epoch 1"), e.getMessage());
         // with the check off the same run ends "normally": finite loss, near chance accuracy
         TrainSpec unchecked = new TrainSpec(3, 32, 1e3, TrainSpec.Schedule.CONSTANT, 1, 1, 0, 1, -1, -1, 0);
-        Trainer.Result r = new Trainer().train(mlp(1e3), train, val, unchecked, dir.resolve("off"), false);
+        Trainer.Result<MultiLayerNetwork> r = new Trainer().train(mlp(1e3), train, val, unchecked, dir.resolve("off"), false);
         assertTrue(r.epochs().stream().allMatch(m -> Double.isFinite(m.trainLoss()) && m.trainLoss() > 5 * Math.log(3)), r.epochs().toString());
         // a sane learning rate never comes near the threshold
         assertEquals(3, new Trainer().train(mlp(0.01), train, val, TrainSpec.of(3, 0.01, 1), dir.resolve("ok"), false).epochs().size());
@@ -288,7 +288,7 @@ class TrainerTest {
         first.setInputSigned(true);
         MultiLayerNetwork student = io.qat4j.layers.QuantizedModel.wrap(teacher, io.qat4j.layers.QuantizationPlan.builder(w4a4)
                 .layer(teacher.getLayer(0).conf().getLayer().getLayerName(), first).build()).network();
-        Trainer.Result r = new Trainer(new Trainer.Distillation(teacher, 0.5, 4.0)).train(student, train, val, TrainSpec.of(2, 0.005, 1),
+        Trainer.Result<MultiLayerNetwork> r = new Trainer(new Trainer.Distillation(teacher, 0.5, 4.0)).train(student, train, val, TrainSpec.of(2, 0.005, 1),
                 dir.resolve("kd"), false);
         assertTrue(r.bestValidationAccuracy() > 0.6, "KD student learned: " + r.bestValidationAccuracy());
         assertTrue(((org.deeplearning4j.nn.conf.layers.BaseOutputLayer) r.network().getOutputLayer().conf().getLayer()).getLossFn()

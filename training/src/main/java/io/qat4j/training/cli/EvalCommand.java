@@ -5,9 +5,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.deeplearning4j.util.ModelSerializer;
+import org.deeplearning4j.nn.api.Model;
 
+import io.qat4j.training.LoadedModel;
 import io.qat4j.training.Trainer;
 import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
@@ -16,12 +16,13 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code qat4j eval MODEL.zip}: test accuracy of a DL4J model (FP32 or QAT fake-quant) on a configuration's data. */
-@Command(name = "eval", mixinStandardHelpOptions = true, description = "Test accuracy of a DL4J model zip (FP32 or QAT) on a configuration's data.",
+@Command(name = "eval", mixinStandardHelpOptions = true, description = "Test accuracy of a model (DL4J zip of a MultiLayerNetwork or "
+        + "ComputationGraph, FP32 or QAT, or a Keras .h5) on a configuration's data.",
         footer = {"", "Example:  qat4j eval runs/qat-w4a4-lsq/best.zip --config configs/qat-w4a4-lsq.yaml",
             "Exit codes: 0 done, 1 failure, 2 bad usage or configuration."})
 public final class EvalCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "DL4J model zip (e.g. runs/<name>/best.zip).")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "DL4J model zip (e.g. runs/<name>/best.zip) or Keras .h5.")
     Path model;
 
     @Option(names = "--config", required = true, description = "Run configuration whose test data to use.")
@@ -42,9 +43,9 @@ public final class EvalCommand implements Callable<Integer> {
             return Qat4jCommand.EXIT_USAGE;
         }
         try {
-            MultiLayerNetwork net = ModelSerializer.restoreMultiLayerNetwork(model.toFile(), false);
-            Runs.RunData data = Runs.data(c);
-            Runs.checkModelFitsData(model, net, data, config);
+            LoadedModel m = Runs.loadModel(model, "model");
+            Model net = m.network();
+            Runs.RunData data = Runs.fit(Runs.data(c.data(), c.seed(), m.input()), net, m.input(), "model " + m.describe(), config);
             PrintWriter out = spec.commandLine().getOut();
             out.printf("%s on %d test images (%s): accuracy %.4f%n", model, data.test().numExamples(), data.source(),
                     Trainer.accuracy(net, data.test()));

@@ -9,8 +9,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.learning.config.Adam;
@@ -23,6 +23,9 @@ import io.qat4j.ptq.PostTrainingQuantizer;
 import io.qat4j.ptq.QuantPlan;
 import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.training.Int8Evaluation;
+import io.qat4j.training.LoadedModel;
+import io.qat4j.training.ModelLoader;
+import io.qat4j.training.Networks;
 import io.qat4j.training.PtqRun;
 import io.qat4j.training.Trainer;
 import io.qat4j.training.config.ExperimentConfig;
@@ -74,18 +77,22 @@ final class Experiment {
     }
 
     /** Runs everything; returns the FP32 result and the variant results in config order. */
-    ExperimentReport.Results run(Runs.RunData data) throws Exception {
-        return run(data, r -> { });
+    ExperimentReport.Results run(Runs.RunData data, LoadedModel fp32Model) throws Exception {
+        return run(data, fp32Model, r -> { });
     }
 
     /**
      * Runs everything; {@code progress} receives the results so far after each variant (the report
      * is rewritten then, so an experiment in progress already has a partial report).
+     *
+     * @param data      the data, fitted to {@code fp32Model} when there is one ({@link Runs#fit})
+     * @param fp32Model the loaded {@code fp32.model} (a DL4J zip of either kind or a Keras file), or null to train the FP32 stage
      */
-    ExperimentReport.Results run(Runs.RunData data, java.util.function.Consumer<ExperimentReport.Results> progress) throws Exception {
+    ExperimentReport.Results run(Runs.RunData data, LoadedModel fp32Model, java.util.function.Consumer<ExperimentReport.Results> progress)
+            throws Exception {
         long start = System.nanoTime();
         Trainer.seed(config.seed());
-        MultiLayerNetwork fp32 = fp32(data);
+        Model fp32 = fp32(data, fp32Model);
         Fp32Result fp = Runs.JSON.readValue(out.resolve("fp32/result.json").toFile(), Fp32Result.class);
         List<VariantResult> results = new ArrayList<>();
         int i = 0;
@@ -148,26 +155,20 @@ final class Experiment {
         return out;
     }
 
-    /** Loads or trains the FP32 model; writes fp32/result.json. */
-    private MultiLayerNetwork fp32(Runs.RunData data) throws Exception {
+    /** The loaded FP32 model, or the trained (or on resume reused) reference CNN; writes fp32/result.json. */
+    private Model fp32(Runs.RunData data, LoadedModel loaded) throws Exception {
         Path dir = out.resolve("fp32");
         Path done = dir.resolve("result.json");
         Files.createDirectories(dir);
-        if (config.fp32().model() != null) {
-            Path model = Path.of(config.fp32().model());
-            if (!Files.isRegularFile(model)) {
-                throw new IllegalArgumentException("fp32.model " + model + " does not exist; train it (qat4j train) or give fp32.train instead");
-            }
-            MultiLayerNetwork net = ModelSerializer.restoreMultiLayerNetwork(model.toFile(), false);
-            Runs.checkPlainFp32(model, net, "fp32.model");
-            Runs.checkModelFitsData(model, net, data, "the experiment configuration");
-            write(done, new Fp32Result(Trainer.accuracy(net, data.test()), net.numParams() * 4L, 0, model.toString()));
-            log.printf("fp32: loaded %s%n", model);
+        if (loaded != null) {
+            Model net = loaded.network();
+            write(done, new Fp32Result(Trainer.accuracy(net, data.test()), net.numParams() * 4L, 0, loaded.file().toString()));
+            log.printf("fp32: loaded %s, %s%n", loaded.describe(), Networks.describe(net));
             return net;
         }
         if (resume && Files.isRegularFile(done)) {
             log.printf("fp32: reused %s%n", dir.resolve("best.zip"));
-            return ModelSerializer.restoreMultiLayerNetwork(dir.resolve("best.zip").toFile(), false);
+            return ModelLoader.load(dir.resolve("best.zip")).network();
         }
         RunConfig.Train t = config.fp32().train();
         long[] shape = data.train().getFeatures().shape();
@@ -176,7 +177,7 @@ final class Experiment {
         log.printf("fp32: training the reference CNN for %d epochs%n", t.epochs());
         log.flush();
         long t0 = System.nanoTime();
-        Trainer.Result r = io.qat4j.training.FloatTraining.train(new Trainer(), net, data.train(), data.validation(), t.toSpec(config.seed()),
+        Trainer.Result<MultiLayerNetwork> r = io.qat4j.training.FloatTraining.train(new Trainer(), net, data.train(), data.validation(), t.toSpec(config.seed()),
                 dir, resume, m -> {
                     log.printf("fp32 epoch %d/%d: loss %.4f, accuracy %.4f, %.1f s%n", m.epoch(), t.epochs(), m.trainLoss(),
                             m.validationAccuracy(), m.seconds());
@@ -193,7 +194,7 @@ final class Experiment {
     }
 
     /** One calibration pass per (fold, equalization, samples, kept samples), shared by the variants. */
-    private PostTrainingQuantizer.Prepared prepare(MultiLayerNetwork fp32, Runs.RunData data, RunConfig.Ptq p) {
+    private PostTrainingQuantizer.Prepared prepare(Model fp32, Runs.RunData data, RunConfig.Ptq p) {
         int keep = p.needsSensitivity() ? p.sensitivitySamples() : 0;
         String key = p.foldBatchNorm() + "/" + p.crossLayerEqualization() + "/" + p.samples() + "/" + keep;
         PostTrainingQuantizer.Prepared cached = prepared.get(key);
@@ -205,14 +206,14 @@ final class Experiment {
     }
 
     /** The variant's PTQ plan from the shared calibration, written to {@code dir/plan.json}. */
-    private PtqRun plan(MultiLayerNetwork fp32, Runs.RunData data, RunConfig.Ptq p, Path dir) throws java.io.IOException {
+    private PtqRun plan(Model fp32, Runs.RunData data, RunConfig.Ptq p, Path dir) throws java.io.IOException {
         PtqRun run = PtqRun.plan(prepare(fp32, data, p), p, log);
         Files.createDirectories(dir);
         run.result().plan().write(dir.resolve("plan.json"));
         return run;
     }
 
-    private VariantResult ptq(ExperimentConfig.Variant v, MultiLayerNetwork fp32, Runs.RunData data, Path dir, long t0) throws Exception {
+    private VariantResult ptq(ExperimentConfig.Variant v, Model fp32, Runs.RunData data, Path dir, long t0) throws Exception {
         RunConfig.Ptq p = v.ptq();
         long c0 = System.nanoTime();
         PtqRun run = plan(fp32, data, p, dir);
@@ -224,7 +225,7 @@ final class Experiment {
                 dir, fp32, calSeconds, null, t0);
     }
 
-    private VariantResult qat(ExperimentConfig.Variant v, MultiLayerNetwork fp32, Runs.RunData data, Path dir, long t0) throws Exception {
+    private VariantResult qat(ExperimentConfig.Variant v, Model fp32, Runs.RunData data, Path dir, long t0) throws Exception {
         RunConfig rc = v.toRunConfig(config.seed(), config.data(), "fp32");
         RunConfig.Ptq p = rc.ptq();
         long c0 = System.nanoTime();
@@ -237,7 +238,7 @@ final class Experiment {
                 : new Trainer(new Trainer.Distillation(fp32, rc.distillation().weight(), rc.distillation().temperature()));
         long tt = System.nanoTime();
         io.qat4j.layers.QuantizationWarnings.drain();   // this variant's warnings only (layer names repeat across variants)
-        Trainer.Result r = trainer.train(start.network(), data.train(), data.validation(), rc.train().toSpec(config.seed()), dir, resume,
+        Trainer.Result<MultiLayerNetwork> r = trainer.train(start.network(), data.train(), data.validation(), rc.train().toSpec(config.seed()), dir, resume,
                 m -> {
                     log.printf("  %s epoch %d/%d: loss %.4f, accuracy %.4f, %.1f s%n", v.name(), m.epoch(), rc.train().epochs(),
                             m.trainLoss(), m.validationAccuracy(), m.seconds());
@@ -271,7 +272,7 @@ final class Experiment {
 
     private VariantResult evaluate(ExperimentConfig.Variant v, String method, String weights, String inputs,
                                    QuantizedModel.Wrapped<MultiLayerNetwork> model, QuantPlan plan,
-                                   io.qat4j.ptq.SensitivityAnalysis.Report sensitivity, Runs.RunData data, Path dir, MultiLayerNetwork fp32,
+                                   io.qat4j.ptq.SensitivityAnalysis.Report sensitivity, Runs.RunData data, Path dir, Model fp32,
                                    double calSeconds, Double trainSeconds, long t0) throws Exception {
         Map<String, Integer> bits = PostTrainingQuantizer.weightBits(plan);
         Map<String, QuantPlan.Sensitivity> sens = sensitivity == null ? null : sensitivity.layers();

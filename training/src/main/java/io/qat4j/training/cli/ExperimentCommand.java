@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import io.qat4j.training.LoadedModel;
 import io.qat4j.training.config.ConfigException;
 import io.qat4j.training.config.ConfigLoader;
 import io.qat4j.training.config.ExperimentConfig;
@@ -19,6 +20,8 @@ import picocli.CommandLine.Spec;
         footer = {"", "Example:  qat4j experiment configs/quickstart.yaml --out runs/quickstart",
             "Writes DIR/report.md, results.csv, results.json, accuracy-vs-size.png, sensitivity.png, provenance.json,",
             "DIR/fp32/ and DIR/variants/<name>/ (plan.json, model.q4j, result.json, checkpoints).",
+            "fp32.model may be a DL4J zip (MultiLayerNetwork or ComputationGraph) or a Keras .h5; the PTQ and QAT variants",
+            "start from PTQ, which takes MultiLayerNetworks so far (a graph's variants fail naming that step).",
             "--resume reuses finished variants (their result.json) and continues an interrupted training from its checkpoint;",
             "without it the output directory must be new or empty (--force starts the experiment over there).",
             "Exit codes: 0 done (failed variants are reported in the table), 1 the experiment itself failed, 2 bad usage or configuration."})
@@ -57,13 +60,23 @@ public final class ExperimentCommand implements Callable<Integer> {
                 err.println("qat4j experiment: " + problem);
                 return Qat4jCommand.EXIT_USAGE;
             }
-            Runs.RunData data = Runs.data(c.data(), c.seed());
+            LoadedModel fp32Model = null;
+            Runs.RunData data;
+            if (c.fp32().model() != null) {
+                Path file = Path.of(c.fp32().model());
+                fp32Model = Runs.loadModel(file, "fp32.model");
+                Runs.checkPlainFp32(file, fp32Model.network(), "fp32.model");
+                data = Runs.fit(Runs.data(c.data(), c.seed(), fp32Model.input()), fp32Model.network(), fp32Model.input(),
+                        "fp32.model " + fp32Model.describe(), config);
+            } else {
+                data = Runs.data(c.data(), c.seed(), null);
+            }
             log.printf("experiment %s: %d variants; data %s (%s), %d train / %d test%n", c.name(), c.variants().size(), data.source(),
                     data.location(), data.train().numExamples(), data.test().numExamples());
             log.flush();
             // rewritten on resume too: it describes the invocation that writes the report, whose configuration may have gained variants
             Map<String, Object> provenance = Runs.provenance(dir, config, c, c.seed(), data, false);
-            ExperimentReport.Results results = new Experiment(c, dir, resume, log).run(data, partial -> {
+            ExperimentReport.Results results = new Experiment(c, dir, resume, log).run(data, fp32Model, partial -> {
                 try {
                     ExperimentReport.write(dir, c.name() + " (in progress: " + partial.variants().size() + " of " + c.variants().size()
                             + " variants done)", partial, provenance);

@@ -5,11 +5,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
-import org.deeplearning4j.util.ModelSerializer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import io.qat4j.export.Int8Exporter;
 import io.qat4j.runtime.ModelFile;
+import io.qat4j.training.LoadedModel;
+import io.qat4j.training.Networks;
+import io.qat4j.training.UnsupportedNetworkException;
 import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -23,7 +27,8 @@ import picocli.CommandLine.Spec;
             "Exit codes: 0 done, 1 export failed, 2 bad usage or configuration."})
 public final class ExportCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "QAT model zip (e.g. runs/<name>/best.zip).")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "QAT model: DL4J zip (e.g. runs/<name>/best.zip), MultiLayerNetwork "
+            + "or ComputationGraph; onnx-fp32 also takes a Keras .h5.")
     Path model;
 
     @Option(names = "--config", required = true, description = "Run configuration whose data to calibrate with.")
@@ -43,19 +48,6 @@ public final class ExportCommand implements Callable<Integer> {
 
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
-
-    /** Whether a DL4J model zip holds a ComputationGraph (its configuration has vertices) rather than a MultiLayerNetwork. */
-    static boolean isComputationGraph(Path zip) throws java.io.IOException {
-        try (java.util.zip.ZipFile z = new java.util.zip.ZipFile(zip.toFile())) {
-            java.util.zip.ZipEntry e = z.getEntry("configuration.json");
-            if (e == null) {
-                throw new java.io.IOException(zip + " is not a DL4J model zip (no configuration.json)");
-            }
-            try (java.io.InputStream in = z.getInputStream(e)) {
-                return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).contains("\"vertices\"");
-            }
-        }
-    }
 
     @Override
     public Integer call() {
@@ -78,16 +70,17 @@ public final class ExportCommand implements Callable<Integer> {
             return Qat4jCommand.EXIT_USAGE;
         }
         try {
-            Runs.RunData data = Runs.data(c);
+            LoadedModel m = Runs.loadModel(model, "model");
+            String name = "model " + m.describe();
+            Runs.RunData data = Runs.fit(Runs.data(c.data(), c.seed(), m.input()), m.network(), m.input(), name, config);
             PrintWriter o = spec.commandLine().getOut();
             if (format.equals("onnx-fp32")) {
+                MultiLayerNetwork fp = Networks.multiLayer(m.network(), "the float ONNX export (--format onnx-fp32)", name);
                 long[] shape = data.train().getFeatures().shape();
                 int[] dims = new int[shape.length - 1];
                 for (int i = 1; i < shape.length; i++) {
                     dims[i - 1] = (int) shape[i];
                 }
-                org.deeplearning4j.nn.multilayer.MultiLayerNetwork fp = ModelSerializer.restoreMultiLayerNetwork(model.toFile(), false);
-                Runs.checkModelFitsData(model, fp, data, config);
                 io.qat4j.export.OnnxExporter.write(io.qat4j.export.OnnxExporter.float32(fp, dims), out);
                 o.printf("wrote %s: %d bytes (float ONNX, opset %d)%n", out, Files.size(out), io.qat4j.export.OnnxExporter.OPSET);
                 o.flush();
@@ -95,16 +88,10 @@ public final class ExportCommand implements Callable<Integer> {
             }
             org.nd4j.linalg.api.ndarray.INDArray calibration =
                     data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));
-            Int8Exporter.Result r;
-            if (isComputationGraph(model)) {
-                org.deeplearning4j.nn.graph.ComputationGraph g = ModelSerializer.restoreComputationGraph(model.toFile(), false);
-                Runs.checkModelFitsData(model, g, data, config);
-                r = Int8Exporter.export(g, calibration, rounding);
-            } else {
-                org.deeplearning4j.nn.multilayer.MultiLayerNetwork net = ModelSerializer.restoreMultiLayerNetwork(model.toFile(), false);
-                Runs.checkModelFitsData(model, net, data, config);
-                r = Int8Exporter.export(net, calibration, rounding);
-            }
+            Int8Exporter.Result r = switch (m.kind()) {
+                case MULTI_LAYER -> Int8Exporter.export((MultiLayerNetwork) m.network(), calibration, rounding);
+                case GRAPH -> Int8Exporter.export((ComputationGraph) m.network(), calibration, rounding);
+            };
             if (out.toAbsolutePath().getParent() != null) {
                 Files.createDirectories(out.toAbsolutePath().getParent());
             }
@@ -117,7 +104,7 @@ public final class ExportCommand implements Callable<Integer> {
             o.printf("wrote %s: %d bytes, %d nodes%n", out, Files.size(out), r.graph().nodes().size());
             o.flush();
             return 0;
-        } catch (BadInputException e) {
+        } catch (BadInputException | UnsupportedNetworkException e) {
             err.println("qat4j export: " + e.getMessage());
             return Qat4jCommand.EXIT_USAGE;
         } catch (Exception e) {

@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
@@ -16,9 +17,11 @@ import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.training.Int8Evaluation;
 import io.qat4j.training.PtqRun;
 import io.qat4j.training.Trainer;
+import io.qat4j.training.UnsupportedNetworkException;
 import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -32,8 +35,12 @@ import picocli.CommandLine.Spec;
             "Needs the FP32 model named by the config's 'fp32' key (qat4j train configs/fp32.yaml first).",
             "Writes plan.json (QuantPlan), ptq-float.zip (the float network the plan applies to: batch norms folded,",
             "biases corrected), model.q4j (integer model), summary.json, provenance.json.",
+            "Layers kept in float (partial quantization, ptq.keepMostSensitive) have no integer form: then no model.q4j is written",
+            "and the exit code is 1, unless --allow-partial accepts the float-kept result (summary.json: status 'partial').",
             "The output directory must be new or empty (--force replaces an earlier run's outputs; never a training run's directory).",
-            "Exit codes: 0 done, 1 quantization or export failed, 2 bad usage or configuration."})
+            "The fp32 model may be a DL4J zip or a Keras .h5; PTQ takes MultiLayerNetworks so far (a ComputationGraph is exit code 2).",
+            "Exit codes: 0 done, 1 quantization or export failed (or layers kept in float without --allow-partial), 2 bad usage,",
+            "configuration, model or data."})
 public final class PtqCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "CONFIG", description = "YAML run configuration with 'fp32' and 'ptq'.")
@@ -41,6 +48,11 @@ public final class PtqCommand implements Callable<Integer> {
 
     @Mixin
     RunOptions options;
+
+    @Option(names = "--allow-partial", description = "Accept a partial quantization: layers kept in float (ptq.keepMostSensitive, or "
+            + "layers without an integer form) leave the result a float simulation with no model.q4j; summary.json says status "
+            + "'partial' and names them. Without it such a run exits with code 1.")
+    boolean allowPartial;
 
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -62,7 +74,7 @@ public final class PtqCommand implements Callable<Integer> {
             Runs.Start start = Runs.start(c, config, options.outFor(c.name()), false);
             Path dir = start.dir();
             Runs.RunData data = start.data();
-            MultiLayerNetwork teacher = start.fp32();
+            Model teacher = start.fp32().network();
             double fpAccuracy = Trainer.accuracy(teacher, data.test());
             PtqRun run = PtqRun.run(teacher, data.train(), c.ptq(), out);
             QuantPlan plan = run.result().plan();
@@ -84,14 +96,20 @@ public final class PtqCommand implements Callable<Integer> {
                 summary.put("allocation", plan.allocation());
             }
             double ptqAccuracy;
+            String partial = null;
             if (!model.keptInFloat().isEmpty()) {
                 ptqAccuracy = Trainer.accuracy(model.network(), data.test());
                 java.nio.file.Files.deleteIfExists(dir.resolve("model.q4j"));   // an earlier run's (--force): not this plan's
+                partial = "layers kept in float " + model.keptInFloat() + " have no integer form, so no model.q4j was written"
+                        + (c.ptq().keepMostSensitive() > 0 ? " (ptq.keepMostSensitive: " + c.ptq().keepMostSensitive() + ")" : "");
+                summary.put("status", allowPartial ? "partial" : "failed");
+                summary.put("keptInFloat", model.keptInFloat());
                 summary.put("ptqAccuracy", ptqAccuracy);
-                summary.put("int8Export", "skipped: layers kept in float " + model.keptInFloat().keySet()
-                        + " have no integer form (partial quantization is a float-simulation result)");
+                summary.put("int8Export", "not written: " + partial + (allowPartial
+                        ? "; --allow-partial accepted the float-kept result (a float simulation of partial quantization)" : ""));
                 out.printf("FP32 %.4f, PTQ %.4f (no integer export: %s kept in float)%n", fpAccuracy, ptqAccuracy, model.keptInFloat().keySet());
             } else {
+                summary.put("status", "ok");
                 Int8Evaluation e = Int8Evaluation.evaluate(model.network(),
                         data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples()))), data.test(),
                         dir.resolve("model.q4j"), teacher.numParams() * 4L);
@@ -120,9 +138,17 @@ public final class PtqCommand implements Callable<Integer> {
             AtomicFiles.write(dir.resolve("summary.json"), Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(summary));
             out.println("wrote " + dir.resolve("plan.json") + ", " + dir.resolve("summary.json"));
             out.flush();
+            if (partial != null && !allowPartial) {
+                err.println("qat4j ptq: " + partial + "; add --allow-partial to accept the float-kept result, or quantize every layer "
+                        + "(ptq.keepMostSensitive: 0)");
+                return Qat4jCommand.EXIT_FAILED;
+            }
             return 0;
         } catch (BadInputException e) {
             err.println("qat4j ptq: " + e.getMessage());
+            return Qat4jCommand.EXIT_USAGE;
+        } catch (UnsupportedNetworkException e) {
+            err.println("qat4j ptq: fp32 " + c.fp32() + ": " + e.getMessage());
             return Qat4jCommand.EXIT_USAGE;
         } catch (Exception e) {
             err.println("qat4j ptq: " + e.getMessage());

@@ -6,6 +6,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
@@ -16,6 +19,8 @@ import io.qat4j.layers.QuantizedModel;
 import io.qat4j.ptq.PostTrainingQuantizer;
 import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.training.Int8Evaluation;
+import io.qat4j.training.Networks;
+import io.qat4j.training.UnsupportedNetworkException;
 import io.qat4j.training.PtqRun;
 import io.qat4j.training.Trainer;
 import io.qat4j.training.config.RunConfig;
@@ -31,7 +36,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "qat", mixinStandardHelpOptions = true,
         description = "Quantization-aware fine-tuning of an FP32 model, integer export and INT8-runtime evaluation.",
         footer = {"", "Example:  qat4j qat configs/qat-w4a4-lsq.yaml --out runs/qat-w4a4-lsq",
-            "Needs the FP32 model named by the config's 'fp32' key (qat4j train configs/fp32.yaml first).",
+            "Needs the FP32 model named by the config's 'fp32' key (qat4j train configs/fp32.yaml first): a DL4J zip",
+            "(MultiLayerNetwork or ComputationGraph) or a Keras .h5; with a 'ptq' section it must be a MultiLayerNetwork so far.",
             "Writes best.zip, checkpoint.zip, metrics, model.q4j (integer model), summary.json, provenance.json.",
             "The output directory must be new or empty; --resume continues the run there, --force starts it over.",
             "Exit codes: 0 done, 1 training or export failed, 2 bad usage or configuration."})
@@ -64,10 +70,10 @@ public final class QatCommand implements Callable<Integer> {
             Runs.Start start = Runs.start(c, config, options.outFor(c.name()), options.resume);
             Path dir = start.dir();
             Runs.RunData data = start.data();
-            MultiLayerNetwork teacher = start.fp32();
+            Model teacher = start.fp32().network();
             double fpAccuracy = Trainer.accuracy(teacher, data.test());
             io.qat4j.layers.QuantizationWarnings.drain();   // this run's warnings only (an earlier run in this JVM may have raised some)
-            QuantizedModel.Wrapped<MultiLayerNetwork> w;
+            QuantizedModel.Wrapped<? extends Model> w;
             if (c.ptq() != null) {
                 PtqRun ptq = PtqRun.run(teacher, data.train(), c.ptq(), out);
                 ptq.result().plan().write(dir.resolve("plan.json"));
@@ -81,9 +87,11 @@ public final class QatCommand implements Callable<Integer> {
                     QuantSettings first = s.clone();
                     first.setInputSigned(c.quantization().firstLayerSigned());
                     first.setInputSignFromData(false);   // the config forces it; negative data on an unsigned input then warns
-                    plan.layer(teacher.getLayer(0).conf().getLayer().getLayerName(), first);
+                    for (String name : inputLayers(teacher)) {
+                        plan.layer(name, first);
+                    }
                 }
-                w = QuantizedModel.wrap(teacher, plan.build());
+                w = wrap(teacher, plan.build());
             }
             Trainer.setWeightDecay(w.network(), c.train().weightDecay());
             out.println("wrap: " + w.summary());
@@ -92,9 +100,9 @@ public final class QatCommand implements Callable<Integer> {
             if (c.distillation() != null) {
                 out.printf("distillation from %s: weight %.2f, temperature %.1f%n", c.fp32(), c.distillation().weight(), c.distillation().temperature());
             }
-            Trainer.Result r = trainer.train(w.network(), data.train(), data.validation(), c.train().toSpec(c.seed()), dir, options.resume,
-                    Runs.epochPrinter(out, c, data), ProgressBars.forConsole());
-            MultiLayerNetwork q = r.network();
+            Trainer.Result<? extends Model> r = trainer.train(w.network(), data.train(), data.validation(), c.train().toSpec(c.seed()), dir,
+                    options.resume, Runs.epochPrinter(out, c, data), ProgressBars.forConsole());
+            Model q = r.network();
             double qatAccuracy = Trainer.accuracy(q, data.test());
             INDArray calibration = data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));
             Path modelFile = dir.resolve("model.q4j");
@@ -128,9 +136,34 @@ public final class QatCommand implements Callable<Integer> {
         } catch (BadInputException ex) {
             err.println("qat4j qat: " + ex.getMessage());
             return Qat4jCommand.EXIT_USAGE;
+        } catch (UnsupportedNetworkException ex) {
+            err.println("qat4j qat: fp32 " + c.fp32() + ": " + ex.getMessage() + "; remove the 'ptq' section to wrap the network directly");
+            return Qat4jCommand.EXIT_USAGE;
         } catch (Exception ex) {
             err.println("qat4j qat: " + ex.getMessage());
             return Qat4jCommand.EXIT_FAILED;
         }
+    }
+
+    /** The network wrapped for QAT with {@code plan} ({@link QuantizedModel#wrap}, either kind). */
+    private static QuantizedModel.Wrapped<? extends Model> wrap(Model net, QuantizationPlan plan) {
+        return switch (Networks.kind(net)) {
+            case MULTI_LAYER -> QuantizedModel.wrap((MultiLayerNetwork) net, plan);
+            case GRAPH -> QuantizedModel.wrap((ComputationGraph) net, plan);
+        };
+    }
+
+    /** Names of the layers that read the network input: the first layer, or every layer vertex fed by the graph's inputs. */
+    private static java.util.List<String> inputLayers(Model net) {
+        return switch (Networks.kind(net)) {
+            case MULTI_LAYER -> java.util.List.of(((MultiLayerNetwork) net).getLayer(0).conf().getLayer().getLayerName());
+            case GRAPH -> {
+                org.deeplearning4j.nn.conf.ComputationGraphConfiguration conf = ((ComputationGraph) net).getConfiguration();
+                yield conf.getVertexInputs().entrySet().stream()
+                        .filter(e -> conf.getVertices().get(e.getKey()) instanceof LayerVertex
+                                && e.getValue().stream().anyMatch(conf.getNetworkInputs()::contains))
+                        .map(java.util.Map.Entry::getKey).toList();
+            }
+        };
     }
 }

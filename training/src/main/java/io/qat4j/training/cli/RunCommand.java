@@ -12,6 +12,8 @@ import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.runtime.Int8Model;
 import io.qat4j.runtime.ModelFormatException;
 import io.qat4j.runtime.ModelInputException;
+import io.qat4j.training.ModelInput;
+import io.qat4j.training.ModelLoader;
 import io.qat4j.training.config.ConfigException;
 import io.qat4j.training.config.ConfigLoader;
 import io.qat4j.training.config.RunConfig;
@@ -52,8 +54,11 @@ public final class RunCommand implements Callable<Integer> {
         try {
             c = ConfigLoader.load(config);
             m = Int8Model.load(model);
-        } catch (ConfigException | ModelFormatException e) {
+        } catch (ConfigException e) {
             err.println("qat4j run: " + e.getMessage());
+            return Qat4jCommand.EXIT_USAGE;
+        } catch (ModelFormatException e) {
+            err.println("qat4j run: " + e.getMessage() + notIntegerModel(model));
             return Qat4jCommand.EXIT_USAGE;
         } catch (java.io.IOException e) {
             err.println("qat4j run: cannot read " + model + ": " + e.getMessage());
@@ -63,7 +68,10 @@ public final class RunCommand implements Callable<Integer> {
             return Qat4jCommand.EXIT_USAGE;
         }
         try {
-            Runs.RunData data = Runs.data(c);
+            int[] in = m.inputShape();
+            ModelInput input = in.length == 3 ? new ModelInput(ModelInput.Kind.IMAGE, new long[] {in[0], in[1], in[2]},
+                    org.deeplearning4j.nn.conf.CNN2DFormat.NCHW, "the input of " + model) : null;
+            Runs.RunData data = Runs.data(c.data(), c.seed(), input);
             int n = io.qat4j.training.Int8Evaluation.checkFits(m, data.test());
             float[] features = data.test().getFeatures().dup('c').data().asFloat();
             long start = System.nanoTime();
@@ -116,6 +124,17 @@ public final class RunCommand implements Callable<Integer> {
         } catch (Exception e) {
             err.println("qat4j run: " + e.getMessage());
             return Qat4jCommand.EXIT_FAILED;
+        }
+    }
+
+    /** A hint when {@code file} is a DL4J or Keras model rather than a qat4j integer model, else "". */
+    private static String notIntegerModel(Path file) {
+        try {
+            ModelLoader.Format f = ModelLoader.detect(file);
+            return "; " + file + " is a " + f.description() + ", not a qat4j integer model: export it first (qat4j export " + file
+                    + " --config CONFIG --out model.q4j), or evaluate it as it is with qat4j eval";
+        } catch (io.qat4j.training.ModelFileException e) {
+            return "";
         }
     }
 

@@ -5,7 +5,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.api.Model;
 
 import io.qat4j.ptq.PostTrainingQuantizer;
 import io.qat4j.ptq.QuantPlan;
@@ -13,6 +13,7 @@ import io.qat4j.ptq.SensitivityAnalysis;
 import io.qat4j.ptq.WeightedLayer;
 import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.training.PtqRun;
+import io.qat4j.training.UnsupportedNetworkException;
 import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -24,7 +25,8 @@ import picocli.CommandLine.Spec;
         description = "Per-layer quantization sensitivity S_l(b) of weights and inputs (one layer quantized at a time).",
         footer = {"", "Example:  qat4j sensitivity configs/ptq-mixed-w3.yaml --out runs/sensitivity",
             "Uses the config's 'ptq' section: candidateBits, metric, sensitivitySamples, perChannelSensitivityBits, calibration.",
-            "Writes sensitivity.csv and sensitivity.json.",
+            "Writes sensitivity.csv and sensitivity.json. The fp32 model may be a DL4J zip or a Keras .h5; the analysis takes",
+            "MultiLayerNetworks so far (a ComputationGraph is exit code 2).",
             "The output directory must be new or empty (--force replaces an earlier run's outputs; never a training run's directory).",
             "Exit codes: 0 done, 1 analysis failed, 2 bad usage or configuration."})
 public final class SensitivityCommand implements Callable<Integer> {
@@ -56,7 +58,7 @@ public final class SensitivityCommand implements Callable<Integer> {
             Runs.Start start = Runs.start(c, config, options.outFor(c.name()), false);
             Path dir = start.dir();
             Runs.RunData data = start.data();
-            MultiLayerNetwork teacher = start.fp32();
+            Model teacher = start.fp32().network();
             PostTrainingQuantizer.Prepared prepared = PtqRun.prepare(teacher, data.train(), c.ptq().recipe(), c.ptq().sensitivitySamples());
             SensitivityAnalysis.Report report = SensitivityAnalysis.run(prepared, c.ptq().sensitivityOptions());
             out.printf("calibration %.1f s, sensitivity %.1f s on %d samples (metric %s)%n", prepared.seconds(), report.seconds(),
@@ -84,6 +86,9 @@ public final class SensitivityCommand implements Callable<Integer> {
             return 0;
         } catch (BadInputException e) {
             err.println("qat4j sensitivity: " + e.getMessage());
+            return Qat4jCommand.EXIT_USAGE;
+        } catch (UnsupportedNetworkException e) {
+            err.println("qat4j sensitivity: fp32 " + c.fp32() + ": " + e.getMessage());
             return Qat4jCommand.EXIT_USAGE;
         } catch (Exception e) {
             err.println("qat4j sensitivity: " + e.getMessage());

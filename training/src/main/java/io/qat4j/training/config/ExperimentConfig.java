@@ -26,7 +26,7 @@ public record ExperimentConfig(@JsonProperty(required = true) String name, Long 
             throw new IllegalArgumentException("name must be a non-empty word of letters, digits and . _ + -, got " + name);
         }
         seed = seed == null ? 1L : seed;
-        data = data == null ? new RunConfig.Data(null, null, null, null, null, null) : data;
+        data = data == null ? new RunConfig.Data(null, null, null, null, null, null, null) : data;
         if (variants == null || variants.isEmpty()) {
             throw new IllegalArgumentException("variants: list at least one variant");
         }
@@ -55,7 +55,7 @@ public record ExperimentConfig(@JsonProperty(required = true) String name, Long 
     }
 
     /**
-     * @param model path of a trained FP32 DL4J zip to load, or null
+     * @param model path of a trained FP32 model to load (DL4J zip of either network kind, or Keras .h5), or null
      * @param train schedule to train the FP32 reference CNN with, or null
      */
     public record Fp32(String model, RunConfig.Train train) {

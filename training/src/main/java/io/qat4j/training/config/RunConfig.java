@@ -24,9 +24,10 @@ import io.qat4j.training.TrainSpec;
  * @param name         run name (used for output directories), required
  * @param seed         seed of data order and initialization (default 1)
  * @param data         where the data comes from (default: the standard search)
- * @param model        architecture (default reference-cnn)
+ * @param model        the network an FP32 run trains (default: the reference CNN)
  * @param train        training schedule, required
- * @param fp32         QAT runs: path of the trained FP32 model zip to start from; null for FP32 runs
+ * @param fp32         QAT and PTQ runs: path of the trained FP32 model to start from (DL4J zip of either network kind, or
+ *                     Keras .h5); null for FP32 runs
  * @param quantization QAT runs: what to quantize how; null for FP32 and PTQ runs
  * @param distillation QAT runs: distill from the FP32 model (optional)
  * @param ptq          PTQ runs: the post-training recipe; in a QAT run, the PTQ plan that initializes QAT (optional)
@@ -39,8 +40,8 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
             throw new IllegalArgumentException("name must be a non-empty word of letters, digits and . _ + -, got " + name);
         }
         seed = seed == null ? 1L : seed;
-        data = data == null ? new Data(null, null, null, null, null, null) : data;
-        model = model == null ? new Model(null) : model;
+        data = data == null ? new Data(null, null, null, null, null, null, null) : data;
+        model = model == null ? new Model(null, null, null) : model;
         if (distillation != null && quantization == null) {
             throw new IllegalArgumentException("distillation needs a QAT run (fp32 teacher and quantization)");
         }
@@ -77,6 +78,11 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
         }
     }
 
+    /** This configuration with another {@code model} section (the command line's {@code --model} on {@code qat4j train}). */
+    public RunConfig withModel(Model m) {
+        return new RunConfig(name, seed, data, m, train, fp32, quantization, distillation, ptq);
+    }
+
     /** True for a post-training-only run (fp32 + ptq, no training). */
     public boolean isPtqOnly() {
         return ptq != null && quantization == null;
@@ -95,11 +101,19 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
      * @param validationFraction share of the training examples held out (seeded) for model selection
      *                   and early stopping, in [0, 0.5]; default 0 selects on the test set (quick runs only)
      * @param csv        your own data as labelled CSV files instead of Fashion-MNIST (optional)
+     * @param images     your own data as image folders, one subfolder per class, instead of Fashion-MNIST (optional)
      */
-    public record Data(String source, String dir, Integer trainLimit, Integer testLimit, Double validationFraction, Csv csv) {
+    public record Data(String source, String dir, Integer trainLimit, Integer testLimit, Double validationFraction, Csv csv,
+                       Images images) {
         public Data {
-            if (csv != null && (source != null || dir != null)) {
+            // source "auto" (the default, as a resolved configuration records it) goes with csv and images too
+            boolean fashionMnist = (source != null && !source.equalsIgnoreCase("auto")) || dir != null;
+            if (csv != null && fashionMnist) {
                 throw new IllegalArgumentException("data.csv replaces Fashion-MNIST: remove data.source and data.dir");
+            }
+            if (images != null && (fashionMnist || csv != null)) {
+                throw new IllegalArgumentException("data.images replaces Fashion-MNIST and CSV files: remove data.source, data.dir and "
+                        + "data.csv");
             }
             validationFraction = validationFraction == null ? 0.0 : validationFraction;
             if (!(validationFraction >= 0 && validationFraction <= 0.5)) {
@@ -172,6 +186,34 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
     }
 
     /**
+     * Image folders read through DataVec's image record reader ({@code io.qat4j.datasets.ImageFolderDataSets}):
+     * one subfolder per class (class index = position of the folder name in sorted order, taken from the
+     * training folder), every image resized to the shape and scaled to [0, 1].
+     *
+     * @param train folder of training images, required
+     * @param test  folder of test images with the same class folders (some may be missing), required
+     * @param shape [channels, height, width] the images are read at: channels 1 (grayscale) or 3 (RGB); optional when the
+     *              model fixes its input size (a zoo architecture's model.inputShape, a Keras file's input layer, a
+     *              flat-input network), and must then agree with it
+     */
+    public record Images(@JsonProperty(required = true) String train, @JsonProperty(required = true) String test, List<Long> shape) {
+        public Images {
+            if (shape != null) {
+                if (shape.size() != 3 || shape.stream().anyMatch(d -> d == null || d < 1)) {
+                    throw new IllegalArgumentException("data.images.shape must be [channels, height, width] with each >= 1, got " + shape);
+                }
+                if (shape.get(0) != 1 && shape.get(0) != 3) {
+                    throw new IllegalArgumentException("data.images.shape: channels must be 1 (grayscale) or 3 (RGB), got " + shape.get(0));
+                }
+                if (shape.get(1) > 8192 || shape.get(2) > 8192) {
+                    throw new IllegalArgumentException("data.images.shape: height and width must be at most 8192, got " + shape);
+                }
+                shape = List.copyOf(shape);
+            }
+        }
+    }
+
+    /**
      * @param weight      KD term weight b in (0, 1] (the cross entropy gets 1 - b), default 0.5
      * @param temperature T > 0, default 4
      */
@@ -186,13 +228,62 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
         }
     }
 
-    /** @param architecture only "reference-cnn" so far (default) */
-    public record Model(String architecture) {
+    /**
+     * The network an FP32 run ({@code qat4j train}) trains: one of
+     * <ul>
+     *   <li>{@code architecture: reference-cnn} (the default): qat4j's reference CNN sized to the data;</li>
+     *   <li>{@code architecture: <zoo name>} ({@link io.qat4j.training.ZooArchitecture}: lenet, simplecnn, alexnet, vgg16,
+     *       vgg19, resnet50, squeezenet, darknet19, xception) with {@code inputShape}, built by deeplearning4j-zoo
+     *       with random initialization (no pretrained weights), one output per class of the data;</li>
+     *   <li>{@code file}: a DL4J configuration JSON (as MultiLayerConfiguration/ComputationGraphConfiguration.toJson()
+     *       writes it; initialized with the run's seed), or an untrained DL4J zip or Keras .h5 to start from.</li>
+     * </ul>
+     *
+     * @param architecture reference-cnn [default] or a zoo name; absent when {@code file} is given
+     * @param inputShape   zoo architectures: [channels, height, width] the network is built for; default: the data's
+     *                     example shape (IDX, CSV, or data.images.shape)
+     * @param file         path of a configuration JSON, DL4J zip or Keras .h5; excludes architecture and inputShape
+     */
+    public record Model(String architecture, List<Long> inputShape, String file) {
         public Model {
-            architecture = architecture == null ? "reference-cnn" : architecture;
-            if (!architecture.equals("reference-cnn")) {
-                throw new IllegalArgumentException("model.architecture must be 'reference-cnn', got '" + architecture + "'");
+            if (file != null && (architecture != null || inputShape != null)) {
+                throw new IllegalArgumentException("model.file gives the network with its own input; remove model.architecture and "
+                        + "model.inputShape");
             }
+            if (file != null && file.isBlank()) {
+                throw new IllegalArgumentException("model.file is empty; give the path of a DL4J configuration JSON, zip or Keras .h5");
+            }
+            if (file == null) {
+                architecture = architecture == null ? "reference-cnn" : architecture.toLowerCase(Locale.ROOT);
+                if (!architecture.equals("reference-cnn") && io.qat4j.training.ZooArchitecture.of(architecture) == null) {
+                    throw new IllegalArgumentException("model.architecture must be reference-cnn or a zoo architecture ("
+                            + io.qat4j.training.ZooArchitecture.IDS + "), got '" + architecture + "'");
+                }
+                if (inputShape != null && architecture.equals("reference-cnn")) {
+                    throw new IllegalArgumentException("model.inputShape applies to zoo architectures; the reference CNN takes the data's "
+                            + "shape (for image folders: data.images.shape)");
+                }
+            }
+            if (inputShape != null) {
+                if (inputShape.size() != 3 || inputShape.stream().anyMatch(d -> d == null || d < 1 || d > 8192)) {
+                    throw new IllegalArgumentException("model.inputShape must be [channels, height, width], each 1..8192, got " + inputShape);
+                }
+                inputShape = List.copyOf(inputShape);
+            }
+        }
+
+        /** The zoo architecture, or null for the reference CNN and for a file. */
+        public io.qat4j.training.ZooArchitecture zoo() {
+            return architecture == null ? null : io.qat4j.training.ZooArchitecture.of(architecture);
+        }
+
+        /**
+         * The section for the command line's {@code --model SPEC} and {@code --input-shape}: "reference-cnn",
+         * a zoo name, or else a file path.
+         */
+        public static Model of(String spec, List<Long> inputShape) {
+            boolean named = spec.equalsIgnoreCase("reference-cnn") || io.qat4j.training.ZooArchitecture.of(spec) != null;
+            return named ? new Model(spec, inputShape, null) : new Model(null, inputShape, spec);
         }
     }
 

@@ -215,7 +215,7 @@ class RunSafetyCommandTest {
         Path csv2 = write(dir, "csv2", Files.readString(cfg).replace("classes: 5", "classes: 2"));
         String[] e = run("eval", fp32Run.resolve("best.zip").toString(), "--config", csv2.toString());
         assertEquals("2", e[0], e[1] + e[2]);
-        assertTrue(e[2].contains("model " + fp32Run.resolve("best.zip") + " does not take the data of " + csv2)
+        assertTrue(e[2].contains("model " + fp32Run.resolve("best.zip") + " (DL4J zip, MultiLayerNetwork) does not take the data of " + csv2)
                 && e[2].contains("examples of shape [1, 8, 8] in 2 classes"), e[2]);
         String[] x = run("export", fp32Run.resolve("best.zip").toString(), "--config", csv2.toString(), "--out",
                 dir.resolve("m.onnx").toString(), "--format", "onnx-fp32");
