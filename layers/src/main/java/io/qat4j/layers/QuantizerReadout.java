@@ -220,7 +220,8 @@ public final class QuantizerReadout {
      * @throws IllegalArgumentException for another layer type, or weight modes NONE and LSQ+
      */
     public static WeightCodes depthwiseWeightCodes(Layer layer, String name) {
-        return weightCodes(settings(layer), layer.paramTable(), depthwiseWeights(layer, name), 0, name);
+        INDArray w = depthwiseWeights(layer, name);   // checks the layer type first
+        return weightCodes(settings(layer), layer.paramTable(), w, 0, name);
     }
 
     /**
