@@ -45,6 +45,9 @@ import io.qat4j.layers.conf.QuantizedSeparableConvolutionLayer;
  */
 class MobileNetWrapTest {
 
+    @org.junit.jupiter.api.io.TempDir
+    java.nio.file.Path dir;
+
     private static final int CLASSES = 3;
     private static final int SIZE = 8;
 
@@ -177,6 +180,14 @@ class MobileNetWrapTest {
         QuantizedSeparableConvolutionLayer sep = (QuantizedSeparableConvolutionLayer) q.getLayer(6).conf().getLayer();
         assertFalse(sep.getQuant().isInputSigned(), "input quantizer of 'sep' stays unsigned");
         assertTrue(sep.isMidInputSigned(), "mid quantizer of 'sep' became signed from its data");
+
+        // the trained QAT network (mid signedness included) survives save and restore bit-identically
+        java.io.File file = dir.resolve("mobilenet-qat.zip").toFile();
+        org.deeplearning4j.util.ModelSerializer.writeModel(q, file, true);
+        MultiLayerNetwork restored = org.deeplearning4j.util.ModelSerializer.restoreMultiLayerNetwork(file, true);
+        assertEquals(q.getLayerWiseConfigurations(), restored.getLayerWiseConfigurations());
+        assertTrue(((QuantizedSeparableConvolutionLayer) restored.getLayer(6).conf().getLayer()).isMidInputSigned());
+        assertEquals(out, restored.output(x), "bit-identical output after restore");
     }
 
     @Test
