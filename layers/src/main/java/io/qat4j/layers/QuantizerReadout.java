@@ -244,7 +244,7 @@ public final class QuantizerReadout {
     public static WeightCodes pointwiseWeightCodes(Layer layer, String name) {
         separable(layer, name);
         return weightCodes(settings(layer), QuantizerParams.unprefixed(layer.paramTable(), QuantizerParams.POINTWISE_PREFIX),
-                pointwiseWeights(layer, name), 0, name);
+                pointwiseWeights(layer, name), 0, name + "/pointwise");
     }
 
     /** Whether a quantized separable convolution's mid quantizer has a range (as {@link #inputObserved}). */
