@@ -138,7 +138,7 @@ class MobileNetWrapTest {
     }
 
     @Test
-    void wrapFoldsEveryBatchNormAndTrainsTheMobileNetAtW8A8() {
+    void wrapFoldsEveryBatchNormAndTrainsTheMobileNetAtW8A8() throws java.io.IOException {
         DataSet train = squares(60, 1);
         MultiLayerNetwork fp = floatMobileNet();
         for (int i = 0; i < 60; i++) {
