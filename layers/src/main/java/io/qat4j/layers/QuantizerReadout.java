@@ -220,7 +220,8 @@ public final class QuantizerReadout {
      * @throws IllegalArgumentException for another layer type, or weight modes NONE and LSQ+
      */
     public static WeightCodes depthwiseWeightCodes(Layer layer, String name) {
-        return weightCodes(settings(layer), layer.paramTable(), depthwiseWeights(layer, name), 0, name);
+        INDArray w = depthwiseWeights(layer, name);   // checks the layer type first
+        return weightCodes(settings(layer), layer.paramTable(), w, 0, name);
     }
 
     /**
@@ -243,7 +244,7 @@ public final class QuantizerReadout {
     public static WeightCodes pointwiseWeightCodes(Layer layer, String name) {
         separable(layer, name);
         return weightCodes(settings(layer), QuantizerParams.unprefixed(layer.paramTable(), QuantizerParams.POINTWISE_PREFIX),
-                pointwiseWeights(layer, name), 0, name);
+                pointwiseWeights(layer, name), 0, name + "/pointwise");
     }
 
     /** Whether a quantized separable convolution's mid quantizer has a range (as {@link #inputObserved}). */

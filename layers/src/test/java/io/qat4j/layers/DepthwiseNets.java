@@ -51,13 +51,19 @@ final class DepthwiseNets {
 
     /** depthwise(3x3, v) -> separable(3x3, v, 4) -> dense(5) -> output(3), input 3x9x9; settings per layer (null: stock). */
     static MultiLayerNetwork mln(IntFunction<QuantSettings> s, Variant v, DataType dtype, IUpdater updater, Activation act) {
+        return mln(s, v, dtype, updater, act, CHANNELS, SIZE, 4, 5);
+    }
+
+    /** As above with the input's channels and size, the separable layer's and the dense layer's outputs given. */
+    static MultiLayerNetwork mln(IntFunction<QuantSettings> s, Variant v, DataType dtype, IUpdater updater, Activation act, int channels,
+                                 int size, int sepOut, int denseOut) {
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().seed(12345).dataType(dtype).updater(updater).list()
                 .layer(Nets.maybeQuantized(depthwise(v, act), s.apply(0)))
-                .layer(Nets.maybeQuantized(separable(v, 4, act), s.apply(1)))
-                .layer(Nets.maybeQuantized(new DenseLayer.Builder().nOut(5).activation(act).build(), s.apply(2)))
+                .layer(Nets.maybeQuantized(separable(v, sepOut, act), s.apply(1)))
+                .layer(Nets.maybeQuantized(new DenseLayer.Builder().nOut(denseOut).activation(act).build(), s.apply(2)))
                 .layer(Nets.maybeQuantized(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(3)
                         .activation(Activation.SOFTMAX).build(), s.apply(3)))
-                .setInputType(InputType.convolutional(SIZE, SIZE, CHANNELS)).build();
+                .setInputType(InputType.convolutional(size, size, channels)).build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
         net.init();
         return net;

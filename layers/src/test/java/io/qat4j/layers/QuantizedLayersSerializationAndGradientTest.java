@@ -67,9 +67,10 @@ class QuantizedLayersSerializationAndGradientTest {
 
     @Test
     void unsupportedConfigurationsAreRejectedByName() {
-        IllegalArgumentException dropout = assertThrows(IllegalArgumentException.class, () -> QuantizedDenseLayer.of(
-                new DenseLayer.Builder().name("fc1").nOut(2).dropOut(0.5).build(), new QuantSettings()));
-        assertTrue(dropout.getMessage().contains("'fc1'"), dropout.getMessage());
+        IllegalArgumentException noise = assertThrows(IllegalArgumentException.class, () -> QuantizedDenseLayer.of(
+                new DenseLayer.Builder().name("fc1").nOut(2).weightNoise(new org.deeplearning4j.nn.conf.weightnoise.DropConnect(0.5))
+                        .build(), new QuantSettings()));
+        assertTrue(noise.getMessage().contains("'fc1'") && noise.getMessage().contains("weight noise"), noise.getMessage());
         QuantSettings bad = QuantSettings.of(WeightQuantMode.LSQ, 1, InputQuantMode.LSQ, 8);
         IllegalArgumentException bits = assertThrows(IllegalArgumentException.class, () -> QuantizedConvolutionLayer.of(
                 new org.deeplearning4j.nn.conf.layers.ConvolutionLayer.Builder(3, 3).name("conv1").nOut(2).build(), bad));

@@ -122,7 +122,8 @@ class QuantizedModelTest {
     void layersThatCannotBeWrappedAreReportedByName() {
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().seed(1).list()
                 .layer(new Deconvolution2D.Builder(2, 2).name("up").nOut(2).stride(2, 2).build())
-                .layer(new DenseLayer.Builder().name("drop").nOut(3).dropOut(0.8).build())
+                .layer(new DenseLayer.Builder().name("noisy").nOut(3)
+                        .weightNoise(new org.deeplearning4j.nn.conf.weightnoise.DropConnect(0.8)).build())
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).name("out").nOut(2).activation(Activation.SOFTMAX).build())
                 .setInputType(InputType.convolutional(4, 4, 1)).build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
@@ -130,7 +131,7 @@ class QuantizedModelTest {
         QuantizedModel.Wrapped<MultiLayerNetwork> w = QuantizedModel.wrap(net, QuantizationPlan.builder(QuantSettings.disabled())
                 .keepFloat("out").build());
         assertTrue(w.keptInFloat().get("up").contains("Deconvolution2D"), w.summary());
-        assertTrue(w.keptInFloat().get("drop").contains("dropout"), w.summary());
+        assertTrue(w.keptInFloat().get("noisy").contains("weight noise"), w.summary());
         assertTrue(w.keptInFloat().get("out").contains("plan"), w.summary());
         assertTrue(w.quantized().isEmpty());
     }

@@ -36,8 +36,10 @@ import io.qat4j.layers.params.QuantizerParams;
  * ({@code midX*} keys, {@link QuantizedSeparableConvolutionParamInitializer}) and its own signedness:
  * it starts unsigned and becomes signed at the first clearly negative depthwise output (whatever
  * {@link QuantSettings#isInputSignFromData()} says about the layer input); a plan sets its range
- * under {@link #midQuantizerName}. With quantization disabled the layer computes what DL4J's
- * separable convolution computes. DL4J dropout applies to the layer input, before {@code Q_x}.
+ * under {@link #midQuantizerName}. Messages name the parts {@code name/mid} and
+ * {@code name/pointwise} (with the quantizer keys unprefixed). With quantization disabled the layer
+ * computes what DL4J's separable convolution computes. DL4J dropout applies to the layer input,
+ * before {@code Q_x}.
  */
 public class QuantizedSeparableConvolutionLayer extends SeparableConvolution2D implements QuantizedLayerConf {
 

@@ -1,8 +1,10 @@
 /**
  * The configuration classes of qat4j's quantized DL4J layers (JSON-serializable, DL4J's builder
  * conventions): {@code QuantizedDenseLayer}, {@code QuantizedOutputLayer},
- * {@code QuantizedConvolutionLayer}, {@code QuantizedConvBatchNormLayer} (QAT-time folded conv + BN)
- * and {@code ActivationQuantizerLayer}, each carrying its {@link io.qat4j.layers.QuantSettings}.
+ * {@code QuantizedConvolutionLayer}, {@code QuantizedConvBatchNormLayer} (QAT-time folded conv + BN),
+ * {@code QuantizedDepthwiseConvolutionLayer}, {@code QuantizedSeparableConvolutionLayer} (with its
+ * quantizer between the depthwise and pointwise parts) and {@code ActivationQuantizerLayer}, each
+ * carrying its {@link io.qat4j.layers.QuantSettings}.
  *
  * <p>May depend on deeplearning4j-nn, {@code io.qat4j.layers} and its {@code impl} and {@code params}
  * packages (a configuration instantiates its implementation and parameter initializer).

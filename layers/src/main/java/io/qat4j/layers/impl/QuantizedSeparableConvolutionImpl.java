@@ -73,6 +73,11 @@ public class QuantizedSeparableConvolutionImpl extends org.deeplearning4j.nn.lay
         return QuantizedSeparableConvolutionLayer.midQuantizerName(name());
     }
 
+    /** The pointwise part's name in messages (its quantizer keys are prefixed {@code p} in the layer, unprefixed in messages). */
+    private String pointwiseName() {
+        return name() + "/pointwise";
+    }
+
     /** The depthwise weights {@code W} in channels-first layout {@code [nIn mult, kH, kW]} (a new array). */
     public INDArray channelsFirstWeights() {
         return DepthwiseWeightLayout.SEPARABLE.toChannelsFirst(getParam(W));
@@ -128,7 +133,7 @@ public class QuantizedSeparableConvolutionImpl extends org.deeplearning4j.nn.lay
     }
 
     private INDArray pointwiseKernel(boolean training) {
-        return pointwiseSupport.quantizeWeights(settings(), getParam(PW), 0, pointwiseParams(), training, input, name());
+        return pointwiseSupport.quantizeWeights(settings(), getParam(PW), 0, pointwiseParams(), training, input, pointwiseName());
     }
 
     /** {@code Q_mid(d)}, or {@code d} when inputs are not quantized (a new detached array otherwise). */
@@ -161,7 +166,7 @@ public class QuantizedSeparableConvolutionImpl extends org.deeplearning4j.nn.lay
             // the bias grid s_mid s_pw[o]: the mid quantizer's scale, the pointwise weights' scales
             Map<String, INDArray> biasParams = new LinkedHashMap<>(pointwiseParams());
             biasParams.putAll(midParams());
-            b = BiasQuantization.forward(qconf().midQuantizerSettings(), bias(), getParam(PW), 0, biasParams, name(), training);
+            b = BiasQuantization.forward(qconf().midQuantizerSettings(), bias(), getParam(PW), 0, biasParams, pointwiseName(), training);
         }
         INDArray z = NativeConvolution.conv2d(NativeConvolution.Geometry.pointwise(), midQ, pw, b, dataType, workspaceMgr,
                 ArrayType.ACTIVATIONS);
@@ -217,7 +222,7 @@ public class QuantizedSeparableConvolutionImpl extends org.deeplearning4j.nn.lay
                     b, delta, gradMidQ);
             if (s.quantizesWeights()) {
                 WeightQuantization.backward(s, getParam(PW), 0, pointwiseParams(), gp[0], QuantizerParams.unprefixed(gradientViews,
-                        QuantizerParams.POINTWISE_PREFIX), name);
+                        QuantizerParams.POINTWISE_PREFIX), pointwiseName());
             }
             gradientViews.get(PW).assign(gp[0]);
             if (b != null) {
