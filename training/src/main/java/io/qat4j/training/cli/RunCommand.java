@@ -89,10 +89,10 @@ public final class RunCommand implements Callable<Integer> {
             if (checkReference) {
                 byte[] reference = new Int8Model(m.graph(), Int8Model.Kernels.REFERENCE, Runtime.getRuntime().availableProcessors())
                         .runQuantized(q, n);
-                int classes = m.outputSize();
+                int bytes = m.outputBytes();   // int8 codes, or 4 bytes per int32 logit accumulator
                 int differing = 0;
                 for (int i = 0; i < n; i++) {
-                    if (!java.util.Arrays.equals(fast, i * classes, (i + 1) * classes, reference, i * classes, (i + 1) * classes)) {
+                    if (!java.util.Arrays.equals(fast, i * bytes, (i + 1) * bytes, reference, i * bytes, (i + 1) * bytes)) {
                         differing++;
                     }
                 }
