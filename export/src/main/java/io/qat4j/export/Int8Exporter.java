@@ -421,6 +421,15 @@ public final class Int8Exporter {
     }
 
     static Int8Graph.Tensor outputTensor(org.deeplearning4j.nn.conf.layers.Layer lc, Int8Graph.Tensor in, Codes out) {
+        if (lc instanceof QuantizedDepthwiseConvolutionLayer c) {
+            int[] k = c.getKernelSize();
+            int[] st = c.getStride();
+            int[] d = c.getDilation();
+            int[] pads = pads(c.getConvolutionMode(), c.getPadding(), k, st, d, in);
+            int oh = Int8Graph.outputSize(in.dims()[1], k[0], st[0], pads[0], pads[2], d[0]);
+            int ow = Int8Graph.outputSize(in.dims()[2], k[1], st[1], pads[1], pads[3], d[1]);
+            return new Int8Graph.Tensor(new int[] {in.dims()[0] * c.getDepthMultiplier(), oh, ow}, out.scale(), out.zeroPoint());
+        }
         if (lc instanceof QuantizedConvolutionLayer c) {
             int[] k = c.getKernelSize();
             int[] st = c.getStride();
@@ -429,6 +438,10 @@ public final class Int8Exporter {
             int oh = Int8Graph.outputSize(in.dims()[1], k[0], st[0], pads[0], pads[2], d[0]);
             int ow = Int8Graph.outputSize(in.dims()[2], k[1], st[1], pads[1], pads[3], d[1]);
             return new Int8Graph.Tensor(new int[] {(int) c.getNOut(), oh, ow}, out.scale(), out.zeroPoint());
+        }
+        if (lc instanceof org.deeplearning4j.nn.conf.layers.ConvolutionLayer) {
+            throw new IllegalArgumentException("layer " + lc.getLayerName() + ": " + lc.getClass().getSimpleName()
+                    + " is not supported by the integer export (" + GraphExporter.SUPPORTED + ")");
         }
         return new Int8Graph.Tensor(new int[] {(int) ((org.deeplearning4j.nn.conf.layers.FeedForwardLayer) lc).getNOut()}, out.scale(),
                 out.zeroPoint());

@@ -70,7 +70,8 @@ import io.qat4j.layers.conf.QuantizedLayerConf;
  * of a network that does not end in a quantized dense/output layer) or when two or more readers
  * would quantize it (one observer per tensor). It is inserted after the linear run of pass-through
  * ops that leaves the origin (where the readers branch), every reader of that vertex is rewired to
- * it, and the weighted readers switch their own input quantizer off. A weighted layer whose own
+ * it, and the weighted readers keep their own input quantizer, which requantizes the shared codes
+ * (so their bias trains on the grid the integer model stores it on). A weighted layer whose own
  * activation is LeakyReLU or a lookup activation is first split into the layer (identity) and an
  * {@link ActivationLayer} {@code <layer>_act}. The rules are {@link PlacementRule}'s.
  *
@@ -179,7 +180,7 @@ final class GraphPreparation {
     private final NeuralNetConfiguration defaults;
     private final Map<String, InsertedQuantizer> inserted = new LinkedHashMap<>();
     private final Map<String, String> split = new LinkedHashMap<>();
-    /** Inserted quantizer -> switched-off readers reading it directly (their calibrated input range is its tensor's). */
+    /** Inserted quantizer -> weighted readers reading it directly (their calibrated input range is its tensor's). */
     private final Map<String, List<String>> rangeDonors = new HashMap<>();
 
     private GraphPreparation(List<String> inputs, List<String> outputs, List<Node> nodes, NeuralNetConfiguration defaults) {
@@ -276,7 +277,7 @@ final class GraphPreparation {
 
     /**
      * The calibrated input range for layer {@code name}: the plan's; for an inserted quantizer
-     * without one, the union of the plan's ranges of the switched-off layers that read it directly
+     * without one, the union of the plan's ranges of the weighted layers that read it directly
      * (the same tensor); null if none.
      */
     QuantizationPlan.Range range(String name, QuantizationPlan plan) {
@@ -515,8 +516,7 @@ final class GraphPreparation {
         List<String> donors = new ArrayList<>();
         for (Use u : uses) {
             if (u.need() == Need.OWN_QUANTIZER) {
-                ((QuantizedLayerConf) u.reader().layer()).getQuant().setInputMode(InputQuantMode.NONE);
-                off.add(u.reader());
+                off.add(u.reader());   // keeps its own input quantizer: see InsertedQuantizer#requantizedBy
                 if (u.tensor().equals(at)) {
                     donors.add(u.reader().name);
                 }

@@ -21,7 +21,8 @@ public enum PlacementRule {
     /**
      * (b) One observer per tensor: a tensor (a vertex output, after ops that pass quantized values
      * through) that several readers would quantize gets one shared quantizer; the weighted layers
-     * among those readers switch their own input quantizer off and read its codes.
+     * among those readers requantize its codes with their own input quantizer
+     * ({@link InsertedQuantizer#requantizedBy}).
      */
     SHARED_TENSOR,
     /**

@@ -92,7 +92,7 @@ public final class QuantizedModel {
             StringBuilder placed = new StringBuilder();
             for (InsertedQuantizer q : insertedQuantizers.values()) {
                 placed.append(placed.length() == 0 ? "" : ", ").append(q.name()).append(' ').append(q.rules())
-                        .append(q.inputQuantizersOff().isEmpty() ? "" : " (input quantizers off: " + q.inputQuantizersOff() + ")");
+                        .append(q.requantizedBy().isEmpty() ? "" : " (requantized by: " + q.requantizedBy() + ")");
             }
             return "quantized " + quantized.size() + " layers " + quantized
                     + (foldedBatchNorms.isEmpty() ? "" : "; batch norms folded into convolutions: " + foldedBatchNorms)
