@@ -41,7 +41,8 @@ public final class BiasCorrection {
         double[] dw = quantized.castTo(DataType.DOUBLE).sub(w.castTo(DataType.DOUBLE)).dup('c').data().asDouble();
         double[] mean = inputs.mean();
         double[] shift = layer.kind() == WeightedLayer.Kind.CONV
-                ? convShift(dw, w.shape(), mean, inputs.inputShape(), inputs.outputShape(), (ConvolutionLayer) l.conf().getLayer())
+                ? convShift(dw, w.shape(), mean, convInputShape(net, layer.name(), inputs.inputShape()), inputs.outputShape(),
+                (ConvolutionLayer) l.conf().getLayer())
                 : denseShift(dw, w.shape(), mean);
         INDArray b = l.paramTable().get(DefaultParamInitializer.BIAS_KEY);
         if (b == null) {
@@ -53,6 +54,22 @@ public final class BiasCorrection {
         }
         l.setParam(DefaultParamInitializer.BIAS_KEY, Nd4j.create(bv, b.shape(), 'c').castTo(b.dataType()));
         return shift;
+    }
+
+    /**
+     * The {@code [C, H, W]} a convolution sees: the captured input's shape, or, where the captured
+     * input is flat and DL4J's FeedForwardToCnnPreProcessor reshapes it (zoo LeNet's first layer), the
+     * preprocessor's shape (the same elements in C order, so the per-feature means keep their order).
+     */
+    private static long[] convInputShape(NetworkView net, String layer, long[] captured) {
+        if (captured.length == 3) {
+            return captured;
+        }
+        if (net.vertex(layer).preProcessor() instanceof org.deeplearning4j.nn.conf.preprocessor.FeedForwardToCnnPreProcessor f) {
+            return new long[] {f.getNumChannels(), f.getInputHeight(), f.getInputWidth()};
+        }
+        throw new IllegalArgumentException("bias correction: convolution '" + layer + "' reads an input of shape "
+                + java.util.Arrays.toString(captured) + " and no FeedForwardToCnn preprocessor says its [C, H, W]");
     }
 
     /** {@code sum_k dW[k, c] mean[k]} for a dense weight {@code [in, out]}. */
