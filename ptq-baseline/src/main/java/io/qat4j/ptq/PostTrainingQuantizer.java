@@ -200,10 +200,14 @@ public final class PostTrainingQuantizer {
 
     /**
      * The PTQ network of a MultiLayerNetwork result: FIXED inputs at the calibrated ranges,
-     * observers off, weights at the plan's scales. For a result of any kind use
-     * {@link #quantizedModel(Result)}.
+     * observers off, weights at the plan's scales, and the activation quantizers graph-mode
+     * preparation places (Add and concat inputs, shared tensors, pooling and activation inputs) at
+     * their tensors' calibrated ranges ({@link QuantPlan#toQuantizationPlan(InputQuantMode, QuantizedModel.Wrapped)}).
+     * For a result of any kind use {@link #quantizedModel(Result)}.
      *
-     * @throws IllegalStateException when the result holds a ComputationGraph
+     * @throws IllegalStateException    when the result holds a ComputationGraph
+     * @throws IllegalArgumentException when a layer's LeakyReLU/lookup activation must run on int8
+     *                                  pre-activations that calibration never saw (see {@link #model(Model, QuantPlan)})
      */
     public static QuantizedModel.Wrapped<MultiLayerNetwork> model(Result result) {
         return model(result.network(), result.plan());
@@ -216,45 +220,77 @@ public final class PostTrainingQuantizer {
 
     /** The PTQ network of a plan applied to the float MultiLayerNetwork it was made for (checked). */
     public static QuantizedModel.Wrapped<MultiLayerNetwork> model(MultiLayerNetwork network, QuantPlan plan) {
-        return observersOff(QuantizedModel.wrap(network, fixed(network, plan)));
+        return observersOff(ranged(placed(network, plan, InputQuantMode.FIXED, p -> QuantizedModel.wrap(network, p))));
     }
 
     /** The PTQ network of a plan applied to the float ComputationGraph it was made for (checked). */
     public static QuantizedModel.Wrapped<ComputationGraph> model(ComputationGraph network, QuantPlan plan) {
-        return observersOff(QuantizedModel.wrap(network, fixed(network, plan)));
+        return observersOff(ranged(placed(network, plan, InputQuantMode.FIXED, p -> QuantizedModel.wrap(network, p))));
     }
 
-    /** The PTQ network of a plan applied to the float network (either kind) it was made for (checked). */
+    /**
+     * The PTQ network of a plan applied to the float network (either kind) it was made for (checked).
+     *
+     * @throws IllegalArgumentException when wrap split a LeakyReLU/lookup activation off a weighted
+     *                                  layer: the integer model applies it to the layer's int8
+     *                                  pre-activations, whose range PTQ never calibrated (the float
+     *                                  network computes them inside the layer); the message names the
+     *                                  layer and the fix (an identity activation followed by an
+     *                                  ActivationLayer, or QAT from the plan)
+     */
     public static QuantizedModel.Wrapped<? extends Model> model(Model network, QuantPlan plan) {
-        return observersOff(wrap(network, fixed(network, plan)));
+        return observersOff(ranged(placed(network, plan, InputQuantMode.FIXED, p -> wrap(network, p))));
     }
 
-    private static <T extends Model> QuantizedModel.Wrapped<T> observersOff(QuantizedModel.Wrapped<T> w) {
+    private static <W extends QuantizedModel.Wrapped<?>> W observersOff(W w) {
         QuantizedModel.setObserversEnabled(w.network(), false);
         return w;
     }
 
-    private static QuantizationPlan fixed(Model network, QuantPlan plan) {
-        plan.check(network);
-        return plan.toQuantizationPlan(InputQuantMode.FIXED);
+    /** {@code w}, after checking that every quantizer has a range. */
+    private static <W extends QuantizedModel.Wrapped<?>> W ranged(W w) {
+        Map<String, String> unranged = QuantPlan.unranged(w);
+        if (!unranged.isEmpty()) {
+            Map.Entry<String, String> e = unranged.entrySet().iterator().next();
+            throw new IllegalArgumentException("layer '" + e.getValue() + "': its activation runs in the integer model on int8 "
+                    + "pre-activations (a LeakyReLU node or a 256-entry table; quantizer '" + e.getKey() + "'), and PTQ has no range for "
+                    + "them: the float network computes them inside the layer, so calibration never saw them" + (unranged.size() > 1
+                    ? " (also " + new ArrayList<>(unranged.values()).subList(1, unranged.size()) + ")" : "") + ". Give the layer an "
+                    + "identity activation followed by an ActivationLayer with its activation and run PTQ again, or start QAT from the "
+                    + "plan (its LSQ quantizer takes a step from the first training batch)");
+        }
+        return w;
     }
 
-    /** The MultiLayerNetwork to start QAT from: LSQ weight steps at the plan's scales, input quantizers from its ranges. */
-    public static QuantizedModel.Wrapped<MultiLayerNetwork> qatStart(MultiLayerNetwork network, QuantPlan plan, InputQuantMode inputMode) {
+    /**
+     * Wraps {@code network} with the plan's layer settings to see where graph-mode preparation
+     * places quantizers, then, if it placed any, again with their tensors' ranges.
+     */
+    private static <W extends QuantizedModel.Wrapped<?>> W placed(Model network, QuantPlan plan, InputQuantMode inputMode,
+                                                                  java.util.function.Function<QuantizationPlan, W> wrap) {
         plan.check(network);
-        return QuantizedModel.wrap(network, plan.toQuantizationPlan(inputMode));
+        W placement = wrap.apply(plan.toQuantizationPlan(inputMode));
+        return placement.insertedQuantizers().isEmpty() ? placement : wrap.apply(plan.toQuantizationPlan(inputMode, placement));
+    }
+
+    /**
+     * The MultiLayerNetwork to start QAT from: LSQ weight steps at the plan's scales, input
+     * quantizers (the layers' and those graph-mode preparation places) from the calibrated ranges; a
+     * quantizer on the pre-activations of a split LeakyReLU/lookup activation, which has none, takes
+     * its step from the first training batch.
+     */
+    public static QuantizedModel.Wrapped<MultiLayerNetwork> qatStart(MultiLayerNetwork network, QuantPlan plan, InputQuantMode inputMode) {
+        return placed(network, plan, inputMode, p -> QuantizedModel.wrap(network, p));
     }
 
     /** The ComputationGraph to start QAT from (see the MultiLayerNetwork overload). */
     public static QuantizedModel.Wrapped<ComputationGraph> qatStart(ComputationGraph network, QuantPlan plan, InputQuantMode inputMode) {
-        plan.check(network);
-        return QuantizedModel.wrap(network, plan.toQuantizationPlan(inputMode));
+        return placed(network, plan, inputMode, p -> QuantizedModel.wrap(network, p));
     }
 
     /** The network (either kind) to start QAT from (see the MultiLayerNetwork overload). */
     public static QuantizedModel.Wrapped<? extends Model> qatStart(Model network, QuantPlan plan, InputQuantMode inputMode) {
-        plan.check(network);
-        return wrap(network, plan.toQuantizationPlan(inputMode));
+        return placed(network, plan, inputMode, p -> wrap(network, p));
     }
 
     /** {@code QuantizedModel.wrap} for either network kind. */

@@ -30,8 +30,10 @@ import com.fasterxml.jackson.databind.type.LogicalType;
 import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 
 import io.qat4j.layers.InputQuantMode;
+import io.qat4j.layers.InsertedQuantizer;
 import io.qat4j.layers.QuantSettings;
 import io.qat4j.layers.QuantizationPlan;
+import io.qat4j.layers.QuantizedModel;
 import io.qat4j.layers.WeightQuantMode;
 import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.ste.QParams;
@@ -153,6 +155,17 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
                         + ") do not match min/max, which give (" + qp.scale(0) + ", " + qp.zeroPoint(0)
                         + "); edit the range, the scale and zero point are derived from it");
             }
+        }
+
+        /**
+         * Settings of an activation quantizer on this tensor: {@code inputMode} at {@link #bits}, signed as
+         * calibrated, observer off (the range is the plan's); no weights.
+         */
+        public QuantSettings settings(InputQuantMode inputMode) {
+            QuantSettings s = QuantSettings.of(WeightQuantMode.NONE, 8, inputMode, bits);
+            s.setInputSigned(signed);
+            s.setObserverEnabled(false);
+            return s;
         }
 
         /** A tensor range with the derived scale and zero point filled in. */
@@ -477,9 +490,67 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
     /**
      * The layers-module plan: per layer its settings with {@code inputMode} (FIXED for a PTQ model,
      * LSQ/PACT to start QAT), the calibrated input range, UNIFORM weight scales as LSQ steps, and
-     * keep-float layers.
+     * keep-float layers. The activation quantizers graph-mode preparation places elsewhere get the
+     * disabled defaults here; {@link #toQuantizationPlan(InputQuantMode, QuantizedModel.Wrapped)}
+     * gives them their tensors' ranges.
      */
     public QuantizationPlan toQuantizationPlan(InputQuantMode inputMode) {
+        return layerPlans(inputMode).build();
+    }
+
+    /**
+     * {@link #toQuantizationPlan(InputQuantMode)} plus every activation quantizer that graph-mode
+     * preparation placed in {@code placed} (the same float network wrapped with that plan; names are
+     * deterministic, so wrapping again with this plan places the same quantizers): each gets
+     * {@code inputMode} at its tensor's bits and signedness and its tensor's calibrated range
+     * ({@link TensorRange#settings}), the tensor being the one it quantizes
+     * ({@link InsertedQuantizer#tensor}); after an activation that wrap split off a weighted layer
+     * ({@code <layer>_act}), the layer's own tensor, which is the float network's output of the
+     * layer, activation included. The quantizer on such a layer's pre-activations quantizes a tensor
+     * the float network never exposed, so calibration has no range for it: it gets the settings of
+     * the layer's tensor and no range ({@link #unranged}).
+     *
+     * @throws IllegalArgumentException naming a placed quantizer whose tensor has no range in the plan
+     *                                  (a plan written before issue 16 has none: re-run ptq)
+     */
+    public QuantizationPlan toQuantizationPlan(InputQuantMode inputMode, QuantizedModel.Wrapped<?> placed) {
+        QuantizationPlan.Builder b = layerPlans(inputMode);
+        for (InsertedQuantizer q : placed.insertedQuantizers().values()) {
+            String producer = producer(q.tensor(), placed);
+            TensorRange r = tensor(producer == null ? q.tensor() : producer);
+            b.layer(q.name(), r.settings(inputMode));
+            if (!placed.splitActivations().containsKey(q.tensor())) {
+                b.inputRange(q.name(), r.min(), r.max());
+            }
+        }
+        return b.build();
+    }
+
+    /**
+     * The quantizers of {@code placed} that {@link #toQuantizationPlan(InputQuantMode, QuantizedModel.Wrapped)}
+     * gives no range, quantizer name to the weighted layer whose pre-activations they quantize.
+     */
+    public static Map<String, String> unranged(QuantizedModel.Wrapped<?> placed) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (InsertedQuantizer q : placed.insertedQuantizers().values()) {
+            if (placed.splitActivations().containsKey(q.tensor())) {
+                out.put(q.name(), q.tensor());
+            }
+        }
+        return out;
+    }
+
+    /** The weighted layer whose activation wrap split off into {@code tensor} ({@code <layer>_act}), or null. */
+    private static String producer(String tensor, QuantizedModel.Wrapped<?> placed) {
+        for (Map.Entry<String, String> e : placed.splitActivations().entrySet()) {
+            if (e.getValue().equals(tensor)) {
+                return e.getKey();
+            }
+        }
+        return null;
+    }
+
+    private QuantizationPlan.Builder layerPlans(InputQuantMode inputMode) {
         QuantizationPlan.Builder b = QuantizationPlan.builder(QuantSettings.disabled());
         for (LayerPlan l : layers) {
             b.layer(l.name(), l.settings(inputMode));
@@ -491,7 +562,7 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
                 b.keepFloat(l.name());
             }
         }
-        return b.build();
+        return b;
     }
 
     /**

@@ -39,8 +39,9 @@ import io.qat4j.ptq.calibration.Range;
  * path through {@link NetworkView}) is wrapped twice (weights-only and inputs-only quantizers),
  * everything is disabled, and one layer at a time is enabled with its bits and scales set; the
  * reference output is the same wrapped network with everything disabled, which equals the float
- * network. Layers are found by name in the wrapped network, so quantizers that wrap inserts
- * elsewhere do not shift them.
+ * network. Only the weighted layers' own quantizers are used: the plan places no activation
+ * quantizers elsewhere (Add inputs, shared tensors), so each layer's input is measured by its own
+ * quantizer; layers are found by name in the wrapped network.
  */
 public final class SensitivityAnalysis {
 
@@ -129,8 +130,12 @@ public final class SensitivityAnalysis {
         PtqRecipe recipe = prepared.recipe();
         NetworkView net = NetworkView.of(prepared.model());
         List<WeightedLayer> layers = WeightedLayer.of(net);
-        QuantizationPlan.Builder wp = QuantizationPlan.builder(QuantSettings.disabled());
-        QuantizationPlan.Builder ip = QuantizationPlan.builder(QuantSettings.disabled());
+        // defaults with input mode NONE: wrap places no activation quantizers of its own (an inserted one would take
+        // over, and switch off, the input quantizer of a layer reading a shared tensor, whose S_inputs would then be 0)
+        QuantSettings none = QuantSettings.disabled();
+        none.setInputMode(InputQuantMode.NONE);
+        QuantizationPlan.Builder wp = QuantizationPlan.builder(none);
+        QuantizationPlan.Builder ip = QuantizationPlan.builder(none);
         for (WeightedLayer l : layers) {
             QuantSettings ws = QuantSettings.of(WeightQuantMode.LSQ, 8, InputQuantMode.NONE, 8);
             ws.setWeightPerChannel(recipe.perChannel());

@@ -48,11 +48,9 @@ import io.qat4j.ptq.calibration.CalibrationMethod;
  * global average pooling, dense, output) trained briefly on shape images, and the same layers
  * without the shortcut as a graph and as a MultiLayerNetwork giving the same plan.
  *
- * <p>The fake-quant graphs here are what {@code QuantizedModel.wrap} makes today: weighted layers
- * quantize their inputs and weights, the Add's inputs ({@code relu0}, {@code bn2}) stay float.
- * Graph-mode preparation (in progress in the layers module) will place quantizers there and
- * initialize them from {@link QuantPlan#tensors()}, whose ranges are checked here against the
- * captured activations; the accuracy figures below are to be re-run once it is merged.
+ * <p>Graph-mode preparation places quantizers on the Add's inputs ({@code relu0}, shared with
+ * {@code conv1}, and {@code bn2}); the PTQ network initializes them from {@link QuantPlan#tensors()},
+ * whose ranges are checked here against the captured activations, and exports.
  */
 class GraphPtqTest {
 
@@ -315,6 +313,84 @@ class GraphPtqTest {
         assertEquals(r.plan().tensors(), back.tensors());
         assertEquals(List.copyOf(r.plan().tensors().keySet()), List.copyOf(back.tensors().keySet()));
         back.check(r.model());
+    }
+
+    @Test
+    void thePtqGraphQuantizesAddInputsWithThePlansTensorRangesAndExports() {
+        PostTrainingQuantizer.Prepared p = PostTrainingQuantizer.prepare(fp32, TestNets.iterator(cal, 64),
+                PtqRecipe.defaults().withCalibrationSamples(256), 0);
+        PostTrainingQuantizer.Result r = PostTrainingQuantizer.quantize(p);
+        QuantizedModel.Wrapped<? extends Model> wrapped = PostTrainingQuantizer.quantizedModel(r);
+        ComputationGraph ptq = (ComputationGraph) wrapped.network();
+        // the Add reads relu0 (shared with conv1) and bn2: both get a quantizer, FIXED at the plan's range for that tensor
+        assertEquals(Set.of("relu0_aq", "bn2_aq"), Set.copyOf(wrapped.insertedQuantizers().keySet().stream()
+                .filter(k -> k.equals("relu0_aq") || k.equals("bn2_aq")).toList()), wrapped.summary());
+        for (io.qat4j.layers.InsertedQuantizer q : wrapped.insertedQuantizers().values()) {
+            QuantPlan.TensorRange range = r.plan().tensor(q.tensor());
+            org.deeplearning4j.nn.api.Layer layer = ptq.getLayer(q.name());
+            io.qat4j.layers.QuantSettings s = io.qat4j.layers.QuantizerReadout.settings(layer);
+            assertTrue(s.isEnabled(), q.name());
+            assertEquals(io.qat4j.layers.InputQuantMode.FIXED, s.getInputMode(), q.name());
+            assertEquals(range.bits(), s.getInputBits(), q.name());
+            io.qat4j.layers.QuantizerReadout.InputGrid grid = io.qat4j.layers.QuantizerReadout.inputGrid(layer, q.name());
+            assertEquals(range.scale(), grid.scale(), 1e-6 * range.scale(), q.name() + " scale (the range is stored as float parameters)");
+            assertEquals(range.zeroPoint(), grid.zeroPoint(), q.name() + " zero point");
+        }
+        assertTrue(wrapped.insertedQuantizers().get("relu0_aq").inputQuantizersOff().contains("conv1"), wrapped.summary());
+
+        INDArray x = test.getFeatures();
+        io.qat4j.export.Int8Exporter.Result exported = io.qat4j.export.Int8Exporter.export(ptq, cal.getFeatures());
+        io.qat4j.runtime.Int8Model optimized = new io.qat4j.runtime.Int8Model(exported.graph());
+        io.qat4j.runtime.Int8Model reference = new io.qat4j.runtime.Int8Model(exported.graph(), io.qat4j.runtime.Int8Model.Kernels.REFERENCE);
+        int n = (int) x.size(0);
+        byte[] q = optimized.quantizeInput(x.dup('c').data().asFloat(), n);
+        byte[] fast = optimized.runQuantized(q, n);
+        assertTrue(java.util.Arrays.equals(fast, reference.runQuantized(q, n)), "optimized and reference kernels differ");
+        int[] predicted = optimized.predictions(fast, n);
+        INDArray sim = ptq.outputSingle(x);
+        int same = 0;
+        for (int i = 0; i < n; i++) {
+            same += predicted[i] == sim.getRow(i).argMax().getInt(0) ? 1 : 0;
+        }
+        System.out.printf("residual graph W8A8 PTQ in the INT8 runtime: argmax agreement with the fake-quant graph %d/%d%n", same, n);
+        assertTrue(same >= 0.99 * n, "INT8 runtime vs PTQ fake-quant agreement " + same + "/" + n);
+    }
+
+    @Test
+    void aSplitActivationHasNoPtqRangeForItsPreActivationsButStartsQat() {
+        // a convolution with a fused tanh: the integer model applies the tanh as a table on int8 pre-activations, which wrap
+        // quantizes after splitting the tanh off ('conv_act'); the float network never exposed them, so the plan has no range
+        ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder().seed(4).graphBuilder()
+                .addInputs("input")
+                .addLayer("conv", new ConvolutionLayer.Builder(3, 3).nOut(4).padding(1, 1).activation(Activation.TANH).build(), "input")
+                .addLayer("gap", new GlobalPoolingLayer.Builder(PoolingType.AVG).build(), "conv")
+                .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(3).activation(Activation.SOFTMAX).build(), "gap")
+                .setOutputs("out").setInputTypes(InputType.convolutional(GraphNets.SIZE, GraphNets.SIZE, 1)).build();
+        ComputationGraph g = new ComputationGraph(conf);
+        g.init();
+        PostTrainingQuantizer.Result r = PostTrainingQuantizer.quantize(PostTrainingQuantizer.prepare(g, TestNets.iterator(cal, 64),
+                PtqRecipe.defaults().withCalibrationSamples(128), 0));
+        String message = assertThrows(IllegalArgumentException.class, () -> PostTrainingQuantizer.quantizedModel(r)).getMessage();
+        assertTrue(message.startsWith("layer 'conv': its activation runs in the integer model on int8 pre-activations")
+                && message.contains("quantizer 'conv_aq'") && message.contains("identity activation followed by an ActivationLayer"), message);
+
+        QuantizedModel.Wrapped<? extends Model> qat = PostTrainingQuantizer.qatStart(r.model(), r.plan(), io.qat4j.layers.InputQuantMode.LSQ);
+        assertEquals(Map.of("conv", "conv_act"), qat.splitActivations(), qat.summary());
+        ComputationGraph q = (ComputationGraph) qat.network();
+        // after the tanh: the float network's tensor 'conv' (activation included), at its calibrated range
+        QuantPlan.TensorRange after = r.plan().tensor("conv");
+        io.qat4j.layers.QuantizerReadout.InputGrid grid = io.qat4j.layers.QuantizerReadout.inputGrid(q.getLayer("conv_act_aq"), "conv_act_aq");
+        io.qat4j.layers.QuantSettings afterSettings = io.qat4j.layers.QuantizerReadout.settings(q.getLayer("conv_act_aq"));
+        assertEquals(io.qat4j.layers.InputQuantMode.LSQ, afterSettings.getInputMode());
+        assertTrue(afterSettings.isInputSigned(), "tanh's output is signed");
+        double step = new io.qat4j.lsq.LsqQuantizer(io.qat4j.layers.impl.InputQuantization.spec(afterSettings))
+                .stepFromRange(new double[] {after.min()}, new double[] {after.max()})[0];
+        assertEquals(step, grid.scale(), 1e-6 * step, "the step from the plan's range of tensor 'conv'");
+        // before it: no range yet; the first training batch initializes the LSQ step
+        assertFalse(io.qat4j.layers.QuantizerReadout.inputObserved(q.getLayer("conv_aq")));
+        q.fit(new DataSet(cal.getFeatures().get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, 32)),
+                cal.getLabels().get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, 32))));
+        assertTrue(io.qat4j.layers.QuantizerReadout.inputObserved(q.getLayer("conv_aq")));
     }
 
     @Test
