@@ -336,7 +336,7 @@ class GraphPtqTest {
             assertEquals(range.scale(), grid.scale(), 1e-6 * range.scale(), q.name() + " scale (the range is stored as float parameters)");
             assertEquals(range.zeroPoint(), grid.zeroPoint(), q.name() + " zero point");
         }
-        assertTrue(wrapped.insertedQuantizers().get("relu0_aq").inputQuantizersOff().contains("conv1"), wrapped.summary());
+        assertTrue(wrapped.insertedQuantizers().get("relu0_aq").requantizedBy().contains("conv1"), wrapped.summary());
 
         INDArray x = test.getFeatures();
         io.qat4j.export.Int8Exporter.Result exported = io.qat4j.export.Int8Exporter.export(ptq, cal.getFeatures());

@@ -67,6 +67,13 @@ class CoverageMatrixTest {
     private static final int TEST = 500;
     private static final double MIN_AGREEMENT = 0.99;
 
+    /**
+     * Rows whose PTQ variant qat4j does not support yet, with the reason; the test asserts that PTQ
+     * refuses them with an error (never a silent float layer in an "integer" model).
+     */
+    private static final Map<String, String> PTQ_NOT_YET = Map.of("mobilenet",
+            "depthwise and separable convolutions are not PTQ weighted layers (QAT supports them)");
+
     private static DataSet train;
     private static DataSet test;
     private static final Map<String, Map<String, String>> rows = new LinkedHashMap<>();
@@ -148,8 +155,19 @@ class CoverageMatrixTest {
                 failures.add(tag + ": " + ex);
             }
         }
+        String unsupported = PTQ_NOT_YET.get(e.name());
         try {
             ptq(e.name(), fp32, x, labels, row, failures);
+            if (unsupported != null) {
+                failures.add("PTQ: expected to be refused (" + unsupported + ") but it ran: update PTQ_NOT_YET");
+            }
+        } catch (IllegalArgumentException ex) {
+            if (unsupported == null) {
+                ex.printStackTrace();
+                failures.add("PTQ: " + ex);
+            }
+            row.put("PTQ int8", (unsupported != null ? "not yet: " + unsupported + "; refused with: " : "fails: ")
+                    + ex.getMessage().replace('|', '/').lines().findFirst().orElse(""));
         } catch (RuntimeException ex) {
             ex.printStackTrace();
             row.put("PTQ int8", "fails: " + ex.getMessage().replace('|', '/').lines().findFirst().orElse(""));
