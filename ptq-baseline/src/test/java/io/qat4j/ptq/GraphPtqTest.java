@@ -323,8 +323,7 @@ class GraphPtqTest {
         QuantizedModel.Wrapped<? extends Model> wrapped = PostTrainingQuantizer.quantizedModel(r);
         ComputationGraph ptq = (ComputationGraph) wrapped.network();
         // the Add reads relu0 (shared with conv1) and bn2: both get a quantizer, FIXED at the plan's range for that tensor
-        assertEquals(Set.of("relu0_aq", "bn2_aq"), Set.copyOf(wrapped.insertedQuantizers().keySet().stream()
-                .filter(k -> k.equals("relu0_aq") || k.equals("bn2_aq")).toList()), wrapped.summary());
+        assertTrue(wrapped.insertedQuantizers().keySet().containsAll(List.of("relu0_aq", "bn2_aq")), wrapped.summary());
         for (io.qat4j.layers.InsertedQuantizer q : wrapped.insertedQuantizers().values()) {
             QuantPlan.TensorRange range = r.plan().tensor(q.tensor());
             org.deeplearning4j.nn.api.Layer layer = ptq.getLayer(q.name());

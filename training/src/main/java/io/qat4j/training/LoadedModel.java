@@ -3,7 +3,6 @@ package io.qat4j.training;
 import java.nio.file.Path;
 
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 
 /**
  * A network read by {@link ModelLoader}, with what it was read from.
@@ -22,14 +21,5 @@ public record LoadedModel(Path file, ModelLoader.Format format, Model network, M
 
     public Networks.Kind kind() {
         return Networks.kind(network);
-    }
-
-    /**
-     * The network as a MultiLayerNetwork, for a {@code step} that takes only that kind so far.
-     *
-     * @throws UnsupportedNetworkException naming the step and this file for a ComputationGraph
-     */
-    public MultiLayerNetwork multiLayer(String step) {
-        return Networks.multiLayer(network, step, "model " + describe());
     }
 }

@@ -11,8 +11,8 @@ import org.nd4j.linalg.dataset.DataSet;
 /**
  * What qat4j does with a DL4J network of either kind, a {@link MultiLayerNetwork} or a
  * {@link ComputationGraph}, each operation one switch over {@link Kind}: inference, one training
- * step, the layers, the output layer; and {@link #multiLayer}, the one check a step that takes only
- * MultiLayerNetworks makes, with a message naming the step.
+ * step, the layers, the output layer. Every qat4j step (train, PTQ, sensitivity, QAT, export)
+ * takes either kind.
  */
 public final class Networks {
 
@@ -104,22 +104,6 @@ public final class Networks {
                 yield "a ComputationGraph of " + g.getVertices().length + " vertices (inputs " + g.getConfiguration().getNetworkInputs()
                         + ", outputs " + g.getConfiguration().getNetworkOutputs() + ")";
             }
-        };
-    }
-
-    /**
-     * {@code net} as a MultiLayerNetwork, for a {@code step} that takes only that kind so far.
-     *
-     * @param step what needs it, e.g. "post-training quantization"; the message says "&lt;step&gt; takes a
-     *             MultiLayerNetwork so far; &lt;what&gt; is a ComputationGraph ..."
-     * @param what the network in the user's words, e.g. "fp32 model runs/x/best.zip"
-     * @throws UnsupportedNetworkException for a ComputationGraph
-     */
-    public static MultiLayerNetwork multiLayer(Model net, String step, String what) {
-        return switch (kind(net)) {
-            case MULTI_LAYER -> (MultiLayerNetwork) net;
-            case GRAPH -> throw new UnsupportedNetworkException(step + " takes a MultiLayerNetwork so far; " + what + " is " + describe(net)
-                    + ". The other steps (train, qat without a 'ptq' section, eval, export to q4j) take graphs");
         };
     }
 

@@ -17,21 +17,27 @@ import io.qat4j.ptq.WeightedLayer;
 import io.qat4j.training.config.RunConfig;
 
 /**
- * A configured PTQ run on a trained float network: prepare (folding, equalization, one calibration
- * pass over the first {@code samples} training examples), then, when the config asks for mixed
- * precision or partial quantization, the sensitivity analysis and bit allocation, then the plan.
+ * A configured PTQ run on a trained float network, a MultiLayerNetwork or a ComputationGraph (one
+ * code path through ptq-baseline's {@code NetworkView}): prepare (folding, equalization, one
+ * calibration pass over the first {@code samples} training examples), then, when the config asks
+ * for mixed precision or partial quantization, the sensitivity analysis and bit allocation, then
+ * the plan.
+ *
+ * <p>The plan carries a calibrated range for every tensor ({@code QuantPlan.tensors()}), so the
+ * activation quantizers that graph-mode preparation places off the weighted layers' inputs (both
+ * inputs of an Add, concat inputs, shared tensors, average-pooling inputs) start from the same
+ * calibration as the layers' own: {@code PostTrainingQuantizer.quantizedModel} and {@code qatStart}
+ * give each inserted {@code <tensor>_aq} its tensor's range, bits and signedness, so that the PTQ
+ * network runs and exports at once. The exception: a weighted layer with a fused LeakyReLU or table
+ * activation (sigmoid, tanh, ELU...), which wrap splits off to apply it to int8 pre-activations the
+ * float network never exposed; its PTQ network is refused naming the layer (QAT from the plan
+ * initializes that quantizer from the first training batch).
  *
  * @param prepared    the prepared network and calibration
  * @param result      the plan and the float network it applies to
  * @param sensitivity the sensitivity report, or null when not needed
- *
- * <p>The network may be of either kind; the PTQ passes take MultiLayerNetworks so far, and
- * {@link #prepare} is the one place that says so ({@link UnsupportedNetworkException}).
  */
 public record PtqRun(PostTrainingQuantizer.Prepared prepared, PostTrainingQuantizer.Result result, SensitivityAnalysis.Report sensitivity) {
-
-    /** What {@link UnsupportedNetworkException}s of this class name as the step. */
-    public static final String STEP = "post-training quantization (calibration, batch-norm folding, bias correction, sensitivity)";
 
     /** Runs the recipe of {@code p}; progress lines go to {@code log}. */
     public static PtqRun run(Model fp32, DataSet train, RunConfig.Ptq p, PrintWriter log) {
@@ -45,20 +51,19 @@ public record PtqRun(PostTrainingQuantizer.Prepared prepared, PostTrainingQuanti
     /**
      * The prepare stage alone (one calibration pass, reusable for several plans).
      *
-     * @throws UnsupportedNetworkException for a ComputationGraph (graph PTQ is not built yet)
+     * @param fp32 a MultiLayerNetwork or a ComputationGraph with one input (not modified)
      */
     public static PostTrainingQuantizer.Prepared prepare(Model fp32, DataSet train, PtqRecipe recipe, int keepSamples) {
-        org.deeplearning4j.nn.multilayer.MultiLayerNetwork net = Networks.multiLayer(fp32, STEP, "the FP32 network");
         int n = Math.min(recipe.calibrationSamples(), train.numExamples());
         DataSet head = new DataSet(train.getFeatures().get(NDArrayIndex.interval(0, n)), train.getLabels().get(NDArrayIndex.interval(0, n)));
-        return PostTrainingQuantizer.prepare(net, new ListDataSetIterator<>(head.batchBy(64), 64), recipe, keepSamples);
+        return PostTrainingQuantizer.prepare(fp32, new ListDataSetIterator<>(head.batchBy(64), 64), recipe, keepSamples);
     }
 
     /** Sensitivity (if needed), allocation and the plan on a prepared network. */
     public static PtqRun plan(PostTrainingQuantizer.Prepared prepared, RunConfig.Ptq p, PrintWriter log) {
         PtqRecipe recipe = p.recipe();
         if (p.firstLastBits() != null) {
-            List<WeightedLayer> layers = WeightedLayer.of(prepared.network());
+            List<WeightedLayer> layers = WeightedLayer.of(prepared.model());
             java.util.Map<String, Integer> bits = new java.util.LinkedHashMap<>();
             bits.put(layers.get(0).name(), p.firstLastBits());
             bits.put(layers.get(layers.size() - 1).name(), p.firstLastBits());
@@ -71,7 +76,7 @@ public record PtqRun(PostTrainingQuantizer.Prepared prepared, PostTrainingQuanti
             report = SensitivityAnalysis.run(prepared, p.sensitivityOptions());
             log.printf("sensitivity: %d layers x %s weight bits on %d samples (%.1f s)%n", report.layers().size(), p.candidateBits(),
                     report.samples(), report.seconds());
-            List<WeightedLayer> layers = WeightedLayer.of(prepared.network());
+            List<WeightedLayer> layers = WeightedLayer.of(prepared.model());
             if (p.averageBits() != null) {
                 SensitivityAnalysis.Allocated a = SensitivityAnalysis.allocate(report, layers, p.averageBits(), p.allocation());
                 recipe = recipe.withLayerWeightBits(a.bits());
@@ -92,7 +97,7 @@ public record PtqRun(PostTrainingQuantizer.Prepared prepared, PostTrainingQuanti
         }
         PostTrainingQuantizer.Result result = PostTrainingQuantizer.quantize(prepared, recipe);
         if (report != null) {
-            result = new PostTrainingQuantizer.Result(result.network(), SensitivityAnalysis.attach(result.plan(), report, allocation),
+            result = new PostTrainingQuantizer.Result(result.model(), SensitivityAnalysis.attach(result.plan(), report, allocation),
                     result.notes());
         }
         return new PtqRun(prepared, result, report);

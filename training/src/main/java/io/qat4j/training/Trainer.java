@@ -107,6 +107,11 @@ public final class Trainer {
         this(stopAfterEpochs, null, java.util.function.UnaryOperator.identity());
     }
 
+    /** For tests: distill, and stop (as if killed) after this many epochs of this run. */
+    Trainer(int stopAfterEpochs, Distillation distillation) {
+        this(stopAfterEpochs, distillation, java.util.function.UnaryOperator.identity());
+    }
+
     private Trainer(int stopAfterEpochs, Distillation distillation, java.util.function.UnaryOperator<Model> bestForm) {
         this.stopAfterEpochs = stopAfterEpochs;
         this.distillation = distillation;

@@ -33,8 +33,9 @@ import io.qat4j.training.config.RunConfig;
 
 
 /**
- * Runs an {@link ExperimentConfig}: the FP32 model, then each variant (PTQ, or QAT started from the
- * PTQ plan of the same bits), each exported and evaluated in the INT8 runtime. Every finished stage
+ * Runs an {@link ExperimentConfig}: the FP32 model (a MultiLayerNetwork or a ComputationGraph),
+ * then each variant (PTQ, or QAT started from the PTQ plan of the same bits), each exported and
+ * evaluated in the INT8 runtime. Every finished stage
  * writes its {@code result.json} (atomically); with {@code resume} those are reused, so an interrupted
  * experiment loses only the variant in flight. A failing variant is recorded with its error and the
  * others still run.
@@ -202,7 +203,7 @@ final class Experiment {
             cached = PtqRun.prepare(fp32, data.train(), p.recipe(), keep);
             prepared.put(key, cached);
         }
-        return new PostTrainingQuantizer.Prepared(cached.network(), cached.calibration(), cached.passes(), p.recipe(), cached.seconds());
+        return new PostTrainingQuantizer.Prepared(cached.model(), cached.calibration(), cached.passes(), p.recipe(), cached.seconds());
     }
 
     /** The variant's PTQ plan from the shared calibration, written to {@code dir/plan.json}. */
@@ -218,11 +219,11 @@ final class Experiment {
         long c0 = System.nanoTime();
         PtqRun run = plan(fp32, data, p, dir);
         double calSeconds = run.prepared().seconds() + (System.nanoTime() - c0) / 1e9;
-        QuantizedModel.Wrapped<MultiLayerNetwork> model = PostTrainingQuantizer.model(run.result());
+        QuantizedModel.Wrapped<? extends Model> model = PostTrainingQuantizer.quantizedModel(run.result());
         return evaluate(v, "PTQ " + p.calibration() + (p.averageBits() != null ? ", mixed precision (" + p.allocation() + ")" : "")
                         + (p.keepMostSensitive() > 0 ? ", " + p.keepMostSensitive() + " most sensitive in float" : ""),
-                weightsLabel(p, run.result().plan()), inputsLabel(p, p.inputBits()), model, run.result().plan(), run.sensitivity(), data,
-                dir, fp32, calSeconds, null, t0);
+                weightsLabel(p, run.result().plan()), inputsLabel(p, p.inputBits()), model.network(), model.keptInFloat(),
+                run.result().plan(), run.sensitivity(), data, dir, fp32, calSeconds, null, t0);
     }
 
     private VariantResult qat(ExperimentConfig.Variant v, Model fp32, Runs.RunData data, Path dir, long t0) throws Exception {
@@ -231,14 +232,15 @@ final class Experiment {
         long c0 = System.nanoTime();
         PtqRun run = plan(fp32, data, p, dir);
         double calSeconds = run.prepared().seconds() + (System.nanoTime() - c0) / 1e9;
-        QuantizedModel.Wrapped<MultiLayerNetwork> start = PostTrainingQuantizer.qatStart(run.result().network(), run.result().plan(),
+        QuantizedModel.Wrapped<? extends Model> start = PostTrainingQuantizer.qatStart(run.result().model(), run.result().plan(),
                 rc.quantization().inputs().mode());
         Trainer.setWeightDecay(start.network(), rc.train().weightDecay());
         Trainer trainer = rc.distillation() == null ? new Trainer()
                 : new Trainer(new Trainer.Distillation(fp32, rc.distillation().weight(), rc.distillation().temperature()));
         long tt = System.nanoTime();
         io.qat4j.layers.QuantizationWarnings.drain();   // this variant's warnings only (layer names repeat across variants)
-        Trainer.Result<MultiLayerNetwork> r = trainer.train(start.network(), data.train(), data.validation(), rc.train().toSpec(config.seed()), dir, resume,
+        Trainer.Result<? extends Model> r = trainer.train(start.network(), data.train(), data.validation(), rc.train().toSpec(config.seed()),
+                dir, resume,
                 m -> {
                     log.printf("  %s epoch %d/%d: loss %.4f, accuracy %.4f, %.1f s%n", v.name(), m.epoch(), rc.train().epochs(),
                             m.trainLoss(), m.validationAccuracy(), m.seconds());
@@ -251,7 +253,7 @@ final class Experiment {
         String method = "QAT " + rc.quantization().weights().mode() + "/" + rc.quantization().inputs().mode()
                 + (rc.distillation() != null ? " + KD" : "") + " from PTQ plan";
         return evaluate(v, method, weightsLabel(p, run.result().plan()), inputsLabel(p, rc.quantization().inputs().bits()),
-                start.withNetwork(r.network()), run.result().plan(), run.sensitivity(), data, dir, fp32, calSeconds, trainSeconds, t0);
+                r.network(), start.keptInFloat(), run.result().plan(), run.sensitivity(), data, dir, fp32, calSeconds, trainSeconds, t0);
     }
 
     private static String inputsLabel(RunConfig.Ptq p, int bits) {
@@ -271,19 +273,19 @@ final class Experiment {
     }
 
     private VariantResult evaluate(ExperimentConfig.Variant v, String method, String weights, String inputs,
-                                   QuantizedModel.Wrapped<MultiLayerNetwork> model, QuantPlan plan,
+                                   Model network, Map<String, String> keptInFloat, QuantPlan plan,
                                    io.qat4j.ptq.SensitivityAnalysis.Report sensitivity, Runs.RunData data, Path dir, Model fp32,
                                    double calSeconds, Double trainSeconds, long t0) throws Exception {
         Map<String, Integer> bits = PostTrainingQuantizer.weightBits(plan);
         Map<String, QuantPlan.Sensitivity> sens = sensitivity == null ? null : sensitivity.layers();
-        if (!model.keptInFloat().isEmpty()) {
-            double acc = Trainer.accuracy(model.network(), data.test());
-            return new VariantResult(v.name(), method + " (not exportable: " + model.keptInFloat().keySet() + " in float)", weights, inputs,
+        if (!keptInFloat.isEmpty()) {
+            double acc = Trainer.accuracy(network, data.test());
+            return new VariantResult(v.name(), method + " (not exportable: " + keptInFloat.keySet() + " in float)", weights, inputs,
                     "ok", null, acc, null, null, null, null, calSeconds, trainSeconds, (System.nanoTime() - t0) / 1e9, bits, sens,
                     plan.passes(), null, null);
         }
         INDArray calibration = data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));
-        Int8Evaluation e = Int8Evaluation.evaluate(model.network(), calibration, data.test(), dir.resolve("model.q4j"), fp32.numParams() * 4L);
+        Int8Evaluation e = Int8Evaluation.evaluate(network, calibration, data.test(), dir.resolve("model.q4j"), fp32.numParams() * 4L);
         return new VariantResult(v.name(), method, weights, inputs, "ok", null, e.simulatedAccuracy(), e.runtimeAccuracy(), e.agreement(),
                 e.modelBytes(), e.sizeRatio(), calSeconds, trainSeconds, (System.nanoTime() - t0) / 1e9, bits, sens, plan.passes(), null, null);
     }

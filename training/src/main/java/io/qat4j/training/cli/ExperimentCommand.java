@@ -20,8 +20,8 @@ import picocli.CommandLine.Spec;
         footer = {"", "Example:  qat4j experiment configs/quickstart.yaml --out runs/quickstart",
             "Writes DIR/report.md, results.csv, results.json, accuracy-vs-size.png, sensitivity.png, provenance.json,",
             "DIR/fp32/ and DIR/variants/<name>/ (plan.json, model.q4j, result.json, checkpoints).",
-            "fp32.model may be a DL4J zip (MultiLayerNetwork or ComputationGraph) or a Keras .h5; the PTQ and QAT variants",
-            "start from PTQ, which takes MultiLayerNetworks so far (a graph's variants fail naming that step).",
+            "fp32.model may be a DL4J zip (MultiLayerNetwork or ComputationGraph, e.g. a ResNet-style graph) or a Keras .h5;",
+            "every variant (PTQ, mixed precision, QAT from the PTQ plan) takes either kind.",
             "--resume reuses finished variants (their result.json) and continues an interrupted training from its checkpoint;",
             "without it the output directory must be new or empty (--force starts the experiment over there).",
             "Exit codes: 0 done (failed variants are reported in the table), 1 the experiment itself failed, 2 bad usage or configuration."})

@@ -12,8 +12,6 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 import io.qat4j.export.Int8Exporter;
 import io.qat4j.runtime.ModelFile;
 import io.qat4j.training.LoadedModel;
-import io.qat4j.training.Networks;
-import io.qat4j.training.UnsupportedNetworkException;
 import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -75,13 +73,15 @@ public final class ExportCommand implements Callable<Integer> {
             Runs.RunData data = Runs.fit(Runs.data(c.data(), c.seed(), m.input()), m.network(), m.input(), name, config);
             PrintWriter o = spec.commandLine().getOut();
             if (format.equals("onnx-fp32")) {
-                MultiLayerNetwork fp = Networks.multiLayer(m.network(), "the float ONNX export (--format onnx-fp32)", name);
                 long[] shape = data.train().getFeatures().shape();
                 int[] dims = new int[shape.length - 1];
                 for (int i = 1; i < shape.length; i++) {
                     dims[i - 1] = (int) shape[i];
                 }
-                io.qat4j.export.OnnxExporter.write(io.qat4j.export.OnnxExporter.float32(fp, dims), out);
+                io.qat4j.export.OnnxExporter.write(switch (m.kind()) {
+                    case MULTI_LAYER -> io.qat4j.export.OnnxExporter.float32((MultiLayerNetwork) m.network(), dims);
+                    case GRAPH -> io.qat4j.export.OnnxExporter.float32((ComputationGraph) m.network(), dims);
+                }, out);
                 o.printf("wrote %s: %d bytes (float ONNX, opset %d)%n", out, Files.size(out), io.qat4j.export.OnnxExporter.OPSET);
                 o.flush();
                 return 0;
@@ -104,7 +104,7 @@ public final class ExportCommand implements Callable<Integer> {
             o.printf("wrote %s: %d bytes, %d nodes%n", out, Files.size(out), r.graph().nodes().size());
             o.flush();
             return 0;
-        } catch (BadInputException | UnsupportedNetworkException e) {
+        } catch (BadInputException e) {
             err.println("qat4j export: " + e.getMessage());
             return Qat4jCommand.EXIT_USAGE;
         } catch (Exception e) {

@@ -7,7 +7,6 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import io.qat4j.layers.QuantizedModel;
@@ -17,7 +16,6 @@ import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.training.Int8Evaluation;
 import io.qat4j.training.PtqRun;
 import io.qat4j.training.Trainer;
-import io.qat4j.training.UnsupportedNetworkException;
 import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -38,7 +36,8 @@ import picocli.CommandLine.Spec;
             "Layers kept in float (partial quantization, ptq.keepMostSensitive) have no integer form: then no model.q4j is written",
             "and the exit code is 1, unless --allow-partial accepts the float-kept result (summary.json: status 'partial').",
             "The output directory must be new or empty (--force replaces an earlier run's outputs; never a training run's directory).",
-            "The fp32 model may be a DL4J zip or a Keras .h5; PTQ takes MultiLayerNetworks so far (a ComputationGraph is exit code 2).",
+            "The fp32 model may be a DL4J zip (MultiLayerNetwork or ComputationGraph) or a Keras .h5; on a graph the quantizers",
+            "placed on Add/concat inputs and shared tensors take the plan's calibrated tensor ranges (plan.json 'tensors').",
             "Exit codes: 0 done, 1 quantization or export failed (or layers kept in float without --allow-partial), 2 bad usage,",
             "configuration, model or data."})
 public final class PtqCommand implements Callable<Integer> {
@@ -79,8 +78,8 @@ public final class PtqCommand implements Callable<Integer> {
             PtqRun run = PtqRun.run(teacher, data.train(), c.ptq(), out);
             QuantPlan plan = run.result().plan();
             plan.write(dir.resolve("plan.json"));
-            Runs.writeNetwork(run.result().network(), dir.resolve("ptq-float.zip"));
-            QuantizedModel.Wrapped<MultiLayerNetwork> model = PostTrainingQuantizer.model(run.result());
+            Runs.writeNetwork(run.result().model(), dir.resolve("ptq-float.zip"));
+            QuantizedModel.Wrapped<? extends Model> model = PostTrainingQuantizer.quantizedModel(run.result());
             out.println("wrap: " + model.summary());
             Map<String, Object> summary = new LinkedHashMap<>();
             summary.put("config", c.name());
@@ -128,7 +127,7 @@ public final class PtqCommand implements Callable<Integer> {
                 // the uniform baseline at the same average width, from the same calibration
                 PostTrainingQuantizer.Result uniform = PostTrainingQuantizer.quantize(run.prepared(),
                         run.prepared().recipe().withBits(avg.intValue(), c.ptq().inputBits()));
-                double u = Trainer.accuracy(PostTrainingQuantizer.model(uniform).network(), data.test());
+                double u = Trainer.accuracy(PostTrainingQuantizer.quantizedModel(uniform).network(), data.test());
                 summary.put("uniformBaselineWeightBits", avg.intValue());
                 summary.put("uniformBaselineAccuracy", u);
                 out.printf("uniform %d-bit PTQ baseline %.4f; sensitivity-guided %.4f (%+.2f pp)%n", avg.intValue(), u, ptqAccuracy,
@@ -146,9 +145,6 @@ public final class PtqCommand implements Callable<Integer> {
             return 0;
         } catch (BadInputException e) {
             err.println("qat4j ptq: " + e.getMessage());
-            return Qat4jCommand.EXIT_USAGE;
-        } catch (UnsupportedNetworkException e) {
-            err.println("qat4j ptq: fp32 " + c.fp32() + ": " + e.getMessage());
             return Qat4jCommand.EXIT_USAGE;
         } catch (Exception e) {
             err.println("qat4j ptq: " + e.getMessage());

@@ -20,7 +20,6 @@ import io.qat4j.ptq.PostTrainingQuantizer;
 import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.training.Int8Evaluation;
 import io.qat4j.training.Networks;
-import io.qat4j.training.UnsupportedNetworkException;
 import io.qat4j.training.PtqRun;
 import io.qat4j.training.Trainer;
 import io.qat4j.training.config.RunConfig;
@@ -37,7 +36,7 @@ import picocli.CommandLine.Spec;
         description = "Quantization-aware fine-tuning of an FP32 model, integer export and INT8-runtime evaluation.",
         footer = {"", "Example:  qat4j qat configs/qat-w4a4-lsq.yaml --out runs/qat-w4a4-lsq",
             "Needs the FP32 model named by the config's 'fp32' key (qat4j train configs/fp32.yaml first): a DL4J zip",
-            "(MultiLayerNetwork or ComputationGraph) or a Keras .h5; with a 'ptq' section it must be a MultiLayerNetwork so far.",
+            "(MultiLayerNetwork or ComputationGraph) or a Keras .h5; with a 'ptq' section QAT starts from the PTQ plan (either kind).",
             "Writes best.zip, checkpoint.zip, metrics, model.q4j (integer model), summary.json, provenance.json.",
             "The output directory must be new or empty; --resume continues the run there, --force starts it over.",
             "Exit codes: 0 done, 1 training or export failed, 2 bad usage or configuration."})
@@ -77,9 +76,16 @@ public final class QatCommand implements Callable<Integer> {
             if (c.ptq() != null) {
                 PtqRun ptq = PtqRun.run(teacher, data.train(), c.ptq(), out);
                 ptq.result().plan().write(dir.resolve("plan.json"));
-                w = PostTrainingQuantizer.qatStart(ptq.result().network(), ptq.result().plan(), c.quantization().inputs().mode());
-                out.printf("QAT starts from the PTQ plan (weight bits %s): %.4f before training%n",
-                        PostTrainingQuantizer.weightBits(ptq.result().plan()), Trainer.accuracy(w.network(), data.test()));
+                w = PostTrainingQuantizer.qatStart(ptq.result().model(), ptq.result().plan(), c.quantization().inputs().mode());
+                Map<String, String> unranged = io.qat4j.ptq.QuantPlan.unranged(w);
+                if (unranged.isEmpty()) {
+                    out.printf("QAT starts from the PTQ plan (weight bits %s): %.4f before training%n",
+                            PostTrainingQuantizer.weightBits(ptq.result().plan()), Trainer.accuracy(w.network(), data.test()));
+                } else {
+                    out.printf("QAT starts from the PTQ plan (weight bits %s); the quantizers %s on the pre-activations of split "
+                            + "activations take their steps from the first training batch%n", PostTrainingQuantizer.weightBits(ptq.result().plan()),
+                            unranged.keySet());
+                }
             } else {
                 QuantSettings s = c.quantization().settings();
                 QuantizationPlan.Builder plan = QuantizationPlan.builder(s);
@@ -135,9 +141,6 @@ public final class QatCommand implements Callable<Integer> {
             return 0;
         } catch (BadInputException ex) {
             err.println("qat4j qat: " + ex.getMessage());
-            return Qat4jCommand.EXIT_USAGE;
-        } catch (UnsupportedNetworkException ex) {
-            err.println("qat4j qat: fp32 " + c.fp32() + ": " + ex.getMessage() + "; remove the 'ptq' section to wrap the network directly");
             return Qat4jCommand.EXIT_USAGE;
         } catch (Exception ex) {
             err.println("qat4j qat: " + ex.getMessage());

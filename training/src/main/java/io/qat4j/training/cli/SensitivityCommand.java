@@ -13,7 +13,6 @@ import io.qat4j.ptq.SensitivityAnalysis;
 import io.qat4j.ptq.WeightedLayer;
 import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.training.PtqRun;
-import io.qat4j.training.UnsupportedNetworkException;
 import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -25,8 +24,8 @@ import picocli.CommandLine.Spec;
         description = "Per-layer quantization sensitivity S_l(b) of weights and inputs (one layer quantized at a time).",
         footer = {"", "Example:  qat4j sensitivity configs/ptq-mixed-w3.yaml --out runs/sensitivity",
             "Uses the config's 'ptq' section: candidateBits, metric, sensitivitySamples, perChannelSensitivityBits, calibration.",
-            "Writes sensitivity.csv and sensitivity.json. The fp32 model may be a DL4J zip or a Keras .h5; the analysis takes",
-            "MultiLayerNetworks so far (a ComputationGraph is exit code 2).",
+            "Writes sensitivity.csv and sensitivity.json. The fp32 model may be a DL4J zip (MultiLayerNetwork or ComputationGraph)",
+            "or a Keras .h5; layers are named as in the network (graph vertex names).",
             "The output directory must be new or empty (--force replaces an earlier run's outputs; never a training run's directory).",
             "Exit codes: 0 done, 1 analysis failed, 2 bad usage or configuration."})
 public final class SensitivityCommand implements Callable<Integer> {
@@ -64,7 +63,7 @@ public final class SensitivityCommand implements Callable<Integer> {
             out.printf("calibration %.1f s, sensitivity %.1f s on %d samples (metric %s)%n", prepared.seconds(), report.seconds(),
                     report.samples(), c.ptq().metric());
             StringBuilder csv = new StringBuilder("layer,weights,kind,bits,S_weights,S_inputs\n");
-            for (WeightedLayer l : WeightedLayer.of(prepared.network())) {
+            for (WeightedLayer l : WeightedLayer.of(prepared.model())) {
                 QuantPlan.Sensitivity s = report.layers().get(l.name());
                 out.printf("%-8s n=%-7d weights %s%n         inputs  %s%n", l.name(), l.weights(), format(s.weights()), format(s.inputs()));
                 java.util.TreeSet<Integer> bits = new java.util.TreeSet<>(s.weights().keySet());
@@ -86,9 +85,6 @@ public final class SensitivityCommand implements Callable<Integer> {
             return 0;
         } catch (BadInputException e) {
             err.println("qat4j sensitivity: " + e.getMessage());
-            return Qat4jCommand.EXIT_USAGE;
-        } catch (UnsupportedNetworkException e) {
-            err.println("qat4j sensitivity: fp32 " + c.fp32() + ": " + e.getMessage());
             return Qat4jCommand.EXIT_USAGE;
         } catch (Exception e) {
             err.println("qat4j sensitivity: " + e.getMessage());

@@ -40,8 +40,8 @@ import io.qat4j.training.ModelLoader;
 
 /**
  * The CLI's model and data input (issue 16, item 5): networks from a DL4J configuration JSON of
- * either kind, a zoo name or a Keras file; ComputationGraph zips where a step takes them and a clear
- * refusal where it does not yet; image folders; data checked against the model's input; and
+ * either kind, a zoo name or a Keras file; ComputationGraph zips through train, eval, PTQ and
+ * sensitivity; image folders; data checked against the model's input; and
  * {@code qat4j ptq}'s exit code when layers stay in float.
  */
 class ModelInputCommandsTest {
@@ -112,11 +112,11 @@ class ModelInputCommandsTest {
     }
 
     @Test
-    void aComputationGraphFromJsonTrainsResumesAndEvaluatesWhilePtqRefusesItNamingTheStep() throws IOException {
+    void aComputationGraphFromJsonTrainsResumesEvaluatesAndQuantizes() throws IOException {
         Path json = write("graph.json", new NeuralNetConfiguration.Builder().updater(new Adam(1e-3)).graphBuilder().addInputs("in")
                 .addLayer("a", new ConvolutionLayer.Builder(3, 3).nOut(2).convolutionMode(ConvolutionMode.Same).activation(Activation.RELU)
                         .build(), "in")
-                .addLayer("b", new ConvolutionLayer.Builder(1, 1).nOut(2).build(), "in")
+                .addLayer("b", new ConvolutionLayer.Builder(1, 1).nOut(2).activation(Activation.IDENTITY).build(), "in")
                 .addVertex("add", new ElementWiseVertex(ElementWiseVertex.Op.Add), "a", "b")
                 .addLayer("gap", new GlobalPoolingLayer.Builder().build(), "add")
                 .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(2).activation(Activation.SOFTMAX).build(),
@@ -137,12 +137,31 @@ class ModelInputCommandsTest {
 
         Path ptq = write("graph-ptq.yaml", "name: gptq\n" + csvSection("c8", 2, "[1, 8, 8]") + "fp32: " + out.resolve("best.zip")
                 + "\nptq: {samples: 64}\n");
-        for (String command : new String[] {"ptq", "sensitivity"}) {
-            String[] p = run(command, ptq.toString(), "--out", dir.resolve("runs/gptq-" + command).toString());
-            assertEquals("2", p[0], p[1] + p[2]);
-            assertTrue(p[2].contains("post-training quantization (calibration, batch-norm folding, bias correction, sensitivity) takes a "
-                    + "MultiLayerNetwork so far") && p[2].contains(out.resolve("best.zip").toString())
-                    && p[2].contains("a ComputationGraph of 6 vertices"), p[2]);
+        // PTQ of the graph: both Add inputs get quantizers with the plan's tensor ranges, so it exports and runs in the runtime
+        Path ptqOut = dir.resolve("runs/gptq-ptq");
+        String[] p = run("ptq", ptq.toString(), "--out", ptqOut.toString());
+        assertEquals("0", p[0], p[1] + p[2]);
+        assertTrue(p[1].contains("a_aq") && p[1].contains("b_aq") && p[1].contains("ADD_INPUT"), "the Add's inputs are quantized: " + p[1]);
+        assertTrue(Files.isRegularFile(ptqOut.resolve("model.q4j")) && Files.isRegularFile(ptqOut.resolve("ptq-float.zip")), p[1]);
+        assertEquals(ModelLoader.Format.DL4J_GRAPH_ZIP, ModelLoader.detect(ptqOut.resolve("ptq-float.zip")));
+        @SuppressWarnings("unchecked")
+        Map<String, Object> summary = new ObjectMapper().readValue(ptqOut.resolve("summary.json").toFile(), Map.class);
+        assertEquals("ok", summary.get("status"), summary.toString());
+        assertTrue(((Number) summary.get("argmaxAgreement")).doubleValue() >= 0.95, summary.toString());
+        @SuppressWarnings("unchecked")
+        Map<String, Object> plan = new ObjectMapper().readValue(ptqOut.resolve("plan.json").toFile(), Map.class);
+        assertTrue(((Map<?, ?>) plan.get("tensors")).keySet().containsAll(java.util.List.of("a", "b", "add")), plan.toString());
+        String[] check = run("run", ptqOut.resolve("model.q4j").toString(), "--config", csv.toString(), "--check-reference");
+        assertEquals("0", check[0], check[1] + check[2]);
+        assertTrue(check[1].contains("output bytes identical on 40 of 40 images"), check[1]);
+
+        // sensitivity of the graph's layers, by vertex name
+        Path sensOut = dir.resolve("runs/gptq-sensitivity");
+        String[] s = run("sensitivity", ptq.toString(), "--out", sensOut.toString());
+        assertEquals("0", s[0], s[1] + s[2]);
+        String table = Files.readString(sensOut.resolve("sensitivity.csv"));
+        for (String layer : new String[] {"a", "b", "out"}) {
+            assertTrue(table.lines().anyMatch(l -> l.startsWith(layer + ",")), layer + " in\n" + table);
         }
     }
 
