@@ -224,6 +224,7 @@ class MobileNetWrapTest {
             plan.inputRange(layer, 0, 2);
         }
         plan.inputRange(QuantizedSeparableConvolutionLayer.midQuantizerName("sep"), -3, 3);
+        plan.inputRange("relu3_aq", 0, 2);   // the quantizer wrap places before the global average pool
         MultiLayerNetwork q = QuantizedModel.wrap(fp, plan.build()).network();
         QuantizedSeparableConvolutionLayer sep = (QuantizedSeparableConvolutionLayer) q.getLayer(6).conf().getLayer();
         assertTrue(sep.isMidInputSigned(), "a range below 0 makes the mid quantizer signed");
@@ -233,7 +234,7 @@ class MobileNetWrapTest {
         assertFinite(out, "inference right after wrap");
         // without the mid range, inference names the mid quantizer that has seen no data
         QuantizationPlan.Builder noMid = QuantizationPlan.builder(QuantSettings.of(WeightQuantMode.LSQ, 8, InputQuantMode.FIXED, 8));
-        for (String layer : new String[] {"conv", "dw", "sep", "out"}) {
+        for (String layer : new String[] {"conv", "dw", "sep", "relu3_aq", "out"}) {
             noMid.inputRange(layer, 0, 2);
         }
         MultiLayerNetwork q2 = QuantizedModel.wrap(fp, noMid.build()).network();
