@@ -136,6 +136,7 @@ class GraphExperimentCommandTest {
             measured.append(String.format("; %s %s: fake-quant %s, INT8 runtime %s, agreement %s", v.get("name"), v.get("status"),
                     v.get("simulatedAccuracy"), v.get("int8Accuracy"), v.get("agreement")));
         }
+        System.out.println("graph experiment: " + measured);
         for (Map<String, Object> v : variants) {
             String name = (String) v.get("name");
             assertEquals("ok", v.get("status"), v.toString());
@@ -143,15 +144,14 @@ class GraphExperimentCommandTest {
             Path model = out.resolve("variants").resolve(name).resolve("model.q4j");
             assertTrue(Files.isRegularFile(model), name + ": no model.q4j\n" + r[1]);
             double agreement = ((Number) v.get("agreement")).doubleValue();
-            // Measured 1.0 (W8A8), 0.993 (mixed) and 0.903 (W4A4). Layers that read a quantizer graph-mode preparation placed
-            // (b1_conv1, b2_conv1, b2_short read shared tensors; their own input quantizers are off) keep a float bias in the
-            // fake-quant network while the integer model rounds it to the int32 grid s_x s_w, so a code within ~0.002 of a
-            // rounding boundary can come out one step apart (seen node by node: the first divergences are such near-ties, by one
-            // code, at those layers). At 8-bit activations that is noise; at 4 bits one step is large and flips near-tie argmaxes.
+            // Measured 1.0 (W8A8), 1.0 (mixed) and 0.947 (QAT W4A4 with KD, 300 images). Before weighted layers that read a
+            // shared quantizer kept their own input quantizer (their bias then trained in float while the integer model rounds
+            // it to s_x s_w) the numbers were 1.0, 0.993 and 0.903. The coverage matrix's ResNet graph is at 100% at W4A4;
+            // what keeps this experiment's QAT W4A4 variant (LSQ from a PTQ plan, distillation, frozen BN, a strided 1x1
+            // shortcut) at 0.947 is not analysed yet: the floor guards against regressions, it is not the target.
             double least = switch (name) {
-                case "ptq-w8a8" -> 0.99;
-                case "ptq-mixed" -> 0.98;
-                default -> 0.88;
+                case "ptq-w8a8", "ptq-mixed" -> 0.99;
+                default -> 0.93;
             };
             assertTrue(agreement >= least, name + ": INT8 runtime vs fake-quant argmax agreement " + agreement + "; " + measured);
             String[] check = run("run", model.toString(), "--config", runCfg.toString(), "--check-reference");
