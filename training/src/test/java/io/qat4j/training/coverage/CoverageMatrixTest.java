@@ -179,9 +179,6 @@ class CoverageMatrixTest {
     private static void check(String name, Model fp32, int bits, INDArray x, int[] labels, Map<String, String> row, String tag,
                               List<String> failures) throws Exception {
         QuantSettings s = QuantSettings.of(WeightQuantMode.LSQ, bits, InputQuantMode.LSQ, bits);
-        if (Boolean.getBoolean("coverage.nobias")) {
-            s.setQuantizeBias(false);
-        }
         Model q = wrap(fp32, QuantizationPlan.uniform(s));
         freezeBatchNorms(q);
         INDArray trainX = features(train, fp32);
