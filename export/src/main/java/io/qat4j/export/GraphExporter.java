@@ -275,6 +275,8 @@ final class GraphExporter {
 
     /** The network input's source, set by {@link #run}. */
     private Source input;
+    /** Whether the vertex being exported is the network output (the one place a softmax may stand: it runs outside the graph). */
+    private boolean atOutput;
 
     private GraphExporter(Network net, INDArray calibration, FixedPoint.Rounding rounding) {
         this.net = net;
@@ -319,6 +321,7 @@ final class GraphExporter {
             String key = v.key();
             String name = v.name();
             boolean isOutput = key.equals(outputName);
+            atOutput = isOutput;
             if (isOutput) {
                 outputShown = name;
             }
@@ -527,6 +530,10 @@ final class GraphExporter {
      * LeakyReLU and the table functions read an int8 tensor and write their consumer's codes.
      */
     private Value activate(Value in, IActivation a, String name) {
+        if (a instanceof org.nd4j.linalg.activations.impl.ActivationSoftmax && !atOutput) {
+            throw new IllegalArgumentException("layer '" + name + "': a softmax inside the network has no integer implementation "
+                    + "(only a softmax on the network output, applied to the dequantized logits outside the integer graph, is supported)");
+        }
         Int8Exporter.Activation fused = Int8Exporter.fusedActivation(a);
         if (fused != null) {
             if (fused == Int8Exporter.Activation.NONE) {
