@@ -36,8 +36,6 @@ import io.qat4j.layers.conf.QuantizedSeparableConvolutionLayer;
 import io.qat4j.runtime.FixedPoint;
 import io.qat4j.runtime.Int8Graph;
 import io.qat4j.runtime.TableFunction;
-import io.qat4j.ste.QParams;
-import io.qat4j.ste.QuantSpec;
 
 /**
  * Turns a trained QAT {@link MultiLayerNetwork} or {@link org.deeplearning4j.nn.graph.ComputationGraph}
@@ -51,8 +49,8 @@ import io.qat4j.ste.QuantSpec;
  * the layer's own input quantizer; the output scale {@code s_y} is the quantizer that consumes the
  * output (the next weighted layer's input quantizer), whose code range together with a ReLU/ReLU6
  * (on the layer or in activation layers before it) becomes the node's clamp. Unsigned codes are
- * stored as int8 shifted by -128. The last layer's logits get an affine int8 scale from the
- * calibration samples. Max/average pooling and DL4J's CNN-to-dense flatten map to their nodes;
+ * stored as int8 shifted by -128. An output dense/output layer becomes a DenseLogits node (its int32
+ * accumulators dequantized, never saturated). The other layers and vertices map as {@link GraphExporter} says;
  * anything else is an error naming the layer. Quantizer state is read through
  * {@link io.qat4j.layers.QuantizerReadout}.
  */
@@ -114,7 +112,7 @@ public final class Int8Exporter {
 
     /**
      * @param net         trained QAT network (quantized weighted layers with input quantizers)
-     * @param calibration a few input samples (NCHW or [N, F]) used for the logits' output scale
+     * @param calibration a few input samples (NCHW or [N, F]); their shape gives the integer graph's input shape
      * @param rounding    requantization rounding of the exported graph ({@code DOUBLE} is TFLite's
      *                    default build, {@code SINGLE} its {@code TFLITE_SINGLE_ROUNDING} build)
      */
@@ -211,11 +209,6 @@ public final class Int8Exporter {
         tensors.add(new Int8Graph.Tensor(to, t.scale(), t.zeroPoint()));
         nodes.add(new Int8Graph.Flatten(current, tensors.size() - 1));
         return tensors.size() - 1;
-    }
-
-    /** Appends a flatten node ({@code [C, H, W]} to {@code [C*H*W]}); returns the new tensor id. */
-    static int addFlatten(int current, List<Int8Graph.Tensor> tensors, List<Int8Graph.Node> nodes) {
-        return addReshape(current, null, tensors, nodes);
     }
 
     /** Activations that fuse into the clamp of the node before them. */
@@ -393,13 +386,6 @@ public final class Int8Exporter {
         throw new IllegalStateException("output vertex " + out + " not found");
     }
 
-    /** Affine int8 codes covering {@code z} (and 0). */
-    static Codes logitCodes(INDArray z) {
-        double lo = Math.min(0, z.minNumber().doubleValue());
-        double hi = Math.max(0, z.maxNumber().doubleValue());
-        QParams qp = QParams.fromRange(QuantSpec.activations(8, true), new double[] {lo}, new double[] {hi});
-        return new Codes(qp.scale(0), qp.zeroPoint(0), -128, 127);
-    }
 
     private static INDArray preActivations(MultiLayerNetwork net, int i, INDArray calibration) {
         INDArray in = i == 0 ? calibration : net.feedForwardToLayer(i - 1, calibration, false).get(i);
@@ -594,10 +580,6 @@ public final class Int8Exporter {
             return node;
         }
         boolean conv = lc instanceof QuantizedConvolutionLayer;
-        String problem = weightProblem(s);
-        if (problem != null) {
-            throw new IllegalArgumentException("layer " + name + ": " + problem);
-        }
         INDArray w = QuantizerReadout.weights(layer).castTo(DataType.DOUBLE);
         Weights ws = weights(layer, s, w, conv ? 0 : 1, name);
         Accumulators acc = accumulators(ws, doubles(QuantizerReadout.bias(layer)), inCodes, name);
@@ -682,10 +664,6 @@ public final class Int8Exporter {
      */
     static Int8Graph.Node denseLogits(Layer layer, QuantSettings s, String name, int in, Int8Graph.Tensor x, Codes inCodes,
                                       List<Int8Graph.Tensor> tensors, Map<Int8Graph.Node, double[]> weightScales) {
-        String problem = weightProblem(s);
-        if (problem != null) {
-            throw new IllegalArgumentException("layer " + name + ": " + problem);
-        }
         INDArray w = QuantizerReadout.weights(layer).castTo(DataType.DOUBLE);
         Weights ws = weights(layer, s, w, 1, name);
         Accumulators acc = accumulators(ws, doubles(QuantizerReadout.bias(layer)), inCodes, name);
