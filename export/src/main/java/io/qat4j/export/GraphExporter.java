@@ -275,6 +275,8 @@ final class GraphExporter {
 
     /** The network input's source, set by {@link #run}. */
     private Source input;
+    /** The graph's input tensor (full int8 codes, as {@code Int8Model.quantizeInput} writes them), set when the input is quantized. */
+    private int inputTensor = -1;
     /** Whether the vertex being exported is the network output (the one place a softmax may stand: it runs outside the graph). */
     private boolean atOutput;
 
@@ -311,7 +313,17 @@ final class GraphExporter {
         }
         input = new Source(inputName, (codes, lo, hi) -> {
             tensors.add(new Int8Graph.Tensor(dims, codes.scale(), codes.zeroPoint()));
-            return tensors.size() - 1;
+            inputTensor = tensors.size() - 1;
+            if (lo == Byte.MIN_VALUE && hi == Byte.MAX_VALUE) {
+                return inputTensor;
+            }
+            // The runtime quantizes the float input to the full int8 range; a quantizer with fewer bits (or a fused ReLU) clamps
+            // to its own codes, as the fake-quant network does: an identity requantization (M = 1, exact) with that clamp.
+            Int8Graph.Tensor raw = tensors.get(inputTensor);
+            tensors.add(new Int8Graph.Tensor(dims, codes.scale(), codes.zeroPoint()));
+            int clamped = tensors.size() - 1;
+            nodes.add(Int8Graph.Requantize.of(inputTensor, clamped, raw, tensors.get(clamped), lo, hi));
+            return clamped;
         });
         values.put(inputName, new Pending(input, Int8Exporter.Activation.NONE, List.of()));
         String outputName = net.outputs().get(0);
@@ -363,7 +375,7 @@ final class GraphExporter {
                     + "or a tensor with an activation quantizer (QuantizedModel.wrap places one on the logits of a network that ends "
                     + "otherwise)");
         }
-        Int8Graph graph = new Int8Graph(tensors, nodes, input.tensor, out, rounding);
+        Int8Graph graph = new Int8Graph(tensors, nodes, inputTensor, out, rounding);
         graph.validate();
         return Int8Exporter.Result.of(graph, notes, scales);
     }

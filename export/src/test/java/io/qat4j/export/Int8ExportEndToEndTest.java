@@ -155,10 +155,15 @@ class Int8ExportEndToEndTest {
             // first layer exactly: with single rounding and the bias fake-quantized on the int32 grid, the runtime code is
             // the QAT network's real-valued code rounded once, up to the Q31 multiplier's relative error 2^-31
             // (with TFLite's double rounding it could be 0.5 M + 0.5 / 2^right further: see the DOUBLE check below)
-            io.qat4j.runtime.Int8Graph.Conv2D conv1 = (io.qat4j.runtime.Int8Graph.Conv2D) g.nodes().get(0);
+            // the first convolution (below 8 input bits an identity requantization clamps the network input first)
+            int firstConv = 0;
+            while (!(g.nodes().get(firstConv) instanceof io.qat4j.runtime.Int8Graph.Conv2D)) {
+                firstConv++;
+            }
+            io.qat4j.runtime.Int8Graph.Conv2D conv1 = (io.qat4j.runtime.Int8Graph.Conv2D) g.nodes().get(firstConv);
             assertEquals(io.qat4j.runtime.FixedPoint.Rounding.SINGLE, g.rounding(), "exports default to single rounding");
             double bound = 0.5 + 1e-6;
-            Int8Model first = new Int8Model(new io.qat4j.runtime.Int8Graph(g.tensors(), g.nodes().subList(0, 1), g.input(), conv1.output(),
+            Int8Model first = new Int8Model(new io.qat4j.runtime.Int8Graph(g.tensors(), g.nodes().subList(0, firstConv + 1), g.input(), conv1.output(),
                     g.rounding()));
             byte[] c1 = first.runQuantized(first.quantizeInput(x, n), n);
             // the QAT network in float64, so that its own float32 rounding does not blur the comparison
