@@ -1,5 +1,6 @@
 package io.qat4j.ptq;
 
+import java.util.Map;
 import java.util.Random;
 
 import org.deeplearning4j.nn.conf.ConvolutionMode;
@@ -8,6 +9,12 @@ import org.deeplearning4j.util.ConvolutionUtils;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.deeplearning4j.nn.params.DefaultParamInitializer;
+
+import io.qat4j.layers.QuantSettings;
+import io.qat4j.layers.QuantizedModel;
+import io.qat4j.layers.conf.QuantizedLayerConf;
+import io.qat4j.layers.impl.InputQuantization;
 
 /**
  * AdaRound (Nagel, Amjad, van Baalen, Louizos, Blankevoort, "Up or Down? Adaptive Rounding for
@@ -126,6 +133,8 @@ public final class AdaRound {
         }
         INDArray xf = x.castTo(DataType.FLOAT);
         INDArray yf = target.castTo(DataType.FLOAT);
+        float[] xa = xf.dup('c').data().asFloat();
+        float[] ya = yf.dup('c').data().asFloat();
         double[] v = f.initialV();
         double[] m = new double[v.length];
         double[] s2 = new double[v.length];
@@ -143,12 +152,17 @@ public final class AdaRound {
                 xb = xf;
                 yb = yf;
             } else {
-                long[] idx = new long[batch];
+                // gather the batch rows in Java (INDArray.getRows copies row by row through the op executioner: slow)
+                int k = f.fanIn;
+                float[] xr = new float[batch * k];
+                float[] yr = new float[batch * out];
                 for (int i = 0; i < batch; i++) {
-                    idx[i] = (long) (rnd.nextDouble() * rows);
+                    int r = rnd.nextInt((int) rows);
+                    System.arraycopy(xa, r * k, xr, i * k, k);
+                    System.arraycopy(ya, r * out, yr, i * out, out);
                 }
-                xb = xf.getRows(toInt(idx));
-                yb = yf.getRows(toInt(idx));
+                xb = Nd4j.create(xr, new long[] {batch, k}, 'c');
+                yb = Nd4j.create(yr, new long[] {batch, out}, 'c');
             }
             double lambda = it < warm ? 0 : settings.regularization();
             double beta = it < warm ? BETA_START
@@ -169,14 +183,6 @@ public final class AdaRound {
             changed += learned[i] != nearest[i] ? 1 : 0;
         }
         return new Rounded(learned, f.error(nearest, xf, yf), f.error(learned, xf, yf), (double) changed / learned.length);
-    }
-
-    private static int[] toInt(long[] idx) {
-        int[] r = new int[idx.length];
-        for (int i = 0; i < idx.length; i++) {
-            r[i] = (int) idx[i];
-        }
-        return r;
     }
 
     /** {@code h(V)}, the rectified sigmoid (eq. 23). */
@@ -331,6 +337,99 @@ public final class AdaRound {
             }
             return recon + lambda * reg;
         }
+    }
+
+    /**
+     * Learns the rounding of every layer of a PTQ result that the plan quantizes with uniform weights
+     * (convolutions and dense/output layers, in network order), each from the inputs of the fake-quant
+     * network whose earlier layers already carry their learned rounding, against the float network's
+     * outputs; the float weights of {@code net} become {@code s * code} on return, so that the plan's
+     * nearest rounding reproduces the learned codes exactly. Layers kept in float, binary or ternary
+     * weights, and other layer kinds keep nearest rounding (a note says so).
+     *
+     * @param net  the float network the plan applies to (modified)
+     * @param plan its plan (weight scales, input ranges)
+     * @param x    calibration samples {@code [N, ...]}
+     * @return one note per layer: the reconstruction error with nearest and learned rounding
+     */
+    static java.util.List<String> apply(NetworkView net, QuantPlan plan, INDArray x, Settings settings) {
+        java.util.List<String> notes = new java.util.ArrayList<>();
+        Map<String, INDArray> floatActs = NetworkView.of(net.copy()).activations(x);
+        QuantizedModel.Wrapped<? extends org.deeplearning4j.nn.api.Model> wrapped = PostTrainingQuantizer.model(net.model(), plan);
+        NetworkView q = NetworkView.of(wrapped.network());
+        for (QuantPlan.LayerPlan lp : plan.layers()) {
+            String name = lp.name();
+            if (lp.keepFloat() || lp.weightQuantizer() != QuantPlan.WeightQuantizer.UNIFORM
+                    || (lp.kind() != WeightedLayer.Kind.CONV && lp.kind() != WeightedLayer.Kind.DENSE)) {
+                notes.add(name + ": nearest rounding (AdaRound covers uniform convolution and dense weights)");
+                continue;
+            }
+            org.deeplearning4j.nn.api.Layer floatLayer = net.layer(name);
+            org.deeplearning4j.nn.api.Layer quantLayer = q.layer(name);
+            QuantSettings qs = ((QuantizedLayerConf) quantLayer.conf().getLayer()).getQuant();
+            INDArray floatIn = floatActs.get(net.vertex(name).inputs().get(0));
+            INDArray quantIn = q.activations(x).get(q.vertex(name).inputs().get(0));
+            if (qs.quantizesInputs()) {
+                quantIn = InputQuantization.forward(qs, quantIn, false, quantLayer.paramTable(), name);
+            }
+            INDArray w = floatLayer.getParam(DefaultParamInitializer.WEIGHT_KEY);
+            long[] wShape = w.shape();
+            int out = (int) wShape[lp.kind() == WeightedLayer.Kind.CONV ? 0 : 1];
+            INDArray xf;
+            INDArray xq;
+            double[] wm;
+            if (lp.kind() == WeightedLayer.Kind.CONV) {
+                ConvolutionLayer conf = (ConvolutionLayer) floatLayer.conf().getLayer();
+                long[] y = floatActs.get(name).shape();
+                xf = im2col(asCnn(floatIn, net.vertex(name).preProcessor(), name), conf, (int) y[2], (int) y[3]);
+                xq = im2col(asCnn(quantIn, net.vertex(name).preProcessor(), name), conf, (int) y[2], (int) y[3]);
+                wm = w.reshape('c', out, w.length() / out).transpose().castTo(DataType.DOUBLE).dup('c').data().asDouble();
+            } else {
+                xf = floatIn.reshape('c', floatIn.size(0), floatIn.length() / floatIn.size(0)).castTo(DataType.FLOAT);
+                xq = quantIn.reshape('c', quantIn.size(0), quantIn.length() / quantIn.size(0)).castTo(DataType.FLOAT);
+                wm = w.castTo(DataType.DOUBLE).dup('c').data().asDouble();
+            }
+            INDArray b = floatLayer.paramTable().get(DefaultParamInitializer.BIAS_KEY);
+            double[] bias = b == null ? null : b.castTo(DataType.DOUBLE).dup('c').data().asDouble();
+            boolean relu = ((org.deeplearning4j.nn.conf.layers.BaseLayer) floatLayer.conf().getLayer()).getActivationFn()
+                    instanceof org.nd4j.linalg.activations.impl.ActivationReLU;
+            INDArray target = xf.mmul(Nd4j.create(wm, new long[] {wm.length / out, out}, 'c').castTo(DataType.FLOAT));
+            if (bias != null) {
+                target.addiRowVector(Nd4j.create(bias, new long[] {1, out}, 'c').castTo(DataType.FLOAT));
+            }
+            if (relu) {
+                org.nd4j.linalg.ops.transforms.Transforms.relu(target, false);
+            }
+            double[] scales = lp.weightScales();
+            int qmax = (1 << (lp.weightBits() - 1)) - 1;
+            Rounded r = learn(wm, out, scales, qmax, xq, target, bias, relu, settings);
+            double[] rounded = new double[wm.length];
+            for (int i = 0; i < rounded.length; i++) {
+                rounded[i] = r.codes()[i] * (scales.length == 1 ? scales[0] : scales[i % out]);
+            }
+            INDArray newW = Nd4j.create(rounded, new long[] {wm.length / out, out}, 'c');
+            if (lp.kind() == WeightedLayer.Kind.CONV) {
+                newW = newW.transpose().reshape('c', wShape);
+            }
+            floatLayer.setParam(DefaultParamInitializer.WEIGHT_KEY, newW.castTo(w.dataType()).dup('c'));
+            quantLayer.setParam(DefaultParamInitializer.WEIGHT_KEY, newW.castTo(quantLayer.getParam(DefaultParamInitializer.WEIGHT_KEY)
+                    .dataType()).dup('c'));
+            notes.add(String.format("%s: AdaRound output error %.4g -> %.4g (%.1f%% of codes changed)", name, r.nearestError(),
+                    r.learnedError(), 100 * r.changed()));
+        }
+        return notes;
+    }
+
+    /** A convolution's input as {@code [N, C, H, W]}: itself, or a flat input reshaped by its FeedForwardToCnn preprocessor. */
+    private static INDArray asCnn(INDArray in, org.deeplearning4j.nn.conf.InputPreProcessor pre, String layer) {
+        if (in.rank() == 4) {
+            return in;
+        }
+        if (pre instanceof org.deeplearning4j.nn.conf.preprocessor.FeedForwardToCnnPreProcessor f) {
+            return in.reshape('c', in.size(0), f.getNumChannels(), f.getInputHeight(), f.getInputWidth());
+        }
+        throw new IllegalArgumentException("AdaRound: convolution '" + layer + "' reads an input of shape "
+                + java.util.Arrays.toString(in.shape()) + " and no FeedForwardToCnn preprocessor says its [C, H, W]");
     }
 
     /**

@@ -103,7 +103,9 @@ public final class PostTrainingQuantizer {
             CrossLayerEqualization.Result cle = CrossLayerEqualization.apply(net);
             passes.add("cross-layer-equalization " + cle.pairs() + " in " + cle.sweeps() + " sweeps");
         }
-        Calibration calibration = Calibration.run(net, data, recipe.calibrationSamples(), keepSamples, recipe.histogramBins());
+        int keep = recipe.adaRound() == null ? keepSamples
+                : Math.max(keepSamples, Math.min(recipe.adaRound().samples(), recipe.calibrationSamples()));
+        Calibration calibration = Calibration.run(net, data, recipe.calibrationSamples(), keep, recipe.histogramBins());
         passes.add("calibration " + calibration.samples() + " samples");
         return new Prepared(net, calibration, Collections.unmodifiableList(passes), recipe, (System.nanoTime() - start) / 1e9);
     }
@@ -140,7 +142,8 @@ public final class PostTrainingQuantizer {
                     ? WeightRanges.scales(w, l.outAxis(), bits, recipe.perChannel(), recipe.weightRange()) : null;
             boolean keep = recipe.keepFloat().contains(l.name());
             Calibration.LayerInputs inputs = prepared.calibration().layer(l.name());
-            if (recipe.biasCorrection() && !keep) {
+            boolean adaRounded = recipe.adaRound() != null && quantizer == QuantPlan.WeightQuantizer.UNIFORM;
+            if (recipe.biasCorrection() && !keep && !adaRounded) {
                 if (followedByBatchNorm(net, l)) {
                     notes.add(l.name() + ": no bias correction (an unfolded batch norm follows; enable foldBatchNorm)");
                 } else {
@@ -164,9 +167,22 @@ public final class PostTrainingQuantizer {
         passes.add("weights " + recipe.weightQuantizer() + (recipe.weightQuantizer() == QuantPlan.WeightQuantizer.UNIFORM
                 ? " " + recipe.weightRange() + (recipe.perChannel() ? " per-channel" : " per-tensor") : ""));
         passes.add("activations " + calibrator.name());
-        QuantPlan plan = new QuantPlan(QuantPlan.FORMAT, QuantPlan.VERSION,
-                new QuantPlan.CalibrationInfo(calibrator.name(), prepared.calibration().samples(), recipe.weightRange().name().toLowerCase()),
-                passes, plans, null, tensors);
+        QuantPlan.CalibrationInfo info = new QuantPlan.CalibrationInfo(calibrator.name(), prepared.calibration().samples(),
+                recipe.weightRange().name().toLowerCase());
+        QuantPlan plan = new QuantPlan(QuantPlan.FORMAT, QuantPlan.VERSION, info, passes, plans, null, tensors);
+        if (recipe.adaRound() != null) {
+            AdaRound.Settings a = recipe.adaRound();
+            INDArray kept = prepared.calibration().kept();
+            if (kept == null) {
+                throw new IllegalArgumentException("AdaRound needs calibration samples kept in memory; call PostTrainingQuantizer.prepare with "
+                        + "keepSamples >= 1 (it keeps the recipe's adaRound.samples = " + a.samples() + " by itself)");
+            }
+            INDArray x = kept.size(0) > a.samples() ? kept.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, a.samples())) : kept;
+            notes.addAll(AdaRound.apply(net, plan, x, a));
+            passes.add(String.format("adaround %d iterations, lambda %s, %d samples (instead of bias correction)", a.iterations(),
+                    a.regularization(), x.size(0)));
+            plan = new QuantPlan(QuantPlan.FORMAT, QuantPlan.VERSION, info, passes, plans, null, tensors);
+        }
         return new Result(net.model(), plan, Collections.unmodifiableList(notes));
     }
 

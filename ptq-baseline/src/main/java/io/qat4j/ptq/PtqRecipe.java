@@ -28,11 +28,14 @@ import io.qat4j.ptq.calibration.CalibrationMethod;
  *                               (e.g. the first and last layers of a binary network at 8 bits)
  * @param keepFloat              layers left in float (partial quantization), by name
  * @param layerInputBits         per-layer activation bits overriding {@code inputBits}, by layer name
+ * @param adaRound               learned weight rounding ({@link AdaRound}) for uniform weights instead of nearest rounding, or
+ *                               null for nearest (default); it replaces bias correction on the layers it rounds
  */
 public record PtqRecipe(boolean foldBatchNorm, boolean crossLayerEqualization, boolean biasCorrection,
                         QuantPlan.WeightQuantizer weightQuantizer, int weightBits, boolean perChannel, WeightRangeMethod weightRange,
                         int inputBits, CalibrationMethod calibration, double percentile, int calibrationSamples, int histogramBins,
-                        Map<String, Integer> layerWeightBits, List<String> keepFloat, Map<String, Integer> layerInputBits) {
+                        Map<String, Integer> layerWeightBits, List<String> keepFloat, Map<String, Integer> layerInputBits,
+                        AdaRound.Settings adaRound) {
 
     public PtqRecipe {
         if (weightQuantizer == null || weightRange == null || calibration == null) {
@@ -72,57 +75,62 @@ public record PtqRecipe(boolean foldBatchNorm, boolean crossLayerEqualization, b
     /** The defaults: BN folding, bias correction, W8 per-channel min-max, A8 percentile 99.99, 512 samples. */
     public static PtqRecipe defaults() {
         return new PtqRecipe(true, false, true, QuantPlan.WeightQuantizer.UNIFORM, 8, true, WeightRangeMethod.MINMAX, 8,
-                CalibrationMethod.PERCENTILE, 99.99, 512, 2048, Map.of(), List.of(), Map.of());
+                CalibrationMethod.PERCENTILE, 99.99, 512, 2048, Map.of(), List.of(), Map.of(), null);
     }
 
     public PtqRecipe withBits(int weights, int inputs) {
         return new PtqRecipe(foldBatchNorm, crossLayerEqualization, biasCorrection, weightQuantizer, weights, perChannel, weightRange,
-                inputs, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat, layerInputBits);
+                inputs, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat, layerInputBits, adaRound);
     }
 
     public PtqRecipe withCalibration(CalibrationMethod method) {
         return new PtqRecipe(foldBatchNorm, crossLayerEqualization, biasCorrection, weightQuantizer, weightBits, perChannel, weightRange,
-                inputBits, method, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat, layerInputBits);
+                inputBits, method, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat, layerInputBits, adaRound);
     }
 
     public PtqRecipe withWeightQuantizer(QuantPlan.WeightQuantizer q) {
         return new PtqRecipe(foldBatchNorm, crossLayerEqualization, biasCorrection, q, weightBits, perChannel, weightRange,
-                inputBits, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat, layerInputBits);
+                inputBits, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat, layerInputBits, adaRound);
     }
 
     public PtqRecipe withWeightRange(WeightRangeMethod m) {
         return new PtqRecipe(foldBatchNorm, crossLayerEqualization, biasCorrection, weightQuantizer, weightBits, perChannel, m,
-                inputBits, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat, layerInputBits);
+                inputBits, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat, layerInputBits, adaRound);
     }
 
     public PtqRecipe withPasses(boolean fold, boolean cle, boolean bias) {
         return new PtqRecipe(fold, cle, bias, weightQuantizer, weightBits, perChannel, weightRange,
-                inputBits, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat, layerInputBits);
+                inputBits, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat, layerInputBits, adaRound);
     }
 
     public PtqRecipe withLayerWeightBits(Map<String, Integer> bits) {
         return new PtqRecipe(foldBatchNorm, crossLayerEqualization, biasCorrection, weightQuantizer, weightBits, perChannel, weightRange,
-                inputBits, calibration, percentile, calibrationSamples, histogramBins, bits, keepFloat, layerInputBits);
+                inputBits, calibration, percentile, calibrationSamples, histogramBins, bits, keepFloat, layerInputBits, adaRound);
     }
 
     public PtqRecipe withKeepFloat(List<String> layers) {
         return new PtqRecipe(foldBatchNorm, crossLayerEqualization, biasCorrection, weightQuantizer, weightBits, perChannel, weightRange,
-                inputBits, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, layers, layerInputBits);
+                inputBits, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, layers, layerInputBits, adaRound);
     }
 
     public PtqRecipe withCalibrationSamples(int samples) {
         return new PtqRecipe(foldBatchNorm, crossLayerEqualization, biasCorrection, weightQuantizer, weightBits, perChannel, weightRange,
-                inputBits, calibration, percentile, samples, histogramBins, layerWeightBits, keepFloat, layerInputBits);
+                inputBits, calibration, percentile, samples, histogramBins, layerWeightBits, keepFloat, layerInputBits, adaRound);
     }
 
     public PtqRecipe withPercentile(double p) {
         return new PtqRecipe(foldBatchNorm, crossLayerEqualization, biasCorrection, weightQuantizer, weightBits, perChannel, weightRange,
-                inputBits, calibration, p, calibrationSamples, histogramBins, layerWeightBits, keepFloat, layerInputBits);
+                inputBits, calibration, p, calibrationSamples, histogramBins, layerWeightBits, keepFloat, layerInputBits, adaRound);
     }
 
     public PtqRecipe withLayerInputBits(Map<String, Integer> bits) {
         return new PtqRecipe(foldBatchNorm, crossLayerEqualization, biasCorrection, weightQuantizer, weightBits, perChannel, weightRange,
-                inputBits, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat, bits);
+                inputBits, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat, bits, adaRound);
+    }
+
+    public PtqRecipe withAdaRound(AdaRound.Settings settings) {
+        return new PtqRecipe(foldBatchNorm, crossLayerEqualization, biasCorrection, weightQuantizer, weightBits, perChannel, weightRange,
+                inputBits, calibration, percentile, calibrationSamples, histogramBins, layerWeightBits, keepFloat, layerInputBits, settings);
     }
 
     /** Activation bits of a layer's input: its override or {@link #inputBits}. */

@@ -130,7 +130,7 @@ class AdaRoundTest {
             INDArray x = Nd4j.create(train, new long[] {rows, k}, 'c');
             INDArray y = Nd4j.create(matmul(train, rows, k, w, out, bias, relu), new long[] {rows, out}, 'c');
             AdaRound.Rounded r = AdaRound.learn(w, out, scales, qmax, x, y, bias, relu,
-                    AdaRound.Settings.defaults().withIterations(800));
+                    new AdaRound.Settings(600, 0.01, 512, 0.01, 0.2, 256, 0));
             // every code is the floor or the ceiling of W/s (clamped): AdaRound only chooses the direction
             for (int i = 0; i < w.length; i++) {
                 double q = w[i] / scales[i % out];

@@ -42,7 +42,7 @@ public record PtqRun(PostTrainingQuantizer.Prepared prepared, PostTrainingQuanti
     /** Runs the recipe of {@code p}; progress lines go to {@code log}. */
     public static PtqRun run(Model fp32, DataSet train, RunConfig.Ptq p, PrintWriter log) {
         PtqRecipe recipe = p.recipe();
-        PostTrainingQuantizer.Prepared prepared = prepare(fp32, train, recipe, p.needsSensitivity() ? p.sensitivitySamples() : 0);
+        PostTrainingQuantizer.Prepared prepared = prepare(fp32, train, recipe, p.keptSamples());
         log.printf("ptq: %s (%.1f s)%n", String.join("; ", prepared.passes()), prepared.seconds());
         log.flush();
         return plan(prepared, p, log);

@@ -85,7 +85,7 @@ class FloatTrainingTest {
         assertEquals(ConvolutionLayer.class, best.getLayer(0).conf().getLayer().getClass());
         // what `qat4j ptq` does first: calibration finds the convolution, dense and output layers
         io.qat4j.ptq.PtqRecipe recipe = new io.qat4j.training.config.RunConfig.Ptq(null, null, null, null, null, null, null, 64, null, null,
-                null, null, null, null, null, null, null, null, null).recipe();
+                null, null, null, null, null, null, null, null, null, null).recipe();
         assertEquals(4, io.qat4j.ptq.WeightedLayer.of(PtqRun.prepare(best, train, recipe, 0).network()).size());
     }
 

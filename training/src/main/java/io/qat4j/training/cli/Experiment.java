@@ -196,7 +196,7 @@ final class Experiment {
 
     /** One calibration pass per (fold, equalization, samples, kept samples), shared by the variants. */
     private PostTrainingQuantizer.Prepared prepare(Model fp32, Runs.RunData data, RunConfig.Ptq p) {
-        int keep = p.needsSensitivity() ? p.sensitivitySamples() : 0;
+        int keep = p.keptSamples();
         String key = p.foldBatchNorm() + "/" + p.crossLayerEqualization() + "/" + p.samples() + "/" + keep;
         PostTrainingQuantizer.Prepared cached = prepared.get(key);
         if (cached == null) {

@@ -123,7 +123,7 @@ public record ExperimentConfig(@JsonProperty(required = true) String name, Long 
             };
             int wb = quantizer.equals("uniform") ? quantization.weights().bits() : 8;
             return new RunConfig.Ptq(quantizer, wb, quantization.weights().perChannel(), null, quantization.inputs().bits(), null, null,
-                    null, null, null, null, null, null, null, null, null, null, null, null);
+                    null, null, null, null, null, null, null, null, null, null, null, null, null);
         }
     }
 }

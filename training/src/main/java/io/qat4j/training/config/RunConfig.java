@@ -2,6 +2,7 @@ package io.qat4j.training.config;
 
 import java.util.List;
 
+import io.qat4j.ptq.AdaRound;
 import io.qat4j.ptq.PtqRecipe;
 import io.qat4j.ptq.QuantPlan;
 import io.qat4j.ptq.SensitivityAnalysis;
@@ -435,11 +436,15 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
      * @param firstLastBits             weight and input bits of the first and last weighted layers (uniform weights, also in
      *                                  binary/ternary runs), as the LSQ paper and many low-bit papers keep them; null [null] = like
      *                                  the others
+     * @param adaRound                  learned weight rounding (AdaRound) instead of nearest rounding and bias correction; null
+     *                                  [null] = off. Its keys: iterations [1000] per layer, regularization [0.01], samples [256],
+     *                                  batchRows [4096], learningRate [0.01], warmup [0.2]
      */
     public record Ptq(String weightQuantizer, Integer weightBits, Boolean perChannel, String weightRange, Integer inputBits,
                       String calibration, Double percentile, Integer samples, Boolean foldBatchNorm, Boolean crossLayerEqualization,
                       Boolean biasCorrection, Double averageBits, List<Integer> candidateBits, String allocation, String metric,
-                      Integer sensitivitySamples, Integer perChannelSensitivityBits, Integer keepMostSensitive, Integer firstLastBits) {
+                      Integer sensitivitySamples, Integer perChannelSensitivityBits, Integer keepMostSensitive, Integer firstLastBits,
+                      AdaRoundConfig adaRound) {
         public Ptq {
             weightQuantizer = weightQuantizer == null ? "uniform" : weightQuantizer.toLowerCase(Locale.ROOT);
             weightBits = weightBits == null ? 8 : weightBits;
@@ -496,14 +501,20 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
                     perChannel, inputBits, percentile, samples);
         }
 
+        /** Samples the calibration pass keeps in memory: the sensitivity analysis's and AdaRound's, whichever is larger. */
+        public int keptSamples() {
+            return Math.max(needsSensitivity() ? sensitivitySamples : 0, adaRound == null ? 0 : Math.min(adaRound.settings().samples(), samples));
+        }
+
         /** True when the run needs the sensitivity analysis (mixed precision or partial quantization). */
         public boolean needsSensitivity() {
             return averageBits != null || keepMostSensitive > 0;
         }
 
         public PtqRecipe recipe() {
-            return recipe(weightQuantizer, weightRange, calibration, metric, foldBatchNorm, crossLayerEqualization, biasCorrection, weightBits,
-                    perChannel, inputBits, percentile, samples);
+            PtqRecipe r = recipe(weightQuantizer, weightRange, calibration, metric, foldBatchNorm, crossLayerEqualization, biasCorrection,
+                    weightBits, perChannel, inputBits, percentile, samples);
+            return adaRound == null ? r : r.withAdaRound(adaRound.settings());
         }
 
         public SensitivityAnalysis.Options sensitivityOptions() {
@@ -544,9 +555,48 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
             metricEnum(metric);
             try {
                 return new PtqRecipe(fold, cle, biasCorrection, q, weightBits, perChannel, range, inputBits, cal, percentile, samples, 2048,
-                        java.util.Map.of(), List.of(), java.util.Map.of());
+                        java.util.Map.of(), List.of(), java.util.Map.of(), null);
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(e.getMessage().replace("PtqRecipe: ", "ptq."));
+            }
+        }
+
+        /**
+         * The {@code ptq.adaRound} section ({@link io.qat4j.ptq.AdaRound.Settings}; defaults in brackets).
+         *
+         * @param iterations     Adam steps per layer [1000]
+         * @param regularization weight of the rounding regularizer [0.01]
+         * @param samples        calibration samples reconstructed [256], at most {@code ptq.samples}
+         * @param batchRows      rows per step [4096]
+         * @param learningRate   Adam learning rate [0.01]
+         * @param warmup         fraction of the iterations without the regularizer [0.2]
+         * @param seed           row sampling seed [0]
+         */
+        public record AdaRoundConfig(Integer iterations, Double regularization, Integer samples, Integer batchRows, Double learningRate,
+                                     Double warmup, Long seed) {
+            public AdaRoundConfig {
+                AdaRound.Settings d = AdaRound.Settings.defaults();
+                iterations = iterations == null ? d.iterations() : iterations;
+                regularization = regularization == null ? d.regularization() : regularization;
+                samples = samples == null ? d.samples() : samples;
+                batchRows = batchRows == null ? d.batchRows() : batchRows;
+                learningRate = learningRate == null ? d.learningRate() : learningRate;
+                warmup = warmup == null ? d.warmup() : warmup;
+                seed = seed == null ? d.seed() : seed;
+                try {
+                    settings(iterations, regularization, samples, batchRows, learningRate, warmup, seed);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException(e.getMessage().replace("AdaRound: ", "ptq.adaRound."));
+                }
+            }
+
+            public AdaRound.Settings settings() {
+                return settings(iterations, regularization, samples, batchRows, learningRate, warmup, seed);
+            }
+
+            private static AdaRound.Settings settings(int iterations, double regularization, int samples, int batchRows, double learningRate,
+                                                      double warmup, long seed) {
+                return new AdaRound.Settings(iterations, regularization, batchRows, learningRate, warmup, samples, seed);
             }
         }
     }

@@ -123,6 +123,20 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void adaRoundSectionHasDefaultsAndNamesItsBadValues() throws IOException, ConfigException {
+        RunConfig c = ConfigLoader.load(write("name: x\nfp32: a.zip\nptq: {weightBits: 3, adaRound: {iterations: 200}}\n"));
+        io.qat4j.ptq.AdaRound.Settings a = c.ptq().recipe().adaRound();
+        assertEquals(200, a.iterations());
+        assertEquals(0.01, a.regularization());
+        assertEquals(256, c.ptq().keptSamples(), "the calibration keeps AdaRound's samples");
+        assertNull(ConfigLoader.load(write("name: x\nfp32: a.zip\nptq: {weightBits: 3}\n")).ptq().recipe().adaRound());
+        String bad = error("name: x\nfp32: a.zip\nptq:\n  weightBits: 3\n  adaRound: {iterations: 0}\n");
+        assertTrue(bad.contains("ptq.adaRound.iterations") && bad.contains(">= 1"), bad);
+        String unknown = error("name: x\nfp32: a.zip\nptq:\n  adaRound: {iteration: 10}\n");
+        assertTrue(unknown.contains("ptq.adaRound.iteration") && unknown.contains("iterations"), unknown);
+    }
+
+    @Test
     void aKeyGivenTwiceIsAnErrorNamingFileLineAndKey() throws IOException {
         String top = error("name: x\ntrain: {epochs: 2, learningRate: 0.01}\nseed: 1\nseed: 2\n");
         assertTrue(top.contains("c.yaml:4:") && top.contains("key 'seed' is given twice"), top);
