@@ -327,42 +327,73 @@ final class GraphExporter {
         });
         values.put(inputName, new Pending(input, Int8Exporter.Activation.NONE, List.of()));
         String outputName = net.outputs().get(0);
-        Integer logitsTensor = null;
-        String outputShown = outputName;
+        outputShown = outputName;
         for (Vertex v : net.vertices()) {
-            String key = v.key();
-            String name = v.name();
-            boolean isOutput = key.equals(outputName);
-            atOutput = isOutput;
-            if (isOutput) {
-                outputShown = name;
+            int firstNode = nodes.size();
+            try {
+                exportVertex(v, outputName);
+            } finally {
+                claim(v.name(), firstNode);
             }
-            org.deeplearning4j.nn.conf.graph.GraphVertex vc = v.conf();
-            List<String> inputs = v.inputs();
-            if (vc instanceof ElementWiseVertex e) {
-                values.put(key, add(name, e, inputs));
-                continue;
-            }
-            if (vc instanceof MergeVertex) {
-                values.put(key, concat(name, inputs));
-                continue;
-            }
-            if (!(vc instanceof LayerVertex lv)) {
-                throw new IllegalArgumentException("vertex '" + name + "': " + vc.getClass().getSimpleName()
-                        + " is not supported by the integer export (" + SUPPORTED + ")");
-            }
-            if (inputs.size() != 1) {
-                throw new IllegalArgumentException("vertex '" + name + "': a layer with " + inputs.size() + " inputs (merge them first)");
-            }
-            Value in = preprocess(values.get(inputs.get(0)), lv.getPreProcessor(), name);
-            Layer layer = v.layer();
-            org.deeplearning4j.nn.conf.layers.Layer lc = layer.conf().getLayer();
-            if (isOutput && lc instanceof QuantizedLayerConf q && !(lc instanceof ActivationQuantizerLayer) && isDense(layer)) {
-                logitsTensor = logits(layer, q.getQuant(), name, in);
-                continue;
-            }
-            values.put(key, layer(layer, lc, name, in));
         }
+        return finish(outputName);
+    }
+
+    /** The vertex each node computes ({@link Int8Exporter.Result#nodeVertices}), filled by {@link #claim}. */
+    private final List<String> nodeVertices = new ArrayList<>();
+    /** The logits tensor of a DenseLogits output, once emitted. */
+    private Integer logitsTensor;
+    /** The output vertex's name as shown in messages. */
+    private String outputShown;
+
+    /** Names {@code owner} as the vertex of the nodes from {@code from} on that no vertex has claimed yet. */
+    private void claim(String owner, int from) {
+        while (nodeVertices.size() < nodes.size()) {
+            nodeVertices.add(null);
+        }
+        for (int i = from; i < nodes.size(); i++) {
+            if (nodeVertices.get(i) == null) {
+                nodeVertices.set(i, owner);
+            }
+        }
+    }
+
+    private void exportVertex(Vertex v, String outputName) {
+        String key = v.key();
+        String name = v.name();
+        boolean isOutput = key.equals(outputName);
+        atOutput = isOutput;
+        if (isOutput) {
+            outputShown = name;
+        }
+        org.deeplearning4j.nn.conf.graph.GraphVertex vc = v.conf();
+        List<String> inputs = v.inputs();
+        if (vc instanceof ElementWiseVertex e) {
+            values.put(key, add(name, e, inputs));
+            return;
+        }
+        if (vc instanceof MergeVertex) {
+            values.put(key, concat(name, inputs));
+            return;
+        }
+        if (!(vc instanceof LayerVertex lv)) {
+            throw new IllegalArgumentException("vertex '" + name + "': " + vc.getClass().getSimpleName()
+                    + " is not supported by the integer export (" + SUPPORTED + ")");
+        }
+        if (inputs.size() != 1) {
+            throw new IllegalArgumentException("vertex '" + name + "': a layer with " + inputs.size() + " inputs (merge them first)");
+        }
+        Value in = preprocess(values.get(inputs.get(0)), lv.getPreProcessor(), name);
+        Layer layer = v.layer();
+        org.deeplearning4j.nn.conf.layers.Layer lc = layer.conf().getLayer();
+        if (isOutput && lc instanceof QuantizedLayerConf q && !(lc instanceof ActivationQuantizerLayer) && isDense(layer)) {
+            logitsTensor = logits(layer, q.getQuant(), name, in);
+            return;
+        }
+        values.put(key, layer(layer, lc, name, in));
+    }
+
+    private Int8Exporter.Result finish(String outputName) {
         int out;
         if (logitsTensor != null) {
             out = logitsTensor;
@@ -377,7 +408,8 @@ final class GraphExporter {
         }
         Int8Graph graph = new Int8Graph(tensors, nodes, inputTensor, out, rounding);
         graph.validate();
-        return Int8Exporter.Result.of(graph, notes, scales);
+        claim(null, 0);
+        return Int8Exporter.Result.of(graph, notes, scales, nodeVertices);
     }
 
     private static boolean isDense(Layer layer) {
@@ -684,7 +716,9 @@ final class GraphExporter {
         Source s = p.source();
         if (s.tensor < 0) {
             int[] clamp = Int8Exporter.fusedClamp(codes, p.activation());
+            int firstNode = nodes.size();
             s.tensor = s.producer.emit(codes, clamp[0], clamp[1]);
+            claim(s.vertex, firstNode);   // a producer emits when its first consumer quantizes it: its nodes are its own
             s.codes = codes;
             s.activation = p.activation();
         } else if (!s.codes.equals(codes) || s.activation != p.activation()) {

@@ -64,19 +64,36 @@ public final class Int8Exporter {
      * @param weightScales per node of the graph: the real weight scale of each output channel of a
      *                     Conv2D/Dense node ({@code s_w}, what the integer multipliers were computed
      *                     from; the ONNX export needs them), {@code null} for other nodes
+     * @param nodeVertices per node of the graph: the name of the network vertex it was emitted for (a
+     *                     layer's convolution or dense node under the layer's name, the identity
+     *                     requantization of the network input under the input's name, an Add under the
+     *                     vertex's name); nodes that commute with quantization and are emitted on a
+     *                     pending output's path (max pooling, reshapes, padding, cropping, upsampling) and
+     *                     requantizations carry the name of the consumer that quantized them; {@code null}
+     *                     where unknown (a graph built by hand). For per-layer diagnostics.
      */
-    public record Result(Int8Graph graph, List<String> notes, List<double[]> weightScales) {
+    public record Result(Int8Graph graph, List<String> notes, List<double[]> weightScales, List<String> nodeVertices) {
         public Result {
             notes = List.copyOf(notes);
             weightScales = java.util.Collections.unmodifiableList(new ArrayList<>(weightScales));
+            nodeVertices = java.util.Collections.unmodifiableList(new ArrayList<>(nodeVertices));
+            if (weightScales.size() != graph.nodes().size() || nodeVertices.size() != graph.nodes().size()) {
+                throw new IllegalArgumentException("Int8Exporter.Result: " + graph.nodes().size() + " nodes but " + weightScales.size()
+                        + " weight-scale entries and " + nodeVertices.size() + " vertex names (one of each per node)");
+            }
         }
 
-        static Result of(Int8Graph graph, List<String> notes, Map<Int8Graph.Node, double[]> scales) {
+        /** A result without vertex names (a graph built by hand). */
+        public Result(Int8Graph graph, List<String> notes, List<double[]> weightScales) {
+            this(graph, notes, weightScales, java.util.Collections.nCopies(graph.nodes().size(), null));
+        }
+
+        static Result of(Int8Graph graph, List<String> notes, Map<Int8Graph.Node, double[]> scales, List<String> vertices) {
             List<double[]> perNode = new ArrayList<>();
             for (Int8Graph.Node n : graph.nodes()) {
                 perNode.add(scales.get(n));
             }
-            return new Result(graph, notes, perNode);
+            return new Result(graph, notes, perNode, vertices);
         }
     }
 
