@@ -83,6 +83,22 @@ public final class BitAllocator {
 
     /** Exact minimum-sensitivity allocation within {@code budgetBits}. */
     public static Allocation exact(List<LayerChoices> layers, long budgetBits) {
+        return exactBest(layers, budgetBits, 1).get(0);
+    }
+
+    /**
+     * The {@code k} allocations of least total sensitivity within {@code budgetBits} (fewer when
+     * fewer fit), best first, ties broken by lower cost. The same dynamic programme as
+     * {@link #exact} with a relaxed pruning: a partial assignment is dropped only when {@code k}
+     * others are at most as costly and at most as sensitive (each of them extends, with the same
+     * remaining choices, to an allocation at least as good, so none of the k best is lost).
+     *
+     * @param k how many, >= 1
+     */
+    public static List<Allocation> exactBest(List<LayerChoices> layers, long budgetBits, int k) {
+        if (k < 1) {
+            throw new IllegalArgumentException("BitAllocator: k must be >= 1, got " + k);
+        }
         requireFeasible(layers, budgetBits);
         // frontier entries: cost, sensitivity, choice per layer so far (persistent linked list)
         List<State> frontier = List.of(new State(0, 0.0, null, -1));
@@ -96,28 +112,38 @@ public final class BitAllocator {
                     }
                 }
             }
-            frontier = paretoFront(next);
+            frontier = kParetoFront(next, k);
         }
-        State best = frontier.stream().min(Comparator.comparingDouble((State s) -> s.sensitivity).thenComparingLong(s -> s.cost))
-                .orElseThrow();
-        int[] bits = new int[layers.size()];
-        State s = best;
-        for (int l = layers.size() - 1; l >= 0; l--) {
-            bits[l] = layers.get(l).bits()[s.choice];
-            s = s.previous;
+        List<State> ranked = new ArrayList<>(frontier);
+        ranked.sort(Comparator.comparingDouble((State s) -> s.sensitivity).thenComparingLong(s -> s.cost));
+        List<Allocation> out = new ArrayList<>();
+        for (State best : ranked.subList(0, Math.min(k, ranked.size()))) {
+            int[] bits = new int[layers.size()];
+            State s = best;
+            for (int l = layers.size() - 1; l >= 0; l--) {
+                bits[l] = layers.get(l).bits()[s.choice];
+                s = s.previous;
+            }
+            out.add(new Allocation(bits, best.cost, best.sensitivity));
         }
-        return new Allocation(bits, best.cost, best.sensitivity);
+        return out;
     }
 
-    /** Keeps states not dominated in (cost, sensitivity): sorted by cost, strictly decreasing sensitivity. */
-    private static List<State> paretoFront(List<State> states) {
+    /**
+     * Keeps the states that fewer than {@code k} earlier states (sorted by cost, then sensitivity)
+     * dominate in (cost, sensitivity); {@code k = 1} is the Pareto front.
+     */
+    private static List<State> kParetoFront(List<State> states, int k) {
         states.sort(Comparator.comparingLong((State s) -> s.cost).thenComparingDouble(s -> s.sensitivity));
         List<State> front = new ArrayList<>();
-        double bestSensitivity = Double.POSITIVE_INFINITY;
+        java.util.PriorityQueue<Double> smallest = new java.util.PriorityQueue<>(Comparator.reverseOrder());   // the k least so far
         for (State s : states) {
-            if (s.sensitivity < bestSensitivity) {
+            if (smallest.size() < k || s.sensitivity < smallest.peek()) {
                 front.add(s);
-                bestSensitivity = s.sensitivity;
+            }
+            smallest.add(s.sensitivity);
+            if (smallest.size() > k) {
+                smallest.poll();
             }
         }
         return front;

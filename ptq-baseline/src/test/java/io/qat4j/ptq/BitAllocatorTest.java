@@ -77,6 +77,50 @@ class BitAllocatorTest {
         }
     }
 
+    /** The total sensitivities of every feasible assignment, ascending. */
+    private static List<Double> allFeasible(List<BitAllocator.LayerChoices> layers, long budget) {
+        int n = layers.size();
+        int k = layers.get(0).bits().length;
+        List<Double> out = new java.util.ArrayList<>();
+        int total = (int) Math.pow(k, n);
+        for (int code = 0; code < total; code++) {
+            int c = code;
+            long cost = 0;
+            double s = 0;
+            for (int l = 0; l < n; l++) {
+                int choice = c % k;
+                c /= k;
+                cost += layers.get(l).parameters() * layers.get(l).bits()[choice];
+                s += layers.get(l).sensitivity()[choice];
+            }
+            if (cost <= budget) {
+                out.add(s);
+            }
+        }
+        java.util.Collections.sort(out);
+        return out;
+    }
+
+    @Test
+    void theKBestAllocationsMatchBruteForce() {
+        Random rnd = new Random(23);
+        for (int trial = 0; trial < 200; trial++) {
+            List<BitAllocator.LayerChoices> layers = randomLayers(rnd, 1 + rnd.nextInt(6));
+            long budget = BitAllocator.budgetForAverageBits(layers, 2 + rnd.nextDouble() * 6);
+            int k = 1 + rnd.nextInt(5);
+            List<BitAllocator.Allocation> best = BitAllocator.exactBest(layers, budget, k);
+            List<Double> all = allFeasible(layers, budget);
+            assertEquals(Math.min(k, all.size()), best.size(), "trial " + trial);
+            java.util.Set<String> distinct = new java.util.HashSet<>();
+            for (int i = 0; i < best.size(); i++) {
+                assertEquals(all.get(i), best.get(i).totalSensitivity(), 1e-12, "trial " + trial + ", rank " + i);
+                assertTrue(best.get(i).costBits() <= budget);
+                assertEquals(cost(layers, best.get(i).bits()), best.get(i).costBits());
+                assertTrue(distinct.add(java.util.Arrays.toString(best.get(i).bits())), "distinct allocations");
+            }
+        }
+    }
+
     @Test
     void exactBeatsGreedyOnAKnownInstance() {
         // Greedy narrows the layer with the best ratio first and gets stuck; the DP finds the better pair.
