@@ -35,10 +35,12 @@ import io.qat4j.ste.TernaryQuantizer;
  * <ol>
  *   <li>{@link #prepare}: batch-norm folding and cross-layer equalization (if the recipe asks),
  *       then one streaming {@link Calibration} pass;</li>
- *   <li>{@link #quantize}: on a copy of the prepared network, weight scales per layer
- *       ({@link WeightRanges}), bias correction ({@link BiasCorrection}) and activation ranges
- *       from the recipe's {@link Calibrator} for every weighted layer's input and for every tensor,
- *       written as a {@link QuantPlan}.</li>
+ *   <li>{@link #quantize}: on a copy of the prepared network, weight scales per layer and weight
+ *       tensor ({@link WeightRanges}; a separable convolution's depthwise and pointwise kernels each
+ *       get their own at the layer's one width), bias correction ({@link BiasCorrection}) and
+ *       activation ranges from the recipe's {@link Calibrator} for every weighted layer's input and
+ *       for every tensor (a separable convolution's mid tensor {@code <layer>/mid} at the layer's
+ *       input width), written as a {@link QuantPlan}.</li>
  * </ol>
  * {@link #quantizedModel} turns a result into the PTQ network (FIXED input quantizers with the
  * calibrated ranges, weights at the plan's scales), which {@code Int8Exporter} can export.
