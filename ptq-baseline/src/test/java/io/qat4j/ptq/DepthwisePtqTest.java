@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 
 import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -24,6 +25,7 @@ import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.PoolingType;
 import org.deeplearning4j.nn.conf.layers.SeparableConvolution2D;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
@@ -51,7 +53,8 @@ import io.qat4j.runtime.Int8Model;
  * average pooling, output, trained briefly on shape images. Every PTQ pass is checked against a
  * reference that does not share its code: DL4J's own forward pass for batch-norm folding, bias
  * correction and equalization, plain loops over DL4J's weight layout for the per-channel scales,
- * and the integer runtime against the fake-quant network for the plan's W8A8 model.
+ * and the integer runtime against the fake-quant network for the plan's W8A8 model; the same layers
+ * as a ComputationGraph give the same plan.
  */
 class DepthwisePtqTest {
 
@@ -82,6 +85,26 @@ class DepthwisePtqTest {
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
         net.init();
         return net;
+    }
+
+    /** {@link #mobileNet}'s layers as a ComputationGraph chain holding {@code net}'s parameters. */
+    static ComputationGraph graphTwin(MultiLayerNetwork net) {
+        ComputationGraphConfiguration.GraphBuilder b = new NeuralNetConfiguration.Builder().seed(0).graphBuilder().addInputs("input");
+        String previous = "input";
+        for (org.deeplearning4j.nn.api.Layer l : net.getLayers()) {
+            org.deeplearning4j.nn.conf.layers.Layer conf = l.conf().getLayer().clone();
+            b.addLayer(conf.getLayerName(), conf, previous);
+            previous = conf.getLayerName();
+        }
+        ComputationGraph g = new ComputationGraph(b.setOutputs(previous)
+                .setInputTypes(InputType.convolutional(GraphNets.SIZE, GraphNets.SIZE, 1)).build());
+        g.init();
+        for (org.deeplearning4j.nn.api.Layer l : net.getLayers()) {
+            for (Map.Entry<String, INDArray> e : l.paramTable().entrySet()) {
+                g.getLayer(l.conf().getLayer().getLayerName()).setParam(e.getKey(), e.getValue().dup());
+            }
+        }
+        return g;
     }
 
     @BeforeAll
@@ -424,5 +447,37 @@ class DepthwisePtqTest {
         PostTrainingQuantizer.Result partial = PostTrainingQuantizer.quantize(p, p.recipe().withKeepFloat(List.of("sep2")));
         QuantizedModel.Wrapped<? extends Model> w = PostTrainingQuantizer.quantizedModel(partial);
         assertTrue(w.keptInFloat().containsKey("sep2"), w.summary());
+    }
+
+    @Test
+    void theGraphTwinGetsTheSamePlanAndItsIntegerModelAgreesWithItsFakeQuantGraph() {
+        ComputationGraph g = graphTwin(fp32);
+        INDArray x = test.getFeatures();
+        assertEquals(0, TestNets.maxAbsDiff(fp32.output(x), g.outputSingle(x)), 1e-6, "twins");
+        PtqRecipe recipe = PtqRecipe.defaults().withPasses(true, true, true).withCalibrationSamples(192);
+        PostTrainingQuantizer.Prepared pm = PostTrainingQuantizer.prepare(fp32, TestNets.iterator(cal, 64), recipe, 0);
+        PostTrainingQuantizer.Prepared pg = PostTrainingQuantizer.prepare(g, TestNets.iterator(cal, 64), recipe, 0);
+        assertEquals(pm.passes(), pg.passes());
+        PostTrainingQuantizer.Result rm = PostTrainingQuantizer.quantize(pm);
+        PostTrainingQuantizer.Result rg = PostTrainingQuantizer.quantize(pg);
+        assertEquals(rm.plan().layers(), rg.plan().layers());
+        assertEquals(rm.plan().tensors(), rg.plan().tensors());
+        ComputationGraph ptq = (ComputationGraph) PostTrainingQuantizer.quantizedModel(rg).network();
+        Int8Exporter.Result exported = Int8Exporter.export(ptq, cal.getFeatures());
+        int n = (int) x.size(0);
+        Int8Model model = new Int8Model(exported.graph());
+        float[] logits = model.run(x.castTo(DataType.FLOAT).dup('c').data().asFloat(), n);
+        INDArray fq = Int8Exporter.fakeQuantLogits(ptq, x);
+        int k = (int) fq.size(1);
+        int same = 0;
+        for (int i = 0; i < n; i++) {
+            int best = 0;
+            for (int c = 1; c < k; c++) {
+                best = logits[i * k + c] > logits[i * k + best] ? c : best;
+            }
+            same += best == fq.getRow(i).argMax().getInt(0) ? 1 : 0;
+        }
+        System.out.printf("depthwise/separable graph W8A8 PTQ: INT8 runtime vs fake quant argmax %d/%d%n", same, n);
+        assertEquals(n, same, "INT8 runtime vs the PTQ fake-quant graph");
     }
 }
