@@ -15,7 +15,10 @@ import java.util.Set;
  * The activation quantizers {@link QuantizedModel#wrap} places are layers too, named
  * {@code <tensor>_aq} ({@link InsertedQuantizer}): overrides give their settings (their input part;
  * the defaults otherwise, and an input mode NONE places none) and input ranges (e.g. from PTQ
- * calibration of that tensor) initialize them by that name. Immutable once built.
+ * calibration of that tensor) initialize them by that name. A separable convolution's second
+ * weight tensor and its quantizer between the depthwise and pointwise parts are named
+ * {@code <layer>/pointwise} (weight scales) and {@code <layer>/mid} (input range)
+ * ({@code QuantizedSeparableConvolutionLayer.pointwiseName}, {@code midQuantizerName}). Immutable once built.
  */
 public final class QuantizationPlan {
 

@@ -390,7 +390,10 @@ public final class QuantizedModel {
 
     /**
      * Weight steps from the copied weights (or the plan's scales), the input quantizer from
-     * {@code range} (the plan's, see {@link GraphPreparation#range}) when given.
+     * {@code range} (the plan's, see {@link GraphPreparation#range}) when given. A separable
+     * convolution takes its depthwise weight scales under its name, its pointwise ones under
+     * {@link QuantizedSeparableConvolutionLayer#pointwiseName} and its mid quantizer's range under
+     * {@link QuantizedSeparableConvolutionLayer#midQuantizerName}.
      */
     private static void initQuantizers(Layer layer, String name, QuantizationPlan plan, QuantizationPlan.Range range) {
         if (!(layer.conf().getLayer() instanceof QuantizedLayerConf q)) {
@@ -402,10 +405,9 @@ public final class QuantizedModel {
             dw.initializeWeightQuantizers();   // channels-first weights: not W's own axis 0
         } else if (layer instanceof QuantizedSeparableConvolutionImpl sep) {
             sep.initializeWeightQuantizers();
-            if (plan.weightScales(name) != null) {
-                throw new IllegalArgumentException("layer '" + name + "': the plan gives weight scales for a separable convolution, which has "
-                        + "two weight tensors (depthwise and pointwise); leave them out so that its LSQ steps start from the weights");
-            }
+            String pointwise = QuantizedSeparableConvolutionLayer.pointwiseName(name);
+            setWeightSteps(pointwise, s, io.qat4j.layers.params.QuantizerParams.unprefixed(layer.paramTable(),
+                    io.qat4j.layers.params.QuantizerParams.POINTWISE_PREFIX), plan.weightScales(pointwise));
             QuantizationPlan.Range mid = plan.inputRange(QuantizedSeparableConvolutionLayer.midQuantizerName(name));
             if (mid != null) {
                 sep.setMidRange(mid.min(), mid.max());
@@ -413,23 +415,32 @@ public final class QuantizedModel {
         } else if (w != null) {
             WeightQuantization.initialize(s, w, w.rank() == 4 ? 0 : 1, layer.paramTable());
         }
-        double[] scales = plan.weightScales(name);
-        if (scales != null && (s.getWeightMode() == WeightQuantMode.LSQ || s.getWeightMode() == WeightQuantMode.LSQ_PLUS)) {
-            INDArray steps = layer.paramTable().get(io.qat4j.layers.params.QuantizerParams.WEIGHT_STEP_KEY);
-            if (steps.length() != scales.length) {
-                throw new IllegalArgumentException("layer '" + name + "': the plan gives " + scales.length + " weight scales but the layer has "
-                        + steps.length() + " weight steps (" + (s.isWeightPerChannel() ? "per output channel" : "per tensor") + ")");
-            }
-            for (int i = 0; i < scales.length; i++) {
-                steps.putScalar(i, scales[i]);
-            }
-            INDArray offsets = layer.paramTable().get(io.qat4j.layers.params.QuantizerParams.WEIGHT_OFFSET_KEY);
-            if (offsets != null) {
-                offsets.assign(0);
-            }
-        }
+        setWeightSteps(name, s, layer.paramTable(), plan.weightScales(name));
         if (range != null && s.getInputMode() != InputQuantMode.NONE) {
             InputQuantization.setRange(s, layer.paramTable(), range.min(), range.max(), name);
+        }
+    }
+
+    /**
+     * LSQ/LSQ+ weight steps from a plan's {@code scales} (offsets zeroed), in the quantizer
+     * parameters {@code params} (standard keys); nothing when {@code scales} is null or the weight
+     * mode has no steps.
+     */
+    private static void setWeightSteps(String name, QuantSettings s, Map<String, INDArray> params, double[] scales) {
+        if (scales == null || (s.getWeightMode() != WeightQuantMode.LSQ && s.getWeightMode() != WeightQuantMode.LSQ_PLUS)) {
+            return;
+        }
+        INDArray steps = params.get(io.qat4j.layers.params.QuantizerParams.WEIGHT_STEP_KEY);
+        if (steps.length() != scales.length) {
+            throw new IllegalArgumentException("layer '" + name + "': the plan gives " + scales.length + " weight scales but the layer has "
+                    + steps.length() + " weight steps (" + (s.isWeightPerChannel() ? "per output channel" : "per tensor") + ")");
+        }
+        for (int i = 0; i < scales.length; i++) {
+            steps.putScalar(i, scales[i]);
+        }
+        INDArray offsets = params.get(io.qat4j.layers.params.QuantizerParams.WEIGHT_OFFSET_KEY);
+        if (offsets != null) {
+            offsets.assign(0);
         }
     }
 

@@ -242,4 +242,62 @@ class MobileNetWrapTest {
                 () -> q2.output(squares(6, 3).getFeatures()));
         assertTrue(e.getMessage().contains("'sep/mid'"), e.getMessage());
     }
+
+    @Test
+    void aPlanGivesBothKernelsOfASeparableLayerTheirWeightScales() {
+        MultiLayerNetwork fp = floatMobileNet();
+        double[] depthwise = new double[8];   // sep: nIn 8, multiplier 1 -> 8 depthwise channels; nOut 8 pointwise channels
+        double[] pointwise = new double[8];
+        for (int i = 0; i < 8; i++) {
+            depthwise[i] = 0.01 * (i + 1);
+            pointwise[i] = 0.002 * (i + 1);
+        }
+        QuantizationPlan.Builder plan = QuantizationPlan.builder(QuantSettings.of(WeightQuantMode.LSQ, 8, InputQuantMode.LSQ, 8))
+                .weightScales("sep", depthwise)
+                .weightScales(QuantizedSeparableConvolutionLayer.pointwiseName("sep"), pointwise);
+        MultiLayerNetwork q = QuantizedModel.wrap(fp, plan.build()).network();
+        org.deeplearning4j.nn.api.Layer sep = q.getLayer("sep");
+        assertEquals("sep/pointwise", QuantizedSeparableConvolutionLayer.pointwiseName("sep"));
+        assertTrue(java.util.Arrays.equals(toFloats(depthwise), sep.getParam("Ws").toFloatVector()), "depthwise steps "
+                + sep.getParam("Ws"));
+        assertTrue(java.util.Arrays.equals(toFloats(pointwise), sep.getParam("pWs").toFloatVector()), "pointwise steps "
+                + sep.getParam("pWs"));
+        assertEquals(8, QuantizerReadout.pointwiseWeightCodes(sep, "sep").scales().length);
+        assertEquals(pointwise[3], QuantizerReadout.pointwiseWeightCodes(sep, "sep").scales()[3], 1e-9);
+        // a count that does not fit the pointwise kernel names the part
+        QuantizationPlan bad = QuantizationPlan.builder(QuantSettings.of(WeightQuantMode.LSQ, 8, InputQuantMode.LSQ, 8))
+                .weightScales(QuantizedSeparableConvolutionLayer.pointwiseName("sep"), new double[] {0.1, 0.2}).build();
+        String m = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> QuantizedModel.wrap(fp, bad))
+                .getMessage();
+        assertTrue(m.contains("'sep/pointwise'") && m.contains("2 weight scales") && m.contains("8 weight steps"), m);
+    }
+
+    @Test
+    void theDepthwiseOutputOfASeparableLayerIsWhatDl4jsDepthwiseLayerComputes() {
+        // a DepthwiseConvolution2D without bias holding the separable layer's depthwise kernel (re-laid out) is the reference
+        MultiLayerNetwork fp = floatMobileNet();
+        org.deeplearning4j.nn.api.Layer sep = fp.getLayer("sep");
+        INDArray x = fp.feedForward(squares(5, 7).getFeatures(), false).get(6);   // relu2: the separable layer's input
+        MultiLayerNetwork dw = new MultiLayerNetwork(base().list()
+                .layer(new DepthwiseConvolution2D.Builder(3, 3).depthMultiplier(1).hasBias(false).activation(Activation.IDENTITY).build())
+                .setInputType(InputType.convolutional(x.size(2), x.size(3), x.size(1))).build());
+        dw.init();
+        INDArray w = sep.getParam("W");
+        dw.getLayer(0).setParam("W", DepthwiseWeightLayout.DEPTHWISE.fromChannelsFirst(DepthwiseWeightLayout.SEPARABLE.toChannelsFirst(w),
+                dw.getLayer(0).getParam("W").shape()));
+        INDArray expected = dw.output(x);
+        INDArray got = io.qat4j.layers.impl.QuantizedSeparableConvolutionImpl.depthwiseOutput(sep, x);
+        assertEquals(0, Nets.maxAbsDiff(expected, got), 1e-6);
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> io.qat4j.layers.impl.QuantizedSeparableConvolutionImpl.depthwiseOutput(fp.getLayer("dw"), x));
+        assertTrue(e.getMessage().contains("'dw'") && e.getMessage().contains("not a SeparableConvolution2D"), e.getMessage());
+    }
+
+    private static float[] toFloats(double[] d) {
+        float[] f = new float[d.length];
+        for (int i = 0; i < d.length; i++) {
+            f[i] = (float) d[i];
+        }
+        return f;
+    }
 }

@@ -10,15 +10,19 @@ import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.params.DefaultParamInitializer;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 import io.qat4j.layers.BatchNormFolding;
 
 /**
  * PTQ pass: folds every inference-mode BatchNormalization into the layer that produces its input
- * where {@link BatchNormFolding#folds} allows (a plain convolution or dense layer with identity
- * activation, no preprocessor in between) and the batch norm is that layer's only consumer (in a
- * graph, another consumer or a network output would see the folded values), with
- * {@link BatchNormFolding#fold}. In a MultiLayerNetwork that is a layer directly followed by its
+ * where {@link BatchNormFolding#folds} or {@link BatchNormFolding#foldsIntoDepthwise} allows (a
+ * plain convolution, dense, depthwise or separable convolution with identity activation, no
+ * preprocessor in between) and the batch norm is that layer's only consumer (in a graph, another
+ * consumer or a network output would see the folded values), with {@link BatchNormFolding#fold}, or
+ * {@link BatchNormFolding#foldDepthwise} (a depthwise convolution's W per output channel
+ * {@code c mult + m}, a separable convolution's pointwise pW; the rule {@code QuantizedModel.wrap}
+ * applies too). In a MultiLayerNetwork that is a layer directly followed by its
  * batch norm. The batch norm's place becomes an identity {@code ActivationLayer} with the same
  * name, so layer indices, preprocessors and graph wiring stay valid; the layer gets a bias if it
  * had none. The input network is not modified. The folded network computes the same function in
@@ -58,7 +62,8 @@ public final class BatchNormFoldingPass {
             NetworkView.Vertex producer = view.vertex(bn.inputs().get(0));
             NetworkView.Vertex sole = view.soleConsumer(producer.name());
             if (producer.layer() != null && sole != null && sole.name().equals(bn.name())
-                    && BatchNormFolding.folds(producer.layer(), bn.layer(), bn.preProcessor())) {
+                    && (BatchNormFolding.folds(producer.layer(), bn.layer(), bn.preProcessor())
+                    || BatchNormFolding.foldsIntoDepthwise(producer.layer(), bn.layer(), bn.preProcessor()))) {
                 producers.put(producer.name(), bn.name());
                 names.put(bn.name(), producer.name());
             }
@@ -80,9 +85,19 @@ public final class BatchNormFoldingPass {
                 continue;
             }
             if (producers.containsKey(v.name())) {
-                BatchNormFolding.Folded f = BatchNormFolding.fold(view.layer(v.name()), view.layer(producers.get(v.name())));
+                org.deeplearning4j.nn.api.Layer from = view.layer(v.name());
+                org.deeplearning4j.nn.api.Layer bn = view.layer(producers.get(v.name()));
+                boolean depthwise = WeightedLayer.kindOf(v.layer()) == WeightedLayer.Kind.DEPTHWISE
+                        || WeightedLayer.kindOf(v.layer()) == WeightedLayer.Kind.SEPARABLE;
+                BatchNormFolding.Folded f = depthwise ? BatchNormFolding.foldDepthwise(from, bn) : BatchNormFolding.fold(from, bn);
+                String key = depthwise ? BatchNormFolding.foldedWeightKey(v.layer()) : DefaultParamInitializer.WEIGHT_KEY;
                 org.deeplearning4j.nn.api.Layer l = out.layer(v.name());
-                l.setParam(DefaultParamInitializer.WEIGHT_KEY, f.weight().reshape(l.getParam(DefaultParamInitializer.WEIGHT_KEY).shape()));
+                for (Map.Entry<String, INDArray> e : from.paramTable().entrySet()) {   // a separable layer's W stays as it is
+                    if (l.paramTable().containsKey(e.getKey())) {
+                        l.setParam(e.getKey(), e.getValue().dup());
+                    }
+                }
+                l.setParam(key, f.weight().reshape(l.getParam(key).shape()));
                 l.setParam(DefaultParamInitializer.BIAS_KEY, f.bias().reshape(l.getParam(DefaultParamInitializer.BIAS_KEY).shape()));
             } else {
                 out.copyParams(view, v.name());

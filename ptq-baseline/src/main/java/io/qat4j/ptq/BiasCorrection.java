@@ -1,5 +1,8 @@
 package io.qat4j.ptq;
 
+import java.util.EnumMap;
+import java.util.Map;
+
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.api.Model;
@@ -16,7 +19,13 @@ import org.deeplearning4j.nn.params.DefaultParamInitializer;
  * The expectation is exact for the calibration inputs because the layer is linear in x:
  * {@code E[(W^ - W) x] = (W^ - W) E[x]} (dense), and for a convolution the mean over samples and
  * output positions of {@code conv(x, W^ - W)}, i.e. {@code conv(E[x], W^ - W)} averaged over
- * positions, computed here with the layer's stride, padding, dilation and convolution mode.
+ * positions, computed here with the layer's stride, padding, dilation and convolution mode. A
+ * depthwise convolution is the same per output channel {@code o = c mult + m}, whose filter reads
+ * input channel {@code c} only. A separable convolution's bias comes after its pointwise part, so
+ * its shift is that of the whole layer with both kernels quantized:
+ * {@code E[y^ - y]_o = sum_k (pW^[o,k] a^_k - pW[o,k] a_k)}, where {@code a_k} ({@code a^_k}) is the
+ * position mean of {@code depthwise(E[x], W)} ({@code W^}) in mid channel k (the 1x1 pointwise
+ * kernel keeps positions; the mid quantizer is left out, as every activation quantizer is here).
  * {@code E[x]} is the float network's input to the layer ({@link Calibration}), in a
  * MultiLayerNetwork or a ComputationGraph alike. Layers without a bias are left alone.
  */
@@ -26,34 +35,100 @@ public final class BiasCorrection {
     }
 
     /**
-     * Corrects the bias of {@code layer} of a MultiLayerNetwork or ComputationGraph in place.
+     * Corrects the bias of {@code layer} (one weight tensor: CONV, DENSE or DEPTHWISE) of a
+     * MultiLayerNetwork or ComputationGraph in place.
      *
-     * @param quantized the quantized weights W^ (same shape as W)
+     * @param quantized the quantized weights W^ in the quantizer layout ({@link WeightedLayer#toQuantizerLayout}: W's own
+     *                  shape for CONV and DENSE, channels first {@code [nIn mult, kh, kw]} for DEPTHWISE)
      * @return the correction subtracted from each output channel's bias (zeros when the layer has no bias)
+     * @throws IllegalArgumentException for a SEPARABLE layer (give both kernels to the map overload)
      */
     public static double[] apply(Model net, WeightedLayer layer, INDArray quantized, Calibration.LayerInputs inputs) {
+        if (layer.tensors().size() != 1) {
+            throw new IllegalArgumentException("bias correction: layer '" + layer.name() + "' (" + layer.kind() + ") has the weight tensors "
+                    + layer.tensors() + "; give the quantized weights of each (the overload taking a map)");
+        }
+        return apply(NetworkView.of(net), layer, Map.of(WeightedLayer.Tensor.WEIGHTS, quantized), inputs);
+    }
+
+    /**
+     * Corrects the bias of {@code layer} (any kind) of a MultiLayerNetwork or ComputationGraph in place.
+     *
+     * @param quantized the quantized version of each of the layer's weight tensors ({@link WeightedLayer#tensors}), in
+     *                  the quantizer layout
+     * @return the correction subtracted from each output channel's bias (zeros when the layer has no bias)
+     * @throws IllegalArgumentException naming the layer when a tensor is missing or has the wrong shape
+     */
+    public static double[] apply(Model net, WeightedLayer layer, Map<WeightedLayer.Tensor, INDArray> quantized, Calibration.LayerInputs inputs) {
         return apply(NetworkView.of(net), layer, quantized, inputs);
     }
 
-    static double[] apply(NetworkView net, WeightedLayer layer, INDArray quantized, Calibration.LayerInputs inputs) {
+    static double[] apply(NetworkView net, WeightedLayer layer, Map<WeightedLayer.Tensor, INDArray> quantized, Calibration.LayerInputs inputs) {
         org.deeplearning4j.nn.api.Layer l = net.layer(layer.name());
-        INDArray w = l.getParam(DefaultParamInitializer.WEIGHT_KEY);
-        double[] dw = quantized.castTo(DataType.DOUBLE).sub(w.castTo(DataType.DOUBLE)).dup('c').data().asDouble();
+        Map<WeightedLayer.Tensor, double[]> w = new EnumMap<>(WeightedLayer.Tensor.class);
+        Map<WeightedLayer.Tensor, double[]> q = new EnumMap<>(WeightedLayer.Tensor.class);
+        Map<WeightedLayer.Tensor, long[]> shapes = new EnumMap<>(WeightedLayer.Tensor.class);
+        for (WeightedLayer.Tensor t : layer.tensors()) {
+            INDArray wt = layer.read(l, t);
+            INDArray qt = quantized.get(t);
+            if (qt == null || !java.util.Arrays.equals(qt.shape(), wt.shape())) {
+                throw new IllegalArgumentException("bias correction: layer '" + layer.name() + "' needs its quantized " + t + " of shape "
+                        + java.util.Arrays.toString(wt.shape()) + " (the quantizer layout), got "
+                        + (qt == null ? "none" : java.util.Arrays.toString(qt.shape())));
+            }
+            w.put(t, doubles(wt));
+            q.put(t, doubles(qt));
+            shapes.put(t, wt.shape());
+        }
         double[] mean = inputs.mean();
-        double[] shift = layer.kind() == WeightedLayer.Kind.CONV
-                ? convShift(dw, w.shape(), mean, convInputShape(net, layer.name(), inputs.inputShape()), inputs.outputShape(),
-                (ConvolutionLayer) l.conf().getLayer())
-                : denseShift(dw, w.shape(), mean);
+        long[] wShape = shapes.get(WeightedLayer.Tensor.WEIGHTS);
+        double[] shift = switch (layer.kind()) {
+            case DENSE -> denseShift(minus(q.get(WeightedLayer.Tensor.WEIGHTS), w.get(WeightedLayer.Tensor.WEIGHTS)), wShape, mean);
+            case CONV -> positionMeans(minus(q.get(WeightedLayer.Tensor.WEIGHTS), w.get(WeightedLayer.Tensor.WEIGHTS)),
+                    new int[] {(int) wShape[0], (int) wShape[1], (int) wShape[2], (int) wShape[3]}, (int) wShape[0], mean,
+                    convInputShape(net, layer.name(), inputs.inputShape()), inputs.outputShape(), (ConvolutionLayer) l.conf().getLayer());
+            case DEPTHWISE -> depthwiseMeans(minus(q.get(WeightedLayer.Tensor.WEIGHTS), w.get(WeightedLayer.Tensor.WEIGHTS)), wShape, mean,
+                    convInputShape(net, layer.name(), inputs.inputShape()), inputs.outputShape(), (ConvolutionLayer) l.conf().getLayer());
+            case SEPARABLE -> {
+                long[] in = convInputShape(net, layer.name(), inputs.inputShape());
+                ConvolutionLayer conf = (ConvolutionLayer) l.conf().getLayer();
+                double[] a = depthwiseMeans(w.get(WeightedLayer.Tensor.WEIGHTS), wShape, mean, in, inputs.outputShape(), conf);
+                double[] aq = depthwiseMeans(q.get(WeightedLayer.Tensor.WEIGHTS), wShape, mean, in, inputs.outputShape(), conf);
+                double[] p = w.get(WeightedLayer.Tensor.POINTWISE);
+                double[] pq = q.get(WeightedLayer.Tensor.POINTWISE);
+                int out = (int) shapes.get(WeightedLayer.Tensor.POINTWISE)[0];
+                int k = a.length;
+                double[] s = new double[out];
+                for (int o = 0; o < out; o++) {
+                    for (int c = 0; c < k; c++) {
+                        s[o] += pq[o * k + c] * aq[c] - p[o * k + c] * a[c];
+                    }
+                }
+                yield s;
+            }
+        };
         INDArray b = l.paramTable().get(DefaultParamInitializer.BIAS_KEY);
         if (b == null) {
             return new double[shift.length];
         }
-        double[] bv = b.castTo(DataType.DOUBLE).dup('c').data().asDouble();
+        double[] bv = doubles(b);
         for (int c = 0; c < bv.length; c++) {
             bv[c] -= shift[c];
         }
         l.setParam(DefaultParamInitializer.BIAS_KEY, Nd4j.create(bv, b.shape(), 'c').castTo(b.dataType()));
         return shift;
+    }
+
+    private static double[] doubles(INDArray a) {
+        return a.castTo(DataType.DOUBLE).dup('c').data().asDouble();
+    }
+
+    private static double[] minus(double[] a, double[] b) {
+        double[] d = new double[a.length];
+        for (int i = 0; i < a.length; i++) {
+            d[i] = a[i] - b[i];
+        }
+        return d;
     }
 
     /**
@@ -88,12 +163,33 @@ public final class BiasCorrection {
         return s;
     }
 
-    /** Mean over output positions of {@code conv(mean, dW)} per output channel, zero padding. */
-    static double[] convShift(double[] dw, long[] wShape, double[] mean, long[] inShape, long[] outShape, ConvolutionLayer conf) {
-        int o = (int) wShape[0];
-        int ci = (int) wShape[1];
-        int kh = (int) wShape[2];
-        int kw = (int) wShape[3];
+    /**
+     * Mean over output positions of {@code depthwise(mean, k)} per output channel {@code o = c mult + m}
+     * (filter o reads input channel {@code c = o / mult}); {@code k} channels first {@code [nIn mult, kh, kw]}.
+     */
+    static double[] depthwiseMeans(double[] k, long[] kShape, double[] mean, long[] inShape, long[] outShape, ConvolutionLayer conf) {
+        int channels = (int) inShape[0];
+        if (kShape[0] % channels != 0) {
+            throw new IllegalArgumentException("bias correction: depthwise layer '" + conf.getLayerName() + "' has " + kShape[0]
+                    + " filters, not a multiple of its " + channels + " input channels");
+        }
+        return positionMeans(k, new int[] {(int) kShape[0], 1, (int) kShape[1], (int) kShape[2]}, (int) (kShape[0] / channels), mean,
+                inShape, outShape, conf);
+    }
+
+    /**
+     * Mean over output positions of a grouped convolution of {@code mean} ({@code [C, H, W]}, c-order)
+     * with kernel {@code k} ({@code [O, I, kh, kw]}, c-order, {@code kShape} these four) per output
+     * channel, zero padding: output channel c reads the I input channels from {@code (c / perGroup) I},
+     * {@code perGroup} output channels per group (O for a plain convolution, the depth multiplier for a
+     * depthwise one, I = 1).
+     */
+    static double[] positionMeans(double[] k, int[] kShape, int perGroup, double[] mean, long[] inShape, long[] outShape,
+                                  ConvolutionLayer conf) {
+        int o = kShape[0];
+        int ci = kShape[1];
+        int kh = kShape[2];
+        int kw = kShape[3];
         int h = (int) inShape[1];
         int wd = (int) inShape[2];
         int oh = (int) outShape[1];
@@ -110,6 +206,7 @@ public final class BiasCorrection {
         }
         double[] s = new double[o];
         for (int c = 0; c < o; c++) {
+            int first = (c / perGroup) * ci;
             double acc = 0;
             for (int y = 0; y < oh; y++) {
                 for (int x = 0; x < ow; x++) {
@@ -122,7 +219,7 @@ public final class BiasCorrection {
                             for (int v = 0; v < kw; v++) {
                                 int ix = x * stride[1] - padLeft + v * dil[1];
                                 if (ix >= 0 && ix < wd) {
-                                    acc += dw[((c * ci + i) * kh + u) * kw + v] * mean[(i * h + iy) * wd + ix];
+                                    acc += k[((c * ci + i) * kh + u) * kw + v] * mean[((first + i) * h + iy) * wd + ix];
                                 }
                             }
                         }

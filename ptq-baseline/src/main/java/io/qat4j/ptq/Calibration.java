@@ -13,12 +13,15 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
+import io.qat4j.layers.impl.QuantizedSeparableConvolutionImpl;
 import io.qat4j.ptq.calibration.ActivationStatistics;
 
 /**
  * One streaming pass of calibration data through a float MultiLayerNetwork or ComputationGraph
  * ({@link NetworkView}): the {@link ActivationStatistics} of every tensor (each network input and
- * each vertex output, keyed by the name of the vertex that produces it, see {@link NetworkView}),
+ * each vertex output, keyed by the name of the vertex that produces it, see {@link NetworkView}; and
+ * each separable convolution's depthwise output {@code <layer>/mid}, which its mid quantizer reads,
+ * computed from the layer's input by {@link QuantizedSeparableConvolutionImpl#depthwiseOutput}),
  * so that a quantizer placed on any tensor (a weighted layer's input, an Add or concat input, a
  * pooling input, the network output) can be initialized; for every quantizable layer
  * ({@link WeightedLayer}) the statistics of its input tensor (the same object as that tensor's
@@ -101,8 +104,17 @@ public final class Calibration {
         if (weighted.isEmpty()) {
             throw new IllegalArgumentException("calibration: the network has no Convolution, Dense or Output layer to quantize");
         }
+        Map<String, WeightedLayer> mids = new LinkedHashMap<>();   // layer name -> separable layer
+        for (WeightedLayer l : weighted) {
+            if (l.kind() == WeightedLayer.Kind.SEPARABLE) {
+                mids.put(l.name(), l);
+            }
+        }
         Map<String, ActivationStatistics> tensors = new LinkedHashMap<>();
         for (String t : view.tensors()) {
+            if (mids.containsKey(t)) {   // the depthwise output inside the layer comes before the layer's output
+                tensors.put(mids.get(t).midTensor(), new ActivationStatistics(bins, 0.01));
+            }
             tensors.put(t, new ActivationStatistics(bins, 0.01));
         }
         Map<String, LayerInputs> layers = new LinkedHashMap<>();
@@ -133,7 +145,15 @@ public final class Calibration {
                 keptBatches.add(x.get(NDArrayIndex.interval(0, k)).dup());
                 keptCount += k;
             }
-            Map<String, INDArray> acts = view.activations(x);
+            Map<String, INDArray> acts = new LinkedHashMap<>(view.activations(x));
+            for (WeightedLayer l : mids.values()) {
+                INDArray in = acts.get(layers.get(l.name()).input);
+                org.deeplearning4j.nn.conf.InputPreProcessor pre = view.vertex(l.name()).preProcessor();
+                if (pre != null) {   // e.g. a FeedForwardToCnn reshape: the layer reads what it makes
+                    in = pre.preProcess(in, (int) in.size(0), org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces());
+                }
+                acts.put(l.midTensor(), QuantizedSeparableConvolutionImpl.depthwiseOutput(view.layer(l.name()), in));
+            }
             for (Map.Entry<String, ActivationStatistics> t : tensors.entrySet()) {
                 t.getValue().observe(acts.get(t.getKey()));
             }
@@ -181,7 +201,8 @@ public final class Calibration {
 
     /**
      * Statistics of every tensor by name ({@link NetworkView}: the producing vertex's name, or a
-     * network input's), network inputs first, then vertex outputs in topological order.
+     * network input's), network inputs first, then vertex outputs in topological order, a separable
+     * convolution's {@code <layer>/mid} right before the layer's output.
      */
     public Map<String, ActivationStatistics> tensors() {
         return tensors;

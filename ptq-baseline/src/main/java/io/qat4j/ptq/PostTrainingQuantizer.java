@@ -2,6 +2,7 @@ package io.qat4j.ptq;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -34,10 +35,12 @@ import io.qat4j.ste.TernaryQuantizer;
  * <ol>
  *   <li>{@link #prepare}: batch-norm folding and cross-layer equalization (if the recipe asks),
  *       then one streaming {@link Calibration} pass;</li>
- *   <li>{@link #quantize}: on a copy of the prepared network, weight scales per layer
- *       ({@link WeightRanges}), bias correction ({@link BiasCorrection}) and activation ranges
- *       from the recipe's {@link Calibrator} for every weighted layer's input and for every tensor,
- *       written as a {@link QuantPlan}.</li>
+ *   <li>{@link #quantize}: on a copy of the prepared network, weight scales per layer and weight
+ *       tensor ({@link WeightRanges}; a separable convolution's depthwise and pointwise kernels each
+ *       get their own at the layer's one width), bias correction ({@link BiasCorrection}) and
+ *       activation ranges from the recipe's {@link Calibrator} for every weighted layer's input and
+ *       for every tensor (a separable convolution's mid tensor {@code <layer>/mid} at the layer's
+ *       input width), written as a {@link QuantPlan}.</li>
  * </ol>
  * {@link #quantizedModel} turns a result into the PTQ network (FIXED input quantizers with the
  * calibrated ranges, weights at the plan's scales), which {@code Int8Exporter} can export.
@@ -134,12 +137,16 @@ public final class PostTrainingQuantizer {
         List<QuantPlan.LayerPlan> plans = new ArrayList<>();
         boolean corrected = false;
         for (WeightedLayer l : layers) {
-            INDArray w = effectiveWeights(net, l);
+            Map<WeightedLayer.Tensor, INDArray> w = effectiveWeights(net, l);
             QuantPlan.WeightQuantizer quantizer = recipe.weightQuantizerFor(l.name());
             int bits = quantizer == QuantPlan.WeightQuantizer.UNIFORM ? recipe.weightBitsFor(l.name())
                     : quantizer == QuantPlan.WeightQuantizer.BINARY ? 1 : 2;
-            double[] scales = quantizer == QuantPlan.WeightQuantizer.UNIFORM
-                    ? WeightRanges.scales(w, l.outAxis(), bits, recipe.perChannel(), recipe.weightRange()) : null;
+            Map<WeightedLayer.Tensor, double[]> scales = new EnumMap<>(WeightedLayer.Tensor.class);
+            if (quantizer == QuantPlan.WeightQuantizer.UNIFORM) {
+                for (WeightedLayer.Tensor t : l.tensors()) {
+                    scales.put(t, WeightRanges.scales(w.get(t), l.outAxis(t), bits, recipe.perChannel(), recipe.weightRange()));
+                }
+            }
             boolean keep = recipe.keepFloat().contains(l.name());
             Calibration.LayerInputs inputs = prepared.calibration().layer(l.name());
             boolean adaRounded = recipe.adaRound() != null && quantizer == QuantPlan.WeightQuantizer.UNIFORM;
@@ -147,8 +154,11 @@ public final class PostTrainingQuantizer {
                 if (followedByBatchNorm(net, l)) {
                     notes.add(l.name() + ": no bias correction (an unfolded batch norm follows; enable foldBatchNorm)");
                 } else {
-                    double[] shift = BiasCorrection.apply(net, l, quantizeWeights(w, l.outAxis(), recipe.perChannel(), quantizer, bits, scales),
-                            inputs);
+                    Map<WeightedLayer.Tensor, INDArray> q = new EnumMap<>(WeightedLayer.Tensor.class);
+                    for (WeightedLayer.Tensor t : l.tensors()) {
+                        q.put(t, quantizeWeights(w.get(t), l.outAxis(t), recipe.perChannel(), quantizer, bits, scales.get(t)));
+                    }
+                    double[] shift = BiasCorrection.apply(net, l, q, inputs);
                     corrected = true;
                     notes.add(String.format("%s: bias corrected, max |shift| %.3g", l.name(), maxAbs(shift)));
                 }
@@ -156,9 +166,13 @@ public final class PostTrainingQuantizer {
             ActivationStatistics stats = inputs.statistics();
             int inputBits = recipe.inputBitsFor(l.name());
             requireSignedBits(l.name(), stats, inputBits);
+            if (l.kind() == WeightedLayer.Kind.SEPARABLE) {   // its mid quantizer has the layer's input width
+                requireSignedBits(l.midTensor(), prepared.calibration().tensor(l.midTensor()), inputBits);
+            }
             Range r = calibrator.range(stats, inputBits);
-            plans.add(QuantPlan.LayerPlan.of(l.name(), l.kind(), l.weights(), quantizer, bits, recipe.perChannel(), scales,
-                    inputBits, stats.signed(), r.min(), r.max(), keep, null));
+            plans.add(QuantPlan.LayerPlan.of(l.name(), l.kind(), l.weights(), quantizer, bits, recipe.perChannel(),
+                    scales.get(WeightedLayer.Tensor.WEIGHTS), scales.get(WeightedLayer.Tensor.POINTWISE), inputBits, stats.signed(),
+                    r.min(), r.max(), keep, null));
         }
         Map<String, QuantPlan.TensorRange> tensors = tensorRanges(net, prepared.calibration(), recipe, calibrator, notes);
         if (corrected) {
@@ -188,18 +202,29 @@ public final class PostTrainingQuantizer {
 
     /**
      * The range of every calibrated tensor at its width: the common input width of the tensor's
-     * weighted consumers when it has some and they agree, else the recipe's {@code inputBits}. A
+     * weighted consumers when it has some and they agree, else the recipe's {@code inputBits}; a
+     * separable convolution's mid tensor at that layer's input width (its mid quantizer's). A
      * signed tensor at 1 bit gets no range (a 1-bit grid cannot hold signed data), with a note; a
      * weighted layer reading it has already failed in {@link #requireSignedBits}.
      */
     private static Map<String, QuantPlan.TensorRange> tensorRanges(NetworkView net, Calibration calibration, PtqRecipe recipe,
                                                                    Calibrator calibrator, List<String> notes) {
+        Map<String, String> mids = new LinkedHashMap<>();   // mid tensor -> its separable layer
+        for (WeightedLayer l : WeightedLayer.of(net)) {
+            if (l.kind() == WeightedLayer.Kind.SEPARABLE) {
+                mids.put(l.midTensor(), l.name());
+            }
+        }
         Map<String, QuantPlan.TensorRange> out = new LinkedHashMap<>();
         for (Map.Entry<String, ActivationStatistics> e : calibration.tensors().entrySet()) {
             java.util.Set<Integer> widths = new java.util.TreeSet<>();
-            for (String c : net.consumers(e.getKey())) {
-                if (WeightedLayer.kindOf(net.vertex(c).layer()) != null) {
-                    widths.add(recipe.inputBitsFor(c));
+            if (mids.containsKey(e.getKey())) {
+                widths.add(recipe.inputBitsFor(mids.get(e.getKey())));
+            } else {
+                for (String c : net.consumers(e.getKey())) {
+                    if (WeightedLayer.kindOf(net.vertex(c).layer()) != null) {
+                        widths.add(recipe.inputBitsFor(c));
+                    }
                 }
             }
             int bits = widths.size() == 1 ? widths.iterator().next() : recipe.inputBits();
@@ -318,13 +343,28 @@ public final class PostTrainingQuantizer {
         };
     }
 
-    /** The weights the quantizer sees: W, or W with a following inference batch norm folded in. */
-    static INDArray effectiveWeights(NetworkView net, WeightedLayer l) {
+    /**
+     * The weights the quantizers see, per weight tensor of the layer in the quantizer layout
+     * ({@link WeightedLayer#toQuantizerLayout}): the layer's own, or with a following inference
+     * batch norm folded in ({@link BatchNormFolding#fold}; {@link BatchNormFolding#foldDepthwise}
+     * for depthwise and separable convolutions, whose pointwise pW takes the batch norm), as
+     * {@code QuantizedModel.wrap} folds it.
+     */
+    static Map<WeightedLayer.Tensor, INDArray> effectiveWeights(NetworkView net, WeightedLayer l) {
+        org.deeplearning4j.nn.api.Layer layer = net.layer(l.name());
+        Map<WeightedLayer.Tensor, INDArray> out = new EnumMap<>(WeightedLayer.Tensor.class);
+        for (WeightedLayer.Tensor t : l.tensors()) {
+            out.put(t, l.read(layer, t));
+        }
         NetworkView.Vertex bn = batchNormAfter(net, l);
         if (bn != null) {
-            return BatchNormFolding.fold(net.layer(l.name()), net.layer(bn.name())).weight();
+            switch (l.kind()) {
+                case CONV, DENSE -> out.put(WeightedLayer.Tensor.WEIGHTS, BatchNormFolding.fold(layer, net.layer(bn.name())).weight());
+                case DEPTHWISE, SEPARABLE -> out.put(l.outputTensor(),
+                        l.toQuantizerLayout(l.outputTensor(), BatchNormFolding.foldDepthwise(layer, net.layer(bn.name())).weight()));
+            }
         }
-        return net.layer(l.name()).getParam(DefaultParamInitializer.WEIGHT_KEY);
+        return out;
     }
 
     static boolean followedByBatchNorm(NetworkView net, WeightedLayer l) {

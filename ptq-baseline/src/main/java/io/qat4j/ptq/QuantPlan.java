@@ -14,7 +14,6 @@ import java.util.TreeMap;
 
 import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.deeplearning4j.nn.params.DefaultParamInitializer;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonInclude;
@@ -35,6 +34,7 @@ import io.qat4j.layers.QuantSettings;
 import io.qat4j.layers.QuantizationPlan;
 import io.qat4j.layers.QuantizedModel;
 import io.qat4j.layers.WeightQuantMode;
+import io.qat4j.layers.conf.QuantizedSeparableConvolutionLayer;
 import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.ste.QParams;
 import io.qat4j.ste.QuantSpec;
@@ -63,8 +63,10 @@ import io.qat4j.ste.QuantSpec;
  *                    name, {@code "input"} for a MultiLayerNetwork; see {@link NetworkView}), in network
  *                    order; for the quantizers that graph-mode preparation places on tensors other
  *                    than weighted layers' inputs (Add and concat inputs, pooling inputs, the network
- *                    output). Empty in plans written before issue 16 (the field is optional, so they
- *                    still load); an older qat4j rejects a plan that has it as an unknown field.
+ *                    output), and a separable convolution's depthwise output {@code <layer>/mid} (its
+ *                    mid quantizer's range, right before the layer's own tensor). Empty in plans written
+ *                    before issue 16 (the field is optional, so they still load); an older qat4j rejects
+ *                    a plan that has it as an unknown field.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record QuantPlan(@JsonProperty(required = true) String format, @JsonProperty(required = true) int version,
@@ -261,15 +263,21 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
     }
 
     /**
-     * One layer's plan.
+     * One layer's plan. A SEPARABLE layer has two weight tensors at the one width {@code weightBits}
+     * (its depthwise W under {@code weightScales}, its pointwise pW under
+     * {@code pointwiseWeightScales}) and a third activation quantizer, on its depthwise output, whose
+     * range is the plan's tensor {@code <layer>/mid} ({@link QuantPlan#tensors()}).
      *
      * @param name            DL4J layer name
-     * @param kind            CONV or DENSE
-     * @param weights         number of weights n_l
+     * @param kind            CONV, DENSE, DEPTHWISE or SEPARABLE
+     * @param weights         number of weights n_l, over all of the layer's weight tensors
      * @param weightQuantizer UNIFORM, BINARY or TERNARY
      * @param weightBits      2..16 for UNIFORM, 1 for BINARY, 2 for TERNARY
      * @param perChannel      one weight scale per output channel (true) or per tensor
-     * @param weightScales    UNIFORM: scales > 0, one per output channel or one; BINARY/TERNARY: null
+     * @param weightScales    UNIFORM: scales > 0 of W, one per output channel or one (a depthwise kernel: one per output
+     *                        channel {@code o = c mult + m}, {@link WeightedLayer}); BINARY/TERNARY: null
+     * @param pointwiseWeightScales SEPARABLE with UNIFORM weights: scales > 0 of pW, one per output channel or one;
+     *                        otherwise null (absent from the JSON)
      * @param inputBits       1..16
      * @param inputSigned     signed input codes (the data has negative values)
      * @param inputMin        calibrated range, finite, {@code inputMin <= inputMax}
@@ -283,7 +291,7 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
     public record LayerPlan(@JsonProperty(required = true) String name, @JsonProperty(required = true) WeightedLayer.Kind kind,
                             @JsonProperty(required = true) long weights, @JsonProperty(required = true) WeightQuantizer weightQuantizer,
                             @JsonProperty(required = true) int weightBits, @JsonProperty(required = true) boolean perChannel,
-                            double[] weightScales, @JsonProperty(required = true) int inputBits,
+                            double[] weightScales, double[] pointwiseWeightScales, @JsonProperty(required = true) int inputBits,
                             @JsonProperty(required = true) boolean inputSigned, @JsonProperty(required = true) double inputMin,
                             @JsonProperty(required = true) double inputMax, @JsonProperty(required = true) double inputScale,
                             @JsonProperty(required = true) int inputZeroPoint, @JsonProperty(required = true) boolean keepFloat,
@@ -294,7 +302,7 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
             }
             String at = "layer '" + name + "': field ";
             if (kind == null) {
-                throw new IllegalArgumentException(at + "'kind' is missing (CONV or DENSE)");
+                throw new IllegalArgumentException(at + "'kind' is missing (CONV, DENSE, DEPTHWISE or SEPARABLE)");
             }
             if (weights < 1) {
                 throw new IllegalArgumentException(at + "'weights' must be >= 1, got " + weights);
@@ -310,21 +318,26 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
                     if (weightScales == null || weightScales.length == 0) {
                         throw new IllegalArgumentException(at + "'weightScales' is missing; UNIFORM weights need one scale per channel or one");
                     }
-                    for (int i = 0; i < weightScales.length; i++) {
-                        if (!(weightScales[i] > 0) || Double.isInfinite(weightScales[i])) {
-                            throw new IllegalArgumentException(at + "'weightScales[" + i + "]' is " + weightScales[i] + "; scales must be finite and > 0");
+                    weightScales = checkedScales(at, "weightScales", weightScales);
+                    if (kind == WeightedLayer.Kind.SEPARABLE) {
+                        if (pointwiseWeightScales == null || pointwiseWeightScales.length == 0) {
+                            throw new IllegalArgumentException(at + "'pointwiseWeightScales' is missing; a SEPARABLE layer with UNIFORM weights "
+                                    + "needs the scales of its pointwise weights (one per output channel or one) besides its depthwise 'weightScales'");
                         }
+                        pointwiseWeightScales = checkedScales(at, "pointwiseWeightScales", pointwiseWeightScales);
+                    } else if (pointwiseWeightScales != null) {
+                        throw new IllegalArgumentException(at + "'pointwiseWeightScales' must be absent for a " + kind
+                                + " layer (only a SEPARABLE layer has pointwise weights)");
                     }
-                    weightScales = weightScales.clone();
                 }
                 case BINARY, TERNARY -> {
                     int expected = weightQuantizer == WeightQuantizer.BINARY ? 1 : 2;
                     if (weightBits != expected) {
                         throw new IllegalArgumentException(at + "'weightBits' must be " + expected + " for " + weightQuantizer + " weights, got " + weightBits);
                     }
-                    if (weightScales != null) {
-                        throw new IllegalArgumentException(at + "'weightScales' must be absent for " + weightQuantizer
-                                + " weights (their scale comes from the weights)");
+                    if (weightScales != null || pointwiseWeightScales != null) {
+                        throw new IllegalArgumentException(at + "'" + (weightScales != null ? "weightScales" : "pointwiseWeightScales")
+                                + "' must be absent for " + weightQuantizer + " weights (their scale comes from the weights)");
                     }
                 }
             }
@@ -350,13 +363,43 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
             }
         }
 
-        /** A layer plan with the derived input scale and zero point filled in. */
+        private static double[] checkedScales(String at, String field, double[] scales) {
+            for (int i = 0; i < scales.length; i++) {
+                if (!(scales[i] > 0) || Double.isInfinite(scales[i])) {
+                    throw new IllegalArgumentException(at + "'" + field + "[" + i + "]' is " + scales[i] + "; scales must be finite and > 0");
+                }
+            }
+            return scales.clone();
+        }
+
+        /** A layer plan of a layer with one weight tensor (not SEPARABLE), with the derived input scale and zero point filled in. */
         public static LayerPlan of(String name, WeightedLayer.Kind kind, long weights, WeightQuantizer quantizer, int weightBits,
                                    boolean perChannel, double[] weightScales, int inputBits, boolean inputSigned, double inputMin,
                                    double inputMax, boolean keepFloat, Sensitivity sensitivity) {
+            return of(name, kind, weights, quantizer, weightBits, perChannel, weightScales, null, inputBits, inputSigned, inputMin,
+                    inputMax, keepFloat, sensitivity);
+        }
+
+        /** A layer plan (any kind; {@code pointwiseWeightScales} for a SEPARABLE layer), with the derived input scale and zero point filled in. */
+        public static LayerPlan of(String name, WeightedLayer.Kind kind, long weights, WeightQuantizer quantizer, int weightBits,
+                                   boolean perChannel, double[] weightScales, double[] pointwiseWeightScales, int inputBits,
+                                   boolean inputSigned, double inputMin, double inputMax, boolean keepFloat, Sensitivity sensitivity) {
             QParams qp = inputQParams(inputBits, inputSigned, inputMin, inputMax);
-            return new LayerPlan(name, kind, weights, quantizer, weightBits, perChannel, weightScales, inputBits, inputSigned, inputMin,
-                    inputMax, qp.scale(0), qp.zeroPoint(0), keepFloat, sensitivity);
+            return new LayerPlan(name, kind, weights, quantizer, weightBits, perChannel, weightScales, pointwiseWeightScales, inputBits,
+                    inputSigned, inputMin, inputMax, qp.scale(0), qp.zeroPoint(0), keepFloat, sensitivity);
+        }
+
+        /** The scales of one of the layer's weight tensors (null for BINARY/TERNARY weights). */
+        public double[] scales(WeightedLayer.Tensor tensor) {
+            return switch (tensor) {
+                case WEIGHTS -> weightScales == null ? null : weightScales.clone();
+                case POINTWISE -> {
+                    if (kind != WeightedLayer.Kind.SEPARABLE) {
+                        throw new IllegalArgumentException("layer '" + name + "' is " + kind + "; only a SEPARABLE layer has pointwise weights");
+                    }
+                    yield pointwiseWeightScales == null ? null : pointwiseWeightScales.clone();
+                }
+            };
         }
 
         static QParams inputQParams(int bits, boolean signed, double min, double max) {
@@ -380,27 +423,33 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
             return s;
         }
 
-        /** The same entry with other weight bits and scales. */
+        /** The same entry with other weight bits and scales (a layer with one weight tensor; a SEPARABLE layer with UNIFORM weights fails: give both). */
         public LayerPlan withWeights(WeightQuantizer quantizer, int bits, double[] scales) {
-            return new LayerPlan(name, kind, weights, quantizer, bits, perChannel, scales, inputBits, inputSigned, inputMin, inputMax,
-                    inputScale, inputZeroPoint, keepFloat, sensitivity);
+            return withWeights(quantizer, bits, scales, null);
+        }
+
+        /** The same entry with other weight bits and scales, {@code pointwiseScales} for a SEPARABLE layer's pW. */
+        public LayerPlan withWeights(WeightQuantizer quantizer, int bits, double[] scales, double[] pointwiseScales) {
+            return new LayerPlan(name, kind, weights, quantizer, bits, perChannel, scales, pointwiseScales, inputBits, inputSigned, inputMin,
+                    inputMax, inputScale, inputZeroPoint, keepFloat, sensitivity);
         }
 
         public LayerPlan withKeepFloat(boolean keep) {
-            return new LayerPlan(name, kind, weights, weightQuantizer, weightBits, perChannel, weightScales, inputBits, inputSigned,
-                    inputMin, inputMax, inputScale, inputZeroPoint, keep, sensitivity);
+            return new LayerPlan(name, kind, weights, weightQuantizer, weightBits, perChannel, weightScales, pointwiseWeightScales, inputBits,
+                    inputSigned, inputMin, inputMax, inputScale, inputZeroPoint, keep, sensitivity);
         }
 
         public LayerPlan withSensitivity(Sensitivity s) {
-            return new LayerPlan(name, kind, weights, weightQuantizer, weightBits, perChannel, weightScales, inputBits, inputSigned,
-                    inputMin, inputMax, inputScale, inputZeroPoint, keepFloat, s);
+            return new LayerPlan(name, kind, weights, weightQuantizer, weightBits, perChannel, weightScales, pointwiseWeightScales, inputBits,
+                    inputSigned, inputMin, inputMax, inputScale, inputZeroPoint, keepFloat, s);
         }
 
         @Override
         public boolean equals(Object o) {
             return o instanceof LayerPlan l && name.equals(l.name) && kind == l.kind && weights == l.weights
                     && weightQuantizer == l.weightQuantizer && weightBits == l.weightBits && perChannel == l.perChannel
-                    && java.util.Arrays.equals(weightScales, l.weightScales) && inputBits == l.inputBits && inputSigned == l.inputSigned
+                    && java.util.Arrays.equals(weightScales, l.weightScales)
+                    && java.util.Arrays.equals(pointwiseWeightScales, l.pointwiseWeightScales) && inputBits == l.inputBits && inputSigned == l.inputSigned
                     && inputMin == l.inputMin && inputMax == l.inputMax && keepFloat == l.keepFloat;
         }
 
@@ -469,20 +518,31 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
                 throw new IllegalArgumentException("layer '" + l.name() + "': field 'weights' is " + l.weights() + " but the network's layer has "
                         + w.weights() + " weights");
             }
-            if (l.weightScales() != null) {
-                INDArray wt = view.layer(w.name()).getParam(DefaultParamInitializer.WEIGHT_KEY);
-                long channels = l.perChannel() ? wt.size(w.outAxis()) : 1;
-                if (l.weightScales().length != channels) {
-                    throw new IllegalArgumentException("layer '" + l.name() + "': field 'weightScales' has " + l.weightScales().length
+            for (WeightedLayer.Tensor t : w.tensors()) {
+                double[] scales = l.scales(t);
+                if (scales == null) {
+                    continue;
+                }
+                INDArray wt = w.read(view.layer(w.name()), t);
+                long channels = l.perChannel() ? wt.size(w.outAxis(t)) : 1;
+                if (scales.length != channels) {
+                    String field = t == WeightedLayer.Tensor.WEIGHTS ? "weightScales" : "pointwiseWeightScales";
+                    throw new IllegalArgumentException("layer '" + l.name() + "': field '" + field + "' has " + scales.length
                             + " entries but the layer needs " + channels + (l.perChannel() ? " (one per output channel)" : " (per tensor)"));
                 }
             }
         }
-        List<String> names = view.tensors();
+        List<String> names = new ArrayList<>(view.tensors());
+        for (WeightedLayer w : weighted) {
+            if (w.kind() == WeightedLayer.Kind.SEPARABLE) {
+                names.add(w.midTensor());
+            }
+        }
         for (String t : tensors.keySet()) {
             if (!names.contains(t)) {
                 throw new IllegalArgumentException("tensor '" + t + "' of the plan is not a tensor of the network (tensors are named after "
-                        + "the vertex producing them); the network has " + names + "; re-run ptq on this network");
+                        + "the vertex producing them, a separable convolution's depthwise output '<layer>/mid'); the network has " + names
+                        + "; re-run ptq on this network");
             }
         }
     }
@@ -550,6 +610,13 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
         return null;
     }
 
+    /**
+     * Per layer its settings, input range, weight scales and keep-float flag; a SEPARABLE layer's
+     * pointwise scales under {@code <layer>/pointwise} and, unless it stays in float, its mid
+     * quantizer's range from the tensor {@code <layer>/mid}.
+     *
+     * @throws IllegalArgumentException naming the mid tensor when a quantized SEPARABLE layer has no range for it
+     */
     private QuantizationPlan.Builder layerPlans(InputQuantMode inputMode) {
         QuantizationPlan.Builder b = QuantizationPlan.builder(QuantSettings.disabled());
         for (LayerPlan l : layers) {
@@ -557,6 +624,15 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
             b.inputRange(l.name(), l.inputMin(), l.inputMax());
             if (l.weightScales() != null) {
                 b.weightScales(l.name(), l.weightScales());
+            }
+            if (l.kind() == WeightedLayer.Kind.SEPARABLE) {
+                if (l.pointwiseWeightScales() != null) {
+                    b.weightScales(QuantizedSeparableConvolutionLayer.pointwiseName(l.name()), l.pointwiseWeightScales());
+                }
+                if (!l.keepFloat()) {
+                    TensorRange mid = tensor(QuantizedSeparableConvolutionLayer.midQuantizerName(l.name()));
+                    b.inputRange(QuantizedSeparableConvolutionLayer.midQuantizerName(l.name()), mid.min(), mid.max());
+                }
             }
             if (l.keepFloat()) {
                 b.keepFloat(l.name());

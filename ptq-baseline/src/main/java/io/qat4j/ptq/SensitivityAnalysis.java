@@ -10,7 +10,6 @@ import org.deeplearning4j.nn.api.Layer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.deeplearning4j.nn.params.DefaultParamInitializer;
 
 import io.qat4j.layers.InputQuantMode;
 import io.qat4j.layers.QuantSettings;
@@ -19,7 +18,10 @@ import io.qat4j.layers.QuantizedModel;
 import io.qat4j.layers.WeightQuantMode;
 import io.qat4j.layers.conf.QuantizedLayerConf;
 import io.qat4j.layers.impl.InputQuantization;
+import io.qat4j.layers.impl.QuantizedSeparableConvolutionImpl;
+import io.qat4j.layers.params.QuantizedSeparableConvolutionParamInitializer;
 import io.qat4j.layers.params.QuantizerParams;
+import io.qat4j.ptq.calibration.ActivationStatistics;
 import io.qat4j.ptq.calibration.Calibrator;
 import io.qat4j.ptq.calibration.Range;
 
@@ -31,6 +33,11 @@ import io.qat4j.ptq.calibration.Range;
  * mean squared difference of centred logits ({@link Metric#MSE}: {@code log p - mean(log p)}, which
  * equals the logit difference up to the per-sample shift softmax ignores). Weights use the recipe's
  * weight-scale method at each width, inputs the recipe's calibrator at each width.
+ *
+ * <p>A separable convolution's weights are both of its kernels (depthwise and pointwise, each at
+ * its own recipe scales, one width), and its input is its input and its mid quantizer (on the
+ * depthwise output, calibrated tensor {@code <layer>/mid}), which run at the layer's one input
+ * width.
  *
  * <p>Optionally the fine-grained variant: for each output channel of a layer, quantize that
  * channel's weights alone at one width ({@link Options#perChannelBits}).
@@ -153,17 +160,19 @@ public final class SensitivityAnalysis {
         Calibrator calibrator = recipe.calibration().create(recipe.percentile());
         Map<String, QuantPlan.Sensitivity> out = new LinkedHashMap<>();
         for (WeightedLayer l : layers) {
-            INDArray w = PostTrainingQuantizer.effectiveWeights(net, l);
+            Map<WeightedLayer.Tensor, INDArray> w = PostTrainingQuantizer.effectiveWeights(net, l);
             Map<Integer, Double> sw = new TreeMap<>();
             Layer wl = weightNet.layer(l.name());
             QuantSettings wSettings = ((QuantizedLayerConf) wl.conf().getLayer()).getQuant();
             QuantizedModel.setQuantizationEnabled(weightNet.model(), l.name(), true);
             for (int b : options.weightBits()) {
                 wSettings.setWeightBits(b);
-                double[] scales = WeightRanges.scales(w, l.outAxis(), b, recipe.perChannel(), recipe.weightRange());
-                INDArray steps = wl.paramTable().get(QuantizerParams.WEIGHT_STEP_KEY);
-                for (int i = 0; i < scales.length; i++) {
-                    steps.putScalar(i, scales[i]);
+                for (WeightedLayer.Tensor t : l.tensors()) {
+                    double[] scales = WeightRanges.scales(w.get(t), l.outAxis(t), b, recipe.perChannel(), recipe.weightRange());
+                    INDArray steps = wl.paramTable().get(stepKey(t));
+                    for (int i = 0; i < scales.length; i++) {
+                        steps.putScalar(i, scales[i]);
+                    }
                 }
                 sw.put(b, distance(reference, weightNet.output(x), options.metric()));
             }
@@ -178,13 +187,20 @@ public final class SensitivityAnalysis {
                 PostTrainingQuantizer.requireSignedBits(l.name(), prepared.calibration().layer(l.name()).statistics(), b);
                 Range r = calibrator.range(prepared.calibration().layer(l.name()).statistics(), b);
                 InputQuantization.setRange(iSettings, il.paramTable(), r.min(), r.max(), l.name());
+                if (il instanceof QuantizedSeparableConvolutionImpl sep) {   // its mid quantizer has the input width too
+                    ActivationStatistics mid = prepared.calibration().tensor(l.midTensor());
+                    PostTrainingQuantizer.requireSignedBits(l.midTensor(), mid, b);
+                    Range m = calibrator.range(mid, b);
+                    sep.setMidRange(m.min(), m.max());
+                }
                 si.put(b, distance(reference, inputNet.output(x), options.metric()));
             }
             QuantizedModel.setQuantizationEnabled(inputNet.model(), l.name(), false);
 
             double[] perChannel = null;
             if (options.perChannelBits() > 0 && !PostTrainingQuantizer.followedByBatchNorm(net, l)) {
-                perChannel = perChannel(weightNet, l, w, options.perChannelBits(), recipe, x, reference, options.metric());
+                perChannel = perChannel(weightNet, l, w.get(l.outputTensor()), options.perChannelBits(), recipe, x, reference,
+                        options.metric());
             }
             out.put(l.name(), new QuantPlan.Sensitivity(options.metric().name().toLowerCase(), sw, si,
                     perChannel == null ? 0 : options.perChannelBits(), perChannel));
@@ -192,27 +208,44 @@ public final class SensitivityAnalysis {
         return new Report(out, x.size(0), (System.nanoTime() - start) / 1e9);
     }
 
-    /** S for quantizing one output channel of {@code l} alone, per channel (quantization off, weights edited). */
+    /**
+     * S for quantizing one output channel of {@code l} alone, per channel (quantization off, weights
+     * edited): the channels of its output tensor ({@link WeightedLayer#outputTensor}: a separable
+     * convolution's pointwise kernel, whose channels are the layer's outputs; a depthwise kernel's
+     * channels {@code o = c mult + m}).
+     */
     private static double[] perChannel(NetworkView wrapped, WeightedLayer l, INDArray w, int bits, PtqRecipe recipe, INDArray x,
                                        INDArray reference, Metric metric) {
         Layer layer = wrapped.layer(l.name());
-        INDArray original = layer.getParam(DefaultParamInitializer.WEIGHT_KEY).dup();
-        double[] scales = WeightRanges.scales(w, l.outAxis(), bits, true, recipe.weightRange());
-        INDArray q = PostTrainingQuantizer.uniform(w, l.outAxis(), bits, scales);
-        int channels = (int) w.size(l.outAxis());
+        WeightedLayer.Tensor t = l.outputTensor();
+        int axis = l.outAxis(t);
+        String key = l.paramKey(t);
+        INDArray original = layer.getParam(key).dup();
+        INDArray view = l.read(layer, t).dup();
+        double[] scales = WeightRanges.scales(w, axis, bits, true, recipe.weightRange());
+        INDArray q = PostTrainingQuantizer.uniform(w, axis, bits, scales);
+        int channels = (int) w.size(axis);
         double[] out = new double[channels];
         try {
             for (int c = 0; c < channels; c++) {
-                INDArray edited = original.dup();
-                INDArray slice = l.outAxis() == 0 ? edited.slice(c, 0) : edited.getColumn(c);
-                slice.assign(l.outAxis() == 0 ? q.slice(c, 0) : q.getColumn(c));
-                layer.setParam(DefaultParamInitializer.WEIGHT_KEY, edited);
+                INDArray edited = view.dup();
+                INDArray slice = axis == 0 ? edited.slice(c, 0) : edited.getColumn(c);
+                slice.assign(axis == 0 ? q.slice(c, 0) : q.getColumn(c));
+                l.write(layer, t, edited);
                 out[c] = distance(reference, wrapped.output(x), metric);
             }
         } finally {
-            layer.setParam(DefaultParamInitializer.WEIGHT_KEY, original);
+            layer.setParam(key, original);
         }
         return out;
+    }
+
+    /** The wrapped layer's LSQ step parameter of a weight tensor: {@code Ws}, or a separable convolution's pointwise {@code pWs}. */
+    private static String stepKey(WeightedLayer.Tensor t) {
+        return switch (t) {
+            case WEIGHTS -> QuantizerParams.WEIGHT_STEP_KEY;
+            case POINTWISE -> QuantizedSeparableConvolutionParamInitializer.POINTWISE_WEIGHT_STEP_KEY;
+        };
     }
 
     /** Mean per-sample distance between reference and perturbed softmax outputs ([N, classes]). */

@@ -36,7 +36,8 @@ import io.qat4j.layers.params.QuantizerParams;
  * ({@code midX*} keys, {@link QuantizedSeparableConvolutionParamInitializer}) and its own signedness:
  * it starts unsigned and becomes signed at the first clearly negative depthwise output (whatever
  * {@link QuantSettings#isInputSignFromData()} says about the layer input); a plan sets its range
- * under {@link #midQuantizerName}. Messages name the parts {@code name/mid} and
+ * under {@link #midQuantizerName}, the pointwise weight scales under {@link #pointwiseName} (the
+ * depthwise ones under the layer's name). Messages name the parts {@code name/mid} and
  * {@code name/pointwise} (with the quantizer keys unprefixed). With quantization disabled the layer
  * computes what DL4J's separable convolution computes. DL4J dropout applies to the layer input,
  * before {@code Q_x}.
@@ -47,6 +48,8 @@ public class QuantizedSeparableConvolutionLayer extends SeparableConvolution2D i
 
     /** Suffix of the mid quantizer's name in messages and in a {@code QuantizationPlan}'s input ranges. */
     public static final String MID_SUFFIX = "/mid";
+    /** Suffix of the pointwise part's name in messages and in a {@code QuantizationPlan}'s weight scales. */
+    public static final String POINTWISE_SUFFIX = "/pointwise";
 
     private QuantSettings quant = new QuantSettings();
     /** Whether the mid quantizer is signed (set by the layer from the data; default false). */
@@ -82,6 +85,15 @@ public class QuantizedSeparableConvolutionLayer extends SeparableConvolution2D i
     /** The name of the mid quantizer of layer {@code layerName}: {@code layerName + "/mid"}. */
     public static String midQuantizerName(String layerName) {
         return layerName + MID_SUFFIX;
+    }
+
+    /**
+     * The name of the pointwise part of layer {@code layerName}: {@code layerName + "/pointwise"}. A
+     * {@code QuantizationPlan} gives the pointwise weight scales under it (the layer's own name holds
+     * the depthwise weight scales).
+     */
+    public static String pointwiseName(String layerName) {
+        return layerName + POINTWISE_SUFFIX;
     }
 
     /**

@@ -75,7 +75,7 @@ public class QuantizedSeparableConvolutionImpl extends org.deeplearning4j.nn.lay
 
     /** The pointwise part's name in messages (its quantizer keys are prefixed {@code p} in the layer, unprefixed in messages). */
     private String pointwiseName() {
-        return name() + "/pointwise";
+        return QuantizedSeparableConvolutionLayer.pointwiseName(name());
     }
 
     /** The depthwise weights {@code W} in channels-first layout {@code [nIn mult, kH, kW]} (a new array). */
@@ -91,6 +91,37 @@ public class QuantizedSeparableConvolutionImpl extends org.deeplearning4j.nn.lay
     /** The mid quantizer's parameters under the standard input keys. */
     private Map<String, INDArray> midParams() {
         return QuantizerParams.unprefixed(paramTable(), QuantizerParams.MID_PREFIX);
+    }
+
+    /**
+     * The depthwise part of a separable convolution on {@code x} ({@code [n, nIn, h, w]}), as this
+     * layer computes it before its mid quantizer with quantization off: libnd4j's
+     * {@code depthwise_conv2d} with the layer's float {@code W}, its stride, padding, dilation and
+     * convolution mode, no bias. Output {@code [n, nIn mult, oH, oW]}, channel {@code o = c mult + m},
+     * in the layer's data type; a new array outside workspaces. This is the tensor
+     * {@code <layer>/mid} that PTQ calibrates for the mid quantizer.
+     *
+     * @param layer a stock {@code SeparableConvolution2D} layer or a quantized one (NCHW)
+     * @throws IllegalArgumentException naming the layer for another layer type or an input that is not rank 4 with nIn channels
+     */
+    public static INDArray depthwiseOutput(org.deeplearning4j.nn.api.Layer layer, INDArray x) {
+        org.deeplearning4j.nn.conf.layers.Layer lc = layer.conf().getLayer();
+        if (!(lc instanceof org.deeplearning4j.nn.conf.layers.SeparableConvolution2D c)) {
+            throw new IllegalArgumentException("layer '" + lc.getLayerName() + "' is a " + lc.getClass().getSimpleName()
+                    + ", not a SeparableConvolution2D");
+        }
+        if (x.rank() != 4 || x.size(1) != c.getNIn()) {
+            throw new IllegalArgumentException("layer '" + lc.getLayerName() + "': the depthwise part reads NCHW input with " + c.getNIn()
+                    + " channels, got shape " + Arrays.toString(x.shape()));
+        }
+        INDArray w = layer.getParam(W);
+        long[] s = w.shape();
+        INDArray kernel = DepthwiseWeightLayout.DEPTHWISE.fromChannelsFirst(DepthwiseWeightLayout.SEPARABLE.toChannelsFirst(w),
+                new long[] {s[2], s[3], s[1], s[0]});
+        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            return NativeConvolution.depthwise(NativeConvolution.Geometry.of(c), x.castTo(w.dataType()), kernel, null, w.dataType(),
+                    LayerWorkspaceMgr.noWorkspaces(), ArrayType.ACTIVATIONS);
+        }
     }
 
     /** Weight steps (and LSQ+ offsets) of both weight tensors from the current weights; nothing for other modes. */

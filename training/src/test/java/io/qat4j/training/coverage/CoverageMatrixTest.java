@@ -71,8 +71,7 @@ class CoverageMatrixTest {
      * Rows whose PTQ variant qat4j does not support yet, with the reason; the test asserts that PTQ
      * refuses them with an error (never a silent float layer in an "integer" model).
      */
-    private static final Map<String, String> PTQ_NOT_YET = Map.of("mobilenet",
-            "depthwise and separable convolutions are not PTQ weighted layers (QAT supports them)");
+    private static final Map<String, String> PTQ_NOT_YET = Map.of();
 
     private static DataSet train;
     private static DataSet test;
