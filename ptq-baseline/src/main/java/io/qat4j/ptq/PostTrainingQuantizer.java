@@ -149,7 +149,8 @@ public final class PostTrainingQuantizer {
             }
             boolean keep = recipe.keepFloat().contains(l.name());
             Calibration.LayerInputs inputs = prepared.calibration().layer(l.name());
-            boolean adaRounded = recipe.adaRound() != null && quantizer == QuantPlan.WeightQuantizer.UNIFORM;
+            boolean adaRounded = recipe.adaRound() != null && quantizer == QuantPlan.WeightQuantizer.UNIFORM
+                    && (l.kind() == WeightedLayer.Kind.CONV || l.kind() == WeightedLayer.Kind.DENSE);   // AdaRound.apply's layers
             if (recipe.biasCorrection() && !keep && !adaRounded) {
                 if (followedByBatchNorm(net, l)) {
                     notes.add(l.name() + ": no bias correction (an unfolded batch norm follows; enable foldBatchNorm)");
