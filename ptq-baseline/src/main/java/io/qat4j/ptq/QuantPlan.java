@@ -214,9 +214,24 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
      * @param budgetBits       the budget {@code B = averageBits * sum n_l}
      * @param costBits         {@code sum n_l b_l} of the chosen bits
      * @param totalSensitivity {@code sum S_l(b_l)}
+     * @param candidates       the allocations measured on a validation split before choosing (the chosen one included), or
+     *                         null when the allocation was taken from the sensitivity sum alone
      */
-    public record AllocationInfo(String method, double averageBits, long budgetBits, long costBits, double totalSensitivity) {
+    public record AllocationInfo(String method, double averageBits, long budgetBits, long costBits, double totalSensitivity,
+                                 @JsonInclude(JsonInclude.Include.NON_NULL) List<Candidate> candidates) {
+
+        /** An allocation without validation candidates. */
+        public AllocationInfo(String method, double averageBits, long budgetBits, long costBits, double totalSensitivity) {
+            this(method, averageBits, budgetBits, costBits, totalSensitivity, null);
+        }
+
+        /** The same allocation with the measured candidates recorded. */
+        public AllocationInfo withCandidates(List<Candidate> measured) {
+            return new AllocationInfo(method, averageBits, budgetBits, costBits, totalSensitivity, measured);
+        }
+
         public AllocationInfo {
+            candidates = candidates == null ? null : List.copyOf(candidates);
             if (!(averageBits > 0) || Double.isInfinite(averageBits)) {
                 throw new IllegalArgumentException("field 'allocation.averageBits' must be finite and > 0, got " + averageBits);
             }
@@ -224,6 +239,21 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
                 throw new IllegalArgumentException("fields 'allocation.budgetBits' and 'allocation.costBits' must be >= 0, got "
                         + budgetBits + " and " + costBits);
             }
+        }
+    }
+
+    /**
+     * One allocation measured before choosing (mixed precision).
+     *
+     * @param method             "exact#k" (the k-th least total sensitivity) or "uniform"
+     * @param bits               weight bits per layer
+     * @param costBits           {@code sum n_l b_l}
+     * @param totalSensitivity   {@code sum S_l(b_l)}, the prediction
+     * @param validationAccuracy the PTQ network's accuracy on the validation split, the measurement
+     */
+    public record Candidate(String method, Map<String, Integer> bits, long costBits, double totalSensitivity, double validationAccuracy) {
+        public Candidate {
+            bits = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(bits));
         }
     }
 

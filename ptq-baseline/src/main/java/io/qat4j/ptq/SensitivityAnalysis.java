@@ -304,6 +304,70 @@ public final class SensitivityAnalysis {
         return new Allocated(bits, new QuantPlan.AllocationInfo(method, averageBits, budget, a.costBits(), a.totalSensitivity()));
     }
 
+    /**
+     * Allocations worth measuring for an average-bits budget: the {@code k} of least total
+     * sensitivity ({@link BitAllocator#exactBest}, methods "exact#1".."exact#k") and the uniform
+     * allocation at the widest candidate width that fits ("uniform"), without duplicates. The sum of
+     * per-layer sensitivities is only a prediction of the joint effect; a caller measures these on
+     * validation data and keeps the best.
+     */
+    public static List<Allocated> candidates(Report report, List<WeightedLayer> layers, double averageBits, int k) {
+        List<BitAllocator.LayerChoices> choices = report.weightChoices(layers);
+        long budget = BitAllocator.budgetForAverageBits(choices, averageBits);
+        List<Allocated> out = new ArrayList<>();
+        java.util.Set<Map<String, Integer>> seen = new java.util.HashSet<>();
+        int rank = 1;
+        for (BitAllocator.Allocation a : BitAllocator.exactBest(choices, budget, k)) {
+            Map<String, Integer> bits = new LinkedHashMap<>();
+            for (int i = 0; i < choices.size(); i++) {
+                bits.put(choices.get(i).name(), a.bits()[i]);
+            }
+            seen.add(bits);
+            out.add(new Allocated(bits, new QuantPlan.AllocationInfo("exact#" + rank++, averageBits, budget, a.costBits(),
+                    a.totalSensitivity())));
+        }
+        // the uniform allocation: one width for all, the widest candidate every layer has that fits the budget
+        java.util.Set<Integer> common = null;
+        for (BitAllocator.LayerChoices c : choices) {
+            java.util.Set<Integer> b = new java.util.TreeSet<>();
+            for (int x : c.bits()) {
+                b.add(x);
+            }
+            if (common == null) {
+                common = b;
+            } else {
+                common.retainAll(b);
+            }
+        }
+        long n = 0;
+        for (BitAllocator.LayerChoices c : choices) {
+            n += c.parameters();
+        }
+        int uniform = -1;
+        for (int b : common == null ? java.util.Set.<Integer>of() : common) {
+            if (n * b <= budget) {
+                uniform = Math.max(uniform, b);
+            }
+        }
+        if (uniform > 0) {
+            Map<String, Integer> bits = new LinkedHashMap<>();
+            double s = 0;
+            for (BitAllocator.LayerChoices c : choices) {
+                bits.put(c.name(), uniform);
+                for (int i = 0; i < c.bits().length; i++) {
+                    if (c.bits()[i] == uniform) {
+                        s += c.sensitivity()[i];
+                        break;
+                    }
+                }
+            }
+            if (seen.add(bits)) {
+                out.add(new Allocated(bits, new QuantPlan.AllocationInfo("uniform", averageBits, budget, n * uniform, s)));
+            }
+        }
+        return out;
+    }
+
     /** Result of {@link #allocate}. */
     public record Allocated(Map<String, Integer> bits, QuantPlan.AllocationInfo info) {
     }

@@ -6,6 +6,7 @@ import java.util.List;
 
 import org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator;
 import org.deeplearning4j.nn.api.Model;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
@@ -45,7 +46,23 @@ public record PtqRun(PostTrainingQuantizer.Prepared prepared, PostTrainingQuanti
         PostTrainingQuantizer.Prepared prepared = prepare(fp32, train, recipe, p.keptSamples());
         log.printf("ptq: %s (%.1f s)%n", String.join("; ", prepared.passes()), prepared.seconds());
         log.flush();
-        return plan(prepared, p, log);
+        return plan(prepared, p, log, validationSplit(train));
+    }
+
+    /** Allocations of least predicted sensitivity measured against the uniform one before choosing ({@link #plan}). */
+    public static final int ALLOCATION_CANDIDATES = 4;
+    /** Most samples of the validation split. */
+    public static final int VALIDATION_SAMPLES = 1000;
+
+    /**
+     * The validation split that chooses among mixed-precision allocations: the last
+     * {@code min(1000, n / 5)} training samples (calibration reads the first ones; the test set is
+     * never used to choose).
+     */
+    public static DataSet validationSplit(DataSet train) {
+        int n = train.numExamples();
+        int v = Math.max(1, Math.min(VALIDATION_SAMPLES, n / 5));
+        return new DataSet(train.getFeatures().get(NDArrayIndex.interval(n - v, n)), train.getLabels().get(NDArrayIndex.interval(n - v, n)));
     }
 
     /**
@@ -59,8 +76,22 @@ public record PtqRun(PostTrainingQuantizer.Prepared prepared, PostTrainingQuanti
         return PostTrainingQuantizer.prepare(fp32, new ListDataSetIterator<>(head.batchBy(64), 64), recipe, keepSamples);
     }
 
-    /** Sensitivity (if needed), allocation and the plan on a prepared network. */
+    /** {@link #plan(PostTrainingQuantizer.Prepared, RunConfig.Ptq, PrintWriter, DataSet)} without a validation split. */
     public static PtqRun plan(PostTrainingQuantizer.Prepared prepared, RunConfig.Ptq p, PrintWriter log) {
+        return plan(prepared, p, log, null);
+    }
+
+    /**
+     * Sensitivity (if needed), allocation and the plan on a prepared network. With an average-bits
+     * budget, the exact allocation, and a validation split, the {@link #ALLOCATION_CANDIDATES}
+     * allocations of least total sensitivity and the uniform one that fits are each quantized and
+     * measured on {@code validation}, and the most accurate is kept (the plan's {@code allocation}
+     * records every candidate's predicted and measured figures): the sum of per-layer sensitivities
+     * is only a prediction of the joint effect.
+     *
+     * @param validation labelled samples to choose among allocations (never the test set), or null to trust the prediction
+     */
+    public static PtqRun plan(PostTrainingQuantizer.Prepared prepared, RunConfig.Ptq p, PrintWriter log, DataSet validation) {
         PtqRecipe recipe = p.recipe();
         if (p.firstLastBits() != null) {
             List<WeightedLayer> layers = WeightedLayer.of(prepared.model());
@@ -77,7 +108,29 @@ public record PtqRun(PostTrainingQuantizer.Prepared prepared, PostTrainingQuanti
             log.printf("sensitivity: %d layers x %s weight bits on %d samples (%.1f s)%n", report.layers().size(), p.candidateBits(),
                     report.samples(), report.seconds());
             List<WeightedLayer> layers = WeightedLayer.of(prepared.model());
-            if (p.averageBits() != null) {
+            if (p.averageBits() != null && validation != null && p.allocation().equals("exact")) {
+                SensitivityAnalysis.Allocated best = null;
+                double bestAccuracy = -1;
+                List<io.qat4j.ptq.QuantPlan.Candidate> measured = new ArrayList<>();
+                for (SensitivityAnalysis.Allocated c : SensitivityAnalysis.candidates(report, layers, p.averageBits(), ALLOCATION_CANDIDATES)) {
+                    PostTrainingQuantizer.Result r = PostTrainingQuantizer.quantize(prepared, recipe.withLayerWeightBits(c.bits()));
+                    double accuracy = accuracy(PostTrainingQuantizer.quantizedModel(r).network(), validation);
+                    measured.add(new io.qat4j.ptq.QuantPlan.Candidate(c.info().method(), c.bits(), c.info().costBits(),
+                            c.info().totalSensitivity(), accuracy));
+                    log.printf("allocation candidate %-8s %s: %.2f average bits, predicted sum of sensitivities %.4g, validation accuracy "
+                            + "%.4f (%d samples)%n", c.info().method(), c.bits(), (double) c.info().costBits()
+                            / layers.stream().mapToLong(WeightedLayer::weights).sum(), c.info().totalSensitivity(), accuracy,
+                            validation.numExamples());
+                    if (accuracy > bestAccuracy) {   // ties keep the earlier, better predicted one
+                        best = c;
+                        bestAccuracy = accuracy;
+                    }
+                }
+                recipe = recipe.withLayerWeightBits(best.bits());
+                allocation = best.info().withCandidates(measured);
+                log.printf("allocation (exact, %.2f average weight bits, best of %d on the validation split): %s %s%n", p.averageBits(),
+                        measured.size(), best.info().method(), best.bits());
+            } else if (p.averageBits() != null) {
                 SensitivityAnalysis.Allocated a = SensitivityAnalysis.allocate(report, layers, p.averageBits(), p.allocation());
                 recipe = recipe.withLayerWeightBits(a.bits());
                 allocation = a.info();
@@ -101,5 +154,16 @@ public record PtqRun(PostTrainingQuantizer.Prepared prepared, PostTrainingQuanti
                     result.notes());
         }
         return new PtqRun(prepared, result, report);
+    }
+
+    private static double accuracy(org.deeplearning4j.nn.api.Model net, DataSet data) {
+        INDArray out = io.qat4j.ptq.NetworkView.of(net).output(data.getFeatures());
+        INDArray p = out.argMax(1);
+        INDArray t = data.getLabels().argMax(1);
+        int right = 0;
+        for (long i = 0; i < p.length(); i++) {
+            right += p.getLong(i) == t.getLong(i) ? 1 : 0;
+        }
+        return (double) right / p.length();
     }
 }
