@@ -4,6 +4,6 @@
  * Keras .h5, configuration JSON), what a network takes ({@link io.qat4j.training.ModelInput}), the
  * operations on either kind of network ({@link io.qat4j.training.Networks}) and the zoo architectures
  * {@code qat4j train} builds ({@link io.qat4j.training.ZooArchitecture}); the command line lives in
- * {@code io.qat4j.training.cli}. Depends on every other qat4j module, DL4J (nn, modelimport, zoo).
+ * {@code io.qat4j.cli}. Depends on every other qat4j module, DL4J (nn, modelimport, zoo).
  */
 package io.qat4j.training;
