@@ -7,7 +7,10 @@ import java.util.concurrent.Callable;
 
 import org.deeplearning4j.nn.api.Model;
 
+import io.qat4j.training.BadInputException;
 import io.qat4j.training.LoadedModel;
+import io.qat4j.training.ModelLoader;
+import io.qat4j.training.RunData;
 import io.qat4j.training.Trainer;
 import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
@@ -43,9 +46,9 @@ public final class EvalCommand implements Callable<Integer> {
             return Qat4jCommand.EXIT_USAGE;
         }
         try {
-            LoadedModel m = Runs.loadModel(model, "model");
+            LoadedModel m = ModelLoader.loadConfigured(model, "model");
             Model net = m.network();
-            Runs.RunData data = Runs.fit(Runs.data(c.data(), c.seed(), m.input()), net, m.input(), "model " + m.describe(), config);
+            RunData data = RunData.load(c.data(), c.seed(), m.input()).fit(net, m.input(), "model " + m.describe(), config);
             PrintWriter out = spec.commandLine().getOut();
             out.printf("%s on %d test images (%s): accuracy %.4f%n", model, data.test().numExamples(), data.source(),
                     Trainer.accuracy(net, data.test()));

@@ -1,14 +1,17 @@
 package io.qat4j.cli;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.Map;
 import java.util.concurrent.Callable;
 
-import io.qat4j.training.LoadedModel;
+import io.qat4j.training.BadInputException;
 import io.qat4j.training.config.ConfigException;
 import io.qat4j.training.config.ConfigLoader;
 import io.qat4j.training.config.ExperimentConfig;
+import io.qat4j.training.experiment.Experiment;
+import io.qat4j.training.experiment.ExperimentResults;
+import io.qat4j.training.experiment.VariantResult;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -60,32 +63,17 @@ public final class ExperimentCommand implements Callable<Integer> {
                 err.println("qat4j experiment: " + problem);
                 return Qat4jCommand.EXIT_USAGE;
             }
-            LoadedModel fp32Model = null;
-            Runs.RunData data;
-            if (c.fp32().model() != null) {
-                Path file = Path.of(c.fp32().model());
-                fp32Model = Runs.loadModel(file, "fp32.model");
-                Runs.checkPlainFp32(file, fp32Model.network(), "fp32.model");
-                data = Runs.fit(Runs.data(c.data(), c.seed(), fp32Model.input()), fp32Model.network(), fp32Model.input(),
-                        "fp32.model " + fp32Model.describe(), config);
-            } else {
-                data = Runs.data(c.data(), c.seed(), null);
-            }
-            log.printf("experiment %s: %d variants; data %s (%s), %d train / %d test%n", c.name(), c.variants().size(), data.source(),
-                    data.location(), data.train().numExamples(), data.test().numExamples());
-            log.flush();
-            // rewritten on resume too: it describes the invocation that writes the report, whose configuration may have gained variants
-            Map<String, Object> provenance = Runs.provenance(dir, config, c, c.seed(), data, false);
-            ExperimentReport.Results results = new Experiment(c, dir, resume, log).run(data, fp32Model, partial -> {
-                try {
-                    ExperimentReport.write(dir, c.name() + " (in progress: " + partial.variants().size() + " of " + c.variants().size()
-                            + " variants done)", partial, provenance);
-                } catch (java.io.IOException e) {
-                    log.println("note: could not write the partial report: " + e.getMessage());
-                }
-            });
-            ExperimentReport.write(dir, c.name(), results, provenance);
-            long failed = results.variants().stream().filter(v -> !"ok".equals(v.status())).count();
+            ExperimentResults results = Experiment.of(c, dir).resume(resume).log(log).progress(ProgressBars.forConsole())
+                    .configSource(config.toString()).onVariant(partial -> {
+                        try {
+                            ExperimentReport.write(dir, c.name() + " (in progress: " + partial.variants().size() + " of "
+                                    + c.variants().size() + " variants done)", partial);
+                        } catch (IOException e) {
+                            log.println("note: could not write the partial report: " + e.getMessage());
+                        }
+                    }).run();
+            ExperimentReport.write(dir, c.name(), results);
+            long failed = results.variants().stream().filter(v -> v.status() == VariantResult.Status.FAILED).count();
             log.printf("wrote %s (%d variants, %d failed) in %.0f s%n", dir.resolve("report.md"), results.variants().size(), failed,
                     results.seconds());
             log.flush();

@@ -11,7 +11,10 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import io.qat4j.export.Int8Exporter;
 import io.qat4j.runtime.ModelFile;
+import io.qat4j.training.BadInputException;
 import io.qat4j.training.LoadedModel;
+import io.qat4j.training.ModelLoader;
+import io.qat4j.training.RunData;
 import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -68,9 +71,9 @@ public final class ExportCommand implements Callable<Integer> {
             return Qat4jCommand.EXIT_USAGE;
         }
         try {
-            LoadedModel m = Runs.loadModel(model, "model");
+            LoadedModel m = ModelLoader.loadConfigured(model, "model");
             String name = "model " + m.describe();
-            Runs.RunData data = Runs.fit(Runs.data(c.data(), c.seed(), m.input()), m.network(), m.input(), name, config);
+            RunData data = RunData.load(c.data(), c.seed(), m.input()).fit(m.network(), m.input(), name, config);
             PrintWriter o = spec.commandLine().getOut();
             if (format.equals("onnx-fp32")) {
                 long[] shape = data.train().getFeatures().shape();

@@ -13,8 +13,10 @@ import io.qat4j.layers.QuantizedModel;
 import io.qat4j.ptq.PostTrainingQuantizer;
 import io.qat4j.ptq.QuantPlan;
 import io.qat4j.runtime.AtomicFiles;
+import io.qat4j.training.BadInputException;
 import io.qat4j.training.Int8Evaluation;
 import io.qat4j.training.PtqRun;
+import io.qat4j.training.RunData;
 import io.qat4j.training.Trainer;
 import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
@@ -72,7 +74,7 @@ public final class PtqCommand implements Callable<Integer> {
             }
             Runs.Start start = Runs.start(c, config, options.outFor(c.name()), false);
             Path dir = start.dir();
-            Runs.RunData data = start.data();
+            RunData data = start.data();
             Model teacher = start.fp32().network();
             double fpAccuracy = Trainer.accuracy(teacher, data.test());
             PtqRun run = PtqRun.run(teacher, data.train(), c.ptq(), out);

@@ -18,9 +18,11 @@ import io.qat4j.layers.QuantizationPlan;
 import io.qat4j.layers.QuantizedModel;
 import io.qat4j.ptq.PostTrainingQuantizer;
 import io.qat4j.runtime.AtomicFiles;
+import io.qat4j.training.BadInputException;
 import io.qat4j.training.Int8Evaluation;
 import io.qat4j.training.Networks;
 import io.qat4j.training.PtqRun;
+import io.qat4j.training.RunData;
 import io.qat4j.training.Trainer;
 import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
@@ -68,7 +70,7 @@ public final class QatCommand implements Callable<Integer> {
             }
             Runs.Start start = Runs.start(c, config, options.outFor(c.name()), options.resume);
             Path dir = start.dir();
-            Runs.RunData data = start.data();
+            RunData data = start.data();
             Model teacher = start.fp32().network();
             double fpAccuracy = Trainer.accuracy(teacher, data.test());
             io.qat4j.layers.QuantizationWarnings.drain();   // this run's warnings only (an earlier run in this JVM may have raised some)

@@ -14,6 +14,7 @@ import io.qat4j.runtime.ModelFormatException;
 import io.qat4j.runtime.ModelInputException;
 import io.qat4j.training.ModelInput;
 import io.qat4j.training.ModelLoader;
+import io.qat4j.training.RunData;
 import io.qat4j.training.config.ConfigException;
 import io.qat4j.training.config.ConfigLoader;
 import io.qat4j.training.config.RunConfig;
@@ -71,7 +72,7 @@ public final class RunCommand implements Callable<Integer> {
             int[] in = m.inputShape();
             ModelInput input = in.length == 3 ? new ModelInput(ModelInput.Kind.IMAGE, new long[] {in[0], in[1], in[2]},
                     org.deeplearning4j.nn.conf.CNN2DFormat.NCHW, "the input of " + model) : null;
-            Runs.RunData data = Runs.data(c.data(), c.seed(), input);
+            RunData data = RunData.load(c.data(), c.seed(), input);
             int n = io.qat4j.training.Int8Evaluation.checkFits(m, data.test());
             float[] features = data.test().getFeatures().dup('c').data().asFloat();
             long start = System.nanoTime();
@@ -138,7 +139,7 @@ public final class RunCommand implements Callable<Integer> {
         }
     }
 
-    private void write(Runs.RunData data, int n, double accuracy, int[] predicted, Map<String, Object> check)
+    private void write(RunData data, int n, double accuracy, int[] predicted, Map<String, Object> check)
             throws java.io.IOException {
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("model", model.toString());

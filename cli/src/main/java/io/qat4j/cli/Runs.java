@@ -3,216 +3,28 @@ package io.qat4j.cli;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.Map;
-
-import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 
-import io.qat4j.datasets.FashionMnist;
-import io.qat4j.datasets.ImageFolderDataSets;
-import io.qat4j.datasets.ImageFolderException;
-import io.qat4j.training.LoadedModel;
-import io.qat4j.training.ModelInput;
-import io.qat4j.training.ModelLoader;
-import io.qat4j.training.Networks;
 import io.qat4j.runtime.AtomicFiles;
+import io.qat4j.training.LoadedModel;
+import io.qat4j.training.ModelLoader;
 import io.qat4j.training.Provenance;
+import io.qat4j.training.RunData;
 import io.qat4j.training.config.RunConfig;
 
-/** What the run commands share: data loading by config, and the provenance files of a run. */
+/**
+ * What the run commands share: loading a configuration with the command's messages, the output
+ * directory's checks ({@code --out}, {@code --resume}, {@code --force}), the provenance files of a
+ * run, and the start of a quantization command.
+ */
 final class Runs {
 
     static final ObjectMapper JSON = new ObjectMapper();
     static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
     private Runs() {
-    }
-
-    /**
-     * Training, validation (for model selection) and test data of a run; {@code classesFromLabels}:
-     * the class count is the largest label + 1 of the files (IDX), where CSV files and image folders
-     * declare their classes (data.csv.classes, the class folders).
-     */
-    record RunData(String source, String location, DataSet train, DataSet validation, DataSet test, boolean classesFromLabels) {
-        /** True when model selection uses the test set (validationFraction 0). */
-        boolean selectsOnTest() {
-            return validation == test;
-        }
-    }
-
-    static RunData data(RunConfig c) throws IOException {
-        return data(c.data(), c.seed(), null);
-    }
-
-    /**
-     * The data of {@code d}; {@code seed} shuffles the validation split; {@code model} (null when there
-     * is none yet) gives the size image folders are read at when {@code data.images.shape} does not
-     * (and must agree with it when both do). Checked right after loading: training and test examples
-     * of one shape and class count ({@link BadInputException} naming both files), and CSV labels that
-     * use every one of {@code data.csv.classes}.
-     */
-    static RunData data(RunConfig.Data d, long seed, ModelInput model) throws IOException {
-        FashionMnist.Located all;
-        String trainFile;
-        String testFile;
-        boolean fromLabels = false;
-        if (d.images() != null) {
-            int[] shape = imageShape(d.images(), model);
-            Path trainDir = Path.of(d.images().train());
-            Path testDir = Path.of(d.images().test());
-            DataSet imagesTrain;
-            DataSet imagesTest;
-            try {
-                java.util.List<String> classes = ImageFolderDataSets.classes(trainDir);
-                imagesTrain = ImageFolderDataSets.read(trainDir, classes, shape[0], shape[1], shape[2]);
-                imagesTest = ImageFolderDataSets.read(testDir, classes, shape[0], shape[1], shape[2]);
-            } catch (ImageFolderException e) {
-                throw new BadInputException("data.images: " + e.getMessage());
-            }
-            all = new FashionMnist.Located(null, "image folders " + trainDir + ", " + testDir, imagesTrain, imagesTest);
-            trainFile = trainDir.toString();
-            testFile = testDir.toString();
-        } else if (d.csv() != null) {
-            DataSet csvTrain = io.qat4j.datasets.CsvDataSets.read(Path.of(d.csv().train()), d.csv().format());
-            int used = csvTrain.getLabels().argMax(1).maxNumber().intValue() + 1;
-            if (used < d.csv().classes()) {
-                throw new BadInputException("data.csv.classes is " + d.csv().classes() + " but the labels in " + d.csv().train() + " are 0.."
-                        + (used - 1) + "; set data.csv.classes: " + used + " (one output per class; every class needs training examples)");
-            }
-            DataSet csvTest = io.qat4j.datasets.CsvDataSets.read(Path.of(d.csv().test()), d.csv().format());
-            all = new FashionMnist.Located(null, "CSV " + d.csv().train() + ", " + d.csv().test(), csvTrain, csvTest);
-            trainFile = d.csv().train();
-            testFile = d.csv().test();
-        } else {
-            all = d.source().equals("bundled") ? FashionMnist.bundled()
-                    : FashionMnist.load(FashionMnist.Options.standard(d.dir() == null ? null : Path.of(d.dir())));
-            boolean bundled = all.source() == FashionMnist.Source.BUNDLED_SUBSET;
-            fromLabels = true;
-            trainFile = bundled ? "the bundled training subset" : Path.of(all.location(), FashionMnist.TRAIN_IMAGES) + "[.gz]";
-            testFile = bundled ? "the bundled test subset" : Path.of(all.location(), FashionMnist.TEST_IMAGES) + "[.gz]";
-        }
-        String trainShape = describe(all.train());
-        String testShape = describe(all.test());
-        if (!trainShape.equals(testShape)) {
-            throw new BadInputException("the training and test data do not fit together: " + trainFile + " holds " + trainShape + ", "
-                    + testFile + " holds " + testShape + "; a model trained on one cannot be tested on the other: use files of the same "
-                    + "image size and classes");
-        }
-        String source = all.source() != null ? all.source().name() : d.images() != null ? "IMAGES" : "CSV";
-        if (d.source().equals("full") && all.source() == FashionMnist.Source.BUNDLED_SUBSET) {
-            throw new IOException("data.source is 'full' but the full Fashion-MNIST was not found: install the Debian package "
-                    + "dataset-fashion-mnist (files in " + FashionMnist.DEBIAN_DIR + "), set QAT4J_DATA to a directory with the four IDX "
-                    + "files, or set data.dir");
-        }
-        DataSet train = limit(all.train(), d.trainLimit());
-        DataSet test = limit(all.test(), d.testLimit());
-        if (d.validationFraction() == 0) {
-            return new RunData(source, all.location(), train, test, test, fromLabels);
-        }
-        DataSet shuffled = train.copy();
-        shuffled.shuffle(seed);
-        int n = shuffled.numExamples();
-        int held = Math.max(1, (int) Math.round(n * d.validationFraction()));
-        DataSet kept = new DataSet(shuffled.getFeatures().get(NDArrayIndex.interval(0, n - held)).dup(),
-                shuffled.getLabels().get(NDArrayIndex.interval(0, n - held)).dup());
-        DataSet validation = new DataSet(shuffled.getFeatures().get(NDArrayIndex.interval(n - held, n)).dup(),
-                shuffled.getLabels().get(NDArrayIndex.interval(n - held, n)).dup());
-        return new RunData(source, all.location(), kept, validation, test, fromLabels);
-    }
-
-    /** [C, H, W] image folders are read at: data.images.shape, else the model's input size; both must agree. */
-    private static int[] imageShape(RunConfig.Images images, ModelInput model) throws BadInputException {
-        int[] fromModel = model == null ? null : model.imageShape();
-        int[] given = images.shape() == null ? null : images.shape().stream().mapToInt(Long::intValue).toArray();
-        if (given != null && fromModel != null && !java.util.Arrays.equals(given, fromModel)) {
-            throw new BadInputException("data.images.shape is " + java.util.Arrays.toString(given) + " but the model takes "
-                    + model.describe() + " (from " + model.from() + "); give data.images.shape " + java.util.Arrays.toString(fromModel)
-                    + " or leave it out");
-        }
-        if (given == null && fromModel == null) {
-            throw new BadInputException("data.images: give shape: [channels, height, width], the size the images are read at; the model "
-                    + (model == null ? "is sized from the data" : "does not fix its image size (it takes " + model.describe() + ")"));
-        }
-        if (given == null && fromModel[0] != 1 && fromModel[0] != 3) {
-            throw new BadInputException("the model takes " + model.describe() + ", but image folders are read with 1 (grayscale) or 3 (RGB) "
-                    + "channels");
-        }
-        return given != null ? given : fromModel;
-    }
-
-    /** "examples of shape [c, h, w] in k classes": what a network must take. */
-    static String describe(DataSet ds) {
-        long[] shape = ds.getFeatures().shape();
-        return "examples of shape " + java.util.Arrays.toString(java.util.Arrays.copyOfRange(shape, 1, shape.length)) + " in "
-                + ds.getLabels().size(1) + " classes";
-    }
-
-    /**
-     * {@code data} as {@code net} (the model {@code model}, in the user's words) takes it, checked: the
-     * examples' shape against the network's input ({@link ModelInput#fit}: permuted to NHWC or flattened
-     * where the network takes that), one forward pass on a test example, and one output per class: the
-     * data's class count (from the labels, or declared) must equal the network's outputs.
-     *
-     * @param config where the data comes from (a configuration file), for messages
-     * @throws BadInputException naming both shapes or both counts
-     */
-    static RunData fit(RunData data, org.deeplearning4j.nn.api.Model net, ModelInput input, String model, Object config)
-            throws BadInputException {
-        String what = "the data of " + config + " (" + describe(data.test()) + ")";
-        DataSet train;
-        DataSet test;
-        DataSet validation;
-        try {
-            train = input.fit(data.train(), what, model);
-            test = input.fit(data.test(), what, model);
-            validation = data.selectsOnTest() ? test : input.fit(data.validation(), what, model);
-        } catch (IllegalArgumentException e) {
-            throw new BadInputException(e.getMessage());
-        }
-        org.nd4j.linalg.api.ndarray.INDArray y;
-        try {
-            y = Networks.output(net, test.getFeatures().get(NDArrayIndex.interval(0, 1)));
-        } catch (RuntimeException e) {
-            throw new BadInputException(model + " does not take " + what + ": the network fails on them (" + e.getMessage()
-                    + "); it takes " + input.describe() + "; use data of the shape the model was built for");
-        }
-        long classes = data.test().getLabels().size(1);
-        if (y.rank() != 2) {
-            throw new BadInputException(model + " gives outputs of shape " + java.util.Arrays.toString(y.shape()) + " per batch; qat4j "
-                    + "takes classifiers with one output per class ([N, classes])");
-        }
-        long outputs = y.size(1);
-        if (outputs != classes) {
-            throw new BadInputException(model + " has " + outputs + " outputs but " + what + " has " + classes + " classes"
-                    + (data.classesFromLabels() ? " (its largest label is " + (classes - 1) + ")" : "")
-                    + "; use the data the model was trained for, or a model with one output per class");
-        }
-        return new RunData(data.source(), data.location(), train, validation, test, data.classesFromLabels());
-    }
-
-    /** The model at {@code file} ({@link ModelLoader#load}); a file it cannot use is bad input named after the config {@code key}. */
-    static LoadedModel loadModel(Path file, String key) throws BadInputException {
-        try {
-            return ModelLoader.load(file);
-        } catch (io.qat4j.training.ModelFileException e) {
-            throw new BadInputException(key + ": " + e.getMessage());
-        }
-    }
-
-    /**
-     * An FP32 model to quantize must be a plain DL4J network: qat4j's quantized layers in it mean a QAT
-     * model or the checkpoint of an FP32 run (which keeps the training form), which PTQ cannot take.
-     */
-    static void checkPlainFp32(Path model, org.deeplearning4j.nn.api.Model net, String key) throws BadInputException {
-        if (!io.qat4j.layers.QuantizedModel.quantizedLayers(net).isEmpty()) {
-            throw new BadInputException(key + " " + model + " holds qat4j's quantized training layers, not a plain FP32 DL4J network: it is "
-                    + "a QAT model or the checkpoint.zip of a training run. Give the best.zip of a `qat4j train` run (one that an earlier "
-                    + "qat4j killed or stopped mid-run holds this form too: finish it with `qat4j train CONFIG --out DIR --resume`)");
-        }
     }
 
     /**
@@ -356,44 +168,9 @@ final class Runs {
         return v.isMissingNode() || v.isNull() || (v.isBoolean() && !v.booleanValue());
     }
 
-    private static DataSet limit(DataSet ds, Integer n) {
-        if (n == null || n >= ds.numExamples()) {
-            return ds;
-        }
-        return new DataSet(ds.getFeatures().get(NDArrayIndex.interval(0, n)).dup(), ds.getLabels().get(NDArrayIndex.interval(0, n)).dup());
-    }
-
-    /** Writes resolved-config.yaml and provenance.json into the run directory (atomically; kept as they are on resume). */
+    /** Writes resolved-config.yaml and provenance.json into the run directory ({@link Provenance#writeRunFiles}). */
     static void provenance(Path out, Path configFile, RunConfig c, RunData data, boolean resume) throws IOException {
-        provenance(out, configFile, c, c.seed(), data, resume);
-    }
-
-    /**
-     * Writes {@code resolved} (the validated configuration: a run or an experiment) as
-     * resolved-config.yaml and the provenance (versions, git revision, config, seed, data) as
-     * provenance.json, atomically; returns the provenance. On {@code resume} the files of the run's
-     * start are kept (the configuration was checked equal by {@link #outProblem}) and the stored
-     * provenance is returned.
-     */
-    @SuppressWarnings("unchecked")
-    static Map<String, Object> provenance(Path out, Path configFile, Object resolved, long seed, RunData data, boolean resume)
-            throws IOException {
-        Files.createDirectories(out);
-        Path stored = out.resolve("provenance.json");
-        if (resume && Files.isRegularFile(stored) && Files.isRegularFile(out.resolve("resolved-config.yaml"))) {
-            return JSON.readValue(stored.toFile(), Map.class);
-        }
-        AtomicFiles.write(out.resolve("resolved-config.yaml"), YAML.writeValueAsBytes(resolved));
-        Map<String, Object> p = new LinkedHashMap<>(Provenance.describe(Path.of(".")));
-        p.put("config", configFile.toString());
-        p.put("seed", seed);
-        p.put("data.source", data.source().toString());
-        p.put("data.location", data.location());
-        p.put("data.train", data.train().numExamples());
-        p.put("data.validation", data.selectsOnTest() ? "the test set (validationFraction 0)" : data.validation().numExamples());
-        p.put("data.test", data.test().numExamples());
-        AtomicFiles.write(out.resolve("provenance.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(p));
-        return p;
+        Provenance.writeRunFiles(out, configFile.toString(), c, c.seed(), data, resume);
     }
 
     /** Saves a network (with updater state) as a DL4J zip, atomically. */
@@ -444,9 +221,10 @@ final class Runs {
     /** Loads the FP32 model and its data, checks that they fit, writes the provenance; {@code dir} was checked by {@link #outProblem}. */
     static Start start(RunConfig c, Path config, Path dir, boolean resume) throws IOException {
         Path fp32Path = Path.of(c.fp32());
-        LoadedModel fp32 = loadModel(fp32Path, "fp32");
-        checkPlainFp32(fp32Path, fp32.network(), "fp32");
-        RunData data = fit(data(c.data(), c.seed(), fp32.input()), fp32.network(), fp32.input(), "fp32 model " + fp32.describe(), config);
+        LoadedModel fp32 = ModelLoader.loadConfigured(fp32Path, "fp32");
+        ModelLoader.checkPlainFp32(fp32Path, fp32.network(), "fp32");
+        RunData data = RunData.load(c.data(), c.seed(), fp32.input()).fit(fp32.network(), fp32.input(), "fp32 model " + fp32.describe(),
+                config);
         provenance(dir, config, c, data, resume);
         io.qat4j.training.Trainer.seed(c.seed());
         return new Start(dir, data, fp32);

@@ -12,7 +12,9 @@ import io.qat4j.ptq.QuantPlan;
 import io.qat4j.ptq.SensitivityAnalysis;
 import io.qat4j.ptq.WeightedLayer;
 import io.qat4j.runtime.AtomicFiles;
+import io.qat4j.training.BadInputException;
 import io.qat4j.training.PtqRun;
+import io.qat4j.training.RunData;
 import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -56,7 +58,7 @@ public final class SensitivityCommand implements Callable<Integer> {
             }
             Runs.Start start = Runs.start(c, config, options.outFor(c.name()), false);
             Path dir = start.dir();
-            Runs.RunData data = start.data();
+            RunData data = start.data();
             Model teacher = start.fp32().network();
             PostTrainingQuantizer.Prepared prepared = PtqRun.prepare(teacher, data.train(), c.ptq().recipe(), c.ptq().sensitivitySamples());
             SensitivityAnalysis.Report report = SensitivityAnalysis.run(prepared, c.ptq().sensitivityOptions());

@@ -12,12 +12,14 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.learning.config.Adam;
 
 import io.qat4j.layers.ReferenceCnn;
+import io.qat4j.training.BadInputException;
 import io.qat4j.training.FloatTraining;
 import io.qat4j.training.LoadedModel;
 import io.qat4j.training.ModelFileException;
 import io.qat4j.training.ModelInput;
 import io.qat4j.training.ModelLoader;
 import io.qat4j.training.Networks;
+import io.qat4j.training.RunData;
 import io.qat4j.training.Trainer;
 import io.qat4j.training.ZooArchitecture;
 import io.qat4j.training.config.RunConfig;
@@ -104,14 +106,14 @@ public final class TrainCommand implements Callable<Integer> {
                 declared = new ModelInput(ModelInput.Kind.IMAGE, m.inputShape().stream().mapToLong(Long::longValue).toArray(), CNN2DFormat.NCHW,
                         "model.inputShape");
             }
-            Runs.RunData data = Runs.data(c.data(), c.seed(), declared);
+            RunData data = RunData.load(c.data(), c.seed(), declared);
             out.printf("data: %s (%s), %d train / %s / %d test%n", data.source(), data.location(), data.train().numExamples(),
                     data.selectsOnTest() ? "model selection on the test set" : data.validation().numExamples() + " validation",
                     data.test().numExamples());
             Runs.provenance(dir, config, c, data, options.resume);
             Trainer.seed(c.seed());
             Network n = fromFile != null ? fromFile(fromFile, c) : build(c, data);
-            data = Runs.fit(data, n.net(), n.input(), n.name(), config);
+            data = data.fit(n.net(), n.input(), n.name(), config);
             try {
                 Networks.checkTrainable(n.net(), n.name());
             } catch (IllegalArgumentException e) {
@@ -151,7 +153,7 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     /** The reference CNN or a zoo architecture, sized to the data (a zoo network's input from model.inputShape when given). */
-    private static Network build(RunConfig c, Runs.RunData data) throws BadInputException {
+    private static Network build(RunConfig c, RunData data) throws BadInputException {
         long[] shape = data.train().getFeatures().shape();
         int classes = (int) data.train().getLabels().size(1);
         RunConfig.Model m = c.model();

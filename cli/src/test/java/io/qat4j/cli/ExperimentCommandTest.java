@@ -2,6 +2,7 @@ package io.qat4j.cli;
 
 import static io.qat4j.cli.CliRun.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -12,7 +13,11 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+
+import io.qat4j.training.experiment.ExperimentResults;
+import io.qat4j.training.experiment.VariantResult;
 
 /** A tiny experiment end to end: report files and fields, targets, resume. */
 class ExperimentCommandTest {
@@ -21,7 +26,6 @@ class ExperimentCommandTest {
     Path dir;
 
     @Test
-    @SuppressWarnings("unchecked")
     void tinyExperimentWritesTheReportAndResumes() throws Exception {
         Path cfg = dir.resolve("tiny.yaml");
         Files.writeString(cfg, """
@@ -53,28 +57,37 @@ class ExperimentCommandTest {
             "resolved-config.yaml", "fp32/best.zip", "variants/qat-w4a4/model.q4j", "variants/ptq-mixed-w3/plan.json"}) {
             assertTrue(Files.isRegularFile(out.resolve(f)), f + "\n" + r[1]);
         }
-        Map<String, Object> json = new ObjectMapper().readValue(out.resolve("results.json").toFile(), Map.class);
-        List<Map<String, Object>> variants = (List<Map<String, Object>>) json.get("variants");
+        ExperimentResults results = ExperimentResults.read(out.resolve("results.json"));
+        JsonNode variantsJson = new ObjectMapper().readTree(out.resolve("results.json").toFile()).get("variants");
+        assertEquals("fp32/best.zip", results.fp32().model());
+        List<VariantResult> variants = results.variants();
         assertEquals(6, variants.size());
-        for (Map<String, Object> v : variants) {
-            assertEquals("ok", v.get("status"), v.toString());
-            assertTrue(((Number) v.get("simulatedAccuracy")).doubleValue() > 0.3, v.toString());
+        for (VariantResult v : variants) {
+            assertEquals(v.name().equals("ptq-partial") ? VariantResult.Status.NOT_EXPORTABLE : VariantResult.Status.EXPORTED, v.status(),
+                    v.toString());
+            assertTrue(v.simulatedAccuracy() > 0.3, v.toString());
         }
-        Map<String, Object> w8 = variants.get(0);
-        assertTrue(((Number) w8.get("agreement")).doubleValue() >= 0.95, w8.toString());
-        assertEquals(Boolean.TRUE, w8.get("targetMet"));
-        assertTrue(((Number) w8.get("sizeRatio")).doubleValue() <= 0.26);
-        assertTrue(variants.get(3).get("method").toString().contains("not exportable"), variants.get(3).toString());
-        assertTrue(variants.get(2).get("weights").toString().startsWith("mixed"), variants.get(2).toString());
-        assertTrue(variants.get(4).get("method").toString().contains("from PTQ plan"));
-        Map<String, Object> firstLast = variants.get(5);
-        assertEquals("3 (first/last 8)", firstLast.get("weights"));
-        assertEquals("4 (first/last 8)", firstLast.get("inputs"));
-        assertEquals(Map.of("conv1", 8, "conv2", 3, "fc1", 3, "out", 8), firstLast.get("layerBits"));
-        assertTrue(((Number) firstLast.get("agreement")).doubleValue() >= 0.9, firstLast.toString());
+        VariantResult w8 = variants.get(0);
+        assertTrue(w8.int8().agreement() >= 0.95, w8.toString());
+        assertTrue(w8.target().met());
+        assertTrue(w8.int8().sizeRatio() <= 0.26);
+        Map<String, String> kept = variants.get(3).quantization().keptInFloat();
+        assertEquals(1, kept.size(), "keepMostSensitive: 1 keeps one layer in float: " + variants.get(3));
+        assertNull(variants.get(3).int8(), "no integer model with a layer in float");
+        assertTrue(variants.get(2).quantization().weights().startsWith("mixed"), variants.get(2).toString());
+        assertTrue(variants.get(4).method().contains("from PTQ plan"));
+        VariantResult firstLast = variants.get(5);
+        assertEquals("3 (first/last 8)", firstLast.quantization().weights());
+        assertEquals("4 (first/last 8)", firstLast.quantization().inputs());
+        assertEquals(Map.of("conv1", 8, "conv2", 3, "fc1", 3, "out", 8), firstLast.quantization().layerBits());
+        assertTrue(firstLast.int8().agreement() >= 0.9, firstLast.toString());
         String md = Files.readString(out.resolve("report.md"));
         assertTrue(md.contains("| variant | W bits | A bits | method | FP32-sim acc | INT8 runtime acc | agreement |"), md);
         assertTrue(md.contains("| qat-w4a4 | 4 | 4 |") && md.contains("Per-layer sensitivity") && md.contains("git"), md);
+        assertTrue(md.contains("| ptq-partial | 2 | 8 | PTQ percentile, 1 most sensitive in float (not exportable: " + kept.keySet()
+                + " in float) |"), md);
+        String revision = variants.get(0).provenance().shortRevision();
+        assertTrue(md.contains("Rows by the revision that produced them") && md.contains("- " + revision), md);
         String csv = Files.readString(out.resolve("results.csv"));
         assertEquals(8, csv.lines().count(), csv);
         byte[] png = Files.readAllBytes(out.resolve("accuracy-vs-size.png"));
@@ -85,8 +98,7 @@ class ExperimentCommandTest {
         String[] again = run("experiment", cfg.toString(), "--out", out.toString(), "--resume");
         assertEquals("0", again[0], again[1] + again[2]);
         assertTrue(again[1].contains("fp32: reused") && again[1].contains("[5/6] qat-w4a4: reused"), again[1]);
-        Map<String, Object> json2 = new ObjectMapper().readValue(out.resolve("results.json").toFile(), Map.class);
-        assertEquals(variants, json2.get("variants"));
+        assertEquals(variantsJson, new ObjectMapper().readTree(out.resolve("results.json").toFile()).get("variants"));
 
         // without --resume the same --out is refused before any work: the report and every stage stay as they are
         byte[] report = Files.readAllBytes(out.resolve("report.md"));

@@ -32,7 +32,10 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import io.qat4j.ptq.QuantPlan;
 import io.qat4j.training.ModelLoader;
+import io.qat4j.training.experiment.ExperimentResults;
+import io.qat4j.training.experiment.VariantResult;
 
 /**
  * {@code qat4j experiment} on a user's ResNet-style ComputationGraph zip (issue 16, "done when"): a
@@ -124,26 +127,27 @@ class GraphExperimentCommandTest {
         assertEquals("0", r[0], r[1] + r[2]);
         assertTrue(r[1].contains("a ComputationGraph of"), r[1]);
 
-        Map<String, Object> json = new ObjectMapper().readValue(out.resolve("results.json").toFile(), Map.class);
-        double fp32Accuracy = ((Number) ((Map<String, Object>) json.get("fp32")).get("accuracy")).doubleValue();
+        ExperimentResults results = ExperimentResults.read(out.resolve("results.json"));
+        double fp32Accuracy = results.fp32().accuracy();
         // a network that learned nothing predicts one class, and its agreement would prove nothing
         assertTrue(fp32Accuracy > 0.5, "the graph should learn the bundled subset: FP32 accuracy " + fp32Accuracy + "\n" + t[1]);
-        List<Map<String, Object>> variants = (List<Map<String, Object>>) json.get("variants");
-        assertEquals(List.of("ptq-w8a8", "ptq-mixed", "qat-w4a4"), variants.stream().map(v -> v.get("name")).toList());
+        assertEquals(zip.toString(), results.fp32().model(), "a model outside the output directory is named as the configuration names it");
+        List<VariantResult> variants = results.variants();
+        assertEquals(List.of("ptq-w8a8", "ptq-mixed", "qat-w4a4"), variants.stream().map(VariantResult::name).toList());
         Path runCfg = Files.writeString(dir.resolve("run.yaml"), "name: run\n" + data + "train: {epochs: 1, learningRate: 0.001}\n");
         StringBuilder measured = new StringBuilder(String.format("FP32 %.4f", fp32Accuracy));
-        for (Map<String, Object> v : variants) {
-            measured.append(String.format("; %s %s: fake-quant %s, INT8 runtime %s, agreement %s", v.get("name"), v.get("status"),
-                    v.get("simulatedAccuracy"), v.get("int8Accuracy"), v.get("agreement")));
+        for (VariantResult v : variants) {
+            measured.append(String.format("; %s %s: fake-quant %s, INT8 runtime %s, agreement %s", v.name(), v.status(),
+                    v.simulatedAccuracy(), v.int8() == null ? null : v.int8().accuracy(), v.int8() == null ? null : v.int8().agreement()));
         }
         System.out.println("graph experiment: " + measured);
-        for (Map<String, Object> v : variants) {
-            String name = (String) v.get("name");
-            assertEquals("ok", v.get("status"), v.toString());
-            assertFalse(v.get("method").toString().contains("not exportable"), v.toString());
-            Path model = out.resolve("variants").resolve(name).resolve("model.q4j");
+        for (VariantResult v : variants) {
+            String name = v.name();
+            assertEquals(VariantResult.Status.EXPORTED, v.status(), v.toString());
+            assertEquals("variants/" + name + "/model.q4j", v.int8().model());
+            Path model = out.resolve(v.int8().model());
             assertTrue(Files.isRegularFile(model), name + ": no model.q4j\n" + r[1]);
-            double agreement = ((Number) v.get("agreement")).doubleValue();
+            double agreement = v.int8().agreement();
             // Measured 1.0 (W8A8), 1.0 (mixed) and 0.947 (QAT W4A4 with KD, 300 images). Before weighted layers that read a
             // shared quantizer kept their own input quantizer (their bias then trained in float while the integer model rounds
             // it to s_x s_w) the numbers were 1.0, 0.993 and 0.903. The coverage matrix's ResNet graph is at 100% at W4A4;
@@ -159,31 +163,30 @@ class GraphExperimentCommandTest {
             assertTrue(check[1].contains("output bytes identical on 300 of 300 images"), name + ": " + check[1]);
         }
 
-        Map<String, Object> w8 = variants.get(0);
-        assertEquals(Boolean.TRUE, w8.get("targetMet"), "W8A8 PTQ within 3 pp of FP32: " + w8);
+        VariantResult w8 = variants.get(0);
+        assertTrue(w8.target().met(), "W8A8 PTQ within 3 pp of FP32: " + w8);
         Map<String, Object> plan = new ObjectMapper().readValue(out.resolve("variants/ptq-w8a8/plan.json").toFile(), Map.class);
         assertTrue(((Map<String, Object>) plan.get("tensors")).keySet().containsAll(List.of("pool", "b1_bn2", "b2_bn2", "b2_short_bn")),
                 "the plan has ranges for the Add inputs: " + plan.get("tensors"));
 
-        Map<String, Object> mixed = variants.get(1);
-        assertTrue(mixed.get("weights").toString().startsWith("mixed"), mixed.toString());
-        Map<String, Object> sensitivity = (Map<String, Object>) mixed.get("sensitivity");
+        VariantResult mixed = variants.get(1);
+        assertTrue(mixed.quantization().weights().startsWith("mixed"), mixed.toString());
+        Map<String, QuantPlan.Sensitivity> sensitivity = mixed.quantization().sensitivity();
         assertNotNull(sensitivity, mixed.toString());
         java.util.Set<String> weighted = java.util.Set.of("stem", "b1_conv1", "b1_conv2", "b2_conv1", "b2_conv2", "b2_short", "out");
         assertEquals(weighted, sensitivity.keySet(), "sensitivity of every weighted layer by vertex name");
         for (String layer : weighted) {
-            Map<String, Object> s = (Map<String, Object>) sensitivity.get(layer);
-            Map<String, Number> inputs = (Map<String, Number>) s.get("inputs");
-            assertTrue(inputs.get("2").doubleValue() > inputs.get("8").doubleValue(), layer + ": input sensitivity " + inputs
+            Map<Integer, Double> inputs = sensitivity.get(layer).inputs();
+            assertTrue(inputs.get(2) > inputs.get(8), layer + ": input sensitivity " + inputs
                     + " (a layer reading a shared tensor measured with its own input quantizer)");
         }
-        Map<String, Number> bits = (Map<String, Number>) mixed.get("layerBits");
+        Map<String, Integer> bits = mixed.quantization().layerBits();
         assertEquals(weighted, bits.keySet());
-        assertTrue(bits.values().stream().map(Number::intValue).distinct().count() > 1, "bits chosen per layer: " + bits);
+        assertTrue(bits.values().stream().distinct().count() > 1, "bits chosen per layer: " + bits);
 
-        Map<String, Object> qat = variants.get(2);
-        assertTrue(qat.get("method").toString().contains("KD from PTQ plan"), qat.toString());
-        assertTrue(((Number) qat.get("int8Accuracy")).doubleValue() > 0.4, "W4A4 QAT of the graph: " + qat);
+        VariantResult qat = variants.get(2);
+        assertTrue(qat.method().contains("KD from PTQ plan"), qat.toString());
+        assertTrue(qat.int8().accuracy() > 0.4, "W4A4 QAT of the graph: " + qat);
         assertTrue(Files.isRegularFile(out.resolve("variants/qat-w4a4/checkpoint.zip")), "QAT of the graph checkpoints");
         assertEquals(ModelLoader.Format.DL4J_GRAPH_ZIP, ModelLoader.detect(out.resolve("variants/qat-w4a4/checkpoint.zip")));
         String md = Files.readString(out.resolve("report.md"));

@@ -34,9 +34,11 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import io.qat4j.training.BadInputException;
 import io.qat4j.training.LoadedModel;
 import io.qat4j.training.ModelInput;
 import io.qat4j.training.ModelLoader;
+import io.qat4j.training.RunData;
 
 /**
  * The CLI's model and data input (issue 16, item 5): networks from a DL4J configuration JSON of
@@ -53,12 +55,19 @@ class ModelInputCommandsTest {
     static Path csv;
     static Path mlpZip;
 
-    static Path fixture(String name) {
-        try {
-            return Path.of(ModelInputCommandsTest.class.getResource("/keras/" + name).toURI());
-        } catch (java.net.URISyntaxException e) {
-            throw new IllegalStateException(e);
+    /** A Keras fixture of training's test-jar, copied out (under its own name) because the jar's entries are no files. */
+    static Path fixture(String name) throws IOException {
+        Path copy = dir.resolve("keras").resolve(name);
+        if (!Files.isRegularFile(copy)) {
+            Files.createDirectories(copy.getParent());
+            try (java.io.InputStream in = ModelInputCommandsTest.class.getResourceAsStream("/keras/" + name)) {
+                if (in == null) {
+                    throw new IllegalStateException("/keras/" + name + " is not on the test classpath (training's test-jar)");
+                }
+                Files.copy(in, copy);
+            }
         }
+        return copy;
     }
 
     static Path write(String name, String text) throws IOException {
@@ -278,16 +287,16 @@ class ModelInputCommandsTest {
         LoadedModel m = ModelLoader.load(mlpZip);   // 2 outputs
         DataSet features = new DataSet(Nd4j.rand(DataType.FLOAT, 4, 1, 8, 8), Nd4j.zeros(DataType.FLOAT, 4, 2));
         DataSet two = new DataSet(features.getFeatures(), Nd4j.eye(4).getColumns(0, 1).castTo(DataType.FLOAT));
-        Runs.RunData ok = new Runs.RunData("X", "x", two, two, two, true);
-        assertEquals(2, Runs.fit(ok, m.network(), m.input(), "model m", "c.yaml").test().getLabels().size(1));
+        RunData ok = new RunData("X", "x", two, two, two, true);
+        assertEquals(2, ok.fit(m.network(), m.input(), "model m", "c.yaml").test().getLabels().size(1));
         DataSet three = new DataSet(features.getFeatures(), Nd4j.eye(4).getColumns(0, 1, 2).castTo(DataType.FLOAT));
         String fromLabels = org.junit.jupiter.api.Assertions.assertThrows(BadInputException.class,
-                () -> Runs.fit(new Runs.RunData("X", "x", three, three, three, true), m.network(), m.input(), "model m", "c.yaml")).getMessage();
+                () -> new RunData("X", "x", three, three, three, true).fit(m.network(), m.input(), "model m", "c.yaml")).getMessage();
         assertTrue(fromLabels.contains("model m has 2 outputs but the data of c.yaml") && fromLabels.contains("has 3 classes (its largest label is 2)"),
                 fromLabels);
         DataSet one = new DataSet(features.getFeatures(), Nd4j.ones(DataType.FLOAT, 4, 1));
         String declared = org.junit.jupiter.api.Assertions.assertThrows(BadInputException.class,
-                () -> Runs.fit(new Runs.RunData("CSV", "x", one, one, one, false), m.network(), m.input(), "model m", "c.yaml")).getMessage();
+                () -> new RunData("CSV", "x", one, one, one, false).fit(m.network(), m.input(), "model m", "c.yaml")).getMessage();
         assertTrue(declared.contains("has 2 outputs") && declared.contains("has 1 classes;"), declared);
     }
 }

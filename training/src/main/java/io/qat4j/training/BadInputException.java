@@ -4,14 +4,14 @@ import java.io.IOException;
 
 /**
  * Input the user gave (configuration, data files, model, output directory) that cannot be used; the
- * message names the file, key or value and what to do. Commands answer it with
- * {@link Qat4jCommand#EXIT_USAGE}.
+ * message names the file, key or value and what to do. The command line answers it with its usage
+ * exit code (2); a program calling the library shows the message to whoever chose the input.
  */
-final class BadInputException extends IOException {
+public final class BadInputException extends IOException {
 
     private static final long serialVersionUID = 1L;
 
-    BadInputException(String message) {
+    public BadInputException(String message) {
         super(message);
     }
 }
