@@ -1,15 +1,28 @@
 package io.qat4j.cli;
 
 import java.io.PrintWriter;
+import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
 
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import io.qat4j.export.FloatOnnxExporter;
 import io.qat4j.runtime.FixedPoint;
 import io.qat4j.ste.QParams;
 import io.qat4j.ste.QuantSpec;
@@ -22,10 +35,13 @@ import picocli.CommandLine.Spec;
 /**
  * Checks that this machine's ND4J backend and qat4j's arithmetic behave: fake quantization on the
  * backend equals a plain Java loop bit for bit, the quantization noise of a Gaussian follows the
- * ~6 dB-per-bit law, and fixed-point requantization stays within one unit of real arithmetic.
+ * ~6 dB-per-bit law, fixed-point requantization stays within one unit of real arithmetic, and ONNX
+ * Runtime runs in this JVM (the float ONNX export of a small dense network gives DL4J's outputs).
+ * The last is what crashed (SIGSEGV, exit 139) when the launcher passed its 9 KB classpath on the
+ * command line: ONNX Runtime 1.29.0's Java binding fails in a JVM whose command line exceeds about 4 KB.
  */
 @Command(name = "selfcheck", mixinStandardHelpOptions = true,
-        description = "Check the ND4J backend and qat4j's quantizer and fixed-point arithmetic on this machine.")
+        description = "Check the ND4J backend, qat4j's quantizer and fixed-point arithmetic, and ONNX Runtime in this JVM on this machine.")
 public final class SelfCheckCommand implements Callable<Integer> {
 
     @Option(names = "--samples", defaultValue = "200000", description = "Gaussian samples per bit width (default ${DEFAULT-VALUE}).")
@@ -49,7 +65,7 @@ public final class SelfCheckCommand implements Callable<Integer> {
         for (Map.Entry<String, String> e : Provenance.describe(Path.of(".")).entrySet()) {
             out.printf("  %-16s %s%n", e.getKey(), e.getValue());
         }
-        boolean ok = checkQuantizer(out) & checkFixedPoint(out);
+        boolean ok = checkQuantizer(out) & checkFixedPoint(out) & checkOnnxRuntime(out);
         out.printf("%s in %.1f s%n", ok ? "PASS" : "FAIL", (System.nanoTime() - start) / 1e9);
         out.flush();
         return ok ? 0 : Qat4jCommand.EXIT_FAILED;
@@ -118,6 +134,49 @@ public final class SelfCheckCommand implements Callable<Integer> {
         out.printf("fixed-point requantization, %d random (acc, M): max |MBQM - acc*M| = %.4f (<= 1 required), "
                 + "equal to round(acc*M) in %.4f%%%n", trials, maxError, 100.0 * exact / trials);
         return ok;
+    }
+
+    /** Largest |ONNX Runtime - DL4J| output difference accepted (float32 sums of 16 and 8 products). */
+    static final double ONNX_TOLERANCE = 1e-5;
+
+    /** A 16-8-3 dense network (seeded), exported as float ONNX, run in ONNX Runtime against DL4J's own output on 4 inputs. */
+    private boolean checkOnnxRuntime(PrintWriter out) {
+        out.println();
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(seed).list()
+                .layer(new DenseLayer.Builder().nOut(8).activation(Activation.TANH).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(3).activation(Activation.SOFTMAX).build())
+                .setInputType(InputType.feedForward(16)).build());
+        net.init();
+        SplittableRandom rnd = new SplittableRandom(seed + 2);
+        float[] x = new float[4 * 16];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) gaussian(rnd);
+        }
+        float[] want = net.output(Nd4j.create(x, new long[] {4, 16}), false).castTo(DataType.FLOAT).dup('c').data().asFloat();
+        try {
+            byte[] model = FloatOnnxExporter.export(net, new int[] {16}).toByteArray();
+            OrtEnvironment env = OrtEnvironment.getEnvironment();
+            float[][] got;
+            try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
+                opts.setIntraOpNumThreads(1);
+                try (OrtSession session = env.createSession(model, opts);
+                     OnnxTensor in = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), new long[] {4, 16});
+                     OrtSession.Result r = session.run(Map.of(FloatOnnxExporter.INPUT, in))) {
+                    got = (float[][]) r.get(FloatOnnxExporter.OUTPUT).orElseThrow().getValue();
+                }
+            }
+            double maxDiff = 0;
+            for (int i = 0; i < want.length; i++) {
+                maxDiff = Math.max(maxDiff, Math.abs(got[i / 3][i % 3] - want[i]));
+            }
+            boolean ok = maxDiff <= ONNX_TOLERANCE;
+            out.printf("ONNX Runtime %s in this JVM: float ONNX export of a 16-8-3 dense network, max |ORT - DL4J| = %.2e (<= %.0e required)%n",
+                    env.getVersion(), maxDiff, ONNX_TOLERANCE);
+            return ok;
+        } catch (OrtException | RuntimeException e) {
+            out.println("ONNX Runtime does not run in this JVM: " + e);
+            return false;
+        }
     }
 
     private static double gaussian(SplittableRandom rnd) {

@@ -17,6 +17,7 @@ class SelfCheckCommandTest {
             assertTrue(r[1].matches("(?s).*\\n\\s+" + bits + "\\s+\\d+\\.\\d+.*"), "row for " + bits + " bits:\n" + r[1]);
         }
         assertTrue(r[1].contains("git.revision"), r[1]);
+        assertTrue(r[1].contains("ONNX Runtime 1.29.0 in this JVM: float ONNX export of a 16-8-3 dense network"), r[1]);
     }
 
     @Test
