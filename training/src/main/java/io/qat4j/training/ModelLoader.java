@@ -134,6 +134,34 @@ public final class ModelLoader {
     }
 
     /**
+     * The model at {@code file} ({@link #load(Path)}) that the configuration key {@code key} names; a
+     * file it cannot use is bad input, its message prefixed with the key.
+     *
+     * @throws BadInputException "key: " and what {@link ModelFileException} says
+     */
+    public static LoadedModel loadConfigured(Path file, String key) throws BadInputException {
+        try {
+            return load(file);
+        } catch (ModelFileException e) {
+            throw new BadInputException(key + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * An FP32 model to quantize must be a plain DL4J network: qat4j's quantized layers in it mean a QAT
+     * model or the checkpoint of an FP32 run (which keeps the training form), which PTQ cannot take.
+     *
+     * @throws BadInputException naming the key and the file, and what to give instead
+     */
+    public static void checkPlainFp32(Path model, Model net, String key) throws BadInputException {
+        if (!io.qat4j.layers.QuantizedModel.quantizedLayers(net).isEmpty()) {
+            throw new BadInputException(key + " " + model + " holds qat4j's quantized training layers, not a plain FP32 DL4J network: it is "
+                    + "a QAT model or the checkpoint.zip of a training run. Give the best.zip of a `qat4j train` run (one that an earlier "
+                    + "qat4j killed or stopped mid-run holds this form too: finish it with `qat4j train CONFIG --out DIR --resume`)");
+        }
+    }
+
+    /**
      * The network in {@code file}, a DL4J zip or a Keras file.
      *
      * @param loadUpdater restore the updater state of a DL4J zip too (to continue training it)

@@ -2,6 +2,7 @@ package io.qat4j.training;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.LinkedHashMap;
@@ -9,6 +10,11 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import org.nd4j.linalg.factory.Nd4j;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+
+import io.qat4j.runtime.AtomicFiles;
 
 /**
  * Where a result came from: qat4j/DL4J/Java versions, the ND4J backend, the machine, the git
@@ -20,7 +26,40 @@ public final class Provenance {
     /** The DL4J/ND4J release qat4j is built against (pinned in the parent pom). */
     public static final String DL4J_VERSION = "1.0.0-M2.1";
 
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+
     private Provenance() {
+    }
+
+    /**
+     * Writes {@code resolved} (the validated configuration: a run or an experiment) as
+     * {@code resolved-config.yaml} and the provenance ({@link #describe}, then the configuration
+     * file, seed and data) as {@code provenance.json} into {@code out}, atomically; returns the
+     * provenance. On {@code resume} the files of the run's start are kept (the caller checked that the
+     * configuration is the same) and the stored provenance is returned.
+     *
+     * @param config where the configuration came from, in the user's words (a file name, or "(configured in code)")
+     */
+    @SuppressWarnings("unchecked")
+    public static Map<String, Object> writeRunFiles(Path out, String config, Object resolved, long seed, RunData data, boolean resume)
+            throws IOException {
+        Files.createDirectories(out);
+        Path stored = out.resolve("provenance.json");
+        if (resume && Files.isRegularFile(stored) && Files.isRegularFile(out.resolve("resolved-config.yaml"))) {
+            return JSON.readValue(stored.toFile(), Map.class);
+        }
+        AtomicFiles.write(out.resolve("resolved-config.yaml"), YAML.writeValueAsBytes(resolved));
+        Map<String, Object> p = new LinkedHashMap<>(describe(Path.of(".")));
+        p.put("config", config);
+        p.put("seed", seed);
+        p.put("data.source", data.source());
+        p.put("data.location", data.location());
+        p.put("data.train", data.train().numExamples());
+        p.put("data.validation", data.selectsOnTest() ? "the test set (validationFraction 0)" : data.validation().numExamples());
+        p.put("data.test", data.test().numExamples());
+        AtomicFiles.write(stored, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(p));
+        return p;
     }
 
     /** Ordered key/value description of this process and checkout. */
@@ -42,6 +81,11 @@ public final class Provenance {
         String status = git(workingDirectory, "status", "--porcelain", "--untracked-files=no");
         p.put("git.dirty", status.startsWith("unknown") ? "unknown" : Boolean.toString(!status.isBlank()));
         return p;
+    }
+
+    /** This build's version: the jar manifest's, or "0.1.0-SNAPSHOT (from classes)" when run from class directories. */
+    public static String version() {
+        return versionOf(Provenance.class);
     }
 
     private static String versionOf(Class<?> c) {

@@ -1,9 +1,14 @@
 /**
- * Training, experiments and run provenance ({@link io.qat4j.training.Provenance}); the one model
- * loader of every command ({@link io.qat4j.training.ModelLoader}: DL4J zips of either network kind,
- * Keras .h5, configuration JSON), what a network takes ({@link io.qat4j.training.ModelInput}), the
+ * The training library: the trainer and its checkpoints ({@link io.qat4j.training.Trainer}), float
+ * training ({@link io.qat4j.training.FloatTraining}), configured PTQ runs ({@link io.qat4j.training.PtqRun}),
+ * export and evaluation in the INT8 runtime ({@link io.qat4j.training.Int8Evaluation}), the data of a
+ * run ({@link io.qat4j.training.RunData}), run provenance ({@link io.qat4j.training.Provenance}); the
+ * one model loader ({@link io.qat4j.training.ModelLoader}: DL4J zips of either network kind, Keras
+ * .h5, configuration JSON), what a network takes ({@link io.qat4j.training.ModelInput}), the
  * operations on either kind of network ({@link io.qat4j.training.Networks}) and the zoo architectures
- * {@code qat4j train} builds ({@link io.qat4j.training.ZooArchitecture}); the command line lives in
- * {@code io.qat4j.training.cli}. Depends on every other qat4j module, DL4J (nn, modelimport, zoo).
+ * ({@link io.qat4j.training.ZooArchitecture}). Configurations are in {@code config}, the experiment
+ * runner in {@code experiment}. Progress goes through {@link io.qat4j.training.Trainer.Progress} and
+ * {@code PrintWriter} logs. Depends on every other library module and DL4J (nn, modelimport, zoo);
+ * never on the command line (module {@code cli}: picocli, XChart, progressbar, JMH, ONNX Runtime).
  */
 package io.qat4j.training;

@@ -4,13 +4,16 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
 /**
  * A PTQ-vs-QAT experiment ({@code qat4j experiment}): one FP32 model (trained here or loaded), then
  * every listed variant from it, each exported and evaluated in the INT8 runtime. Each variant is
  * validated as the {@link RunConfig} it becomes (same keys, same messages, prefixed with the
- * variant's place in the list).
+ * variant's place in the list). Read from YAML by {@link ConfigLoader}, or built in code (the static
+ * factories of {@link Fp32}, {@link Variant} and {@link Target}) and run with
+ * {@link io.qat4j.training.experiment.Experiment}.
  *
  * @param name     experiment name, required
  * @param seed     seed for data order, initialization and every variant (default 1)
@@ -64,6 +67,16 @@ public record ExperimentConfig(@JsonProperty(required = true) String name, Long 
                 throw new IllegalArgumentException("fp32: give exactly one of 'model' (a trained zip) or 'train' (a schedule)");
             }
         }
+
+        /** Train the reference CNN here with {@code train}. */
+        public static Fp32 schedule(RunConfig.Train train) {
+            return new Fp32(null, train);
+        }
+
+        /** Load the trained FP32 model at {@code model} (DL4J zip of either network kind, or Keras .h5). */
+        public static Fp32 file(String model) {
+            return new Fp32(model, null);
+        }
     }
 
     /**
@@ -89,6 +102,16 @@ public record ExperimentConfig(@JsonProperty(required = true) String name, Long 
         public String describe() {
             return maxDropPp != null ? "<= " + maxDropPp + " pp below " + vs : ">= " + minGainPp + " pp above " + vs;
         }
+
+        /** The variant's accuracy at most {@code pp} percentage points below {@code vs}'s ("fp32" or a variant name). */
+        public static Target maxDrop(String vs, double pp) {
+            return new Target(vs, pp, null);
+        }
+
+        /** The variant's accuracy at least {@code pp} percentage points above {@code vs}'s. */
+        public static Target minGain(String vs, double pp) {
+            return new Target(vs, null, pp);
+        }
     }
 
     /**
@@ -99,6 +122,33 @@ public record ExperimentConfig(@JsonProperty(required = true) String name, Long 
     public record Variant(@JsonProperty(required = true) String name, RunConfig.Ptq ptq, RunConfig.Quantization quantization,
                           RunConfig.Train train, RunConfig.Distillation distillation, Target target) {
 
+        /** Post-training quantization with {@code ptq}. */
+        public static Variant postTraining(String name, RunConfig.Ptq ptq) {
+            return new Variant(name, ptq, null, null, null, null);
+        }
+
+        /** QAT with {@code quantization}, trained with {@code train}, started from the PTQ plan of the same bits. */
+        public static Variant quantAware(String name, RunConfig.Quantization quantization, RunConfig.Train train) {
+            return new Variant(name, null, quantization, train, null, null);
+        }
+
+        /** This variant with an accuracy target. */
+        public Variant withTarget(Target t) {
+            return new Variant(name, ptq, quantization, train, distillation, t);
+        }
+
+        /** This QAT variant distilled from the FP32 model. */
+        public Variant withDistillation(RunConfig.Distillation d) {
+            return new Variant(name, ptq, quantization, train, d, target);
+        }
+
+        /** This QAT variant started from the PTQ plan of {@code p} (same bits) instead of the derived one. */
+        public Variant withPtq(RunConfig.Ptq p) {
+            return new Variant(name, p, quantization, train, distillation, target);
+        }
+
+        /** Derived from {@code quantization}; not a key (a resolved configuration does not repeat it). */
+        @JsonIgnore
         public boolean isQat() {
             return quantization != null;
         }

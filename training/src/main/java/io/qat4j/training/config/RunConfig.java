@@ -131,6 +131,14 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
                 throw new IllegalArgumentException("data.dir and data.source: bundled contradict each other; remove one");
             }
         }
+
+        /**
+         * The bundled Fashion-MNIST subset (5,000 training / 1,000 test images in the datasets jar), model
+         * selection on the test set; {@code trainLimit}, {@code testLimit}: the first n examples, or null for all.
+         */
+        public static Data bundled(Integer trainLimit, Integer testLimit) {
+            return new Data("bundled", null, trainLimit, testLimit, null, null, null);
+        }
     }
 
     /**
@@ -329,6 +337,11 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
                     freezeBatchNormAfterEpoch, divergenceFactor);
         }
 
+        /** {@code epochs} at a constant {@code learningRate} (Adam), every other key at its default. */
+        public static Train of(int epochs, double learningRate) {
+            return new Train(epochs, null, learningRate, null, null, null, null, null, null, null, null, null);
+        }
+
         public TrainSpec toSpec(long seed) {
             return spec(epochs, batchSize, learningRate, schedule, stepEvery, stepGamma, earlyStoppingPatience, seed,
                     freezeObserversAfterEpoch, freezeBatchNormAfterEpoch, divergenceFactor);
@@ -504,6 +517,145 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
         /** Samples the calibration pass keeps in memory: the sensitivity analysis's and AdaRound's, whichever is larger. */
         public int keptSamples() {
             return Math.max(needsSensitivity() ? sensitivitySamples : 0, adaRound == null ? 0 : Math.min(adaRound.settings().samples(), samples));
+        }
+
+        /** A recipe built in code: every key at its default (listed above) until set; {@link Builder#build} validates. */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Sets the keys of a {@link Ptq} one by one (names and defaults as in the YAML section); null restores the default. */
+        public static final class Builder {
+            private String weightQuantizer;
+            private Integer weightBits;
+            private Boolean perChannel;
+            private String weightRange;
+            private Integer inputBits;
+            private String calibration;
+            private Double percentile;
+            private Integer samples;
+            private Boolean foldBatchNorm;
+            private Boolean crossLayerEqualization;
+            private Boolean biasCorrection;
+            private Double averageBits;
+            private List<Integer> candidateBits;
+            private String allocation;
+            private String metric;
+            private Integer sensitivitySamples;
+            private Integer perChannelSensitivityBits;
+            private Integer keepMostSensitive;
+            private Integer firstLastBits;
+            private AdaRoundConfig adaRound;
+
+            private Builder() {
+            }
+
+            public Builder weightQuantizer(String v) {
+                weightQuantizer = v;
+                return this;
+            }
+
+            public Builder weightBits(Integer v) {
+                weightBits = v;
+                return this;
+            }
+
+            public Builder perChannel(Boolean v) {
+                perChannel = v;
+                return this;
+            }
+
+            public Builder weightRange(String v) {
+                weightRange = v;
+                return this;
+            }
+
+            public Builder inputBits(Integer v) {
+                inputBits = v;
+                return this;
+            }
+
+            public Builder calibration(String v) {
+                calibration = v;
+                return this;
+            }
+
+            public Builder percentile(Double v) {
+                percentile = v;
+                return this;
+            }
+
+            public Builder samples(Integer v) {
+                samples = v;
+                return this;
+            }
+
+            public Builder foldBatchNorm(Boolean v) {
+                foldBatchNorm = v;
+                return this;
+            }
+
+            public Builder crossLayerEqualization(Boolean v) {
+                crossLayerEqualization = v;
+                return this;
+            }
+
+            public Builder biasCorrection(Boolean v) {
+                biasCorrection = v;
+                return this;
+            }
+
+            public Builder averageBits(Double v) {
+                averageBits = v;
+                return this;
+            }
+
+            public Builder candidateBits(List<Integer> v) {
+                candidateBits = v;
+                return this;
+            }
+
+            public Builder allocation(String v) {
+                allocation = v;
+                return this;
+            }
+
+            public Builder metric(String v) {
+                metric = v;
+                return this;
+            }
+
+            public Builder sensitivitySamples(Integer v) {
+                sensitivitySamples = v;
+                return this;
+            }
+
+            public Builder perChannelSensitivityBits(Integer v) {
+                perChannelSensitivityBits = v;
+                return this;
+            }
+
+            public Builder keepMostSensitive(Integer v) {
+                keepMostSensitive = v;
+                return this;
+            }
+
+            public Builder firstLastBits(Integer v) {
+                firstLastBits = v;
+                return this;
+            }
+
+            public Builder adaRound(AdaRoundConfig v) {
+                adaRound = v;
+                return this;
+            }
+
+            /** @throws IllegalArgumentException naming the {@code ptq.} key, as a configuration file's error would */
+            public Ptq build() {
+                return new Ptq(weightQuantizer, weightBits, perChannel, weightRange, inputBits, calibration, percentile, samples, foldBatchNorm,
+                        crossLayerEqualization, biasCorrection, averageBits, candidateBits, allocation, metric, sensitivitySamples,
+                        perChannelSensitivityBits, keepMostSensitive, firstLastBits, adaRound);
+            }
         }
 
         /** True when the run needs the sensitivity analysis (mixed precision or partial quantization). */

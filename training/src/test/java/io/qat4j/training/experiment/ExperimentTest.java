@@ -1,0 +1,115 @@
+package io.qat4j.training.experiment;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.qat4j.layers.InputQuantMode;
+import io.qat4j.layers.WeightQuantMode;
+import io.qat4j.training.Provenance;
+import io.qat4j.training.config.ExperimentConfig;
+import io.qat4j.training.config.RunConfig;
+
+/**
+ * The experiment runner's Java API: a two-variant experiment configured in code on the bundled
+ * subset, its typed results (status, accuracies, agreement, relative paths, per-variant provenance),
+ * {@code results.json} read back into the same results, and a resumed run that reuses every stage
+ * with the provenance it was produced with.
+ */
+class ExperimentTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void twoVariantsConfiguredInCodeGiveTypedResultsWithTheirOwnProvenance() throws Exception {
+        ExperimentConfig.Variant ptq = ExperimentConfig.Variant.postTraining("ptq-w8a8",
+                RunConfig.Ptq.builder().weightBits(8).inputBits(8).samples(128).build()).withTarget(ExperimentConfig.Target.maxDrop("fp32", 5.0));
+        ExperimentConfig.Variant qat = ExperimentConfig.Variant.quantAware("qat-w4a4",
+                new RunConfig.Quantization(new RunConfig.Weights(WeightQuantMode.LSQ, 4, null), new RunConfig.Inputs(InputQuantMode.LSQ, 4), null),
+                RunConfig.Train.of(1, 5e-4));
+        ExperimentConfig config = new ExperimentConfig("api", 7L, RunConfig.Data.bundled(600, 200),
+                ExperimentConfig.Fp32.schedule(RunConfig.Train.of(1, 2e-3)), List.of(ptq, qat));
+        Path out = dir.resolve("out");
+        StringWriter log = new StringWriter();
+        List<ExperimentResults> partial = new ArrayList<>();
+        ExperimentResults r = Experiment.of(config, out).log(new PrintWriter(log)).onVariant(partial::add).run();
+
+        assertEquals("api", r.experiment());
+        assertEquals(1, partial.size(), "one partial result, after the first of two variants");
+        assertEquals(List.of("ptq-w8a8"), partial.get(0).variants().stream().map(VariantResult::name).toList());
+        assertEquals(7L, ((Number) r.provenance().get("seed")).longValue());
+        assertEquals("(configured in code)", r.provenance().get("config"));
+
+        Fp32Result fp = r.fp32();
+        System.out.printf("experiment through the Java API: FP32 %.4f; %s%n", fp.accuracy(), r.variants().stream()
+                .map(v -> String.format("%s %s: fake quant %.4f, INT8 runtime %.4f, agreement %.4f", v.name(), v.status(), v.simulatedAccuracy(),
+                        v.int8() == null ? Double.NaN : v.int8().accuracy(), v.int8() == null ? Double.NaN : v.int8().agreement()))
+                .collect(java.util.stream.Collectors.joining("; ")));
+        assertTrue(fp.accuracy() > 0.3 && fp.accuracy() <= 1, "FP32 accuracy " + fp.accuracy() + "\n" + log);
+        assertTrue(fp.trainedHere() && fp.trainSeconds() > 0);
+        assertEquals("fp32/best.zip", fp.model());
+        assertTrue(Files.isRegularFile(out.resolve(fp.model())));
+        assertEquals(config.fp32(), fp.provenance().config());
+
+        assertEquals(List.of("ptq-w8a8", "qat-w4a4"), r.variants().stream().map(VariantResult::name).toList());
+        String revision = Provenance.describe(Path.of(".")).get("git.revision");
+        for (VariantResult v : r.variants()) {
+            assertEquals(VariantResult.Status.EXPORTED, v.status(), v.toString());
+            assertNull(v.error());
+            assertTrue(v.simulatedAccuracy() >= 0 && v.simulatedAccuracy() <= 1, v.toString());
+            assertTrue(v.int8().accuracy() >= 0 && v.int8().accuracy() <= 1, v.toString());
+            assertTrue(v.int8().agreement() >= 0.9 && v.int8().agreement() <= 1, "INT8 runtime vs fake quant: " + v);
+            assertEquals(v.int8().accuracy(), v.accuracy());
+            assertEquals("variants/" + v.name() + "/model.q4j", v.int8().model());
+            assertEquals("variants/" + v.name() + "/plan.json", v.quantization().plan());
+            assertTrue(Files.isRegularFile(out.resolve(v.int8().model())) && Files.isRegularFile(out.resolve(v.quantization().plan())));
+            assertTrue(v.int8().modelBytes() == Files.size(out.resolve(v.int8().model())));
+            assertTrue(v.quantization().keptInFloat().isEmpty());
+            assertEquals(List.of("conv1", "conv2", "fc1", "out"), List.copyOf(v.quantization().layerBits().keySet()));
+            assertTrue(v.timing().calibrationSeconds() > 0 && v.timing().totalSeconds() >= v.timing().calibrationSeconds(), v.timing().toString());
+            StageProvenance<ExperimentConfig.Variant> p = v.provenance();
+            assertEquals(revision, p.gitRevision());
+            assertEquals(7L, p.seed());
+            assertEquals(Provenance.version(), p.qat4jVersion());
+            assertFalse(p.time().startsWith("unknown"), p.time());
+        }
+        VariantResult w8 = r.variants().get(0);
+        assertEquals(ptq, w8.provenance().config());
+        assertEquals(8, w8.quantization().layerBits().get("conv2"));
+        assertNull(w8.timing().trainSeconds(), "PTQ does not train");
+        assertEquals("<= 5.0 pp below fp32", w8.target().target());
+        assertEquals(100 * (w8.int8().accuracy() - fp.accuracy()) >= -5.0, w8.target().met());
+        VariantResult w4 = r.variants().get(1);
+        assertEquals(qat, w4.provenance().config());
+        assertEquals(4, w4.quantization().layerBits().get("conv2"));
+        assertNotNull(w4.timing().trainSeconds());
+        assertNull(w4.target());
+
+        // results.json holds the same typed results, with no absolute path in it
+        String json = Files.readString(out.resolve(ExperimentResults.FILE));
+        assertFalse(json.contains(out.toAbsolutePath().toString()), json);
+        ExperimentResults read = ExperimentResults.read(out.resolve(ExperimentResults.FILE));
+        assertEquals(r.fp32(), read.fp32());
+        assertEquals(r.variants(), read.variants());
+
+        // resumed: every stage reused, each with the provenance (time, revision) of the run that produced it
+        StringWriter again = new StringWriter();
+        ExperimentResults resumed = Experiment.of(config, out).resume(true).log(new PrintWriter(again)).run();
+        assertTrue(again.toString().contains("fp32: reused") && again.toString().contains("[2/2] qat-w4a4: reused"), again.toString());
+        assertEquals(r.fp32(), resumed.fp32());
+        assertEquals(r.variants(), resumed.variants());
+    }
+}
