@@ -40,13 +40,41 @@ import io.qat4j.training.config.RunConfig;
  */
 public record PtqRun(PostTrainingQuantizer.Prepared prepared, PostTrainingQuantizer.Result result, SensitivityAnalysis.Report sensitivity) {
 
-    /** Runs the recipe of {@code p}; progress lines go to {@code log}. */
+    /**
+     * Runs the recipe of {@code p} on a run's data: calibration on its training samples, the
+     * mixed-precision choice on its validation split (or, where the run selects on the test set,
+     * {@code data.validationFraction} 0, on {@link #validationSplit} of the training samples, with a note
+     * that the FP32 model may have trained on them); progress lines go to {@code log}.
+     */
+    public static PtqRun run(Model fp32, RunData data, RunConfig.Ptq p, PrintWriter log) {
+        return run(fp32, data.train(), choiceSplit(data, p, log), p, log);
+    }
+
+    /** The labelled samples the mixed-precision choice is measured on for a run's data (never its test set). */
+    public static DataSet choiceSplit(RunData data, RunConfig.Ptq p, PrintWriter log) {
+        if (!data.selectsOnTest()) {
+            return data.validation();
+        }
+        if (p.averageBits() != null) {
+            log.println("note: data.validationFraction is 0, so mixed precision chooses on the last training samples, which the FP32 "
+                    + "model may have trained on (they favour whatever fits the training set); set data.validationFraction (e.g. 0.1) "
+                    + "to hold samples out");
+        }
+        return validationSplit(data.train());
+    }
+
+    /** Runs the recipe of {@code p}; the mixed-precision choice on {@link #validationSplit} of {@code train}. */
     public static PtqRun run(Model fp32, DataSet train, RunConfig.Ptq p, PrintWriter log) {
+        return run(fp32, train, validationSplit(train), p, log);
+    }
+
+    /** Runs the recipe of {@code p}; the mixed-precision choice on {@code validation}; progress lines go to {@code log}. */
+    public static PtqRun run(Model fp32, DataSet train, DataSet validation, RunConfig.Ptq p, PrintWriter log) {
         PtqRecipe recipe = p.recipe();
         PostTrainingQuantizer.Prepared prepared = prepare(fp32, train, recipe, p.keptSamples());
         log.printf("ptq: %s (%.1f s)%n", String.join("; ", prepared.passes()), prepared.seconds());
         log.flush();
-        return plan(prepared, p, log, validationSplit(train));
+        return plan(prepared, p, log, validation);
     }
 
     /** Allocations of least predicted sensitivity measured against the uniform one before choosing ({@link #plan}). */

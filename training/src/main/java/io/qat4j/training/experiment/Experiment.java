@@ -298,7 +298,7 @@ public final class Experiment {
         /** The variant's PTQ plan from the shared calibration, written to {@code dir/plan.json}. */
         private PtqRun plan(Model fp32, RunConfig.Ptq p, Path dir) throws IOException {
             // mixed precision chooses among allocations on held-out training data, never on the test set
-            DataSet validation = data.selectsOnTest() ? PtqRun.validationSplit(data.train()) : data.validation();
+            DataSet validation = PtqRun.choiceSplit(data, p, log);
             PtqRun run = PtqRun.plan(prepare(fp32, p), p, log, validation);
             Files.createDirectories(dir);
             run.result().plan().write(dir.resolve("plan.json"));
