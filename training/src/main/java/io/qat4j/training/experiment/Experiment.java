@@ -311,7 +311,8 @@ public final class Experiment {
             PtqRun run = plan(fp32, p, dir);
             double calSeconds = run.prepared().seconds() + (System.nanoTime() - c0) / 1e9;
             QuantizedModel.Wrapped<? extends Model> model = PostTrainingQuantizer.quantizedModel(run.result());
-            String method = "PTQ " + p.calibration() + (p.averageBits() != null ? ", mixed precision (" + p.allocation() + ")" : "")
+            String method = "PTQ " + p.calibration() + (p.adaRound() != null ? ", AdaRound" : "")
+                    + (p.averageBits() != null ? ", mixed precision (" + p.allocation() + ")" : "")
                     + (p.keepMostSensitive() > 0 ? ", " + p.keepMostSensitive() + " most sensitive in float" : "");
             return evaluate(v, method, weightsLabel(p, run.result().plan()), inputsLabel(p, p.inputBits()), model.network(),
                     model.keptInFloat(), run, dir, fp32, calSeconds, null, t0);
