@@ -22,7 +22,9 @@ import io.qat4j.training.TrainSpec;
 
 /**
  * One run: data, model, training and (for QAT) quantization. Every section validates itself with
- * messages naming the key; defaults are documented on each field.
+ * messages naming the key; defaults are documented on each field. Keys whose value is a choice are
+ * enums marked {@link Choice}: read in any case with '-' and '_' alike, written in their
+ * {@linkplain ConfigChoices#spelling spelling}, and any other value is an error listing the choices.
  *
  * @param name         run name (used for output directories), required
  * @param seed         seed of data order and initialization (default 1)
