@@ -77,7 +77,7 @@ public final class PtqCommand implements Callable<Integer> {
             RunData data = start.data();
             Model teacher = start.fp32().network();
             double fpAccuracy = Trainer.accuracy(teacher, data.test());
-            PtqRun run = PtqRun.run(teacher, data, c.ptq(), out);
+            io.qat4j.ptq.PtqPlanner.Planned run = PtqRun.run(teacher, data, c.ptq(), out);
             QuantPlan plan = run.result().plan();
             plan.write(dir.resolve("plan.json"));
             Runs.writeNetwork(run.result().model(), dir.resolve("ptq-float.zip"));

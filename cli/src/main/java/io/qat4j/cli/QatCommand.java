@@ -76,7 +76,7 @@ public final class QatCommand implements Callable<Integer> {
             io.qat4j.layers.QuantizationWarnings.drain();   // this run's warnings only (an earlier run in this JVM may have raised some)
             QuantizedModel.Wrapped<? extends Model> w;
             if (c.ptq() != null) {
-                PtqRun ptq = PtqRun.run(teacher, data, c.ptq(), out);
+                io.qat4j.ptq.PtqPlanner.Planned ptq = PtqRun.run(teacher, data, c.ptq(), out);
                 ptq.result().plan().write(dir.resolve("plan.json"));
                 w = PostTrainingQuantizer.qatStart(ptq.result().model(), ptq.result().plan(), c.quantization().inputs().mode());
                 Map<String, String> unranged = io.qat4j.ptq.QuantPlan.unranged(w);

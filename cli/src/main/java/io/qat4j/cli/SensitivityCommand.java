@@ -63,7 +63,7 @@ public final class SensitivityCommand implements Callable<Integer> {
             PostTrainingQuantizer.Prepared prepared = PtqRun.prepare(teacher, data.train(), c.ptq().recipe(), c.ptq().sensitivitySamples());
             SensitivityAnalysis.Report report = SensitivityAnalysis.run(prepared, c.ptq().sensitivityOptions());
             out.printf("calibration %.1f s, sensitivity %.1f s on %d samples (metric %s)%n", prepared.seconds(), report.seconds(),
-                    report.samples(), c.ptq().metric());
+                    report.samples(), io.qat4j.training.config.ConfigChoices.spelling(c.ptq().metric()));
             StringBuilder csv = new StringBuilder("layer,weights,kind,bits,S_weights,S_inputs\n");
             for (WeightedLayer l : WeightedLayer.of(prepared.model())) {
                 QuantPlan.Sensitivity s = report.layers().get(l.name());

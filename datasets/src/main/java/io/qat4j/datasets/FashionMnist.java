@@ -65,6 +65,16 @@ public final class FashionMnist {
     /** Where data came from. */
     public enum Source { EXPLICIT, ENVIRONMENT, DEBIAN_PACKAGE, USER_CACHE, DOWNLOAD, BUNDLED_SUBSET }
 
+    /** Which sources a run accepts (the {@code data.source} configuration key; {@link #load(Search, Options)}). */
+    public enum Search {
+        /** The whole search of {@link FashionMnist}, the bundled subset last (the default). */
+        AUTO,
+        /** The same search without the bundled fallback: an error when the full dataset is not installed. */
+        FULL,
+        /** The bundled subset only (5,000 training / 1,000 test images). */
+        BUNDLED
+    }
+
     /** Loaded data and its origin. */
     public record Located(Source source, String location, DataSet train, DataSet test) {
     }
@@ -92,6 +102,28 @@ public final class FashionMnist {
 
     public static Path defaultCacheDir() {
         return Path.of(System.getProperty("user.home"), ".cache", "qat4j", "fashion-mnist");
+    }
+
+    /**
+     * The data {@code search} accepts: {@link Search#BUNDLED} ignores {@code o}; {@link Search#FULL} is
+     * {@link #load(Options)} refusing the bundled subset.
+     *
+     * @throws IOException when a file cannot be read, or {@code search} is FULL and no source of {@code o} holds the full dataset
+     */
+    public static Located load(Search search, Options o) throws IOException {
+        return switch (search) {
+            case AUTO -> load(o);
+            case BUNDLED -> bundled();
+            case FULL -> {
+                Located d = load(o);
+                if (d.source() == Source.BUNDLED_SUBSET) {
+                    throw new IOException("data.source is 'full' but the full Fashion-MNIST was not found: install the Debian package "
+                            + "dataset-fashion-mnist (files in " + DEBIAN_DIR + "), set QAT4J_DATA to a directory with the four IDX "
+                            + "files, or set data.dir");
+                }
+                yield d;
+            }
+        };
     }
 
     public static Located load(Options o) throws IOException {

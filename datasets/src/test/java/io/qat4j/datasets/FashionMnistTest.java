@@ -130,6 +130,21 @@ class FashionMnistTest {
     }
 
     @Test
+    void theSearchChoiceAcceptsOrRefusesTheBundledFallback() throws IOException {
+        Path cache = writeDir("cache", fakeFiles(10, 3));
+        Path empty = Files.createDirectories(dir.resolve("empty"));
+        FashionMnist.Options installed = options(null, Map.of(), empty, cache, null);
+        FashionMnist.Options nothing = options(null, Map.of(), empty, empty, null);
+        assertEquals(FashionMnist.Source.USER_CACHE, FashionMnist.load(FashionMnist.Search.AUTO, installed).source());
+        assertEquals(FashionMnist.Source.USER_CACHE, FashionMnist.load(FashionMnist.Search.FULL, installed).source());
+        assertEquals(FashionMnist.Source.BUNDLED_SUBSET, FashionMnist.load(FashionMnist.Search.BUNDLED, installed).source(),
+                "bundled ignores the installed data");
+        assertEquals(FashionMnist.Source.BUNDLED_SUBSET, FashionMnist.load(FashionMnist.Search.AUTO, nothing).source());
+        IOException full = assertThrows(IOException.class, () -> FashionMnist.load(FashionMnist.Search.FULL, nothing));
+        assertTrue(full.getMessage().contains("'full'") && full.getMessage().contains("QAT4J_DATA"), full.getMessage());
+    }
+
+    @Test
     void downloadVerifiesContentAndKeepsNothingCorrupt() throws Exception {
         Map<String, byte[]> good = fakeFiles(20, 7);
         Map<String, String> hashes = new HashMap<>();

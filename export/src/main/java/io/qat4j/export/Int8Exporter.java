@@ -36,6 +36,7 @@ import io.qat4j.layers.conf.QuantizedSeparableConvolutionLayer;
 import io.qat4j.runtime.FixedPoint;
 import io.qat4j.runtime.Int8Graph;
 import io.qat4j.runtime.TableFunction;
+import io.qat4j.ste.BitWidths;
 
 /**
  * Turns a trained QAT {@link MultiLayerNetwork} or {@link org.deeplearning4j.nn.graph.ComputationGraph}
@@ -308,10 +309,13 @@ public final class Int8Exporter {
         return "'" + (n == null ? "layer" + i : n) + "'";
     }
 
-    /** Widest uniform weights the integer model holds (FIXED or LSQ, 2..8 bits; BINARY and TERNARY are 1 and 2 bits). */
-    public static final int MAX_WEIGHT_BITS = 8;
+    /**
+     * Widest uniform weights the integer model holds (FIXED or LSQ, {@link BitWidths} for the INT8 runtime:
+     * 2..8 bits; BINARY and TERNARY are 1 and 2 bits).
+     */
+    public static final int MAX_WEIGHT_BITS = BitWidths.INT8_RUNTIME_MAX_BITS;
     /** Widest quantized inputs (activations) the integer model holds: codes are int8, 1..8 bits (FIXED, LSQ or PACT). */
-    public static final int MAX_INPUT_BITS = 8;
+    public static final int MAX_INPUT_BITS = BitWidths.INT8_RUNTIME_MAX_BITS;
 
     /**
      * Why layers quantized with {@code s} cannot be exported, or null when they can: the rule this
@@ -327,8 +331,8 @@ public final class Int8Exporter {
     /** Why the integer model cannot take these weights, or null: the one wording of that rule. */
     static String weightProblem(QuantSettings s) {
         return switch (s.getWeightMode()) {
-            case FIXED, LSQ -> s.getWeightBits() > MAX_WEIGHT_BITS ? s.getWeightBits() + "-bit weights do not fit the int8 runtime "
-                    + "(uniform weights take 2.." + MAX_WEIGHT_BITS + " bits)" : null;
+            case FIXED, LSQ -> !BitWidths.isWeightBits(s.getWeightBits(), BitWidths.Target.INT8_RUNTIME) ? s.getWeightBits() + "-bit weights do not fit the int8 runtime "
+                    + "(uniform weights take " + BitWidths.weightRange(BitWidths.Target.INT8_RUNTIME) + " bits)" : null;
             case BINARY, TERNARY -> null;
             case NONE, LSQ_PLUS -> "weight mode " + s.getWeightMode() + " cannot be exported to integer weights (use FIXED, LSQ, BINARY or TERNARY)";
         };
@@ -337,8 +341,8 @@ public final class Int8Exporter {
     /** Why the integer model cannot take these inputs, or null: the one wording of that rule. */
     static String inputProblem(QuantSettings s) {
         return switch (s.getInputMode()) {
-            case FIXED, LSQ, PACT -> s.getInputBits() > MAX_INPUT_BITS ? s.getInputBits() + "-bit inputs do not fit the int8 runtime "
-                    + "(inputs take 1.." + MAX_INPUT_BITS + " bits)" : null;
+            case FIXED, LSQ, PACT -> !BitWidths.isInputBits(s.getInputBits(), BitWidths.Target.INT8_RUNTIME) ? s.getInputBits() + "-bit inputs do not fit the int8 runtime "
+                    + "(inputs take " + BitWidths.inputRange(BitWidths.Target.INT8_RUNTIME) + " bits)" : null;
             case LSQ_PLUS, NONE -> s.getInputMode() + " inputs have a real-valued offset that no integer zero point represents exactly; "
                     + "use LSQ, FIXED or PACT";
         };

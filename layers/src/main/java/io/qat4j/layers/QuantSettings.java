@@ -3,6 +3,8 @@ package io.qat4j.layers;
 import java.io.Serializable;
 import java.util.Objects;
 
+import io.qat4j.ste.BitWidths;
+
 /**
  * What a quantized DL4J layer does to its weights and inputs: a mutable JavaBean so that DL4J's
  * JSON mapper can write and read it (every field has a getter and a setter; the round trip of each
@@ -18,13 +20,13 @@ public final class QuantSettings implements Serializable, Cloneable {
 
     /** Weight quantizer. */
     private WeightQuantMode weightMode = WeightQuantMode.LSQ;
-    /** Weight bits, 2..16 for uniform quantizers (ignored by BINARY/TERNARY). Default 8. */
+    /** Weight bits for uniform quantizers, {@link BitWidths} ({@code 2..16}; the INT8 runtime takes 2..8); ignored by BINARY/TERNARY. Default 8. */
     private int weightBits = 8;
     /** One scale per output channel (true, default) or per tensor. */
     private boolean weightPerChannel = true;
     /** Input (activation) quantizer. */
     private InputQuantMode inputMode = InputQuantMode.LSQ;
-    /** Input bits, 1..16. Default 8. */
+    /** Input bits, {@link BitWidths} ({@code 1..16}; the INT8 runtime takes 1..8). Default 8. */
     private int inputBits = 8;
     /**
      * Signed input codes (e.g. a normalized network input, LeakyReLU/tanh/Add outputs) or unsigned
@@ -92,12 +94,11 @@ public final class QuantSettings implements Serializable, Cloneable {
         }
         boolean uniformWeights = weightMode == WeightQuantMode.FIXED || weightMode == WeightQuantMode.LSQ
                 || weightMode == WeightQuantMode.LSQ_PLUS;
-        if (uniformWeights && (weightBits < 2 || weightBits > 16)) {
-            throw new IllegalArgumentException(where + "weightBits must be in 2..16 for " + weightMode + " weights, got " + weightBits
-                    + "; use BINARY or TERNARY for 1-bit / ternary weights");
+        if (uniformWeights) {
+            BitWidths.checkWeightBits(where + "weightBits of " + weightMode + " weights", weightBits, BitWidths.Target.SIMULATION);
         }
-        if (inputMode != InputQuantMode.NONE && (inputBits < 1 || inputBits > 16)) {
-            throw new IllegalArgumentException(where + "inputBits must be in 1..16, got " + inputBits);
+        if (inputMode != InputQuantMode.NONE) {
+            BitWidths.checkInputBits(where + "inputBits", inputBits, BitWidths.Target.SIMULATION);
         }
         if (inputMode != InputQuantMode.NONE && inputSigned && inputBits < 2) {
             throw new IllegalArgumentException(where + "signed inputs need inputBits >= 2 (a 1-bit signed range holds one "

@@ -43,9 +43,7 @@ public final class PactQuantizer {
      * @param rounding   HALF_EVEN, HALF_UP (what qat4j's activations use) or HALF_AWAY
      */
     public PactQuantizer(int bits, double alphaDecay, Rounding rounding) {
-        if (bits < 1 || bits > 16) {
-            throw new IllegalArgumentException("PactQuantizer: bits must be in 1..16, got " + bits);
-        }
+        io.qat4j.ste.BitWidths.checkInputBits("PactQuantizer: bits", bits, io.qat4j.ste.BitWidths.Target.SIMULATION);
         if (!(alphaDecay >= 0) || Double.isInfinite(alphaDecay)) {
             throw new IllegalArgumentException("PactQuantizer: alphaDecay must be finite and >= 0 (e.g. 0.0002), got " + alphaDecay);
         }

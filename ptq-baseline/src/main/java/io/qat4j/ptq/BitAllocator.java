@@ -22,6 +22,27 @@ import java.util.List;
  */
 public final class BitAllocator {
 
+    /** How a budget is met (the {@code ptq.allocation} configuration key). */
+    public enum Method {
+        /** {@link #exact}: the least total sensitivity within the budget. */
+        EXACT,
+        /** {@link #greedy}: the usual baseline, not optimal. */
+        GREEDY;
+
+        /** The allocation of {@code layers} within {@code budgetBits} by this method. */
+        public Allocation allocate(List<LayerChoices> layers, long budgetBits) {
+            return switch (this) {
+                case EXACT -> exact(layers, budgetBits);
+                case GREEDY -> greedy(layers, budgetBits);
+            };
+        }
+
+        /** The name a plan records ({@code "exact"}, {@code "greedy"}). */
+        public String id() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
     /**
      * One layer's choices.
      *

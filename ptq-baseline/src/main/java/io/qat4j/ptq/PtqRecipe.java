@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Map;
 
 import io.qat4j.ptq.calibration.CalibrationMethod;
+import io.qat4j.ste.BitWidths;
 
 /**
  * What post-training quantization does, each pass optional (Nagel et al. white-paper order):
@@ -15,10 +16,11 @@ import io.qat4j.ptq.calibration.CalibrationMethod;
  * @param crossLayerEqualization equalize ReLU-joined layer pairs (default false; helps per-tensor weights)
  * @param biasCorrection         empirical bias correction from the calibration means (default true)
  * @param weightQuantizer        UNIFORM (default), BINARY or TERNARY
- * @param weightBits             uniform weight bits, 2..16 (default 8); per-layer overrides in {@code layerWeightBits}
+ * @param weightBits             uniform weight bits, {@link BitWidths} 2..16 (default 8; the INT8 runtime takes 2..8); per-layer
+ *                               overrides in {@code layerWeightBits}
  * @param perChannel             one weight scale per output channel (default true)
  * @param weightRange            MINMAX (default) or MSE weight scales
- * @param inputBits              activation bits, 1..16 (default 8; the INT8 runtime takes up to 8)
+ * @param inputBits              activation bits, {@link BitWidths} 1..16 (default 8; the INT8 runtime takes 1..8)
  * @param calibration            activation calibrator (default PERCENTILE)
  * @param percentile             PERCENTILE's percentile, (0, 100] (default 99.99)
  * @param calibrationSamples     samples streamed for calibration, >= 1 (default 512)
@@ -41,10 +43,8 @@ public record PtqRecipe(boolean foldBatchNorm, boolean crossLayerEqualization, b
         if (weightQuantizer == null || weightRange == null || calibration == null) {
             throw new IllegalArgumentException("PtqRecipe: weightQuantizer, weightRange and calibration must be set");
         }
-        checkWeightBits("weightBits", weightBits);
-        if (inputBits < 1 || inputBits > 16) {
-            throw new IllegalArgumentException("PtqRecipe: inputBits must be 1..16 (8 or less for the INT8 runtime), got " + inputBits);
-        }
+        BitWidths.checkWeightBits("PtqRecipe: weightBits", weightBits, BitWidths.Target.SIMULATION);
+        BitWidths.checkInputBits("PtqRecipe: inputBits", inputBits, BitWidths.Target.SIMULATION);
         if (!(percentile > 0 && percentile <= 100)) {
             throw new IllegalArgumentException("PtqRecipe: percentile must be in (0, 100] (e.g. 99.99), got " + percentile);
         }
@@ -55,21 +55,10 @@ public record PtqRecipe(boolean foldBatchNorm, boolean crossLayerEqualization, b
             throw new IllegalArgumentException("PtqRecipe: histogramBins must be even and >= 16 (default 2048), got " + histogramBins);
         }
         layerWeightBits = layerWeightBits == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(layerWeightBits));
-        layerWeightBits.forEach((k, v) -> checkWeightBits("layerWeightBits." + k, v));
+        layerWeightBits.forEach((k, v) -> BitWidths.checkWeightBits("PtqRecipe: layerWeightBits." + k, v, BitWidths.Target.SIMULATION));
         keepFloat = keepFloat == null ? List.of() : List.copyOf(keepFloat);
         layerInputBits = layerInputBits == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(layerInputBits));
-        layerInputBits.forEach((k, v) -> {
-            if (v < 1 || v > 16) {
-                throw new IllegalArgumentException("PtqRecipe: layerInputBits." + k + " must be 1..16 (8 or less for the INT8 runtime), got " + v);
-            }
-        });
-    }
-
-    private static void checkWeightBits(String field, int bits) {
-        if (bits < 2 || bits > 16) {
-            throw new IllegalArgumentException("PtqRecipe: " + field + " must be 2..16 for uniform weights, got " + bits
-                    + " (use weightQuantizer BINARY or TERNARY for 1-bit or ternary weights)");
-        }
+        layerInputBits.forEach((k, v) -> BitWidths.checkInputBits("PtqRecipe: layerInputBits." + k, v, BitWidths.Target.SIMULATION));
     }
 
     /** The defaults: BN folding, bias correction, W8 per-channel min-max, A8 percentile 99.99, 512 samples. */

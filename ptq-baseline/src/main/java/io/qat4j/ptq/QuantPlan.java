@@ -36,6 +36,7 @@ import io.qat4j.layers.QuantizedModel;
 import io.qat4j.layers.WeightQuantMode;
 import io.qat4j.layers.conf.QuantizedSeparableConvolutionLayer;
 import io.qat4j.runtime.AtomicFiles;
+import io.qat4j.ste.BitWidths;
 import io.qat4j.ste.QParams;
 import io.qat4j.ste.QuantSpec;
 
@@ -141,9 +142,7 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
                               @JsonProperty(required = true) double min, @JsonProperty(required = true) double max,
                               @JsonProperty(required = true) double scale, @JsonProperty(required = true) int zeroPoint) {
         public TensorRange {
-            if (bits < 1 || bits > 16) {
-                throw new IllegalArgumentException("tensor range: field 'bits' " + bits + " is out of range; use 1..16 (8 or less for the INT8 runtime)");
-            }
+            BitWidths.checkInputBits("tensor range: field 'bits'", bits, BitWidths.Target.SIMULATION);
             if (signed && bits < 2) {
                 throw new IllegalArgumentException("tensor range: field 'bits' is " + bits + " but 'signed' is true: signed tensors need "
                         + "bits >= 2 (a 1-bit symmetric grid holds only {0, 2t})");
@@ -273,8 +272,8 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
         public Sensitivity {
             weights = checked("weights", weights);
             inputs = checked("inputs", inputs);
-            if (perChannelBits < 0 || perChannelBits > 16) {
-                throw new IllegalArgumentException("field 'sensitivity.perChannelBits' " + perChannelBits + " is out of range; use 0..16");
+            if (perChannelBits != 0) {
+                BitWidths.checkWeightBits("field 'sensitivity.perChannelBits' (0 when not measured)", perChannelBits, BitWidths.Target.SIMULATION);
             }
         }
 
@@ -283,8 +282,9 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
                 return Map.of();
             }
             for (Map.Entry<Integer, Double> e : byBits.entrySet()) {
-                if (e.getKey() == null || e.getKey() < 1 || e.getKey() > 16 || e.getValue() == null) {
-                    throw new IllegalArgumentException("field 'sensitivity." + field + "' maps bits 1..16 to a figure, got "
+                if (e.getKey() == null || !BitWidths.isInputBits(e.getKey(), BitWidths.Target.SIMULATION) || e.getValue() == null) {
+                    throw new IllegalArgumentException("field 'sensitivity." + field + "' maps bits "
+                            + BitWidths.inputRange(BitWidths.Target.SIMULATION) + " to a figure, got "
                             + e.getKey() + ": " + e.getValue());
                 }
             }
@@ -302,13 +302,13 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
      * @param kind            CONV, DENSE, DEPTHWISE or SEPARABLE
      * @param weights         number of weights n_l, over all of the layer's weight tensors
      * @param weightQuantizer UNIFORM, BINARY or TERNARY
-     * @param weightBits      2..16 for UNIFORM, 1 for BINARY, 2 for TERNARY
+     * @param weightBits      {@link BitWidths} 2..16 for UNIFORM, 1 for BINARY, 2 for TERNARY
      * @param perChannel      one weight scale per output channel (true) or per tensor
      * @param weightScales    UNIFORM: scales > 0 of W, one per output channel or one (a depthwise kernel: one per output
      *                        channel {@code o = c mult + m}, {@link WeightedLayer}); BINARY/TERNARY: null
      * @param pointwiseWeightScales SEPARABLE with UNIFORM weights: scales > 0 of pW, one per output channel or one;
      *                        otherwise null (absent from the JSON)
-     * @param inputBits       1..16
+     * @param inputBits       {@link BitWidths} 1..16 (the INT8 runtime takes 1..8)
      * @param inputSigned     signed input codes (the data has negative values)
      * @param inputMin        calibrated range, finite, {@code inputMin <= inputMax}
      * @param inputMax        calibrated range
@@ -342,9 +342,7 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
             }
             switch (weightQuantizer) {
                 case UNIFORM -> {
-                    if (weightBits < 2 || weightBits > 16) {
-                        throw new IllegalArgumentException(at + "'weightBits' " + weightBits + " is out of range; UNIFORM weights take 2..16 bits");
-                    }
+                    BitWidths.checkWeightBits(at + "'weightBits'", weightBits, BitWidths.Target.SIMULATION);
                     if (weightScales == null || weightScales.length == 0) {
                         throw new IllegalArgumentException(at + "'weightScales' is missing; UNIFORM weights need one scale per channel or one");
                     }
@@ -371,9 +369,7 @@ public record QuantPlan(@JsonProperty(required = true) String format, @JsonPrope
                     }
                 }
             }
-            if (inputBits < 1 || inputBits > 16) {
-                throw new IllegalArgumentException(at + "'inputBits' " + inputBits + " is out of range; use 1..16 (8 or less for the INT8 runtime)");
-            }
+            BitWidths.checkInputBits(at + "'inputBits'", inputBits, BitWidths.Target.SIMULATION);
             if (inputSigned && inputBits < 2) {
                 throw new IllegalArgumentException(at + "'inputBits' is " + inputBits + " but 'inputSigned' is true: signed inputs need "
                         + "inputBits >= 2 (a 1-bit symmetric grid holds only {0, 2t})");

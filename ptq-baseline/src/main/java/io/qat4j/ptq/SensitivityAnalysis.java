@@ -24,6 +24,7 @@ import io.qat4j.layers.params.QuantizerParams;
 import io.qat4j.ptq.calibration.ActivationStatistics;
 import io.qat4j.ptq.calibration.Calibrator;
 import io.qat4j.ptq.calibration.Range;
+import io.qat4j.ste.BitWidths;
 
 /**
  * Per-layer sensitivity (reference 000, Sensitivity-Aware PTQ; DESIGN.md): for layer l and width b,
@@ -61,8 +62,8 @@ public final class SensitivityAnalysis {
     }
 
     /**
-     * @param weightBits     candidate weight widths (each 2..16)
-     * @param inputBits      candidate input widths (each 1..16; empty to skip inputs)
+     * @param weightBits     candidate weight widths (each {@link BitWidths} 2..16)
+     * @param inputBits      candidate input widths (each {@link BitWidths} 1..16; empty to skip inputs)
      * @param metric         output distance
      * @param perChannelBits width for the per-channel weight figures; 0 to skip them (they cost one
      *                       forward pass per output channel)
@@ -70,15 +71,13 @@ public final class SensitivityAnalysis {
     public record Options(int[] weightBits, int[] inputBits, Metric metric, int perChannelBits) {
         public Options {
             for (int b : weightBits) {
-                if (b < 2 || b > 16) {
-                    throw new IllegalArgumentException("sensitivity: candidate weight bits must be 2..16, got " + b);
-                }
+                BitWidths.checkWeightBits("sensitivity: candidate weight bits", b, BitWidths.Target.SIMULATION);
             }
             for (int b : inputBits) {
                 Calibrator.checkBits(b);
             }
-            if (perChannelBits != 0 && (perChannelBits < 2 || perChannelBits > 16)) {
-                throw new IllegalArgumentException("sensitivity: perChannelBits must be 0 (off) or 2..16, got " + perChannelBits);
+            if (perChannelBits != 0) {
+                BitWidths.checkWeightBits("sensitivity: perChannelBits (0 = off)", perChannelBits, BitWidths.Target.SIMULATION);
             }
             if (metric == null) {
                 throw new IllegalArgumentException("sensitivity: metric must be KL or MSE");
@@ -289,19 +288,15 @@ public final class SensitivityAnalysis {
     }
 
     /** Chosen weight bits per layer for an average-bits budget, with the allocation info for the plan. */
-    public static Allocated allocate(Report report, List<WeightedLayer> layers, double averageBits, String method) {
+    public static Allocated allocate(Report report, List<WeightedLayer> layers, double averageBits, BitAllocator.Method method) {
         List<BitAllocator.LayerChoices> choices = report.weightChoices(layers);
         long budget = BitAllocator.budgetForAverageBits(choices, averageBits);
-        BitAllocator.Allocation a = switch (method) {
-            case "exact" -> BitAllocator.exact(choices, budget);
-            case "greedy" -> BitAllocator.greedy(choices, budget);
-            default -> throw new IllegalArgumentException("allocation method must be 'exact' or 'greedy', got '" + method + "'");
-        };
+        BitAllocator.Allocation a = method.allocate(choices, budget);
         Map<String, Integer> bits = new LinkedHashMap<>();
         for (int i = 0; i < choices.size(); i++) {
             bits.put(choices.get(i).name(), a.bits()[i]);
         }
-        return new Allocated(bits, new QuantPlan.AllocationInfo(method, averageBits, budget, a.costBits(), a.totalSensitivity()));
+        return new Allocated(bits, new QuantPlan.AllocationInfo(method.id(), averageBits, budget, a.costBits(), a.totalSensitivity()));
     }
 
     /**

@@ -3,6 +3,8 @@ package io.qat4j.ptq;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
+import io.qat4j.ste.BitWidths;
+
 /**
  * Weight scales for the symmetric narrow-range weight quantizer of {@code io.qat4j.layers}
  * ({@code q in [-(2^(b-1)-1), 2^(b-1)-1]}, z = 0, rounding half to even), per output channel or per
@@ -25,9 +27,7 @@ public final class WeightRanges {
      * @param perChannel one scale per output channel, or one for the tensor
      */
     public static double[] scales(INDArray w, int outAxis, int bits, boolean perChannel, WeightRangeMethod method) {
-        if (bits < 2 || bits > 16) {
-            throw new IllegalArgumentException("weight bits must be 2..16 for uniform weights, got " + bits);
-        }
+        BitWidths.checkWeightBits("weight bits", bits, BitWidths.Target.SIMULATION);
         double[][] groups = groups(w, outAxis, perChannel);
         int qmax = (1 << (bits - 1)) - 1;
         double[] scales = new double[groups.length];

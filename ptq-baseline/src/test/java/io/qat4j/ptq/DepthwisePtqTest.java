@@ -428,7 +428,7 @@ class DepthwisePtqTest {
         assertEquals(8, report.layers().get("sep2").perChannelWeights().length, "one figure per output channel of the layer");
 
         List<WeightedLayer> layers = WeightedLayer.of(p.model());
-        SensitivityAnalysis.Allocated a = SensitivityAnalysis.allocate(report, layers, 5.0, "exact");
+        SensitivityAnalysis.Allocated a = SensitivityAnalysis.allocate(report, layers, 5.0, BitAllocator.Method.EXACT);
         long cost = 0;
         long n = 0;
         for (WeightedLayer l : layers) {

@@ -413,7 +413,7 @@ class GraphPtqTest {
                 continue;
             }
             List<WeightedLayer> layers = WeightedLayer.of(p.model());
-            SensitivityAnalysis.Allocated a = SensitivityAnalysis.allocate(report, layers, 5.0, "exact");
+            SensitivityAnalysis.Allocated a = SensitivityAnalysis.allocate(report, layers, 5.0, BitAllocator.Method.EXACT);
             long n = layers.stream().mapToLong(WeightedLayer::weights).sum();
             long cost = 0;
             for (WeightedLayer l : layers) {

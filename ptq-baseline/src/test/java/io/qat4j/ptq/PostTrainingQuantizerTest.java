@@ -158,10 +158,10 @@ class PostTrainingQuantizerTest {
             }
         }
         List<WeightedLayer> layers = WeightedLayer.of(p.network());
-        SensitivityAnalysis.Allocated a = SensitivityAnalysis.allocate(report, layers, 3.0, "exact");
+        SensitivityAnalysis.Allocated a = SensitivityAnalysis.allocate(report, layers, 3.0, BitAllocator.Method.EXACT);
         long n = layers.stream().mapToLong(WeightedLayer::weights).sum();
         assertTrue(a.info().costBits() <= 3 * n, "cost " + a.info().costBits() + " > budget " + 3 * n);
-        SensitivityAnalysis.Allocated g = SensitivityAnalysis.allocate(report, layers, 3.0, "greedy");
+        SensitivityAnalysis.Allocated g = SensitivityAnalysis.allocate(report, layers, 3.0, BitAllocator.Method.GREEDY);
         assertTrue(a.info().totalSensitivity() <= g.info().totalSensitivity() + 1e-12, "exact is never worse than greedy");
         QuantPlan plan = SensitivityAnalysis.attach(PostTrainingQuantizer.quantize(p, p.recipe().withLayerWeightBits(a.bits())).plan(),
                 report, a.info());

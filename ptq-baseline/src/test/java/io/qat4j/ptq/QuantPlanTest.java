@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.BeforeAll;
@@ -102,6 +103,35 @@ class QuantPlanTest {
         assertTrue(m.contains("layer 'fc1'") && m.contains("weightScales") && m.contains("16"), m);
 
         assertEquals(16, fc1.weightScales().length);
+    }
+
+    @Test
+    void planRecipeAndSensitivityWidthsFollowTheOneBitWidthRule() {
+        QuantPlan.LayerPlan fc1 = plan.layer("fc1");
+        double[] scales = fc1.weightScales();
+        assertEquals(16, fc1.withWeights(QuantPlan.WeightQuantizer.UNIFORM, 16, scales).weightBits(), "16-bit weights simulate");
+        assertEquals(2, fc1.withWeights(QuantPlan.WeightQuantizer.UNIFORM, 2, scales).weightBits());
+        for (int bits : new int[] {1, 17}) {
+            String m = assertThrows(IllegalArgumentException.class, () -> fc1.withWeights(QuantPlan.WeightQuantizer.UNIFORM, bits, scales))
+                    .getMessage();
+            assertTrue(m.contains("layer 'fc1'") && m.contains("'weightBits' must be 2..16") && m.contains("INT8 runtime takes at most 8")
+                    && m.contains("got " + bits), m);
+        }
+        for (int bits : new int[] {0, 17}) {
+            String m = assertThrows(IllegalArgumentException.class, () -> new QuantPlan.TensorRange(bits, false, 0, 1, 1, 0)).getMessage();
+            assertTrue(m.contains("'bits' must be 1..16") && m.contains("got " + bits), m);
+        }
+        assertEquals(16, PtqRecipe.defaults().withBits(16, 16).weightBits());
+        assertEquals(1, PtqRecipe.defaults().withBits(2, 1).inputBits());
+        String w = assertThrows(IllegalArgumentException.class, () -> PtqRecipe.defaults().withBits(17, 8)).getMessage();
+        assertTrue(w.contains("PtqRecipe: weightBits must be 2..16"), w);
+        String i = assertThrows(IllegalArgumentException.class, () -> PtqRecipe.defaults().withBits(8, 0)).getMessage();
+        assertTrue(i.contains("PtqRecipe: inputBits must be 1..16"), i);
+        String l = assertThrows(IllegalArgumentException.class, () -> PtqRecipe.defaults().withLayerWeightBits(Map.of("fc1", 1))).getMessage();
+        assertTrue(l.contains("layerWeightBits.fc1 must be 2..16"), l);
+        String s = assertThrows(IllegalArgumentException.class, () -> new SensitivityAnalysis.Options(new int[] {2, 17}, new int[] {8},
+                SensitivityAnalysis.Metric.KL, 0)).getMessage();
+        assertTrue(s.contains("candidate weight bits must be 2..16"), s);
     }
 
     @Test

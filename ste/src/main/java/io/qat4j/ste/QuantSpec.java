@@ -26,8 +26,10 @@ public record QuantSpec(int bits, boolean signed, Scheme scheme, boolean narrowR
     /** Symmetric: zero point fixed at 0. Affine: zero point chosen from the observed range. */
     public enum Scheme { SYMMETRIC, AFFINE }
 
-    public static final int MIN_BITS = 1;
-    public static final int MAX_BITS = 16;
+    /** Fewest bits of any uniform grid ({@link BitWidths#MIN_INPUT_BITS}; uniform weights take {@link BitWidths#MIN_WEIGHT_BITS}). */
+    public static final int MIN_BITS = BitWidths.MIN_INPUT_BITS;
+    /** Most bits a fake quantizer simulates ({@link BitWidths#MAX_BITS}; the INT8 runtime takes {@link BitWidths#INT8_RUNTIME_MAX_BITS}). */
+    public static final int MAX_BITS = BitWidths.MAX_BITS;
 
     public QuantSpec {
         if (bits < MIN_BITS || bits > MAX_BITS) {

@@ -11,6 +11,7 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import io.qat4j.datasets.CsvDataSets;
+import io.qat4j.datasets.DataSplits;
 import io.qat4j.datasets.FashionMnist;
 import io.qat4j.datasets.ImageFolderDataSets;
 import io.qat4j.datasets.ImageFolderException;
@@ -36,7 +37,8 @@ public record RunData(String source, String location, DataSet train, DataSet val
     }
 
     /**
-     * The data of {@code d}; {@code seed} shuffles the validation split; {@code model} (null when there
+     * The data of {@code d} (data.source chosen by {@link FashionMnist#load(FashionMnist.Search, FashionMnist.Options)}, limits
+     * and the validation split by {@link DataSplits}); {@code seed} shuffles the validation split; {@code model} (null when there
      * is none yet) gives the size image folders are read at when {@code data.images.shape} does not
      * (and must agree with it when both do). Checked right after loading: training and test examples
      * of one shape and class count, and CSV labels that use every one of {@code data.csv.classes}.
@@ -77,8 +79,7 @@ public record RunData(String source, String location, DataSet train, DataSet val
             trainFile = d.csv().train();
             testFile = d.csv().test();
         } else {
-            all = d.source().equals("bundled") ? FashionMnist.bundled()
-                    : FashionMnist.load(FashionMnist.Options.standard(d.dir() == null ? null : Path.of(d.dir())));
+            all = FashionMnist.load(d.source(), FashionMnist.Options.standard(d.dir() == null ? null : Path.of(d.dir())));
             boolean bundled = all.source() == FashionMnist.Source.BUNDLED_SUBSET;
             fromLabels = true;
             trainFile = bundled ? "the bundled training subset" : Path.of(all.location(), FashionMnist.TRAIN_IMAGES) + "[.gz]";
@@ -92,25 +93,18 @@ public record RunData(String source, String location, DataSet train, DataSet val
                     + "image size and classes");
         }
         String source = all.source() != null ? all.source().name() : d.images() != null ? "IMAGES" : "CSV";
-        if (d.source().equals("full") && all.source() == FashionMnist.Source.BUNDLED_SUBSET) {
-            throw new IOException("data.source is 'full' but the full Fashion-MNIST was not found: install the Debian package "
-                    + "dataset-fashion-mnist (files in " + FashionMnist.DEBIAN_DIR + "), set QAT4J_DATA to a directory with the four IDX "
-                    + "files, or set data.dir");
-        }
-        DataSet train = limit(all.train(), d.trainLimit());
-        DataSet test = limit(all.test(), d.testLimit());
+        DataSet train = d.trainLimit() == null ? all.train() : DataSplits.head(all.train(), d.trainLimit());
+        DataSet test = d.testLimit() == null ? all.test() : DataSplits.head(all.test(), d.testLimit());
         if (d.validationFraction() == 0) {
             return new RunData(source, all.location(), train, test, test, fromLabels);
         }
-        DataSet shuffled = train.copy();
-        shuffled.shuffle(seed);
-        int n = shuffled.numExamples();
-        int held = Math.max(1, (int) Math.round(n * d.validationFraction()));
-        DataSet kept = new DataSet(shuffled.getFeatures().get(NDArrayIndex.interval(0, n - held)).dup(),
-                shuffled.getLabels().get(NDArrayIndex.interval(0, n - held)).dup());
-        DataSet validation = new DataSet(shuffled.getFeatures().get(NDArrayIndex.interval(n - held, n)).dup(),
-                shuffled.getLabels().get(NDArrayIndex.interval(n - held, n)).dup());
-        return new RunData(source, all.location(), kept, validation, test, fromLabels);
+        DataSplits.TrainValidation split;
+        try {
+            split = DataSplits.holdOut(train, d.validationFraction(), seed);
+        } catch (IllegalArgumentException e) {
+            throw new BadInputException("data.validationFraction: " + e.getMessage().replace("DataSplits.holdOut: ", ""));
+        }
+        return new RunData(source, all.location(), split.train(), split.validation(), test, fromLabels);
     }
 
     /** [C, H, W] image folders are read at: data.images.shape, else the model's input size; both must agree. */
@@ -182,10 +176,4 @@ public record RunData(String source, String location, DataSet train, DataSet val
         return new RunData(source, location, fitTrain, fitValidation, fitTest, classesFromLabels);
     }
 
-    private static DataSet limit(DataSet ds, Integer n) {
-        if (n == null || n >= ds.numExamples()) {
-            return ds;
-        }
-        return new DataSet(ds.getFeatures().get(NDArrayIndex.interval(0, n)).dup(), ds.getLabels().get(NDArrayIndex.interval(0, n)).dup());
-    }
 }

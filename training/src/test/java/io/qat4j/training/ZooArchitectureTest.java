@@ -28,6 +28,20 @@ class ZooArchitectureTest {
     }
 
     @Test
+    void everyZooArchitectureIsAConfigurationChoiceOfTheSameName() {
+        assertNull(Architecture.REFERENCE_CNN.zoo());
+        assertEquals("reference-cnn", Architecture.REFERENCE_CNN.id());
+        java.util.List<ZooArchitecture> mapped = Arrays.stream(Architecture.values()).map(Architecture::zoo)
+                .filter(java.util.Objects::nonNull).toList();
+        assertEquals(Arrays.asList(ZooArchitecture.values()), mapped, "one choice per zoo architecture, in its order");
+        for (Architecture a : Architecture.values()) {
+            if (a.zoo() != null) {
+                assertEquals(a.zoo().id(), a.id());
+            }
+        }
+    }
+
+    @Test
     void simpleCnnGetsALossLayerWithTheSameOutputs() {
         Model net = ZooArchitecture.SIMPLECNN.build(new int[] {1, 16, 16}, 4, 3, new Adam(1e-3));
         MultiLayerNetwork asBuilt = (MultiLayerNetwork) SimpleCNN.builder().inputShape(new int[] {1, 16, 16}).numClasses(4).seed(3).build().init();

@@ -213,7 +213,7 @@ class CoverageMatrixTest {
         PostTrainingQuantizer.Prepared prepared = PostTrainingQuantizer.prepare(copy(fp32),
                 new org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator<>(cal.asList(), BATCH), recipe, 4 * BATCH);
         SensitivityAnalysis.Report report = SensitivityAnalysis.run(prepared, SensitivityAnalysis.Options.defaults());
-        SensitivityAnalysis.Allocated bits = SensitivityAnalysis.allocate(report, WeightedLayer.of(prepared.model()), 6.0, "exact");
+        SensitivityAnalysis.Allocated bits = SensitivityAnalysis.allocate(report, WeightedLayer.of(prepared.model()), 6.0, io.qat4j.ptq.BitAllocator.Method.EXACT);
         PostTrainingQuantizer.Result result = PostTrainingQuantizer.quantize(prepared, recipe.withLayerWeightBits(bits.bits()));
         Model q = PostTrainingQuantizer.quantizedModel(result).network();
         QuantizedModel.calibrate(q, calX);

@@ -28,8 +28,6 @@ public interface Calibrator {
     }
 
     static void checkBits(int bits) {
-        if (bits < 1 || bits > 16) {
-            throw new IllegalArgumentException("calibration: activation bits must be 1..16, got " + bits);
-        }
+        io.qat4j.ste.BitWidths.checkInputBits("calibration: activation bits", bits, io.qat4j.ste.BitWidths.Target.SIMULATION);
     }
 }

@@ -7,6 +7,8 @@ import java.util.Set;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
+import io.qat4j.ptq.QuantPlan;
+
 /**
  * A PTQ-vs-QAT experiment ({@code qat4j experiment}): one FP32 model (trained here or loaded), then
  * every listed variant from it, each exported and evaluated in the INT8 runtime. Each variant is
@@ -166,12 +168,11 @@ public record ExperimentConfig(@JsonProperty(required = true) String name, Long 
             if (quantization == null) {
                 return null;
             }
-            String quantizer = switch (quantization.weights().mode()) {
-                case BINARY -> "binary";
-                case TERNARY -> "ternary";
-                case NONE, FIXED, LSQ, LSQ_PLUS -> "uniform";
+            QuantPlan.WeightQuantizer quantizer = quantization.weights().ptqQuantizer();
+            int wb = switch (quantizer) {
+                case UNIFORM -> quantization.weights().bits();
+                case BINARY, TERNARY -> 8;   // unused: binary and ternary weights have no width to choose
             };
-            int wb = quantizer.equals("uniform") ? quantization.weights().bits() : 8;
             return new RunConfig.Ptq(quantizer, wb, quantization.weights().perChannel(), null, quantization.inputs().bits(), null, null,
                     null, null, null, null, null, null, null, null, null, null, null, null, null);
         }

@@ -2,25 +2,29 @@ package io.qat4j.training.config;
 
 import java.util.List;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+import io.qat4j.datasets.FashionMnist;
+import io.qat4j.layers.InputQuantMode;
+import io.qat4j.layers.QuantSettings;
+import io.qat4j.layers.WeightQuantMode;
 import io.qat4j.ptq.AdaRound;
+import io.qat4j.ptq.BitAllocator;
+import io.qat4j.ptq.PtqPolicy;
 import io.qat4j.ptq.PtqRecipe;
 import io.qat4j.ptq.QuantPlan;
 import io.qat4j.ptq.SensitivityAnalysis;
 import io.qat4j.ptq.WeightRangeMethod;
 import io.qat4j.ptq.calibration.CalibrationMethod;
-
-import java.util.Locale;
-
-import com.fasterxml.jackson.annotation.JsonProperty;
-
-import io.qat4j.layers.InputQuantMode;
-import io.qat4j.layers.QuantSettings;
-import io.qat4j.layers.WeightQuantMode;
+import io.qat4j.ste.BitWidths;
+import io.qat4j.training.Architecture;
 import io.qat4j.training.TrainSpec;
 
 /**
  * One run: data, model, training and (for QAT) quantization. Every section validates itself with
- * messages naming the key; defaults are documented on each field.
+ * messages naming the key; defaults are documented on each field. Keys whose value is a choice are
+ * enums marked {@link Choice}: read in any case with '-' and '_' alike, written in their
+ * {@linkplain ConfigChoices#spelling spelling}, and any other value is an error listing the choices.
  *
  * @param name         run name (used for output directories), required
  * @param seed         seed of data order and initialization (default 1)
@@ -59,13 +63,10 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
         if (train == null && (fp32 == null || quantization != null)) {
             throw new IllegalArgumentException("'train' is missing; FP32 and QAT runs need a training schedule (only PTQ runs have none)");
         }
-        if (ptq != null && quantization != null && !ptq.weightQuantizer().equals(switch (quantization.weights().mode()) {
-            case BINARY -> "binary";
-            case TERNARY -> "ternary";
-            case NONE, FIXED, LSQ, LSQ_PLUS -> "uniform";
-        })) {
-            throw new IllegalArgumentException("ptq.weightQuantizer '" + ptq.weightQuantizer() + "' does not fit quantization.weights.mode "
-                    + quantization.weights().mode() + " (uniform goes with LSQ, binary with BINARY, ternary with TERNARY)");
+        if (ptq != null && quantization != null && ptq.weightQuantizer() != quantization.weights().ptqQuantizer()) {
+            throw new IllegalArgumentException("ptq.weightQuantizer " + ConfigChoices.spelling(ptq.weightQuantizer())
+                    + " does not fit quantization.weights.mode " + quantization.weights().mode()
+                    + " (uniform goes with LSQ, binary with BINARY, ternary with TERNARY)");
         }
         if (ptq != null && quantization != null && quantization.firstLayerSigned() != null) {
             throw new IllegalArgumentException("quantization.firstLayerSigned has no effect when QAT starts from a PTQ plan ('ptq' section): "
@@ -94,8 +95,9 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
     }
 
     /**
-     * @param source     "auto" (default: QAT4J_DATA, Debian package, cache, bundled subset), "full" (the same search
-     *                   without the bundled fallback: an error when the full dataset is not installed) or "bundled"
+     * @param source     {@link FashionMnist.Search}: auto (default: QAT4J_DATA, Debian package, cache, bundled subset), full
+     *                   (the same search without the bundled fallback: an error when the full dataset is not installed) or
+     *                   bundled
      * @param dir        explicit directory holding the IDX files (overrides the search), or null
      * @param trainLimit use only the first n training examples (default: all)
      * @param testLimit  use only the first n test examples (default: all)
@@ -104,11 +106,11 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
      * @param csv        your own data as labelled CSV files instead of Fashion-MNIST (optional)
      * @param images     your own data as image folders, one subfolder per class, instead of Fashion-MNIST (optional)
      */
-    public record Data(String source, String dir, Integer trainLimit, Integer testLimit, Double validationFraction, Csv csv,
-                       Images images) {
+    public record Data(@Choice FashionMnist.Search source, String dir, Integer trainLimit, Integer testLimit, Double validationFraction,
+                       Csv csv, Images images) {
         public Data {
-            // source "auto" (the default, as a resolved configuration records it) goes with csv and images too
-            boolean fashionMnist = (source != null && !source.equalsIgnoreCase("auto")) || dir != null;
+            // source auto (the default, as a resolved configuration records it) goes with csv and images too
+            boolean fashionMnist = (source != null && source != FashionMnist.Search.AUTO) || dir != null;
             if (csv != null && fashionMnist) {
                 throw new IllegalArgumentException("data.csv replaces Fashion-MNIST: remove data.source and data.dir");
             }
@@ -123,11 +125,8 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
             if ((trainLimit != null && trainLimit < 1) || (testLimit != null && testLimit < 1)) {
                 throw new IllegalArgumentException("data.trainLimit and data.testLimit must be >= 1 when given");
             }
-            source = source == null ? "auto" : source.toLowerCase(Locale.ROOT);
-            if (!source.equals("auto") && !source.equals("bundled") && !source.equals("full")) {
-                throw new IllegalArgumentException("data.source must be 'auto', 'full' or 'bundled', got '" + source + "'");
-            }
-            if (dir != null && source.equals("bundled")) {
+            source = source == null ? FashionMnist.Search.AUTO : source;
+            if (dir != null && source == FashionMnist.Search.BUNDLED) {
                 throw new IllegalArgumentException("data.dir and data.source: bundled contradict each other; remove one");
             }
         }
@@ -137,7 +136,7 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
          * selection on the test set; {@code trainLimit}, {@code testLimit}: the first n examples, or null for all.
          */
         public static Data bundled(Integer trainLimit, Integer testLimit) {
-            return new Data("bundled", null, trainLimit, testLimit, null, null, null);
+            return new Data(FashionMnist.Search.BUNDLED, null, trainLimit, testLimit, null, null, null);
         }
     }
 
@@ -248,12 +247,12 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
      *       writes it; initialized with the run's seed), or an untrained DL4J zip or Keras .h5 to start from.</li>
      * </ul>
      *
-     * @param architecture reference-cnn [default] or a zoo name; absent when {@code file} is given
+     * @param architecture {@link Architecture}: reference-cnn [default] or a zoo name; absent when {@code file} is given
      * @param inputShape   zoo architectures: [channels, height, width] the network is built for; default: the data's
      *                     example shape (IDX, CSV, or data.images.shape)
      * @param file         path of a configuration JSON, DL4J zip or Keras .h5; excludes architecture and inputShape
      */
-    public record Model(String architecture, List<Long> inputShape, String file) {
+    public record Model(@Choice Architecture architecture, List<Long> inputShape, String file) {
         public Model {
             if (file != null && (architecture != null || inputShape != null)) {
                 throw new IllegalArgumentException("model.file gives the network with its own input; remove model.architecture and "
@@ -263,12 +262,8 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
                 throw new IllegalArgumentException("model.file is empty; give the path of a DL4J configuration JSON, zip or Keras .h5");
             }
             if (file == null) {
-                architecture = architecture == null ? "reference-cnn" : architecture.toLowerCase(Locale.ROOT);
-                if (!architecture.equals("reference-cnn") && io.qat4j.training.ZooArchitecture.of(architecture) == null) {
-                    throw new IllegalArgumentException("model.architecture must be reference-cnn or a zoo architecture ("
-                            + io.qat4j.training.ZooArchitecture.IDS + "), got '" + architecture + "'");
-                }
-                if (inputShape != null && architecture.equals("reference-cnn")) {
+                architecture = architecture == null ? Architecture.REFERENCE_CNN : architecture;
+                if (inputShape != null && architecture == Architecture.REFERENCE_CNN) {
                     throw new IllegalArgumentException("model.inputShape applies to zoo architectures; the reference CNN takes the data's "
                             + "shape (for image folders: data.images.shape)");
                 }
@@ -283,7 +278,7 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
 
         /** The zoo architecture, or null for the reference CNN and for a file. */
         public io.qat4j.training.ZooArchitecture zoo() {
-            return architecture == null ? null : io.qat4j.training.ZooArchitecture.of(architecture);
+            return architecture == null ? null : architecture.zoo();
         }
 
         /**
@@ -291,8 +286,8 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
          * a zoo name, or else a file path.
          */
         public static Model of(String spec, List<Long> inputShape) {
-            boolean named = spec.equalsIgnoreCase("reference-cnn") || io.qat4j.training.ZooArchitecture.of(spec) != null;
-            return named ? new Model(spec, inputShape, null) : new Model(null, inputShape, spec);
+            Architecture named = ConfigChoices.parse(Architecture.class, spec);
+            return named != null ? new Model(named, inputShape, null) : new Model(null, inputShape, spec);
         }
     }
 
@@ -300,7 +295,7 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
      * @param epochs                     >= 1, required
      * @param batchSize                  default 64
      * @param learningRate               Adam learning rate, required
-     * @param schedule                   constant (default), cosine or step
+     * @param schedule                   {@link TrainSpec.Schedule}: constant (default), cosine or step
      * @param stepEvery                  step schedule: epochs per decay (default 1)
      * @param stepGamma                  step schedule: decay factor (default 0.1)
      * @param weightDecay                decoupled weight decay on weights (default 0)
@@ -315,14 +310,15 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
      *                                   > 1, or 0 = stop only on NaN (default 5, {@link TrainSpec#DEFAULT_DIVERGENCE_FACTOR})
      */
     public record Train(@JsonProperty(required = true) Integer epochs, Integer batchSize,
-                        @JsonProperty(required = true) Double learningRate, String schedule, Integer stepEvery, Double stepGamma,
+                        @JsonProperty(required = true) Double learningRate, @Choice TrainSpec.Schedule schedule, Integer stepEvery,
+                        Double stepGamma,
                         Double weightDecay, Integer earlyStoppingPatience, Integer freezeObserversAfterEpoch,
                         Integer freezeBatchNormAfterEpoch, Boolean nativeLayers, Double divergenceFactor) {
         public Train {
             nativeLayers = nativeLayers == null || nativeLayers;
             divergenceFactor = divergenceFactor == null ? TrainSpec.DEFAULT_DIVERGENCE_FACTOR : divergenceFactor;
             batchSize = batchSize == null ? 64 : batchSize;
-            schedule = schedule == null ? "constant" : schedule.toLowerCase(Locale.ROOT);
+            schedule = schedule == null ? TrainSpec.Schedule.CONSTANT : schedule;
             stepEvery = stepEvery == null ? 1 : stepEvery;
             stepGamma = stepGamma == null ? 0.1 : stepGamma;
             weightDecay = weightDecay == null ? 0.0 : weightDecay;
@@ -347,17 +343,11 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
                     freezeObserversAfterEpoch, freezeBatchNormAfterEpoch, divergenceFactor);
         }
 
-        private static TrainSpec spec(int epochs, int batchSize, double learningRate, String schedule, int stepEvery, double stepGamma,
-                                      int earlyStoppingPatience, long seed, int freezeObserversAfterEpoch, int freezeBatchNormAfterEpoch,
-                                      double divergenceFactor) {
-            TrainSpec.Schedule s = switch (schedule) {
-                case "constant" -> TrainSpec.Schedule.CONSTANT;
-                case "cosine" -> TrainSpec.Schedule.COSINE;
-                case "step" -> TrainSpec.Schedule.STEP;
-                default -> throw new IllegalArgumentException("train.schedule must be constant, cosine or step, got '" + schedule + "'");
-            };
+        private static TrainSpec spec(int epochs, int batchSize, double learningRate, TrainSpec.Schedule schedule, int stepEvery,
+                                      double stepGamma, int earlyStoppingPatience, long seed, int freezeObserversAfterEpoch,
+                                      int freezeBatchNormAfterEpoch, double divergenceFactor) {
             try {
-                return new TrainSpec(epochs, batchSize, learningRate, s, stepEvery, stepGamma, earlyStoppingPatience, seed,
+                return new TrainSpec(epochs, batchSize, learningRate, schedule, stepEvery, stepGamma, earlyStoppingPatience, seed,
                         freezeObserversAfterEpoch, freezeBatchNormAfterEpoch, divergenceFactor);
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(e.getMessage().replace("TrainSpec.", "train."), e);
@@ -410,113 +400,118 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
         }
     }
 
-    /** @param mode FIXED, LSQ, BINARY or TERNARY (exportable); @param bits 2..8 for FIXED/LSQ (default 8); @param perChannel default true */
-    public record Weights(@JsonProperty(required = true) WeightQuantMode mode, Integer bits, Boolean perChannel) {
+    /**
+     * @param mode       FIXED, LSQ, BINARY or TERNARY (exportable)
+     * @param bits       FIXED/LSQ: {@link BitWidths} for the INT8 runtime, 2..8 (default 8)
+     * @param perChannel default true
+     */
+    public record Weights(@JsonProperty(required = true) @Choice WeightQuantMode mode, Integer bits, Boolean perChannel) {
         public Weights {
             bits = bits == null ? 8 : bits;
             perChannel = perChannel == null || perChannel;
         }
+
+        /** The PTQ weight quantizer of these weights: a PTQ plan that initializes QAT quantizes the same way. */
+        public QuantPlan.WeightQuantizer ptqQuantizer() {
+            return switch (mode) {
+                case BINARY -> QuantPlan.WeightQuantizer.BINARY;
+                case TERNARY -> QuantPlan.WeightQuantizer.TERNARY;
+                case NONE, FIXED, LSQ, LSQ_PLUS -> QuantPlan.WeightQuantizer.UNIFORM;
+            };
+        }
     }
 
-    /** @param mode FIXED, LSQ or PACT (exportable); @param bits 1..8 (default 8) */
-    public record Inputs(@JsonProperty(required = true) InputQuantMode mode, Integer bits) {
+    /**
+     * @param mode FIXED, LSQ or PACT (exportable)
+     * @param bits {@link BitWidths} for the INT8 runtime, 1..8 (default 8)
+     */
+    public record Inputs(@JsonProperty(required = true) @Choice InputQuantMode mode, Integer bits) {
         public Inputs {
             bits = bits == null ? 8 : bits;
         }
     }
 
     /**
-     * Post-training quantization recipe (module ptq-baseline). Defaults in brackets.
+     * Post-training quantization (module ptq-baseline): the recipe ({@link PtqRecipe}) and the policy
+     * ({@link PtqPolicy}) that {@link #policy()} builds, so that a Java program gets what
+     * {@code qat4j ptq} does from {@link io.qat4j.ptq.PtqPlanner} without this module. Every run
+     * ends in the integer export, so bit widths follow {@link BitWidths} for the INT8 runtime (at most
+     * 8). Defaults in brackets.
      *
-     * @param weightQuantizer           uniform [uniform], binary or ternary
+     * @param weightQuantizer           uniform [uniform], binary or ternary ({@link QuantPlan.WeightQuantizer})
      * @param weightBits                uniform weight bits 2..8 [8]
      * @param perChannel                per-output-channel weight scales [true]
-     * @param weightRange               minmax [minmax] or mse
+     * @param weightRange               minmax [minmax] or mse ({@link WeightRangeMethod})
      * @param inputBits                 activation bits 1..8 [8]
-     * @param calibration               minmax, moving_average, percentile [percentile], entropy, mse, aciq
+     * @param calibration               minmax, moving-average, percentile [percentile], entropy, mse, aciq ({@link CalibrationMethod})
      * @param percentile                percentile calibrator's percentile [99.99]
      * @param samples                   calibration samples from the training set [512]
      * @param foldBatchNorm             [true]
      * @param crossLayerEqualization    [false]
      * @param biasCorrection            [true]
-     * @param averageBits               mixed precision: average weight bits budget (e.g. 3.0); null [null] = uniform weightBits
-     * @param candidateBits             mixed precision / sensitivity candidate weight widths [2, 3, 4, 8]
-     * @param allocation                exact [exact] (knapsack DP) or greedy
-     * @param metric                    sensitivity distance: kl [kl] or mse
+     * @param averageBits               mixed precision: average weight bits budget in [1, 8] (e.g. 3.0), at least the smallest
+     *                                  candidate width; null [null] = uniform weightBits
+     * @param candidateBits             mixed precision / sensitivity candidate weight widths, each 2..8 [2, 3, 4, 8]
+     * @param allocation                exact [exact] (knapsack DP; with a validation split, the best of the measured
+     *                                  candidates) or greedy ({@link BitAllocator.Method})
+     * @param metric                    sensitivity distance: kl [kl] or mse ({@link SensitivityAnalysis.Metric})
      * @param sensitivitySamples        samples the sensitivity analysis runs on [256]
      * @param perChannelSensitivityBits width of the per-channel weight sensitivity, 0 [0] = skip
      * @param keepMostSensitive         partial quantization: keep this many most sensitive layers in float [0]
-     * @param firstLastBits             weight and input bits of the first and last weighted layers (uniform weights, also in
+     * @param firstLastBits             weight and input bits 2..8 of the first and last weighted layers (uniform weights, also in
      *                                  binary/ternary runs), as the LSQ paper and many low-bit papers keep them; null [null] = like
      *                                  the others
      * @param adaRound                  learned weight rounding (AdaRound) instead of nearest rounding and bias correction; null
      *                                  [null] = off. Its keys: iterations [1000] per layer, regularization [0.01], samples [256],
      *                                  batchRows [4096], learningRate [0.01], warmup [0.2]
      */
-    public record Ptq(String weightQuantizer, Integer weightBits, Boolean perChannel, String weightRange, Integer inputBits,
-                      String calibration, Double percentile, Integer samples, Boolean foldBatchNorm, Boolean crossLayerEqualization,
-                      Boolean biasCorrection, Double averageBits, List<Integer> candidateBits, String allocation, String metric,
+    public record Ptq(@Choice QuantPlan.WeightQuantizer weightQuantizer, Integer weightBits, Boolean perChannel,
+                      @Choice WeightRangeMethod weightRange, Integer inputBits, @Choice CalibrationMethod calibration, Double percentile,
+                      Integer samples, Boolean foldBatchNorm, Boolean crossLayerEqualization, Boolean biasCorrection, Double averageBits,
+                      List<Integer> candidateBits, @Choice BitAllocator.Method allocation, @Choice SensitivityAnalysis.Metric metric,
                       Integer sensitivitySamples, Integer perChannelSensitivityBits, Integer keepMostSensitive, Integer firstLastBits,
                       AdaRoundConfig adaRound) {
         public Ptq {
-            weightQuantizer = weightQuantizer == null ? "uniform" : weightQuantizer.toLowerCase(Locale.ROOT);
+            weightQuantizer = weightQuantizer == null ? QuantPlan.WeightQuantizer.UNIFORM : weightQuantizer;
             weightBits = weightBits == null ? 8 : weightBits;
             perChannel = perChannel == null || perChannel;
-            weightRange = weightRange == null ? "minmax" : weightRange.toLowerCase(Locale.ROOT);
+            weightRange = weightRange == null ? WeightRangeMethod.MINMAX : weightRange;
             inputBits = inputBits == null ? 8 : inputBits;
-            calibration = calibration == null ? "percentile" : calibration.toLowerCase(Locale.ROOT).replace('-', '_');
+            calibration = calibration == null ? CalibrationMethod.PERCENTILE : calibration;
             percentile = percentile == null ? 99.99 : percentile;
             samples = samples == null ? 512 : samples;
             foldBatchNorm = foldBatchNorm == null || foldBatchNorm;
             crossLayerEqualization = crossLayerEqualization != null && crossLayerEqualization;
             biasCorrection = biasCorrection == null || biasCorrection;
-            candidateBits = candidateBits == null ? List.of(2, 3, 4, 8) : List.copyOf(candidateBits);
-            allocation = allocation == null ? "exact" : allocation.toLowerCase(Locale.ROOT);
-            metric = metric == null ? "kl" : metric.toLowerCase(Locale.ROOT);
-            sensitivitySamples = sensitivitySamples == null ? 256 : sensitivitySamples;
+            candidateBits = candidateBits == null ? PtqPolicy.DEFAULT_CANDIDATE_BITS : List.copyOf(candidateBits);
+            allocation = allocation == null ? BitAllocator.Method.EXACT : allocation;
+            metric = metric == null ? SensitivityAnalysis.Metric.KL : metric;
+            sensitivitySamples = sensitivitySamples == null ? PtqPolicy.DEFAULT_SENSITIVITY_SAMPLES : sensitivitySamples;
             perChannelSensitivityBits = perChannelSensitivityBits == null ? 0 : perChannelSensitivityBits;
             keepMostSensitive = keepMostSensitive == null ? 0 : keepMostSensitive;
-            if (inputBits < 1 || inputBits > 8) {
-                throw new IllegalArgumentException("ptq.inputBits must be 1..8 (the INT8 runtime's range), got " + inputBits);
-            }
-            if (weightBits < 2 || weightBits > 8) {
-                throw new IllegalArgumentException("ptq.weightBits must be 2..8, got " + weightBits
-                        + " (use weightQuantizer: binary or ternary for 1-bit or ternary weights)");
-            }
-            if (averageBits != null && !(averageBits >= 1 && averageBits <= 8)) {
-                throw new IllegalArgumentException("ptq.averageBits must be in [1, 8], got " + averageBits);
-            }
+            // every run ends in the INT8 runtime: the one bit-width rule at its limit
+            BitWidths.checkInputBits("ptq.inputBits", inputBits, BitWidths.Target.INT8_RUNTIME);
+            BitWidths.checkWeightBits("ptq.weightBits", weightBits, BitWidths.Target.INT8_RUNTIME);
             for (int b : candidateBits) {
-                if (b < 2 || b > 8) {
-                    throw new IllegalArgumentException("ptq.candidateBits must each be 2..8, got " + b);
-                }
+                BitWidths.checkWeightBits("ptq.candidateBits (each)", b, BitWidths.Target.INT8_RUNTIME);
             }
-            if (averageBits != null && averageBits < candidateBits.stream().mapToInt(Integer::intValue).min().orElse(2)) {
-                throw new IllegalArgumentException("ptq.averageBits " + averageBits + " is below the smallest candidate width "
-                        + candidateBits + "; no allocation fits");
+            if (averageBits != null && !(averageBits >= 1 && averageBits <= BitWidths.INT8_RUNTIME_MAX_BITS)) {
+                throw new IllegalArgumentException("ptq.averageBits must be in [1, " + BitWidths.INT8_RUNTIME_MAX_BITS
+                        + "] (the INT8 runtime's range), got " + averageBits);
             }
-            if (!allocation.equals("exact") && !allocation.equals("greedy")) {
-                throw new IllegalArgumentException("ptq.allocation must be exact or greedy, got '" + allocation + "'");
-            }
-            if (firstLastBits != null && (firstLastBits < 2 || firstLastBits > 8)) {
-                throw new IllegalArgumentException("ptq.firstLastBits must be 2..8 (uniform weights and activations of the first and "
-                        + "last layers), got " + firstLastBits);
-            }
-            if (firstLastBits != null && averageBits != null) {
-                throw new IllegalArgumentException("ptq.firstLastBits and ptq.averageBits exclude each other: the bit allocation chooses "
-                        + "every layer's width, the first and last included (remove one)");
-            }
-            if (sensitivitySamples < 1 || keepMostSensitive < 0) {
-                throw new IllegalArgumentException("ptq.sensitivitySamples must be >= 1 and ptq.keepMostSensitive >= 0");
+            if (firstLastBits != null) {
+                BitWidths.checkWeightBits("ptq.firstLastBits (uniform weights and inputs of the first and last layers)", firstLastBits,
+                        BitWidths.Target.INT8_RUNTIME);
             }
             // the fields are assigned after this body: validate through the parameters
-            recipe(weightQuantizer, weightRange, calibration, metric, foldBatchNorm, crossLayerEqualization, biasCorrection, weightBits,
-                    perChannel, inputBits, percentile, samples);
+            policy(weightQuantizer, weightBits, perChannel, weightRange, inputBits, calibration, percentile, samples, foldBatchNorm,
+                    crossLayerEqualization, biasCorrection, averageBits, candidateBits, allocation, metric, sensitivitySamples,
+                    perChannelSensitivityBits, keepMostSensitive, firstLastBits, adaRound);
         }
 
         /** Samples the calibration pass keeps in memory: the sensitivity analysis's and AdaRound's, whichever is larger. */
         public int keptSamples() {
-            return Math.max(needsSensitivity() ? sensitivitySamples : 0, adaRound == null ? 0 : Math.min(adaRound.settings().samples(), samples));
+            return policy().keptSamples();
         }
 
         /** A recipe built in code: every key at its default (listed above) until set; {@link Builder#build} validates. */
@@ -526,12 +521,12 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
 
         /** Sets the keys of a {@link Ptq} one by one (names and defaults as in the YAML section); null restores the default. */
         public static final class Builder {
-            private String weightQuantizer;
+            private QuantPlan.WeightQuantizer weightQuantizer;
             private Integer weightBits;
             private Boolean perChannel;
-            private String weightRange;
+            private WeightRangeMethod weightRange;
             private Integer inputBits;
-            private String calibration;
+            private CalibrationMethod calibration;
             private Double percentile;
             private Integer samples;
             private Boolean foldBatchNorm;
@@ -539,8 +534,8 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
             private Boolean biasCorrection;
             private Double averageBits;
             private List<Integer> candidateBits;
-            private String allocation;
-            private String metric;
+            private BitAllocator.Method allocation;
+            private SensitivityAnalysis.Metric metric;
             private Integer sensitivitySamples;
             private Integer perChannelSensitivityBits;
             private Integer keepMostSensitive;
@@ -550,7 +545,7 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
             private Builder() {
             }
 
-            public Builder weightQuantizer(String v) {
+            public Builder weightQuantizer(QuantPlan.WeightQuantizer v) {
                 weightQuantizer = v;
                 return this;
             }
@@ -565,7 +560,7 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
                 return this;
             }
 
-            public Builder weightRange(String v) {
+            public Builder weightRange(WeightRangeMethod v) {
                 weightRange = v;
                 return this;
             }
@@ -575,7 +570,7 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
                 return this;
             }
 
-            public Builder calibration(String v) {
+            public Builder calibration(CalibrationMethod v) {
                 calibration = v;
                 return this;
             }
@@ -615,12 +610,12 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
                 return this;
             }
 
-            public Builder allocation(String v) {
+            public Builder allocation(BitAllocator.Method v) {
                 allocation = v;
                 return this;
             }
 
-            public Builder metric(String v) {
+            public Builder metric(SensitivityAnalysis.Metric v) {
                 metric = v;
                 return this;
             }
@@ -660,56 +655,41 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
 
         /** True when the run needs the sensitivity analysis (mixed precision or partial quantization). */
         public boolean needsSensitivity() {
-            return averageBits != null || keepMostSensitive > 0;
+            return policy().needsSensitivity();
         }
 
+        /** The passes, widths and calibrator of this section ({@link #policy()}'s recipe). */
         public PtqRecipe recipe() {
-            PtqRecipe r = recipe(weightQuantizer, weightRange, calibration, metric, foldBatchNorm, crossLayerEqualization, biasCorrection,
-                    weightBits, perChannel, inputBits, percentile, samples);
-            return adaRound == null ? r : r.withAdaRound(adaRound.settings());
+            return policy().recipe();
+        }
+
+        /** The PTQ policy of this section: what {@code qat4j ptq} carries out with {@link io.qat4j.ptq.PtqPlanner}. */
+        public PtqPolicy policy() {
+            return policy(weightQuantizer, weightBits, perChannel, weightRange, inputBits, calibration, percentile, samples, foldBatchNorm,
+                    crossLayerEqualization, biasCorrection, averageBits, candidateBits, allocation, metric, sensitivitySamples,
+                    perChannelSensitivityBits, keepMostSensitive, firstLastBits, adaRound);
         }
 
         public SensitivityAnalysis.Options sensitivityOptions() {
-            return new SensitivityAnalysis.Options(candidateBits.stream().mapToInt(Integer::intValue).toArray(),
-                    java.util.stream.IntStream.of(2, 4, 8, inputBits).distinct().sorted().toArray(), metricEnum(metric), perChannelSensitivityBits);
+            return policy().sensitivityOptions();
         }
 
-        private static SensitivityAnalysis.Metric metricEnum(String m) {
-            return switch (m) {
-                case "kl" -> SensitivityAnalysis.Metric.KL;
-                case "mse" -> SensitivityAnalysis.Metric.MSE;
-                default -> throw new IllegalArgumentException("ptq.metric must be kl or mse, got '" + m + "'");
-            };
-        }
-
-        private static PtqRecipe recipe(String weightQuantizer, String weightRange, String calibration, String metric, boolean fold,
-                                        boolean cle, boolean biasCorrection, int weightBits, boolean perChannel, int inputBits,
-                                        double percentile, int samples) {
-            QuantPlan.WeightQuantizer q = switch (weightQuantizer) {
-                case "uniform" -> QuantPlan.WeightQuantizer.UNIFORM;
-                case "binary" -> QuantPlan.WeightQuantizer.BINARY;
-                case "ternary" -> QuantPlan.WeightQuantizer.TERNARY;
-                default -> throw new IllegalArgumentException("ptq.weightQuantizer must be uniform, binary or ternary, got '"
-                        + weightQuantizer + "'");
-            };
-            WeightRangeMethod range = switch (weightRange) {
-                case "minmax" -> WeightRangeMethod.MINMAX;
-                case "mse" -> WeightRangeMethod.MSE;
-                default -> throw new IllegalArgumentException("ptq.weightRange must be minmax or mse, got '" + weightRange + "'");
-            };
-            CalibrationMethod cal;
+        private static PtqPolicy policy(QuantPlan.WeightQuantizer weightQuantizer, int weightBits, boolean perChannel,
+                                        WeightRangeMethod weightRange, int inputBits, CalibrationMethod calibration, double percentile,
+                                        int samples, boolean fold, boolean cle, boolean biasCorrection, Double averageBits,
+                                        List<Integer> candidateBits, BitAllocator.Method allocation, SensitivityAnalysis.Metric metric,
+                                        int sensitivitySamples, int perChannelSensitivityBits, int keepMostSensitive, Integer firstLastBits,
+                                        AdaRoundConfig adaRound) {
             try {
-                cal = CalibrationMethod.valueOf(calibration.toUpperCase(Locale.ROOT));
+                PtqRecipe recipe = new PtqRecipe(fold, cle, biasCorrection, weightQuantizer, weightBits, perChannel, weightRange, inputBits,
+                        calibration, percentile, samples, 2048, java.util.Map.of(), List.of(), java.util.Map.of(),
+                        adaRound == null ? null : adaRound.settings());
+                return PtqPolicy.builder(recipe).averageBits(averageBits).candidateBits(candidateBits).allocation(allocation).metric(metric)
+                        .sensitivitySamples(sensitivitySamples).perChannelSensitivityBits(perChannelSensitivityBits)
+                        .keepMostSensitive(keepMostSensitive).firstLastBits(firstLastBits).build();
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("ptq.calibration must be one of minmax, moving_average, percentile, entropy, mse, aciq; got '"
-                        + calibration + "'");
-            }
-            metricEnum(metric);
-            try {
-                return new PtqRecipe(fold, cle, biasCorrection, q, weightBits, perChannel, range, inputBits, cal, percentile, samples, 2048,
-                        java.util.Map.of(), List.of(), java.util.Map.of(), null);
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException(e.getMessage().replace("PtqRecipe: ", "ptq."));
+                throw new IllegalArgumentException(e.getMessage().replace("PtqRecipe: calibrationSamples", "ptq.samples")
+                        .replace("PtqRecipe: ", "ptq.").replace("PtqPolicy: ", "ptq."), e);
             }
         }
 

@@ -24,6 +24,7 @@ import io.qat4j.layers.QuantizationWarnings;
 import io.qat4j.layers.QuantizedModel;
 import io.qat4j.layers.ReferenceCnn;
 import io.qat4j.ptq.PostTrainingQuantizer;
+import io.qat4j.ptq.PtqPlanner;
 import io.qat4j.ptq.QuantPlan;
 import io.qat4j.ptq.SensitivityAnalysis;
 import io.qat4j.training.FloatTraining;
@@ -35,6 +36,7 @@ import io.qat4j.training.Provenance;
 import io.qat4j.training.PtqRun;
 import io.qat4j.training.RunData;
 import io.qat4j.training.Trainer;
+import io.qat4j.training.config.ConfigChoices;
 import io.qat4j.training.config.ExperimentConfig;
 import io.qat4j.training.config.RunConfig;
 
@@ -296,10 +298,10 @@ public final class Experiment {
         }
 
         /** The variant's PTQ plan from the shared calibration, written to {@code dir/plan.json}. */
-        private PtqRun plan(Model fp32, RunConfig.Ptq p, Path dir) throws IOException {
+        private PtqPlanner.Planned plan(Model fp32, RunConfig.Ptq p, Path dir) throws IOException {
             // mixed precision chooses among allocations on held-out training data, never on the test set
             DataSet validation = PtqRun.choiceSplit(data, p, log);
-            PtqRun run = PtqRun.plan(prepare(fp32, p), p, log, validation);
+            PtqPlanner.Planned run = PtqRun.plan(prepare(fp32, p), p, log, validation);
             Files.createDirectories(dir);
             run.result().plan().write(dir.resolve("plan.json"));
             return run;
@@ -308,11 +310,11 @@ public final class Experiment {
         VariantResult ptq(ExperimentConfig.Variant v, Model fp32, Path dir, long t0) throws IOException {
             RunConfig.Ptq p = v.ptq();
             long c0 = System.nanoTime();
-            PtqRun run = plan(fp32, p, dir);
+            PtqPlanner.Planned run = plan(fp32, p, dir);
             double calSeconds = run.prepared().seconds() + (System.nanoTime() - c0) / 1e9;
             QuantizedModel.Wrapped<? extends Model> model = PostTrainingQuantizer.quantizedModel(run.result());
-            String method = "PTQ " + p.calibration() + (p.adaRound() != null ? ", AdaRound" : "")
-                    + (p.averageBits() != null ? ", mixed precision (" + p.allocation() + ")" : "")
+            String method = "PTQ " + ConfigChoices.spelling(p.calibration()) + (p.adaRound() != null ? ", AdaRound" : "")
+                    + (p.averageBits() != null ? ", mixed precision (" + ConfigChoices.spelling(p.allocation()) + ")" : "")
                     + (p.keepMostSensitive() > 0 ? ", " + p.keepMostSensitive() + " most sensitive in float" : "");
             return evaluate(v, method, weightsLabel(p, run.result().plan()), inputsLabel(p, p.inputBits()), model.network(),
                     model.keptInFloat(), run, dir, fp32, calSeconds, null, t0);
@@ -322,7 +324,7 @@ public final class Experiment {
             RunConfig rc = v.toRunConfig(config.seed(), config.data(), "fp32");
             RunConfig.Ptq p = rc.ptq();
             long c0 = System.nanoTime();
-            PtqRun run = plan(fp32, p, dir);
+            PtqPlanner.Planned run = plan(fp32, p, dir);
             double calSeconds = run.prepared().seconds() + (System.nanoTime() - c0) / 1e9;
             QuantizedModel.Wrapped<? extends Model> start = PostTrainingQuantizer.qatStart(run.result().model(), run.result().plan(),
                     rc.quantization().inputs().mode());
@@ -349,7 +351,7 @@ public final class Experiment {
         }
 
         private VariantResult evaluate(ExperimentConfig.Variant v, String method, String weights, String inputs, Model network,
-                                       Map<String, String> keptInFloat, PtqRun run, Path dir, Model fp32, double calSeconds,
+                                       Map<String, String> keptInFloat, PtqPlanner.Planned run, Path dir, Model fp32, double calSeconds,
                                        Double trainSeconds, long t0) throws IOException {
             QuantPlan plan = run.result().plan();
             SensitivityAnalysis.Report sensitivity = run.sensitivity();
@@ -379,13 +381,12 @@ public final class Experiment {
 
     private static String weightsLabel(RunConfig.Ptq p, QuantPlan plan) {
         String firstLast = p.firstLastBits() != null ? " (first/last " + p.firstLastBits() + ")" : "";
-        if (!p.weightQuantizer().equals("uniform")) {
-            return p.weightQuantizer() + firstLast;
-        }
-        if (p.averageBits() != null) {
-            return String.format("mixed %.2f avg", (double) plan.allocation().costBits() / plan.layers().stream()
-                    .mapToLong(QuantPlan.LayerPlan::weights).sum());
-        }
-        return p.weightBits() + firstLast;
+        return switch (p.weightQuantizer()) {
+            case BINARY, TERNARY -> ConfigChoices.spelling(p.weightQuantizer()) + firstLast;
+            case UNIFORM -> p.averageBits() != null
+                    ? String.format("mixed %.2f avg", (double) plan.allocation().costBits() / plan.layers().stream()
+                            .mapToLong(QuantPlan.LayerPlan::weights).sum())
+                    : p.weightBits() + firstLast;
+        };
     }
 }

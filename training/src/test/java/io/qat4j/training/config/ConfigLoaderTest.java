@@ -75,7 +75,8 @@ class ConfigLoaderTest {
     void defaultsAndTypes() throws IOException, ConfigException {
         RunConfig c = ConfigLoader.load(write("name: x\ntrain: {epochs: 2, learningRate: 0.01}\n"));
         assertEquals(1L, c.seed());
-        assertEquals("auto", c.data().source());
+        assertEquals(io.qat4j.datasets.FashionMnist.Search.AUTO, c.data().source());
+        assertEquals(io.qat4j.training.Architecture.REFERENCE_CNN, c.model().architecture());
         assertEquals(64, c.train().batchSize());
         assertEquals(TrainSpec.Schedule.CONSTANT, c.train().toSpec(1).schedule());
         assertFalse(c.isQat());
@@ -191,5 +192,107 @@ class ConfigLoaderTest {
                 classes);
         String factor = error("name: x\ntrain: {epochs: 1, learningRate: 1, divergenceFactor: 0.5}\n");
         assertTrue(factor.contains("train.divergenceFactor must be > 1") && factor.contains("0.5"), factor);
+    }
+
+    @Test
+    void choicesReadInAnyCaseWithDashOrUnderscore() throws IOException, ConfigException {
+        RunConfig t = ConfigLoader.load(write("name: x\ndata: {source: Bundled}\nmodel: {architecture: Reference_CNN}\n"
+                + "train: {epochs: 1, learningRate: 0.01, schedule: COSINE}\n"));
+        assertEquals(io.qat4j.datasets.FashionMnist.Search.BUNDLED, t.data().source());
+        assertEquals(io.qat4j.training.Architecture.REFERENCE_CNN, t.model().architecture());
+        assertEquals(TrainSpec.Schedule.COSINE, t.train().schedule());
+        for (String[] spelling : new String[][] {{"resnet50", "RESNET50"}, {"ResNet50", "RESNET50"}, {"reference-cnn", "REFERENCE_CNN"},
+            {"REFERENCE-CNN", "REFERENCE_CNN"}}) {
+            RunConfig m = ConfigLoader.load(write("name: x\nmodel: {architecture: " + spelling[0] + "}\ntrain: {epochs: 1, learningRate: 1}\n"));
+            assertEquals(spelling[1], m.model().architecture().name(), spelling[0]);
+        }
+        RunConfig p = ConfigLoader.load(write("name: x\nfp32: a.zip\nptq: {weightQuantizer: Binary, weightRange: MSE, calibration: Moving-Average, "
+                + "allocation: GREEDY, metric: Mse}\n"));
+        assertEquals(io.qat4j.ptq.QuantPlan.WeightQuantizer.BINARY, p.ptq().weightQuantizer());
+        assertEquals(io.qat4j.ptq.WeightRangeMethod.MSE, p.ptq().weightRange());
+        assertEquals(io.qat4j.ptq.calibration.CalibrationMethod.MOVING_AVERAGE, p.ptq().calibration());
+        assertEquals(io.qat4j.ptq.BitAllocator.Method.GREEDY, p.ptq().allocation());
+        assertEquals(io.qat4j.ptq.SensitivityAnalysis.Metric.MSE, p.ptq().metric());
+        assertEquals(io.qat4j.ptq.calibration.CalibrationMethod.MOVING_AVERAGE,
+                ConfigLoader.load(write("name: x\nfp32: a.zip\nptq: {calibration: moving_average}\n")).ptq().calibration());
+        RunConfig q = ConfigLoader.load(write("name: x\nfp32: a.zip\nquantization: {weights: {mode: lsq, bits: 4}, inputs: {mode: Pact}}\n"
+                + "train: {epochs: 1, learningRate: 1, schedule: Step}\n"));
+        assertEquals(WeightQuantMode.LSQ, q.quantization().weights().mode());
+        assertEquals(InputQuantMode.PACT, q.quantization().inputs().mode());
+        assertEquals(TrainSpec.Schedule.STEP, q.train().toSpec(1).schedule());
+    }
+
+    @Test
+    void aValueThatIsNoChoiceListsTheChoicesWithFileLineAndKey() throws IOException {
+        String[][] cases = {
+            // yaml, line, key, the value as the message repeats it, the choices
+            {"name: x\ntrain: {epochs: 1, learningRate: 1}\ndata:\n  source: internet\n", "4", "data.source", "'internet'",
+                "auto, full, bundled"},
+            {"name: x\ntrain: {epochs: 1, learningRate: 1}\nmodel:\n  architecture: nasnet\n", "4", "model.architecture", "'nasnet'",
+                "reference-cnn, lenet, simplecnn, alexnet, vgg16, vgg19, resnet50, squeezenet, darknet19, xception"},
+            {"name: x\ntrain:\n  epochs: 1\n  learningRate: 1\n  schedule: linear\n", "5", "train.schedule", "'linear'", "constant, cosine, step"},
+            {"name: x\nfp32: a.zip\nptq:\n  weightQuantizer: quaternary\n", "4", "ptq.weightQuantizer", "'quaternary'",
+                "uniform, binary, ternary"},
+            {"name: x\nfp32: a.zip\nptq:\n  weightRange: max\n", "4", "ptq.weightRange", "'max'", "minmax, mse"},
+            {"name: x\nfp32: a.zip\nptq:\n  calibration: kl\n", "4", "ptq.calibration", "'kl'",
+                "minmax, moving-average, percentile, entropy, mse, aciq"},
+            {"name: x\nfp32: a.zip\nptq:\n  allocation: dp\n", "4", "ptq.allocation", "'dp'", "exact, greedy"},
+            {"name: x\nfp32: a.zip\nptq:\n  metric: l2\n", "4", "ptq.metric", "'l2'", "kl, mse"},
+            {"name: x\nfp32: a.zip\nptq:\n  metric: 2\n", "4", "ptq.metric", "the number 2", "kl, mse"},
+            {"name: x\nfp32: a.zip\nptq:\n  metric: [kl]\n", "4", "ptq.metric", "a list", "kl, mse"},
+            {"name: x\nfp32: a.zip\ntrain: {epochs: 1, learningRate: 1}\nquantization:\n  weights: {mode: SIXBIT}\n  inputs: {mode: LSQ}\n",
+                "5", "quantization.weights.mode", "'SIXBIT'", "none, fixed, lsq, lsq-plus, binary, ternary"},
+        };
+        for (String[] c : cases) {
+            String m = error(c[0]);
+            assertTrue(m.contains("c.yaml:" + c[1] + ":") && m.contains("'" + c[2] + "'") && m.contains(c[3] + " is not one of " + c[4])
+                    && m.contains("case does not matter"), c[2] + ": " + m);
+        }
+        Path experiment = write("name: e\nfp32: {model: m.zip}\nvariants:\n  - name: a\n    ptq: {calibration: histogram}\n");
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(experiment, ExperimentConfig.class));
+        assertTrue(e.getMessage().contains("c.yaml:5") && e.getMessage().contains("variants.[0].ptq.calibration")
+                && e.getMessage().contains("'histogram' is not one of minmax, moving-average"), e.getMessage());
+    }
+
+    @Test
+    void resolvedConfigurationsWriteChoicesInTheirSpellingAndReadBack() throws Exception {
+        RunConfig c = ConfigLoader.load(write("name: x\nfp32: a.zip\ndata: {source: BUNDLED}\n"
+                + "ptq: {calibration: MOVING_AVERAGE, weightQuantizer: TERNARY, allocation: Greedy}\n"));
+        com.fasterxml.jackson.databind.ObjectMapper yaml = new com.fasterxml.jackson.databind.ObjectMapper(
+                new com.fasterxml.jackson.dataformat.yaml.YAMLFactory());   // as Provenance writes resolved-config.yaml
+        String written = yaml.writeValueAsString(c);
+        assertTrue(written.contains("calibration: \"moving-average\"") && written.contains("weightQuantizer: \"ternary\"")
+                && written.contains("allocation: \"greedy\"") && written.contains("source: \"bundled\"") && written.contains("metric: \"kl\""),
+                written);
+        Path f = dir.resolve("resolved-config.yaml");
+        Files.writeString(f, written.replace("ptqOnly: true\n", "").replace("qat: false\n", ""));
+        assertEquals(c, ConfigLoader.load(f), "the resolved configuration reads back");
+        assertEquals(c, yaml.copy().disable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+                .readValue(written, RunConfig.class), "also through a plain mapper, as --resume compares configurations");
+    }
+
+    @Test
+    void bitWidthsInConfigurationsFollowTheOneRuleAtTheInt8RuntimesLimit() throws IOException, ConfigException {
+        for (int b = 2; b <= 8; b++) {
+            RunConfig c = ConfigLoader.load(write("name: x\nfp32: a.zip\nptq: {weightBits: " + b + ", inputBits: " + b + ", candidateBits: [" + b
+                    + "], firstLastBits: " + b + "}\n"));
+            assertEquals(b, c.ptq().recipe().weightBits());
+        }
+        assertEquals(1, ConfigLoader.load(write("name: x\nfp32: a.zip\nptq: {inputBits: 1}\n")).ptq().inputBits());
+        String[][] cases = {
+            {"weightBits: 9", "ptq.weightBits must be 2..8 for uniform weights (the INT8 runtime's range), got 9"},
+            {"weightBits: 1", "ptq.weightBits must be 2..8"},
+            {"inputBits: 9", "ptq.inputBits must be 1..8 (the INT8 runtime's range), got 9"},
+            {"inputBits: 0", "ptq.inputBits must be 1..8"},
+            {"candidateBits: [2, 16]", "ptq.candidateBits (each) must be 2..8"},
+            {"firstLastBits: 9", "ptq.firstLastBits (uniform weights and inputs of the first and last layers) must be 2..8"},
+            {"firstLastBits: 1", "ptq.firstLastBits (uniform weights and inputs of the first and last layers) must be 2..8"},
+            {"averageBits: 9.0", "ptq.averageBits must be in [1, 8]"},
+            {"perChannelSensitivityBits: 17", "ptq.perChannelSensitivityBits (0 = skip) must be 2..16"},
+        };
+        for (String[] c : cases) {
+            String m = error("name: x\nfp32: a.zip\nptq: {" + c[0] + "}\n");
+            assertTrue(m.contains("c.yaml:3") && m.contains(c[1]), c[0] + ": " + m);
+        }
     }
 }
