@@ -41,7 +41,7 @@ public final class EvalCommand implements Callable<Integer> {
             err.println("qat4j eval: model " + model + " does not exist");
             return Qat4jCommand.EXIT_USAGE;
         }
-        RunConfig c = Runs.loadOrReport(config, err, "eval");
+        RunConfig c = RunInputs.loadConfig(config, err, "eval");
         if (c == null) {
             return Qat4jCommand.EXIT_USAGE;
         }

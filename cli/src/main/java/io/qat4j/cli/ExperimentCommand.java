@@ -58,7 +58,7 @@ public final class ExperimentCommand implements Callable<Integer> {
         }
         Path dir = out != null ? out : Path.of("runs", c.name());
         try {
-            String problem = Runs.outProblem(dir, "experiment", c, true, resume, force, null);
+            String problem = OutputDirectory.problem(dir, "experiment", c, true, resume, force, null);
             if (problem != null) {
                 err.println("qat4j experiment: " + problem);
                 return Qat4jCommand.EXIT_USAGE;

@@ -66,7 +66,7 @@ public final class ExportCommand implements Callable<Integer> {
                     + "; name the integer model file to write, e.g. model.q4j");
             return Qat4jCommand.EXIT_USAGE;
         }
-        RunConfig c = Runs.loadOrReport(config, err, "export");
+        RunConfig c = RunInputs.loadConfig(config, err, "export");
         if (c == null) {
             return Qat4jCommand.EXIT_USAGE;
         }

@@ -62,17 +62,17 @@ public final class PtqCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        RunConfig c = Runs.loadQuantizationRun(config, err, "ptq", RunConfig::ptq, "has no 'ptq' section");
+        RunConfig c = RunInputs.loadQuantizationConfig(config, err, "ptq", RunConfig::ptq, "has no 'ptq' section");
         if (c == null) {
             return Qat4jCommand.EXIT_USAGE;
         }
         try {
-            String problem = Runs.outProblem(options.outFor(c.name()), "ptq", c, false, false, options.force, null);
+            String problem = OutputDirectory.problem(options.outFor(c.name()), "ptq", c, false, false, options.force, null);
             if (problem != null) {
                 err.println("qat4j ptq: " + problem);
                 return Qat4jCommand.EXIT_USAGE;
             }
-            Runs.Start start = Runs.start(c, config, options.outFor(c.name()), false);
+            RunInputs.Start start = RunInputs.start(c, config, options.outFor(c.name()), false);
             Path dir = start.dir();
             RunData data = start.data();
             Model teacher = start.fp32().network();
@@ -80,7 +80,7 @@ public final class PtqCommand implements Callable<Integer> {
             PtqRun run = PtqRun.run(teacher, data, c.ptq(), out);
             QuantPlan plan = run.result().plan();
             plan.write(dir.resolve("plan.json"));
-            Runs.writeNetwork(run.result().model(), dir.resolve("ptq-float.zip"));
+            AtomicFiles.write(dir.resolve("ptq-float.zip"), o -> org.deeplearning4j.util.ModelSerializer.writeModel(run.result().model(), o, true));
             QuantizedModel.Wrapped<? extends Model> model = PostTrainingQuantizer.quantizedModel(run.result());
             out.println("wrap: " + model.summary());
             Map<String, Object> summary = new LinkedHashMap<>();
@@ -136,7 +136,7 @@ public final class PtqCommand implements Callable<Integer> {
                         100 * (ptqAccuracy - u));
             }
             summary.put("testExamples", data.test().numExamples());
-            AtomicFiles.write(dir.resolve("summary.json"), Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(summary));
+            JsonFiles.write(dir.resolve("summary.json"), summary);
             out.println("wrote " + dir.resolve("plan.json") + ", " + dir.resolve("summary.json"));
             out.flush();
             if (partial != null && !allowPartial) {

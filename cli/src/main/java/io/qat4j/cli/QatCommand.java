@@ -17,7 +17,6 @@ import io.qat4j.layers.QuantSettings;
 import io.qat4j.layers.QuantizationPlan;
 import io.qat4j.layers.QuantizedModel;
 import io.qat4j.ptq.PostTrainingQuantizer;
-import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.training.BadInputException;
 import io.qat4j.training.Int8Evaluation;
 import io.qat4j.training.Networks;
@@ -57,18 +56,18 @@ public final class QatCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        RunConfig c = Runs.loadQuantizationRun(config, err, "qat", RunConfig::quantization,
+        RunConfig c = RunInputs.loadQuantizationConfig(config, err, "qat", RunConfig::quantization,
                 "has no quantization section; train it with `qat4j train` or quantize it with `qat4j ptq`");
         if (c == null) {
             return Qat4jCommand.EXIT_USAGE;
         }
         try {
-            String problem = Runs.outProblem(options.outFor(c.name()), "qat", c, true, options.resume, options.force, c.train().epochs());
+            String problem = OutputDirectory.problem(options.outFor(c.name()), "qat", c, true, options.resume, options.force, c.train().epochs());
             if (problem != null) {
                 err.println("qat4j qat: " + problem);
                 return Qat4jCommand.EXIT_USAGE;
             }
-            Runs.Start start = Runs.start(c, config, options.outFor(c.name()), options.resume);
+            RunInputs.Start start = RunInputs.start(c, config, options.outFor(c.name()), options.resume);
             Path dir = start.dir();
             RunData data = start.data();
             Model teacher = start.fp32().network();
@@ -109,7 +108,7 @@ public final class QatCommand implements Callable<Integer> {
                 out.printf("distillation from %s: weight %.2f, temperature %.1f%n", c.fp32(), c.distillation().weight(), c.distillation().temperature());
             }
             Trainer.Result<? extends Model> r = trainer.train(w.network(), data.train(), data.validation(), c.train().toSpec(c.seed()), dir,
-                    options.resume, Runs.epochPrinter(out, c, data), ProgressBars.forConsole());
+                    options.resume, ProgressBars.epochPrinter(out, c, data), ProgressBars.forConsole());
             Model q = r.network();
             double qatAccuracy = Trainer.accuracy(q, data.test());
             INDArray calibration = data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));
@@ -136,7 +135,7 @@ public final class QatCommand implements Callable<Integer> {
             for (String warning : warnings) {
                 out.println("warning: " + warning);
             }
-            AtomicFiles.write(dir.resolve("summary.json"), Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(summary));
+            JsonFiles.write(dir.resolve("summary.json"), summary);
             out.printf("FP32 %.4f, QAT %.4f, INT8 runtime %.4f, agreement %.4f, %s: %d bytes (%.3fx of FP32 parameters)%n", fpAccuracy,
                     qatAccuracy, runtimeAccuracy, agreement, modelFile, bytes, (double) bytes / fpBytes);
             out.flush();

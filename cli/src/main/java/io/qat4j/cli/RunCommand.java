@@ -1,14 +1,12 @@
 package io.qat4j.cli;
 
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
 
-import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.runtime.Int8Model;
 import io.qat4j.runtime.ModelFormatException;
 import io.qat4j.runtime.ModelInputException;
@@ -150,6 +148,6 @@ public final class RunCommand implements Callable<Integer> {
             r.put("referenceCheck", check);
         }
         r.put("predictions", predicted);
-        AtomicFiles.write(json, Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(r));
+        JsonFiles.write(json, r);
     }
 }

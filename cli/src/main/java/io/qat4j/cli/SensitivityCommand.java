@@ -45,18 +45,18 @@ public final class SensitivityCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        RunConfig c = Runs.loadQuantizationRun(config, err, "sensitivity", RunConfig::ptq,
+        RunConfig c = RunInputs.loadQuantizationConfig(config, err, "sensitivity", RunConfig::ptq,
                 "has no 'ptq' section (it sets candidateBits, metric and samples)");
         if (c == null) {
             return Qat4jCommand.EXIT_USAGE;
         }
         try {
-            String problem = Runs.outProblem(options.outFor(c.name()), "sensitivity", c, false, false, options.force, null);
+            String problem = OutputDirectory.problem(options.outFor(c.name()), "sensitivity", c, false, false, options.force, null);
             if (problem != null) {
                 err.println("qat4j sensitivity: " + problem);
                 return Qat4jCommand.EXIT_USAGE;
             }
-            Runs.Start start = Runs.start(c, config, options.outFor(c.name()), false);
+            RunInputs.Start start = RunInputs.start(c, config, options.outFor(c.name()), false);
             Path dir = start.dir();
             RunData data = start.data();
             Model teacher = start.fp32().network();
@@ -81,7 +81,7 @@ public final class SensitivityCommand implements Callable<Integer> {
                 }
             }
             AtomicFiles.write(dir.resolve("sensitivity.csv"), csv.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            AtomicFiles.write(dir.resolve("sensitivity.json"), Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(report));
+            JsonFiles.write(dir.resolve("sensitivity.json"), report);
             out.println("wrote " + dir.resolve("sensitivity.csv") + ", " + dir.resolve("sensitivity.json"));
             out.flush();
             return 0;

@@ -67,7 +67,7 @@ public final class TrainCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        RunConfig c = Runs.loadOrReport(config, err, "train");
+        RunConfig c = RunInputs.loadConfig(config, err, "train");
         if (c == null) {
             return Qat4jCommand.EXIT_USAGE;
         }
@@ -86,7 +86,7 @@ public final class TrainCommand implements Callable<Integer> {
         }
         Path dir = options.outFor(c.name());
         try {
-            String problem = Runs.outProblem(dir, "train", c, true, options.resume, options.force, c.train().epochs());
+            String problem = OutputDirectory.problem(dir, "train", c, true, options.resume, options.force, c.train().epochs());
             if (problem != null) {
                 err.println("qat4j train: " + problem);
                 return Qat4jCommand.EXIT_USAGE;
@@ -110,7 +110,7 @@ public final class TrainCommand implements Callable<Integer> {
             out.printf("data: %s (%s), %d train / %s / %d test%n", data.source(), data.location(), data.train().numExamples(),
                     data.selectsOnTest() ? "model selection on the test set" : data.validation().numExamples() + " validation",
                     data.test().numExamples());
-            Runs.provenance(dir, config, c, data, options.resume);
+            io.qat4j.training.Provenance.writeRunFiles(dir, config.toString(), c, c.seed(), data, options.resume);
             Trainer.seed(c.seed());
             Network n = fromFile != null ? fromFile(fromFile, c) : build(c, data);
             data = data.fit(n.net(), n.input(), n.name(), config);
@@ -122,7 +122,7 @@ public final class TrainCommand implements Callable<Integer> {
             out.printf("model: %s, %s, %d parameters%s%n", n.name(), Networks.describe(n.net()), n.net().numParams(),
                     FloatTraining.usesNativeLayers(n.net(), c.train().nativeLayers()) ? " (trained through qat4j's native-convolution layers)" : "");
             Trainer.Result<Model> r = FloatTraining.train(new Trainer(), n.net(), data.train(), data.validation(), c.train().toSpec(c.seed()),
-                    dir, options.resume, Runs.epochPrinter(out, c, data), ProgressBars.forConsole(), c.train().nativeLayers());
+                    dir, options.resume, ProgressBars.epochPrinter(out, c, data), ProgressBars.forConsole(), c.train().nativeLayers());
             if (data.selectsOnTest()) {
                 out.printf("best test accuracy %.4f; model %s%n", r.bestValidationAccuracy(), dir.resolve("best.zip"));
             } else {
