@@ -23,8 +23,13 @@ import picocli.CommandLine.Spec;
 
 /** {@code qat4j export MODEL.zip}: a trained QAT network to an integer model file. */
 @Command(name = "export", mixinStandardHelpOptions = true, description = "Export a trained QAT model (DL4J zip: MultiLayerNetwork, or ComputationGraph with residual adds) to a qat4j integer model file.",
-        footer = {"", "Example:  qat4j export runs/qat-w4a4-lsq/best.zip --config configs/qat-w4a4-lsq.yaml --out model.q4j",
+        footer = {"",
+            "Example:  qat4j export runs/qat-w4a4-lsq/best.zip \\",
+            "            --config configs/qat-w4a4-lsq.yaml --out model-best.q4j",
             "The config's data supplies 256 calibration images for the logits' scale.",
+            "best.zip is a training run's epoch with the best validation accuracy; the",
+            "model.q4j that `qat4j qat` and `qat4j experiment` write is the last epoch's",
+            "(the command says which epoch it exports).",
             "Exit codes: 0 done, 1 export failed, 2 bad usage or configuration."})
 public final class ExportCommand implements Callable<Integer> {
 

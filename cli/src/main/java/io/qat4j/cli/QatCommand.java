@@ -35,11 +35,18 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "qat", mixinStandardHelpOptions = true,
         description = "Quantization-aware fine-tuning of an FP32 model, integer export and INT8-runtime evaluation.",
-        footer = {"", "Example:  qat4j qat configs/qat-w4a4-lsq.yaml --out runs/qat-w4a4-lsq",
-            "Needs the FP32 model named by the config's 'fp32' key (qat4j train configs/fp32.yaml first): a DL4J zip",
-            "(MultiLayerNetwork or ComputationGraph) or a Keras .h5; with a 'ptq' section QAT starts from the PTQ plan (either kind).",
-            "Writes best.zip, checkpoint.zip, metrics, model.q4j (integer model), summary.json, provenance.json.",
-            "The output directory must be new or empty; --resume continues the run there, --force starts it over.",
+        footer = {"",
+            "Example:  qat4j qat configs/qat-w4a4-lsq.yaml --out runs/qat-w4a4-lsq",
+            "Needs the FP32 model named by the config's 'fp32' key: a DL4J zip",
+            "(MultiLayerNetwork or ComputationGraph) or a Keras .h5, such as the best.zip of",
+            "`qat4j train CONFIG --out DIR` (for configs/qat-w4a4-lsq.yaml:",
+            "configs/fp32.yaml, --out runs/fp32). With a 'ptq' section QAT starts from the",
+            "PTQ plan (either kind).",
+            "Writes best.zip (the epoch with the best validation accuracy), checkpoint.zip,",
+            "metrics, model.q4j (the integer model of the last epoch; summary.json says",
+            "which epoch), summary.json, provenance.json.",
+            "The output directory must be new or empty; --resume continues the run there,",
+            "--force starts it over.",
             "Exit codes: 0 done, 1 training or export failed, 2 bad usage or configuration."})
 public final class QatCommand implements Callable<Integer> {
 

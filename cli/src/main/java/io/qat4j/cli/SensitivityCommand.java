@@ -24,11 +24,15 @@ import picocli.CommandLine.Spec;
 /** {@code qat4j sensitivity CONFIG}: per-layer sensitivity of a trained FP32 model, as a table, CSV and JSON. */
 @Command(name = "sensitivity", mixinStandardHelpOptions = true,
         description = "Per-layer quantization sensitivity S_l(b) of weights and inputs (one layer quantized at a time).",
-        footer = {"", "Example:  qat4j sensitivity configs/ptq-mixed-w3.yaml --out runs/sensitivity",
-            "Uses the config's 'ptq' section: candidateBits, metric, sensitivitySamples, perChannelSensitivityBits, calibration.",
-            "Writes sensitivity.csv and sensitivity.json. The fp32 model may be a DL4J zip (MultiLayerNetwork or ComputationGraph)",
-            "or a Keras .h5; layers are named as in the network (graph vertex names).",
-            "The output directory must be new or empty (--force replaces an earlier run's outputs; never a training run's directory).",
+        footer = {"",
+            "Example:  qat4j sensitivity configs/ptq-mixed-w3.yaml --out runs/sensitivity",
+            "Uses the config's 'ptq' section: candidateBits, metric, sensitivitySamples,",
+            "perChannelSensitivityBits, calibration.",
+            "Writes sensitivity.csv and sensitivity.json. The fp32 model may be a DL4J zip",
+            "(MultiLayerNetwork or ComputationGraph) or a Keras .h5; layers are named as in",
+            "the network (graph vertex names).",
+            "The output directory must be new or empty (--force replaces an earlier run's",
+            "outputs; never a training run's directory).",
             "Exit codes: 0 done, 1 analysis failed, 2 bad usage or configuration."})
 public final class SensitivityCommand implements Callable<Integer> {
 

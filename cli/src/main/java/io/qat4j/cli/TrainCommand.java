@@ -21,7 +21,6 @@ import io.qat4j.training.ModelLoader;
 import io.qat4j.training.Networks;
 import io.qat4j.training.RunData;
 import io.qat4j.training.Trainer;
-import io.qat4j.training.ZooArchitecture;
 import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -31,18 +30,29 @@ import picocli.CommandLine.Spec;
 
 /** {@code qat4j train CONFIG}: trains the FP32 model a config describes: the reference CNN, a zoo architecture or a network from a file. */
 @Command(name = "train", mixinStandardHelpOptions = true, description = "Train the FP32 model of a configuration.",
-        footer = {"", "Example:  qat4j train configs/fp32.yaml --out runs/fp32",
-            "          qat4j train configs/fp32.yaml --model resnet50 --input-shape 3,64,64 --out runs/resnet50",
-            "          qat4j train configs/fp32.yaml --model my-network.json --out runs/mine",
-            "The network (the config's 'model' section, or --model): reference-cnn (default; sized to the data), a zoo architecture",
-            "(" + ZooArchitecture.IDS + ") built by deeplearning4j-zoo with random",
-            "initialization (never pretrained weights) at --input-shape / model.inputShape (default: the data's shape), one output",
-            "per class, or a file: a DL4J configuration JSON (MultiLayerConfiguration or ComputationGraphConfiguration .toJson(),",
-            "initialized from the run's seed) or an untrained DL4J zip or Keras .h5 to start from (its updater is kept;",
-            "train.learningRate sets the rate, train.weightDecay replaces its regularization when > 0).",
-            "Writes best.zip, checkpoint.zip (+ .json), metrics.csv/.jsonl, resolved-config.yaml (with the model), provenance.json.",
-            "The output directory must be new or empty; --resume continues the run there, --force starts it over.",
-            "Exit codes: 0 done, 1 training failed, 2 bad usage, configuration, model file or data that does not fit the model."})
+        footer = {"",
+            "Example:  qat4j train configs/fp32.yaml --out runs/fp32",
+            "          qat4j train configs/fp32.yaml --model resnet50 \\",
+            "            --input-shape 3,64,64 --out runs/resnet50",
+            "          qat4j train configs/fp32.yaml --model my-network.json \\",
+            "            --out runs/mine",
+            "The network (the config's 'model' section, or --model): reference-cnn (default;",
+            "sized to the data), a zoo architecture (lenet, simplecnn, alexnet, vgg16,",
+            "vgg19, resnet50, squeezenet, darknet19, xception) built by deeplearning4j-zoo",
+            "with random initialization (never pretrained weights) at --input-shape /",
+            "model.inputShape (default: the data's shape), one output per class, or a file:",
+            "a DL4J configuration JSON (MultiLayerConfiguration or",
+            "ComputationGraphConfiguration .toJson(), initialized from the run's seed) or an",
+            "untrained DL4J zip or Keras .h5 to start from (its updater is kept;",
+            "train.learningRate sets the rate, train.weightDecay replaces its regularization",
+            "when > 0).",
+            "Writes best.zip (the epoch with the best validation accuracy), checkpoint.zip",
+            "(+ .json), metrics.csv/.jsonl, resolved-config.yaml (with the model),",
+            "provenance.json.",
+            "The output directory must be new or empty; --resume continues the run there,",
+            "--force starts it over.",
+            "Exit codes: 0 done, 1 training failed, 2 bad usage, configuration, model file",
+            "or data that does not fit the model."})
 public final class TrainCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "CONFIG", description = "YAML run configuration without a quantization section.")
