@@ -81,8 +81,8 @@ public final class ExperimentCommand implements Callable<Integer> {
                     }).run();
             ExperimentReport.write(dir, c.name(), results);
             long failed = results.variants().stream().filter(v -> v.status() == VariantResult.Status.FAILED).count();
-            log.printf("wrote %s (%d variants, %d failed) in %.0f s%n", dir.resolve("report.md"), results.variants().size(), failed,
-                    results.seconds());
+            log.printf("wrote %s (%d variants, %d failed); experiment wall time %s%n", dir.resolve("report.md"), results.variants().size(),
+                    failed, ExperimentReport.wallTime(results));
             log.flush();
             return 0;
         } catch (BadInputException e) {

@@ -76,6 +76,7 @@ public final class ExportCommand implements Callable<Integer> {
             return Qat4jCommand.EXIT_USAGE;
         }
         try {
+            String epoch = epochNote(model);
             LoadedModel m = ModelLoader.loadConfigured(model, "model");
             String name = "model " + m.describe();
             RunData data = RunData.load(c.data(), c.seed(), m.input()).fit(m.network(), m.input(), name, config);
@@ -109,6 +110,9 @@ public final class ExportCommand implements Callable<Integer> {
                 ModelFile.write(r.graph(), out);
             }
             r.notes().forEach(n -> o.println("note: " + n));
+            if (epoch != null) {
+                o.println("note: " + epoch);
+            }
             o.printf("wrote %s: %d bytes, %d nodes%n", out, Files.size(out), r.graph().nodes().size());
             o.flush();
             return 0;
@@ -119,5 +123,26 @@ public final class ExportCommand implements Callable<Integer> {
             err.println("qat4j export: " + e.getMessage());
             return Qat4jCommand.EXIT_FAILED;
         }
+    }
+
+    /**
+     * Which training epoch {@code model} is, when it is a training run's {@code best.zip} (from the run's
+     * {@code checkpoint.json}), and which one the run's own {@code model.q4j} holds: they differ when
+     * the last epoch was not the best on validation. Null for any other file.
+     */
+    static String epochNote(Path model) throws java.io.IOException {
+        Path runDir = model.toAbsolutePath().getParent();
+        if (!model.getFileName().toString().equals("best.zip") || runDir == null) {
+            return null;
+        }
+        io.qat4j.training.Checkpoint c = io.qat4j.training.Checkpoint.read(runDir);
+        if (c == null || c.epochsDone() == 0) {
+            return null;
+        }
+        Path q4j = model.resolveSibling("model.q4j");
+        return String.format(java.util.Locale.ROOT, "%s is epoch %d of the %d trained (the best validation accuracy, %.4f)%s", model,
+                c.bestEpoch(), c.epochsDone(), c.bestValidationAccuracy(), !Files.isRegularFile(q4j) ? ""
+                        : c.bestEpoch() == c.epochsDone() ? "; " + q4j + " beside it holds the same epoch"
+                        : "; " + q4j + " beside it holds epoch " + c.epochsDone() + ", the last, so the two integer models differ");
     }
 }

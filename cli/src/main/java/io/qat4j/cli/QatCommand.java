@@ -117,6 +117,7 @@ public final class QatCommand implements Callable<Integer> {
             Trainer.Result<? extends Model> r = trainer.train(w.network(), data.train(), data.validation(), c.train().toSpec(c.seed()), dir,
                     options.resume, ProgressBars.epochPrinter(out, c, data), ProgressBars.forConsole());
             Model q = r.network();
+            io.qat4j.training.Checkpoint trained = io.qat4j.training.Checkpoint.read(dir);   // which epochs model.q4j and best.zip hold
             double qatAccuracy = Trainer.accuracy(q, data.test());
             INDArray calibration = data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));
             Path modelFile = dir.resolve("model.q4j");
@@ -136,6 +137,8 @@ public final class QatCommand implements Callable<Integer> {
             summary.put("fp32ParameterBytes", fpBytes);
             summary.put("sizeRatio", (double) bytes / fpBytes);
             summary.put("testExamples", n);
+            summary.put("modelEpoch", trained.epochsDone());
+            summary.put("bestZipEpoch", trained.bestEpoch());
             summary.put("exportNotes", e.notes());
             java.util.List<String> warnings = io.qat4j.layers.QuantizationWarnings.raised();
             summary.put("warnings", warnings);
@@ -145,6 +148,8 @@ public final class QatCommand implements Callable<Integer> {
             JsonFiles.write(dir.resolve("summary.json"), summary);
             out.printf("FP32 %.4f, QAT %.4f, INT8 runtime %.4f, agreement %.4f, %s: %d bytes (%.3fx of FP32 parameters)%n", fpAccuracy,
                     qatAccuracy, runtimeAccuracy, agreement, modelFile, bytes, (double) bytes / fpBytes);
+            out.printf("%s holds epoch %d, the last; %s holds epoch %d, the best on validation (qat4j export exports that one)%n",
+                    modelFile, trained.epochsDone(), dir.resolve("best.zip"), trained.bestEpoch());
             out.flush();
             return 0;
         } catch (BadInputException ex) {
