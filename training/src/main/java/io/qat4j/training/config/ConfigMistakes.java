@@ -24,7 +24,8 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
  * qat4j's words instead of Jackson's: an experiment configuration given where a run configuration
  * is expected (and the reverse), a misspelled key (a required key missing next to a near miss of its
  * name, or an unknown key close to a known one: "did you mean"), and a value of the wrong kind
- * ("must be a whole number, got the text 'two'"). Every message starts with {@code file:line: }
+ * ("must be a whole number, got the text 'two'"), and a second YAML document after the configuration.
+ * Every message starts with {@code file:line: }
  * where the line is known. Nothing here throws: a tree it cannot read leaves Jackson's message.
  */
 final class ConfigMistakes {
@@ -86,6 +87,10 @@ final class ConfigMistakes {
      */
     static String mismatch(Path file, String text, JsonNode root, MismatchedInputException e) {
         List<JsonMappingException.Reference> path = e.getPath();
+        if (String.valueOf(e.getOriginalMessage()).startsWith("Trailing token")) {
+            return file + (e.getLocation() == null ? "" : ":" + e.getLocation().getLineNr()) + ": more YAML after the configuration "
+                    + "(a second document after '---'?); a configuration file holds one mapping: delete the rest or move it to its own file";
+        }
         Matcher missing = MISSING.matcher(String.valueOf(e.getOriginalMessage()));
         if (missing.matches()) {
             String key = missing.group(1);
@@ -107,12 +112,12 @@ final class ConfigMistakes {
             return (parent.isEmpty() ? file + ": the required key '" + key + "' is missing; add it at the top of the file"
                     : at(file, text, parent) + "'" + parent + "' is missing its required key '" + key + "'; add it under '" + parent + "'");
         }
-        if (e.getTargetType() == null || root == null) {
+        if (e.getTargetType() == null || root == null || path.isEmpty()) {
             return null;
         }
         JsonNode value = at(root, path);
-        if (value == null) {
-            return null;
+        if (value == null || isKind(e.getTargetType(), value)) {
+            return null;   // the kind is right and something else is wrong (a number out of range): Jackson says what
         }
         String key = dotted(path);
         return at(file, text, key) + "key '" + key + "' must be " + expected(e.getTargetType()) + ", got " + found(value);
@@ -195,6 +200,29 @@ final class ConfigMistakes {
             return "a list ([a, b] or one '- item' per line)";
         }
         return "a mapping (a section of keys, {key: value} or one 'key: value' per indented line)";
+    }
+
+    /** Whether {@code v} is of the kind {@code type} takes (an enum constant's name is checked by Jackson, so text is never). */
+    static boolean isKind(Class<?> type, JsonNode v) {
+        if (type == String.class) {
+            return v.isTextual();
+        }
+        if (type == Integer.class || type == int.class || type == Long.class || type == long.class || type == Short.class) {
+            return v.isIntegralNumber();
+        }
+        if (type == Double.class || type == double.class || type == Float.class || type == float.class) {
+            return v.isNumber();
+        }
+        if (type == Boolean.class || type == boolean.class) {
+            return v.isBoolean();
+        }
+        if (type.isEnum()) {
+            return false;
+        }
+        if (Collection.class.isAssignableFrom(type) || type.isArray()) {
+            return v.isArray();
+        }
+        return v.isObject();
     }
 
     /** What the file holds at a key, in the same words. */

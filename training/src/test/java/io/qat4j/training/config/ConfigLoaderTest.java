@@ -129,6 +129,10 @@ class ConfigLoaderTest {
         assertTrue(mapping.contains("c.yaml:2: key 'fp32' must be text, got a mapping (with train)"), mapping);
         String list = error("name: x\ntrain: [1, 2]\n");
         assertTrue(list.contains("c.yaml:2: key 'train' must be a mapping") && list.contains("got a list of 2"), list);
+        String range = error("name: x\ntrain: {epochs: 2000000000000, learningRate: 0.1}\n");
+        assertTrue(range.contains("c.yaml:2: key 'train.epochs'") && range.contains("out of range"), "the right kind, a bad value: " + range);
+        String second = error("name: x\ntrain: {epochs: 2, learningRate: 0.1}\n---\nfoo: 1\n");
+        assertTrue(second.contains("c.yaml:4: more YAML after the configuration"), second);
     }
 
     @Test
