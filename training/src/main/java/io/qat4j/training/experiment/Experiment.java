@@ -44,9 +44,12 @@ import io.qat4j.training.config.RunConfig;
  * DL4J zip of either network kind or a Keras file), then each variant (PTQ, or QAT started from the
  * PTQ plan of the same bits), each exported and evaluated in the INT8 runtime; returns the typed
  * {@link ExperimentResults} and writes them as {@code results.json}. Every finished stage writes its
- * {@code result.json} (atomically); with {@link #resume} those are reused, so an interrupted
- * experiment loses only the variant in flight. A failing variant is recorded with its error
- * ({@link VariantResult.Status#FAILED}) and the others still run.
+ * {@code result.json} (atomically), and {@code results.json} is rewritten after every variant; with
+ * {@link #resume} those are reused, so an interrupted experiment loses only the variant in flight, and
+ * its wall time adds up every invocation ({@link ExperimentResults#invocationSeconds}). A failing
+ * variant is recorded with its error ({@link VariantResult.Status#FAILED}) and the others still run.
+ * After every variant the log gets a progress line: variants done of the total, elapsed time and the
+ * time left, measured on the variants finished so far ({@code RemainingTime}).
  *
  * <pre>{@code
  * ExperimentConfig config = new ExperimentConfig("w8-vs-w4", 1L, RunConfig.Data.bundled(2000, 500),
