@@ -32,8 +32,11 @@ import picocli.CommandLine.Spec;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmark inference of the reference CNN: DL4J FP32, the qat4j INT8 runtime, ONNX Runtime on the QDQ and float "
                 + "exports (JMH; batch 1 and 256, 1 and 2 threads).",
-        footer = {"", "Example:  qat4j bench --json bench/results/inference.json --report bench/results/inference.md",
-            "Takes about 16 x (warmup + iterations) x time seconds plus JVM starts (~5 min with the defaults).",
+        footer = {"",
+            "Example:  qat4j bench --json bench/results/inference.json \\",
+            "            --report bench/results/inference.md",
+            "Takes about 16 x (warmup + iterations) x time seconds plus JVM starts (~5 min",
+            "with the defaults).",
             "Exit codes: 0 done, 1 benchmark failed, 2 bad usage."})
 public final class BenchCommand implements Callable<Integer> {
 

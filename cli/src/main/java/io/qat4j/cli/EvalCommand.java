@@ -21,7 +21,9 @@ import picocli.CommandLine.Spec;
 /** {@code qat4j eval MODEL.zip}: test accuracy of a DL4J model (FP32 or QAT fake-quant) on a configuration's data. */
 @Command(name = "eval", mixinStandardHelpOptions = true, description = "Test accuracy of a model (DL4J zip of a MultiLayerNetwork or "
         + "ComputationGraph, FP32 or QAT, or a Keras .h5) on a configuration's data.",
-        footer = {"", "Example:  qat4j eval runs/qat-w4a4-lsq/best.zip --config configs/qat-w4a4-lsq.yaml",
+        footer = {"",
+            "Example:  qat4j eval runs/qat-w4a4-lsq/best.zip \\",
+            "            --config configs/qat-w4a4-lsq.yaml",
             "Exit codes: 0 done, 1 failure, 2 bad usage or configuration."})
 public final class EvalCommand implements Callable<Integer> {
 
@@ -41,7 +43,7 @@ public final class EvalCommand implements Callable<Integer> {
             err.println("qat4j eval: model " + model + " does not exist");
             return Qat4jCommand.EXIT_USAGE;
         }
-        RunConfig c = Runs.loadOrReport(config, err, "eval");
+        RunConfig c = RunInputs.loadConfig(config, err, "eval");
         if (c == null) {
             return Qat4jCommand.EXIT_USAGE;
         }

@@ -45,33 +45,53 @@ final class ExperimentReport {
         AtomicFiles.write(dir.resolve("report.md"), markdown(title, r, plot, heat).getBytes(StandardCharsets.UTF_8));
     }
 
+    /**
+     * The columns of {@code results.csv}. Times in seconds as in {@link VariantResult.Timing}: {@code total_s} is what
+     * the variant costs on its own (calibration, the shared pass included, + training + export + evaluation), so
+     * {@code calibration_s + train_s <= total_s}. {@code q4j_epoch} and {@code best_zip_epoch}: for QAT variants, the
+     * epoch the integer model holds (the last) and the one {@code best.zip} holds (best validation accuracy).
+     */
     static final String[] COLUMNS = {"variant", "method", "weight_bits", "input_bits", "status", "fp32_sim_accuracy", "int8_runtime_accuracy",
-        "argmax_agreement", "model_bytes", "size_ratio", "calibration_s", "train_s", "total_s", "target", "target_met", "error",
-        "git_revision"};
+        "argmax_agreement", "model_bytes", "size_ratio", "q4j_epoch", "best_zip_epoch", "calibration_s", "train_s", "total_s", "target",
+        "target_met", "error", "git_revision"};
 
+    /**
+     * {@code results.csv}: RFC 4180, every field through {@link #field} (quoted exactly when it holds a comma,
+     * a double quote or a line break, in every row alike), an empty field for a value that does not apply.
+     */
     static String csv(ExperimentResults r) {
-        StringBuilder sb = new StringBuilder(String.join(",", COLUMNS)).append('\n');
-        sb.append("fp32,FP32 reference,32,32,").append(r.fp32().trainedHere() ? "TRAINED" : "LOADED").append(',')
-                .append(r.fp32().accuracy()).append(",,,").append(r.fp32().parameterBytes()).append(",1.0,,")
-                .append(str(r.fp32().trainSeconds())).append(",,,,,").append(quote(r.fp32().provenance().gitRevision())).append('\n');
+        StringBuilder sb = new StringBuilder();
+        row(sb, List.of(COLUMNS));
+        row(sb, java.util.Arrays.asList("fp32", "FP32 reference", 32, 32, r.fp32().trainedHere() ? "TRAINED" : "LOADED", r.fp32().accuracy(),
+                null, null, r.fp32().parameterBytes(), 1.0, null, null, null, r.fp32().trainSeconds(), null, null, null, null,
+                r.fp32().provenance().gitRevision()));
         for (VariantResult v : r.variants()) {
             VariantResult.Quantization q = v.quantization();
             VariantResult.Int8 i = v.int8();
-            sb.append(String.join(",", quote(v.name()), quote(v.method()), q == null ? "" : quote(q.weights()), q == null ? "" : quote(q.inputs()),
-                    v.status().name(), str(v.simulatedAccuracy()), i == null ? "" : str(i.accuracy()), i == null ? "" : str(i.agreement()),
-                    i == null ? "" : str(i.modelBytes()), i == null ? "" : str(i.sizeRatio()), str(v.timing().calibrationSeconds()),
-                    str(v.timing().trainSeconds()), str(v.timing().totalSeconds()), v.target() == null ? "" : quote(v.target().target()),
-                    v.target() == null ? "" : str(v.target().met()), quote(v.error()), quote(v.provenance().gitRevision()))).append('\n');
+            VariantResult.Timing t = v.timing();
+            row(sb, java.util.Arrays.asList(v.name(), v.method(), q == null ? null : q.weights(), q == null ? null : q.inputs(), v.status().name(),
+                    v.simulatedAccuracy(), i == null ? null : i.accuracy(), i == null ? null : i.agreement(), i == null ? null : i.modelBytes(),
+                    i == null ? null : i.sizeRatio(), i == null ? null : i.epoch(), i == null ? null : i.bestEpoch(), t.calibrationSeconds(),
+                    t.trainSeconds(), t.totalSeconds(), v.target() == null ? null : v.target().target(),
+                    v.target() == null ? null : v.target().met(), v.error(), v.provenance().gitRevision()));
         }
         return sb.toString();
     }
 
-    private static String str(Object o) {
-        return o == null ? "" : o.toString();
+    private static void row(StringBuilder sb, List<?> cells) {
+        if (cells.size() != COLUMNS.length) {
+            throw new IllegalStateException("results.csv row of " + cells.size() + " cells for " + COLUMNS.length + " columns");
+        }
+        for (int c = 0; c < cells.size(); c++) {
+            sb.append(c == 0 ? "" : ",").append(field(cells.get(c)));
+        }
+        sb.append('\n');
     }
 
-    private static String quote(String s) {
-        return s == null ? "" : "\"" + s.replace("\"", "\"\"") + "\"";
+    /** One CSV field (RFC 4180): empty for null, quoted with doubled quotes when it holds a comma, quote or line break. */
+    static String field(Object value) {
+        String s = value == null ? "" : value.toString();
+        return s.contains(",") || s.contains("\"") || s.contains("\n") || s.contains("\r") ? "\"" + s.replace("\"", "\"\"") + "\"" : s;
     }
 
     private static String pct(Double d) {
@@ -86,24 +106,30 @@ final class ExperimentReport {
                         : " (loaded from " + r.fp32().model() + ")"));
         sb.append("Accuracy columns: *FP32-sim* is the quantized DL4J network (fake quantization in float); *INT8 runtime* is the ")
                 .append("exported integer model run by qat4j's pure-Java runtime on the same test set; *agreement* is their argmax agreement. ")
-                .append("Size is the integer model file against the FP32 parameter bytes. Time is calibration + training + export + evaluation.\n\n");
+                .append("Size is the integer model file against the FP32 parameter bytes. ")
+                .append("Times in seconds: *calib* is calibration and the PTQ passes, *train* QAT training, *total* calib + train + export ")
+                .append("+ evaluation, what the variant costs on its own; variants with the same calibration settings share one calibration ")
+                .append("pass, counted in each, so the totals add up to more than the experiment's wall time (under Provenance). ")
+                .append("A QAT variant's model.q4j holds its last epoch; best.zip beside it holds the epoch of best validation accuracy ")
+                .append("(the one `qat4j export` of that best.zip exports); the method column names both.\n\n");
         sb.append("| variant | W bits | A bits | method | FP32-sim acc | INT8 runtime acc | agreement | model bytes | size vs FP32 | calib s | train s | total s | target |\n");
         sb.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         sb.append(String.format(Locale.ROOT, "| fp32 | 32 | 32 | FP32 reference | %s | - | - | %,d | 1.000x | - | %s | - | - |%n", pct(r.fp32().accuracy()),
-                r.fp32().parameterBytes(), r.fp32().trainedHere() ? String.format(Locale.ROOT, "%.0f", r.fp32().trainSeconds()) : "-"));
+                r.fp32().parameterBytes(), r.fp32().trainedHere() ? String.format(Locale.ROOT, "%.1f", r.fp32().trainSeconds()) : "-"));
         for (VariantResult v : r.variants()) {
             String target = v.target() == null ? "-" : v.target().target() + ": " + (v.target().met() ? "**met**" : "**missed**");
             VariantResult.Timing t = v.timing();
-            String train = t.trainSeconds() == null ? "-" : String.format(Locale.ROOT, "%.0f", t.trainSeconds());
+            // one decimal in every time column: rounding keeps calib + train <= total visible as such
+            String train = t.trainSeconds() == null ? "-" : String.format(Locale.ROOT, "%.1f", t.trainSeconds());
             switch (v.status()) {
                 case FAILED -> sb.append("| ").append(v.name()).append(" | | | ").append(v.method()).append(" | **failed**: ")
                         .append(v.error().replace("|", "\\|").replace("\n", " ")).append(" | | | | | | | | ")
                         .append(target).append(" |\n");
-                case NOT_EXPORTABLE -> sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s (not exportable: %s in float) | %s | - | - | - | - | %.1f | %s | %.0f | %s |%n",
+                case NOT_EXPORTABLE -> sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s (not exportable: %s in float) | %s | - | - | - | - | %.1f | %s | %.1f | %s |%n",
                         v.name(), v.quantization().weights(), v.quantization().inputs(), v.method(), v.quantization().keptInFloat().keySet(),
                         pct(v.simulatedAccuracy()), t.calibrationSeconds(), train, t.totalSeconds(), target));
-                case EXPORTED -> sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %,d | %.3fx | %.1f | %s | %.0f | %s |%n",
-                        v.name(), v.quantization().weights(), v.quantization().inputs(), v.method(), pct(v.simulatedAccuracy()),
+                case EXPORTED -> sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %,d | %.3fx | %.1f | %s | %.1f | %s |%n",
+                        v.name(), v.quantization().weights(), v.quantization().inputs(), v.method() + epochs(v.int8()), pct(v.simulatedAccuracy()),
                         pct(v.int8().accuracy()), pct(v.int8().agreement()), v.int8().modelBytes(), v.int8().sizeRatio(), t.calibrationSeconds(),
                         train, t.totalSeconds(), target));
             }
@@ -145,12 +171,31 @@ final class ExperimentReport {
         }
         sb.append("\n## Provenance\n\n");
         r.provenance().forEach((k, val) -> sb.append("- ").append(k).append(": ").append(val).append('\n'));
-        sb.append(String.format(Locale.ROOT, "- experiment wall time: %.0f s%n", r.seconds()));
+        sb.append("- experiment wall time: ").append(wallTime(r)).append('\n');
         sb.append("\nRows by the revision that produced them (a row reused by `--resume` keeps its own):\n\n");
         for (Map.Entry<String, List<String>> e : rowsByRevision(r).entrySet()) {
             sb.append("- ").append(e.getKey()).append(": ").append(String.join(", ", e.getValue())).append('\n');
         }
         return sb.toString();
+    }
+
+    /** "; model.q4j: epoch 3 (the last), best.zip: epoch 2" for a QAT variant's integer model, else "". */
+    private static String epochs(VariantResult.Int8 i) {
+        return i.epoch() == null ? "" : "; model.q4j: epoch " + i.epoch() + " (the last), best.zip: epoch " + i.bestEpoch();
+    }
+
+    /** "812 s" for one invocation; "812 s over 2 invocations (810 s, then 2 s with --resume)" for more. */
+    static String wallTime(ExperimentResults r) {
+        List<Double> parts = r.invocationSeconds();
+        String total = String.format(Locale.ROOT, "%.0f s", r.seconds());
+        if (parts.size() == 1) {
+            return total;
+        }
+        List<String> each = new ArrayList<>();
+        for (int k = 0; k < parts.size(); k++) {
+            each.add(String.format(Locale.ROOT, "%.0f s", parts.get(k)) + (k == 0 ? "" : " with --resume"));
+        }
+        return total + " over " + parts.size() + " invocations (" + String.join(", then ", each) + ")";
     }
 
     /** "revision (uncommitted changes)" to the rows (fp32 and variant names) produced there, in row order. */
@@ -167,32 +212,145 @@ final class ExperimentReport {
         return p.shortRevision() + (p.gitDirty().equals("true") ? " (with uncommitted changes)" : "");
     }
 
-    /** Accuracy (INT8 runtime where exported) against model size, one labelled point per variant; false when there is nothing to plot. */
+    /**
+     * Distinguishable without colour: one marker shape per series, cycling through these (similar
+     * shapes far apart), each with a colour of the Okabe-Ito palette (readable by colour-blind readers)
+     * without its yellow, which is nearly invisible on white; the colour cycle shifts by one each time
+     * round, so that no two series share shape and colour.
+     */
+    static final org.knowm.xchart.style.markers.Marker[] MARKERS = {SeriesMarkers.CIRCLE, SeriesMarkers.SQUARE, SeriesMarkers.TRIANGLE_UP,
+        SeriesMarkers.DIAMOND, SeriesMarkers.TRIANGLE_DOWN, SeriesMarkers.CROSS, SeriesMarkers.PLUS, SeriesMarkers.TRAPEZOID,
+        SeriesMarkers.RECTANGLE, SeriesMarkers.OVAL};
+    static final Color[] COLORS = {new Color(0, 114, 178), new Color(213, 94, 0), new Color(0, 158, 115), new Color(204, 121, 167),
+        new Color(86, 180, 233), new Color(230, 159, 0), Color.BLACK};
+
+    /** The accuracy-vs-size plot as a file; false when no variant was exported (nothing to plot). */
     static boolean accuracyVsSize(Path file, ExperimentResults r) throws IOException {
-        System.setProperty("java.awt.headless", "true");
-        XYChart chart = new XYChartBuilder().width(900).height(600).title("Accuracy vs model size")
-                .xAxisTitle("model size / FP32 parameter bytes").yAxisTitle("test accuracy (%)").build();
-        chart.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
-        chart.getStyler().setMarkerSize(10);
-        chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideE);
-        XYSeries f = chart.addSeries("fp32", new double[] {1.0}, new double[] {100 * r.fp32().accuracy()});
-        f.setMarker(SeriesMarkers.DIAMOND);
-        int n = 0;
-        for (VariantResult v : r.variants()) {
-            if (v.status() == VariantResult.Status.EXPORTED) {
-                chart.addSeries(v.name(), new double[] {v.int8().sizeRatio()}, new double[] {100 * v.int8().accuracy()});
-                n++;
-            }
-        }
-        if (n == 0) {
+        XYChart chart = accuracyVsSizeChart(r);
+        if (chart == null) {
             return false;
         }
         png(file, chart);
         return true;
     }
 
-    /** log10 of the weight sensitivity per layer and width of the first variant that measured it. */
+    /**
+     * INT8-runtime test accuracy of every exported variant against its model size relative to the FP32
+     * parameter bytes, on a logarithmic size axis (sizes span 1/16 to 1/4 and the FP32 point is at 1),
+     * with the FP32 model at 1; each point its own series (marker shape and colour, in the legend) and
+     * labelled with the variant's name beside it. Null when no variant was exported.
+     */
+    static XYChart accuracyVsSizeChart(ExperimentResults r) {
+        System.setProperty("java.awt.headless", "true");
+        List<String> names = new ArrayList<>(List.of("fp32"));
+        List<double[]> points = new ArrayList<>();
+        points.add(new double[] {1.0, 100 * r.fp32().accuracy()});
+        for (VariantResult v : r.variants()) {
+            if (v.status() == VariantResult.Status.EXPORTED) {
+                names.add(v.name());
+                points.add(new double[] {v.int8().sizeRatio(), 100 * v.int8().accuracy()});
+            }
+        }
+        if (names.size() == 1) {
+            return null;
+        }
+        XYChart chart = new XYChartBuilder().width(1000).height(650).title("INT8-runtime test accuracy vs model size")
+                .xAxisTitle("model size / FP32 parameter bytes (log scale)")
+                .yAxisTitle("test accuracy (%), integer model in the INT8 runtime (fp32: float)").build();
+        chart.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
+        chart.getStyler().setMarkerSize(11);
+        chart.getStyler().setXAxisLogarithmic(true);
+        chart.getStyler().setXAxisDecimalPattern("0.00");
+        chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideE);
+        chart.getStyler().setAnnotationTextFont(new java.awt.Font(java.awt.Font.SANS_SERIF, java.awt.Font.PLAIN, 12));
+        chart.getStyler().setAnnotationTextFontColor(Color.BLACK);
+        // fixed axis ranges, so that a label's width (about 7 px a character) converts to a distance along the axes
+        double xMin = points.stream().mapToDouble(q -> q[0]).min().orElse(0.1) / 1.25;
+        double xMax = 1.0 * 2.2;   // room for the fp32 point's label
+        double yMin = points.stream().mapToDouble(q -> q[1]).min().orElse(0);
+        double yMax = points.stream().mapToDouble(q -> q[1]).max().orElse(100);
+        double pad = Math.max(yMax - yMin, 1) * 0.06;
+        chart.getStyler().setXAxisMin(xMin);
+        chart.getStyler().setXAxisMax(xMax);
+        chart.getStyler().setYAxisMin(yMin - pad);
+        chart.getStyler().setYAxisMax(yMax + pad);
+        double decadesPerPixel = Math.log10(xMax / xMin) / 700;   // the plot area is about 700 of the 1000 px
+        double lineHeight = (yMax - yMin + 2 * pad) / 560 * 16;      // and about 560 px high; a label line is 16 px
+        List<double[]> placed = new ArrayList<>();   // {log10 left edge, log10 right edge, y} of each label
+        for (int k = 0; k < names.size(); k++) {
+            double[] q = points.get(k);
+            XYSeries series = chart.addSeries(names.get(k), new double[] {q[0]}, new double[] {q[1]});
+            series.setMarker(MARKERS[k % MARKERS.length]);
+            series.setMarkerColor(COLORS[(k + k / COLORS.length) % COLORS.length]);
+            // the label starts 10 px right of its point; it moves down a line while it would cover a placed one
+            double halfWidth = 7 * names.get(k).length() / 2.0 * decadesPerPixel;
+            double left = Math.log10(q[0]) + 10 * decadesPerPixel;
+            double y = q[1];
+            boolean moved = true;
+            while (moved) {
+                moved = false;
+                for (double[] other : placed) {
+                    boolean overlapX = left < other[1] && other[0] < left + 2 * halfWidth;
+                    if (overlapX && Math.abs(other[2] - y) < 0.999 * lineHeight) {   // y only decreases: this ends
+                        y = other[2] - lineHeight;
+                        moved = true;
+                    }
+                }
+            }
+            placed.add(new double[] {left, left + 2 * halfWidth, y});
+            // AnnotationText centres its text on (x, y)
+            chart.addAnnotation(new org.knowm.xchart.AnnotationText(names.get(k), Math.pow(10, left + halfWidth), y, false));
+        }
+        return chart;
+    }
+
+    /** The sensitivity heat map as a file, its colour bar labelled; false when no variant measured sensitivity. */
     static boolean sensitivityHeatMap(Path file, ExperimentResults r) throws IOException {
+        HeatMapChart chart = sensitivityChart(r);
+        if (chart == null) {
+            return false;
+        }
+        java.awt.image.BufferedImage image = withColourBarTitle(BitmapEncoder.getBufferedImage(chart), COLOUR_BAR_TITLE,
+                chart.getStyler().getChartBackgroundColor());
+        AtomicFiles.write(file, out -> javax.imageio.ImageIO.write(image, "png", out));
+        return true;
+    }
+
+    /** What the heat map's colour bar measures (XChart draws the bar with its end values only). */
+    static final String COLOUR_BAR_TITLE = "log10 S_l(b): higher = more sensitive";
+
+    /** The chart with a strip on the right holding {@code title} vertically, beside the colour bar XChart draws at the right edge. */
+    static java.awt.image.BufferedImage withColourBarTitle(java.awt.image.BufferedImage chart, String title, Color background) {
+        int strip = 30;
+        java.awt.image.BufferedImage out = new java.awt.image.BufferedImage(chart.getWidth() + strip, chart.getHeight(),
+                java.awt.image.BufferedImage.TYPE_INT_RGB);
+        java.awt.Graphics2D g = out.createGraphics();
+        try {
+            g.setRenderingHint(java.awt.RenderingHints.KEY_TEXT_ANTIALIASING, java.awt.RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
+            g.setColor(background);
+            g.fillRect(0, 0, out.getWidth(), out.getHeight());
+            g.drawImage(chart, 0, 0, null);
+            g.setColor(Color.BLACK);
+            g.setFont(new java.awt.Font(java.awt.Font.SANS_SERIF, java.awt.Font.PLAIN, 13));
+            int textWidth = g.getFontMetrics().stringWidth(title);
+            g.rotate(Math.PI / 2);   // top to bottom, read with the head tilted right, as a colour bar's title beside it
+            g.drawString(title, (out.getHeight() - textWidth) / 2, -(chart.getWidth() + (strip - 13) / 2));
+        } finally {
+            g.dispose();
+        }
+        return out;
+    }
+
+    /** The colour bar's and the cells' number format: always a digit before the point ("-0.24", never "-.24"). */
+    static final String LOG_FORMAT = "0.00";
+
+    /**
+     * log10 of the sensitivity S_l(b) of the first variant that measured it, per layer (columns) and
+     * quantized tensor and width (rows: weights at each candidate width, then inputs), the colour bar
+     * titled with what it measures; cells without a measurement are left out. Null when no variant
+     * measured sensitivity.
+     */
+    static HeatMapChart sensitivityChart(ExperimentResults r) {
         System.setProperty("java.awt.headless", "true");
         for (VariantResult v : r.variants()) {
             Map<String, QuantPlan.Sensitivity> sensitivity = v.quantization() == null ? null : v.quantization().sensitivity();
@@ -200,31 +358,66 @@ final class ExperimentReport {
                 continue;
             }
             List<String> layers = new ArrayList<>(sensitivity.keySet());
-            List<Integer> bits = new ArrayList<>(new TreeSet<>(sensitivity.values().iterator().next().weights().keySet()));
+            TreeSet<Integer> weightBits = new TreeSet<>();
+            TreeSet<Integer> inputBits = new TreeSet<>();
+            sensitivity.values().forEach(s -> {
+                weightBits.addAll(s.weights().keySet());
+                inputBits.addAll(s.inputs().keySet());
+            });
+            List<String> rows = new ArrayList<>();
+            weightBits.forEach(b -> rows.add("weights " + b + "b"));
+            inputBits.forEach(b -> rows.add("inputs " + b + "b"));
             List<Number[]> cells = new ArrayList<>();
             double lo = Double.POSITIVE_INFINITY;
             double hi = Double.NEGATIVE_INFINITY;
             for (int x = 0; x < layers.size(); x++) {
-                for (int y = 0; y < bits.size(); y++) {
-                    double s = sensitivity.get(layers.get(x)).weights().getOrDefault(bits.get(y), 0.0);
-                    double logS = Math.round(100 * Math.log10(Math.max(s, 1e-12))) / 100.0;   // two decimals in the cells
-                    lo = Math.min(lo, logS);
-                    hi = Math.max(hi, logS);
-                    cells.add(new Number[] {x, y, logS});
+                QuantPlan.Sensitivity s = sensitivity.get(layers.get(x));
+                int y = 0;
+                for (int b : weightBits) {
+                    lo = Math.min(lo, addCell(cells, x, y, s.weights().get(b)));
+                    hi = Math.max(hi, cellValue(s.weights().get(b), Double.NEGATIVE_INFINITY));
+                    y++;
+                }
+                for (int b : inputBits) {
+                    lo = Math.min(lo, addCell(cells, x, y, s.inputs().get(b)));
+                    hi = Math.max(hi, cellValue(s.inputs().get(b), Double.NEGATIVE_INFINITY));
+                    y++;
                 }
             }
-            HeatMapChart chart = new HeatMapChartBuilder().width(800).height(500)
-                    .title("log10 weight sensitivity S_l(b) (" + v.name() + ")").xAxisTitle("layer").yAxisTitle("weight bits").build();
-            chart.getStyler().setRangeColors(new Color[] {new Color(255, 255, 204), new Color(253, 141, 60), new Color(189, 0, 38)});
+            if (cells.isEmpty()) {
+                continue;
+            }
+            HeatMapChart chart = new HeatMapChartBuilder().width(900).height(120 + 45 * rows.size())
+                    .title("Sensitivity of " + v.name() + ": log10 S_l(b), output distance with only that tensor quantized")
+                    .xAxisTitle("layer").yAxisTitle("quantized tensor, bits").build();
+            chart.getStyler().setRangeColors(new Color[] {new Color(255, 247, 236), new Color(253, 141, 60), new Color(127, 0, 0)});
             chart.getStyler().setShowValue(true);
-            chart.getStyler().setHeatMapDecimalValueFormatter(d -> String.format(Locale.ROOT, "%.2f", d));
+            chart.getStyler().setValueFontColor(Color.BLACK);
+            chart.getStyler().setHeatMapValueDecimalPattern(LOG_FORMAT);
+            chart.getStyler().setHeatMapDecimalValueFormatter(d -> new java.text.DecimalFormat(LOG_FORMAT,
+                    java.text.DecimalFormatSymbols.getInstance(Locale.ROOT)).format(d));
             chart.getStyler().setMin(lo);
             chart.getStyler().setMax(hi > lo ? hi : lo + 1);
-            chart.addSeries("log10 S", layers, bits.stream().map(String::valueOf).toList(), cells);
-            png(file, chart);
-            return true;
+            chart.getStyler().setPlotContentSize(0.95);
+            chart.addSeries(COLOUR_BAR_TITLE, layers, rows, cells);
+            return chart;
         }
-        return false;
+        return null;
+    }
+
+    /** Adds the cell of a measurement (none when null); returns its log10 value, or +infinity when there is none. */
+    private static double addCell(List<Number[]> cells, int x, int y, Double s) {
+        if (s == null) {
+            return Double.POSITIVE_INFINITY;
+        }
+        double logS = cellValue(s, 0);
+        cells.add(new Number[] {x, y, logS});
+        return logS;
+    }
+
+    /** log10 of a sensitivity, floored at 1e-12 (a distance of 0 has no logarithm), rounded to the two decimals shown. */
+    private static double cellValue(Double s, double absent) {
+        return s == null ? absent : Math.round(100 * Math.log10(Math.max(s, 1e-12))) / 100.0;
     }
 
     private static void png(Path file, org.knowm.xchart.internal.chartpart.Chart<?, ?> chart) throws IOException {

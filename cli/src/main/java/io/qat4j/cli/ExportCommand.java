@@ -23,8 +23,13 @@ import picocli.CommandLine.Spec;
 
 /** {@code qat4j export MODEL.zip}: a trained QAT network to an integer model file. */
 @Command(name = "export", mixinStandardHelpOptions = true, description = "Export a trained QAT model (DL4J zip: MultiLayerNetwork, or ComputationGraph with residual adds) to a qat4j integer model file.",
-        footer = {"", "Example:  qat4j export runs/qat-w4a4-lsq/best.zip --config configs/qat-w4a4-lsq.yaml --out model.q4j",
+        footer = {"",
+            "Example:  qat4j export runs/qat-w4a4-lsq/best.zip \\",
+            "            --config configs/qat-w4a4-lsq.yaml --out model-best.q4j",
             "The config's data supplies 256 calibration images for the logits' scale.",
+            "best.zip is a training run's epoch with the best validation accuracy; the",
+            "model.q4j that `qat4j qat` and `qat4j experiment` write is the last epoch's",
+            "(the command says which epoch it exports).",
             "Exit codes: 0 done, 1 export failed, 2 bad usage or configuration."})
 public final class ExportCommand implements Callable<Integer> {
 
@@ -66,11 +71,12 @@ public final class ExportCommand implements Callable<Integer> {
                     + "; name the integer model file to write, e.g. model.q4j");
             return Qat4jCommand.EXIT_USAGE;
         }
-        RunConfig c = Runs.loadOrReport(config, err, "export");
+        RunConfig c = RunInputs.loadConfig(config, err, "export");
         if (c == null) {
             return Qat4jCommand.EXIT_USAGE;
         }
         try {
+            String epoch = epochNote(model);
             LoadedModel m = ModelLoader.loadConfigured(model, "model");
             String name = "model " + m.describe();
             RunData data = RunData.load(c.data(), c.seed(), m.input()).fit(m.network(), m.input(), name, config);
@@ -104,6 +110,9 @@ public final class ExportCommand implements Callable<Integer> {
                 ModelFile.write(r.graph(), out);
             }
             r.notes().forEach(n -> o.println("note: " + n));
+            if (epoch != null) {
+                o.println("note: " + epoch);
+            }
             o.printf("wrote %s: %d bytes, %d nodes%n", out, Files.size(out), r.graph().nodes().size());
             o.flush();
             return 0;
@@ -114,5 +123,26 @@ public final class ExportCommand implements Callable<Integer> {
             err.println("qat4j export: " + e.getMessage());
             return Qat4jCommand.EXIT_FAILED;
         }
+    }
+
+    /**
+     * Which training epoch {@code model} is, when it is a training run's {@code best.zip} (from the run's
+     * {@code checkpoint.json}), and which one the run's own {@code model.q4j} holds: they differ when
+     * the last epoch was not the best on validation. Null for any other file.
+     */
+    static String epochNote(Path model) throws java.io.IOException {
+        Path runDir = model.toAbsolutePath().getParent();
+        if (!model.getFileName().toString().equals("best.zip") || runDir == null) {
+            return null;
+        }
+        io.qat4j.training.Checkpoint c = io.qat4j.training.Checkpoint.read(runDir);
+        if (c == null || c.epochsDone() == 0) {
+            return null;
+        }
+        Path q4j = model.resolveSibling("model.q4j");
+        return String.format(java.util.Locale.ROOT, "%s is epoch %d of the %d trained (the best validation accuracy, %.4f)%s", model,
+                c.bestEpoch(), c.epochsDone(), c.bestValidationAccuracy(), !Files.isRegularFile(q4j) ? ""
+                        : c.bestEpoch() == c.epochsDone() ? "; " + q4j + " beside it holds the same epoch"
+                        : "; " + q4j + " beside it holds epoch " + c.epochsDone() + ", the last, so the two integer models differ");
     }
 }

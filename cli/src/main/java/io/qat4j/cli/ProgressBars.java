@@ -6,8 +6,9 @@ import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 
 /**
- * Per-epoch progress bars (me.tongfei:progressbar) on an interactive terminal; without one
- * (CI, pipes, log files) nothing per batch is printed and the per-epoch lines remain.
+ * Training progress on the console: per-epoch progress bars (me.tongfei:progressbar) on an
+ * interactive terminal (without one, in CI, pipes and log files, nothing per batch is printed) and
+ * the line each finished epoch prints.
  */
 final class ProgressBars implements Trainer.Progress {
 
@@ -36,5 +37,15 @@ final class ProgressBars implements Trainer.Progress {
     @Override
     public void endEpoch() {
         bar.close();
+    }
+
+    /** Prints each finished epoch of a run command (and flushes, so progress shows while training runs). */
+    static java.util.function.Consumer<Trainer.EpochMetrics> epochPrinter(java.io.PrintWriter out, io.qat4j.training.config.RunConfig c,
+                                                                          io.qat4j.training.RunData data) {
+        return m -> {
+            out.printf("epoch %d/%d: loss %.4f, %s accuracy %.4f, lr %.2e, %.1f s%n", m.epoch(), c.train().epochs(), m.trainLoss(),
+                    data.selectsOnTest() ? "test" : "validation", m.validationAccuracy(), m.learningRate(), m.seconds());
+            out.flush();
+        };
     }
 }

@@ -31,17 +31,24 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "ptq", mixinStandardHelpOptions = true,
         description = "Post-training quantization: calibrate, (allocate bits by sensitivity,) write the QuantPlan, export and evaluate.",
-        footer = {"", "Example:  qat4j ptq configs/ptq-int8.yaml --out runs/ptq-int8",
-            "Needs the FP32 model named by the config's 'fp32' key (qat4j train configs/fp32.yaml first).",
-            "Writes plan.json (QuantPlan), ptq-float.zip (the float network the plan applies to: batch norms folded,",
-            "biases corrected), model.q4j (integer model), summary.json, provenance.json.",
-            "Layers kept in float (partial quantization, ptq.keepMostSensitive) have no integer form: then no model.q4j is written",
-            "and the exit code is 1, unless --allow-partial accepts the float-kept result (summary.json: status 'partial').",
-            "The output directory must be new or empty (--force replaces an earlier run's outputs; never a training run's directory).",
-            "The fp32 model may be a DL4J zip (MultiLayerNetwork or ComputationGraph) or a Keras .h5; on a graph the quantizers",
-            "placed on Add/concat inputs and shared tensors take the plan's calibrated tensor ranges (plan.json 'tensors').",
-            "Exit codes: 0 done, 1 quantization or export failed (or layers kept in float without --allow-partial), 2 bad usage,",
-            "configuration, model or data."})
+        footer = {"",
+            "Example:  qat4j ptq configs/ptq-int8.yaml --out runs/ptq-int8",
+            "Needs the FP32 model named by the config's 'fp32' key: a DL4J zip",
+            "(MultiLayerNetwork or ComputationGraph) or a Keras .h5, such as the best.zip of",
+            "`qat4j train CONFIG --out DIR` (for configs/ptq-int8.yaml:",
+            "configs/fp32-bundled.yaml, --out runs/fp32-bundled).",
+            "Writes plan.json (QuantPlan), ptq-float.zip (the float network the plan applies",
+            "to: batch norms folded, biases corrected), model.q4j (integer model),",
+            "summary.json, provenance.json.",
+            "Layers kept in float (partial quantization, ptq.keepMostSensitive) have no",
+            "integer form: then no model.q4j is written and the exit code is 1, unless",
+            "--allow-partial accepts the float-kept result (summary.json: status 'partial').",
+            "On a graph the quantizers placed on Add/concat inputs and shared tensors take",
+            "the plan's calibrated tensor ranges (plan.json 'tensors').",
+            "The output directory must be new or empty (--force replaces an earlier run's",
+            "outputs; never a training run's directory).",
+            "Exit codes: 0 done, 1 quantization or export failed (or layers kept in float",
+            "without --allow-partial), 2 bad usage, configuration, model or data."})
 public final class PtqCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "CONFIG", description = "YAML run configuration with 'fp32' and 'ptq'.")
@@ -62,17 +69,17 @@ public final class PtqCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        RunConfig c = Runs.loadQuantizationRun(config, err, "ptq", RunConfig::ptq, "has no 'ptq' section");
+        RunConfig c = RunInputs.loadQuantizationConfig(config, err, "ptq", RunConfig::ptq, "has no 'ptq' section");
         if (c == null) {
             return Qat4jCommand.EXIT_USAGE;
         }
         try {
-            String problem = Runs.outProblem(options.outFor(c.name()), "ptq", c, false, false, options.force, null);
+            String problem = OutputDirectory.problem(options.outFor(c.name()), "ptq", c, false, false, options.force, null);
             if (problem != null) {
                 err.println("qat4j ptq: " + problem);
                 return Qat4jCommand.EXIT_USAGE;
             }
-            Runs.Start start = Runs.start(c, config, options.outFor(c.name()), false);
+            RunInputs.Start start = RunInputs.start(c, config, options.outFor(c.name()), false);
             Path dir = start.dir();
             RunData data = start.data();
             Model teacher = start.fp32().network();
@@ -80,7 +87,7 @@ public final class PtqCommand implements Callable<Integer> {
             io.qat4j.ptq.PtqPlanner.Planned run = PtqRun.run(teacher, data, c.ptq(), out);
             QuantPlan plan = run.result().plan();
             plan.write(dir.resolve("plan.json"));
-            Runs.writeNetwork(run.result().model(), dir.resolve("ptq-float.zip"));
+            AtomicFiles.write(dir.resolve("ptq-float.zip"), o -> org.deeplearning4j.util.ModelSerializer.writeModel(run.result().model(), o, true));
             QuantizedModel.Wrapped<? extends Model> model = PostTrainingQuantizer.quantizedModel(run.result());
             out.println("wrap: " + model.summary());
             Map<String, Object> summary = new LinkedHashMap<>();
@@ -136,7 +143,7 @@ public final class PtqCommand implements Callable<Integer> {
                         100 * (ptqAccuracy - u));
             }
             summary.put("testExamples", data.test().numExamples());
-            AtomicFiles.write(dir.resolve("summary.json"), Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(summary));
+            JsonFiles.write(dir.resolve("summary.json"), summary);
             out.println("wrote " + dir.resolve("plan.json") + ", " + dir.resolve("summary.json"));
             out.flush();
             if (partial != null && !allowPartial) {

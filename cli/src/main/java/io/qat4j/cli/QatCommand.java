@@ -17,7 +17,6 @@ import io.qat4j.layers.QuantSettings;
 import io.qat4j.layers.QuantizationPlan;
 import io.qat4j.layers.QuantizedModel;
 import io.qat4j.ptq.PostTrainingQuantizer;
-import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.training.BadInputException;
 import io.qat4j.training.Int8Evaluation;
 import io.qat4j.training.Networks;
@@ -36,11 +35,18 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "qat", mixinStandardHelpOptions = true,
         description = "Quantization-aware fine-tuning of an FP32 model, integer export and INT8-runtime evaluation.",
-        footer = {"", "Example:  qat4j qat configs/qat-w4a4-lsq.yaml --out runs/qat-w4a4-lsq",
-            "Needs the FP32 model named by the config's 'fp32' key (qat4j train configs/fp32.yaml first): a DL4J zip",
-            "(MultiLayerNetwork or ComputationGraph) or a Keras .h5; with a 'ptq' section QAT starts from the PTQ plan (either kind).",
-            "Writes best.zip, checkpoint.zip, metrics, model.q4j (integer model), summary.json, provenance.json.",
-            "The output directory must be new or empty; --resume continues the run there, --force starts it over.",
+        footer = {"",
+            "Example:  qat4j qat configs/qat-w4a4-lsq.yaml --out runs/qat-w4a4-lsq",
+            "Needs the FP32 model named by the config's 'fp32' key: a DL4J zip",
+            "(MultiLayerNetwork or ComputationGraph) or a Keras .h5, such as the best.zip of",
+            "`qat4j train CONFIG --out DIR` (for configs/qat-w4a4-lsq.yaml:",
+            "configs/fp32.yaml, --out runs/fp32). With a 'ptq' section QAT starts from the",
+            "PTQ plan (either kind).",
+            "Writes best.zip (the epoch with the best validation accuracy), checkpoint.zip,",
+            "metrics, model.q4j (the integer model of the last epoch; summary.json says",
+            "which epoch), summary.json, provenance.json.",
+            "The output directory must be new or empty; --resume continues the run there,",
+            "--force starts it over.",
             "Exit codes: 0 done, 1 training or export failed, 2 bad usage or configuration."})
 public final class QatCommand implements Callable<Integer> {
 
@@ -57,18 +63,18 @@ public final class QatCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        RunConfig c = Runs.loadQuantizationRun(config, err, "qat", RunConfig::quantization,
+        RunConfig c = RunInputs.loadQuantizationConfig(config, err, "qat", RunConfig::quantization,
                 "has no quantization section; train it with `qat4j train` or quantize it with `qat4j ptq`");
         if (c == null) {
             return Qat4jCommand.EXIT_USAGE;
         }
         try {
-            String problem = Runs.outProblem(options.outFor(c.name()), "qat", c, true, options.resume, options.force, c.train().epochs());
+            String problem = OutputDirectory.problem(options.outFor(c.name()), "qat", c, true, options.resume, options.force, c.train().epochs());
             if (problem != null) {
                 err.println("qat4j qat: " + problem);
                 return Qat4jCommand.EXIT_USAGE;
             }
-            Runs.Start start = Runs.start(c, config, options.outFor(c.name()), options.resume);
+            RunInputs.Start start = RunInputs.start(c, config, options.outFor(c.name()), options.resume);
             Path dir = start.dir();
             RunData data = start.data();
             Model teacher = start.fp32().network();
@@ -109,8 +115,9 @@ public final class QatCommand implements Callable<Integer> {
                 out.printf("distillation from %s: weight %.2f, temperature %.1f%n", c.fp32(), c.distillation().weight(), c.distillation().temperature());
             }
             Trainer.Result<? extends Model> r = trainer.train(w.network(), data.train(), data.validation(), c.train().toSpec(c.seed()), dir,
-                    options.resume, Runs.epochPrinter(out, c, data), ProgressBars.forConsole());
+                    options.resume, ProgressBars.epochPrinter(out, c, data), ProgressBars.forConsole());
             Model q = r.network();
+            io.qat4j.training.Checkpoint trained = io.qat4j.training.Checkpoint.read(dir);   // which epochs model.q4j and best.zip hold
             double qatAccuracy = Trainer.accuracy(q, data.test());
             INDArray calibration = data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));
             Path modelFile = dir.resolve("model.q4j");
@@ -130,15 +137,19 @@ public final class QatCommand implements Callable<Integer> {
             summary.put("fp32ParameterBytes", fpBytes);
             summary.put("sizeRatio", (double) bytes / fpBytes);
             summary.put("testExamples", n);
+            summary.put("modelEpoch", trained.epochsDone());
+            summary.put("bestZipEpoch", trained.bestEpoch());
             summary.put("exportNotes", e.notes());
             java.util.List<String> warnings = io.qat4j.layers.QuantizationWarnings.raised();
             summary.put("warnings", warnings);
             for (String warning : warnings) {
                 out.println("warning: " + warning);
             }
-            AtomicFiles.write(dir.resolve("summary.json"), Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(summary));
+            JsonFiles.write(dir.resolve("summary.json"), summary);
             out.printf("FP32 %.4f, QAT %.4f, INT8 runtime %.4f, agreement %.4f, %s: %d bytes (%.3fx of FP32 parameters)%n", fpAccuracy,
                     qatAccuracy, runtimeAccuracy, agreement, modelFile, bytes, (double) bytes / fpBytes);
+            out.printf("%s holds epoch %d, the last; %s holds epoch %d, the best on validation (qat4j export exports that one)%n",
+                    modelFile, trained.epochsDone(), dir.resolve("best.zip"), trained.bestEpoch());
             out.flush();
             return 0;
         } catch (BadInputException ex) {

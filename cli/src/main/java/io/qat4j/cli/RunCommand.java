@@ -1,14 +1,12 @@
 package io.qat4j.cli;
 
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
 
-import io.qat4j.runtime.AtomicFiles;
 import io.qat4j.runtime.Int8Model;
 import io.qat4j.runtime.ModelFormatException;
 import io.qat4j.runtime.ModelInputException;
@@ -25,10 +23,13 @@ import picocli.CommandLine.Spec;
 
 /** {@code qat4j run MODEL.q4j}: integer inference on a test set, accuracy and predictions as JSON. */
 @Command(name = "run", mixinStandardHelpOptions = true, description = "Run an integer model file on a configuration's test set.",
-        footer = {"", "Example:  qat4j run runs/qat-w4a4-lsq/model.q4j --config configs/qat-w4a4-lsq.yaml --json run.json",
-            "With --check-reference the exit code is 1 if any image's output bytes differ between the kernels.",
-            "Exit codes: 0 done, 1 failure, 2 bad usage, configuration, model file, or data that does not fit the model "
-                + "(input shape, number of classes, NaN/Inf values)."})
+        footer = {"",
+            "Example:  qat4j run runs/qat-w4a4-lsq/model.q4j \\",
+            "            --config configs/qat-w4a4-lsq.yaml --json run.json",
+            "With --check-reference the exit code is 1 if any image's output bytes differ",
+            "between the kernels.",
+            "Exit codes: 0 done, 1 failure, 2 bad usage, configuration, model file, or data",
+            "that does not fit the model (input shape, number of classes, NaN/Inf values)."})
 public final class RunCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "MODEL", description = "qat4j integer model file (.q4j).")
@@ -150,6 +151,6 @@ public final class RunCommand implements Callable<Integer> {
             r.put("referenceCheck", check);
         }
         r.put("predictions", predicted);
-        AtomicFiles.write(json, Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(r));
+        JsonFiles.write(json, r);
     }
 }

@@ -24,11 +24,15 @@ import picocli.CommandLine.Spec;
 /** {@code qat4j sensitivity CONFIG}: per-layer sensitivity of a trained FP32 model, as a table, CSV and JSON. */
 @Command(name = "sensitivity", mixinStandardHelpOptions = true,
         description = "Per-layer quantization sensitivity S_l(b) of weights and inputs (one layer quantized at a time).",
-        footer = {"", "Example:  qat4j sensitivity configs/ptq-mixed-w3.yaml --out runs/sensitivity",
-            "Uses the config's 'ptq' section: candidateBits, metric, sensitivitySamples, perChannelSensitivityBits, calibration.",
-            "Writes sensitivity.csv and sensitivity.json. The fp32 model may be a DL4J zip (MultiLayerNetwork or ComputationGraph)",
-            "or a Keras .h5; layers are named as in the network (graph vertex names).",
-            "The output directory must be new or empty (--force replaces an earlier run's outputs; never a training run's directory).",
+        footer = {"",
+            "Example:  qat4j sensitivity configs/ptq-mixed-w3.yaml --out runs/sensitivity",
+            "Uses the config's 'ptq' section: candidateBits, metric, sensitivitySamples,",
+            "perChannelSensitivityBits, calibration.",
+            "Writes sensitivity.csv and sensitivity.json. The fp32 model may be a DL4J zip",
+            "(MultiLayerNetwork or ComputationGraph) or a Keras .h5; layers are named as in",
+            "the network (graph vertex names).",
+            "The output directory must be new or empty (--force replaces an earlier run's",
+            "outputs; never a training run's directory).",
             "Exit codes: 0 done, 1 analysis failed, 2 bad usage or configuration."})
 public final class SensitivityCommand implements Callable<Integer> {
 
@@ -45,18 +49,18 @@ public final class SensitivityCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        RunConfig c = Runs.loadQuantizationRun(config, err, "sensitivity", RunConfig::ptq,
+        RunConfig c = RunInputs.loadQuantizationConfig(config, err, "sensitivity", RunConfig::ptq,
                 "has no 'ptq' section (it sets candidateBits, metric and samples)");
         if (c == null) {
             return Qat4jCommand.EXIT_USAGE;
         }
         try {
-            String problem = Runs.outProblem(options.outFor(c.name()), "sensitivity", c, false, false, options.force, null);
+            String problem = OutputDirectory.problem(options.outFor(c.name()), "sensitivity", c, false, false, options.force, null);
             if (problem != null) {
                 err.println("qat4j sensitivity: " + problem);
                 return Qat4jCommand.EXIT_USAGE;
             }
-            Runs.Start start = Runs.start(c, config, options.outFor(c.name()), false);
+            RunInputs.Start start = RunInputs.start(c, config, options.outFor(c.name()), false);
             Path dir = start.dir();
             RunData data = start.data();
             Model teacher = start.fp32().network();
@@ -81,7 +85,7 @@ public final class SensitivityCommand implements Callable<Integer> {
                 }
             }
             AtomicFiles.write(dir.resolve("sensitivity.csv"), csv.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            AtomicFiles.write(dir.resolve("sensitivity.json"), Runs.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(report));
+            JsonFiles.write(dir.resolve("sensitivity.json"), report);
             out.println("wrote " + dir.resolve("sensitivity.csv") + ", " + dir.resolve("sensitivity.json"));
             out.flush();
             return 0;

@@ -21,7 +21,6 @@ import io.qat4j.training.ModelLoader;
 import io.qat4j.training.Networks;
 import io.qat4j.training.RunData;
 import io.qat4j.training.Trainer;
-import io.qat4j.training.ZooArchitecture;
 import io.qat4j.training.config.RunConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -31,18 +30,29 @@ import picocli.CommandLine.Spec;
 
 /** {@code qat4j train CONFIG}: trains the FP32 model a config describes: the reference CNN, a zoo architecture or a network from a file. */
 @Command(name = "train", mixinStandardHelpOptions = true, description = "Train the FP32 model of a configuration.",
-        footer = {"", "Example:  qat4j train configs/fp32.yaml --out runs/fp32",
-            "          qat4j train configs/fp32.yaml --model resnet50 --input-shape 3,64,64 --out runs/resnet50",
-            "          qat4j train configs/fp32.yaml --model my-network.json --out runs/mine",
-            "The network (the config's 'model' section, or --model): reference-cnn (default; sized to the data), a zoo architecture",
-            "(" + ZooArchitecture.IDS + ") built by deeplearning4j-zoo with random",
-            "initialization (never pretrained weights) at --input-shape / model.inputShape (default: the data's shape), one output",
-            "per class, or a file: a DL4J configuration JSON (MultiLayerConfiguration or ComputationGraphConfiguration .toJson(),",
-            "initialized from the run's seed) or an untrained DL4J zip or Keras .h5 to start from (its updater is kept;",
-            "train.learningRate sets the rate, train.weightDecay replaces its regularization when > 0).",
-            "Writes best.zip, checkpoint.zip (+ .json), metrics.csv/.jsonl, resolved-config.yaml (with the model), provenance.json.",
-            "The output directory must be new or empty; --resume continues the run there, --force starts it over.",
-            "Exit codes: 0 done, 1 training failed, 2 bad usage, configuration, model file or data that does not fit the model."})
+        footer = {"",
+            "Example:  qat4j train configs/fp32.yaml --out runs/fp32",
+            "          qat4j train configs/fp32.yaml --model resnet50 \\",
+            "            --input-shape 3,64,64 --out runs/resnet50",
+            "          qat4j train configs/fp32.yaml --model my-network.json \\",
+            "            --out runs/mine",
+            "The network (the config's 'model' section, or --model): reference-cnn (default;",
+            "sized to the data), a zoo architecture (lenet, simplecnn, alexnet, vgg16,",
+            "vgg19, resnet50, squeezenet, darknet19, xception) built by deeplearning4j-zoo",
+            "with random initialization (never pretrained weights) at --input-shape /",
+            "model.inputShape (default: the data's shape), one output per class, or a file:",
+            "a DL4J configuration JSON (MultiLayerConfiguration or",
+            "ComputationGraphConfiguration .toJson(), initialized from the run's seed) or an",
+            "untrained DL4J zip or Keras .h5 to start from (its updater is kept;",
+            "train.learningRate sets the rate, train.weightDecay replaces its regularization",
+            "when > 0).",
+            "Writes best.zip (the epoch with the best validation accuracy), checkpoint.zip",
+            "(+ .json), metrics.csv/.jsonl, resolved-config.yaml (with the model),",
+            "provenance.json.",
+            "The output directory must be new or empty; --resume continues the run there,",
+            "--force starts it over.",
+            "Exit codes: 0 done, 1 training failed, 2 bad usage, configuration, model file",
+            "or data that does not fit the model."})
 public final class TrainCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "CONFIG", description = "YAML run configuration without a quantization section.")
@@ -67,7 +77,7 @@ public final class TrainCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        RunConfig c = Runs.loadOrReport(config, err, "train");
+        RunConfig c = RunInputs.loadConfig(config, err, "train");
         if (c == null) {
             return Qat4jCommand.EXIT_USAGE;
         }
@@ -86,7 +96,7 @@ public final class TrainCommand implements Callable<Integer> {
         }
         Path dir = options.outFor(c.name());
         try {
-            String problem = Runs.outProblem(dir, "train", c, true, options.resume, options.force, c.train().epochs());
+            String problem = OutputDirectory.problem(dir, "train", c, true, options.resume, options.force, c.train().epochs());
             if (problem != null) {
                 err.println("qat4j train: " + problem);
                 return Qat4jCommand.EXIT_USAGE;
@@ -110,7 +120,7 @@ public final class TrainCommand implements Callable<Integer> {
             out.printf("data: %s (%s), %d train / %s / %d test%n", data.source(), data.location(), data.train().numExamples(),
                     data.selectsOnTest() ? "model selection on the test set" : data.validation().numExamples() + " validation",
                     data.test().numExamples());
-            Runs.provenance(dir, config, c, data, options.resume);
+            io.qat4j.training.Provenance.writeRunFiles(dir, config.toString(), c, c.seed(), data, options.resume);
             Trainer.seed(c.seed());
             Network n = fromFile != null ? fromFile(fromFile, c) : build(c, data);
             data = data.fit(n.net(), n.input(), n.name(), config);
@@ -122,7 +132,7 @@ public final class TrainCommand implements Callable<Integer> {
             out.printf("model: %s, %s, %d parameters%s%n", n.name(), Networks.describe(n.net()), n.net().numParams(),
                     FloatTraining.usesNativeLayers(n.net(), c.train().nativeLayers()) ? " (trained through qat4j's native-convolution layers)" : "");
             Trainer.Result<Model> r = FloatTraining.train(new Trainer(), n.net(), data.train(), data.validation(), c.train().toSpec(c.seed()),
-                    dir, options.resume, Runs.epochPrinter(out, c, data), ProgressBars.forConsole(), c.train().nativeLayers());
+                    dir, options.resume, ProgressBars.epochPrinter(out, c, data), ProgressBars.forConsole(), c.train().nativeLayers());
             if (data.selectsOnTest()) {
                 out.printf("best test accuracy %.4f; model %s%n", r.bestValidationAccuracy(), dir.resolve("best.zip"));
             } else {

@@ -81,6 +81,17 @@ class ExperimentCommandTest {
         assertEquals("4 (first/last 8)", firstLast.quantization().inputs());
         assertEquals(Map.of("conv1", 8, "conv2", 3, "fc1", 3, "out", 8), firstLast.quantization().layerBits());
         assertTrue(firstLast.int8().agreement() >= 0.9, firstLast.toString());
+        for (VariantResult v : variants) {
+            // each variant's cost on its own: a calibration shared with an earlier variant counts in both, never above the total
+            VariantResult.Timing t = v.timing();
+            assertTrue(t.calibrationSeconds() + (t.trainSeconds() == null ? 0 : t.trainSeconds()) <= t.totalSeconds(), v.name() + ": " + t);
+        }
+        assertEquals(1, variants.get(4).int8().epoch(), "model.q4j of the QAT variant holds its last epoch");
+        assertEquals(1, variants.get(4).int8().bestEpoch());
+        assertNull(variants.get(0).int8().epoch(), "a PTQ variant has no epochs");
+        assertTrue(r[1].contains("progress: 1 of 6 variants done, ") && r[1].contains("progress: 6 of 6 variants done, "), r[1]);
+        assertTrue(r[1].contains("at least") && r[1].contains("(no QAT variant timed yet)"), "before the QAT variant ran: " + r[1]);
+        assertEquals(1, results.invocationSeconds().size());
         String md = Files.readString(out.resolve("report.md"));
         assertTrue(md.contains("| variant | W bits | A bits | method | FP32-sim acc | INT8 runtime acc | agreement |"), md);
         assertTrue(md.contains("| qat-w4a4 | 4 | 4 |") && md.contains("Per-layer sensitivity") && md.contains("git"), md);
@@ -90,6 +101,7 @@ class ExperimentCommandTest {
         assertTrue(md.contains("Rows by the revision that produced them") && md.contains("- " + revision), md);
         String csv = Files.readString(out.resolve("results.csv"));
         assertEquals(8, csv.lines().count(), csv);
+        assertTrue(md.contains("model.q4j: epoch 1 (the last), best.zip: epoch 1"), md);
         byte[] png = Files.readAllBytes(out.resolve("accuracy-vs-size.png"));
         assertEquals((byte) 0x89, png[0]);
         assertEquals('P', png[1]);
@@ -99,6 +111,12 @@ class ExperimentCommandTest {
         assertEquals("0", again[0], again[1] + again[2]);
         assertTrue(again[1].contains("fp32: reused") && again[1].contains("[5/6] qat-w4a4: reused"), again[1]);
         assertEquals(variantsJson, new ObjectMapper().readTree(out.resolve("results.json").toFile()).get("variants"));
+        // the experiment's wall time is the first run's and the resume's together, not the resume's alone
+        ExperimentResults resumed = ExperimentResults.read(out.resolve("results.json"));
+        assertEquals(2, resumed.invocationSeconds().size());
+        assertEquals(results.seconds(), resumed.invocationSeconds().get(0), 1e-9);
+        assertEquals(resumed.invocationSeconds().get(0) + resumed.invocationSeconds().get(1), resumed.seconds(), 1e-9);
+        assertTrue(Files.readString(out.resolve("report.md")).contains(" over 2 invocations ("), "report.md states both");
 
         // without --resume the same --out is refused before any work: the report and every stage stay as they are
         byte[] report = Files.readAllBytes(out.resolve("report.md"));

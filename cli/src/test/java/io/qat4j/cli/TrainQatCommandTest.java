@@ -81,6 +81,9 @@ class TrainQatCommandTest {
         assertTrue(agreement >= 0.95, "INT8 runtime vs QAT network: " + agreement);
         assertTrue(ratio <= 0.26, "int8 model size ratio " + ratio);
         assertTrue(((Number) summary.get("qatAccuracy")).doubleValue() > 0.5, summary.toString());
+        assertEquals(1, summary.get("modelEpoch"), "model.q4j holds the last epoch");
+        assertEquals(1, summary.get("bestZipEpoch"));
+        assertTrue(q[1].contains("model.q4j holds epoch 1, the last;") && q[1].contains("best.zip holds epoch 1, the best on validation"), q[1]);
 
         // eval of the QAT checkpoint reports the fake-quant accuracy qat reported
         String[] ev = run("eval", qOut.resolve("best.zip").toString(), "--config", qat.toString());
@@ -92,6 +95,8 @@ class TrainQatCommandTest {
         Path exported = dir.resolve("again.q4j");
         String[] e = run("export", qOut.resolve("best.zip").toString(), "--config", qat.toString(), "--out", exported.toString());
         assertEquals("0", e[0], e[1] + e[2]);
+        assertTrue(e[1].contains("note: " + qOut.resolve("best.zip") + " is epoch 1 of the 1 trained") && e[1].contains("holds the same epoch"),
+                e[1]);
         assertEquals(Files.size(qOut.resolve("model.q4j")), Files.size(exported));
         Path json = dir.resolve("run.json");
         String[] r = run("run", exported.toString(), "--config", qat.toString(), "--json", json.toString(), "--check-reference");

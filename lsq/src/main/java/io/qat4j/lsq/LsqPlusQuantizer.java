@@ -41,7 +41,7 @@ public final class LsqPlusQuantizer {
 
     /** @param spec any scheme (the zero point is replaced by the learned offset); rounding HALF_EVEN, HALF_UP (activations) or HALF_AWAY */
     public LsqPlusQuantizer(QuantSpec spec) {
-        LearnedQuantizers.requireDeterministicGrouping("LsqPlusQuantizer", spec);
+        LearnedQuantizerChecks.requireDeterministicGrouping("LsqPlusQuantizer", spec);
         this.spec = spec;
     }
 
@@ -72,7 +72,7 @@ public final class LsqPlusQuantizer {
     /** {@code round(clamp((x - beta)/s, -Qn, Qp)) s + beta} in {@code x}'s data type. */
     public INDArray forward(INDArray x, double[] step, double[] offset) {
         QuantGroups groups = groupsFor(x, step, offset);
-        double[] s = LearnedQuantizers.effective("LsqPlusQuantizer: step", step, LsqQuantizer.MIN_STEP);
+        double[] s = LearnedQuantizerChecks.effective("LsqPlusQuantizer: step", step, LsqQuantizer.MIN_STEP);
         return FlatArrays.write(LsqKernels.forward(FlatArrays.read(x), groups, s, offset, spec.qmin(), spec.qmax(), spec.rounding()),
                 x.shape(), x.dataType());
     }
@@ -80,8 +80,8 @@ public final class LsqPlusQuantizer {
     /** Gradients for the input, the steps and the offsets; {@code gradScale} multiplies both parameter gradients. */
     public Gradients backward(INDArray x, INDArray gradOut, double[] step, double[] offset, double gradScale) {
         QuantGroups groups = groupsFor(x, step, offset);
-        double[] s = LearnedQuantizers.effective("LsqPlusQuantizer: step", step, LsqQuantizer.MIN_STEP);
-        LearnedQuantizers.requireSameShape("LsqPlusQuantizer", x, gradOut);
+        double[] s = LearnedQuantizerChecks.effective("LsqPlusQuantizer: step", step, LsqQuantizer.MIN_STEP);
+        LearnedQuantizerChecks.requireSameShape("LsqPlusQuantizer", x, gradOut);
         double[] g = FlatArrays.read(gradOut);
         double[] stepGrad = new double[s.length];
         double[] offsetGrad = new double[s.length];

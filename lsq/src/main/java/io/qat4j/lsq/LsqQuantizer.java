@@ -46,7 +46,7 @@ public final class LsqQuantizer {
 
     /** @param spec symmetric spec (any granularity); rounding HALF_EVEN, HALF_UP (activations) or HALF_AWAY */
     public LsqQuantizer(QuantSpec spec) {
-        LearnedQuantizers.requireDeterministicGrouping("LsqQuantizer", spec);
+        LearnedQuantizerChecks.requireDeterministicGrouping("LsqQuantizer", spec);
         if (spec.scheme() != QuantSpec.Scheme.SYMMETRIC) {
             throw new IllegalArgumentException("LsqQuantizer: LSQ has no zero point, so the spec must be SYMMETRIC; "
                     + "use LsqPlusQuantizer for a learned offset");
@@ -100,7 +100,7 @@ public final class LsqQuantizer {
     /** {@code round(clamp(x/s, -Qn, Qp)) s} in {@code x}'s data type. */
     public INDArray forward(INDArray x, double[] step) {
         QuantGroups groups = groupsFor(x, step);
-        double[] s = LearnedQuantizers.effective("LsqQuantizer: step", step, MIN_STEP);
+        double[] s = LearnedQuantizerChecks.effective("LsqQuantizer: step", step, MIN_STEP);
         return FlatArrays.write(LsqKernels.forward(FlatArrays.read(x), groups, s, null, spec.qmin(), spec.qmax(), spec.rounding()),
                 x.shape(), x.dataType());
     }
@@ -112,8 +112,8 @@ public final class LsqQuantizer {
      */
     public Gradients backward(INDArray x, INDArray gradOut, double[] step, double gradScale) {
         QuantGroups groups = groupsFor(x, step);
-        double[] s = LearnedQuantizers.effective("LsqQuantizer: step", step, MIN_STEP);
-        LearnedQuantizers.requireSameShape("LsqQuantizer", x, gradOut);
+        double[] s = LearnedQuantizerChecks.effective("LsqQuantizer: step", step, MIN_STEP);
+        LearnedQuantizerChecks.requireSameShape("LsqQuantizer", x, gradOut);
         double[] g = FlatArrays.read(gradOut);
         double[] stepGrad = new double[s.length];
         LsqKernels.backward(FlatArrays.read(x), g, groups, s, null, spec.qmin(), spec.qmax(), spec.rounding(), stepGrad, null, gradScale);

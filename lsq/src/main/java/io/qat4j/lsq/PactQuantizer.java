@@ -77,14 +77,14 @@ public final class PactQuantizer {
     /** Gradients for the input and alpha (the decay term uses {@code alpha} as given). */
     public Gradients backward(INDArray x, INDArray gradOut, double alpha) {
         double a = effectiveAlpha(alpha);
-        LearnedQuantizers.requireSameShape("PactQuantizer", x, gradOut);
+        LearnedQuantizerChecks.requireSameShape("PactQuantizer", x, gradOut);
         double[] g = FlatArrays.read(gradOut);
         double clip = PactKernels.backward(FlatArrays.read(x), g, a, false);
         return new Gradients(FlatArrays.write(g, gradOut.shape(), gradOut.dataType()), PactKernels.alphaGradient(clip, alphaDecay, alpha));
     }
 
     private static double effectiveAlpha(double alpha) {
-        LearnedQuantizers.requirePositive("PactQuantizer: alpha", 0, alpha);
+        LearnedQuantizerChecks.requirePositive("PactQuantizer: alpha", 0, alpha);
         return Math.max(alpha, MIN_ALPHA);
     }
 }

@@ -132,6 +132,29 @@ public record Checkpoint(int epochsDone, Double bestValidationAccuracy, int epoc
     }
 
     /**
+     * The committed state of {@code runDir} as it is on disk, read without finishing an interrupted
+     * commit or deleting anything ({@link #forResume} is what a resume uses): for reports on a run,
+     * such as which epoch {@code best.zip} holds. Null when the directory has no {@code checkpoint.json}.
+     *
+     * @throws InvalidCheckpointException when checkpoint.json is not a valid checkpoint
+     */
+    public static Checkpoint read(Path runDir) throws IOException {
+        Path state = runDir.resolve(STATE);
+        if (!Files.isRegularFile(state)) {
+            return null;
+        }
+        return parse(state, Files.readString(state), Integer.MAX_VALUE);
+    }
+
+    /**
+     * The epoch, 1-based, whose network {@code best.zip} holds: the one of best validation accuracy
+     * among the {@link #epochsDone} (the earliest on ties); 0 before the first epoch.
+     */
+    public int bestEpoch() {
+        return epochsDone - epochsSinceBest;
+    }
+
+    /**
      * The committed network with its updater state (call after {@link #forResume} returned a state
      * with epochs done), of the kind of {@code kind}: the network the run trains.
      *

@@ -74,7 +74,7 @@ public class ActivationQuantizerLayer extends BaseLayer implements QuantizedLaye
                                                        int layerIndex, INDArray layerParamsView, boolean initializeParams,
                                                        DataType networkDataType) {
         quant.validate(nameForMessages(getLayerName()));
-        return LayerConfSupport.wire(new ActivationQuantizerImpl(conf, networkDataType), conf, listeners, layerIndex, layerParamsView,
+        return LayerParamWiring.wire(new ActivationQuantizerImpl(conf, networkDataType), conf, listeners, layerIndex, layerParamsView,
                 initializeParams, initializer());
     }
 
@@ -112,7 +112,7 @@ public class ActivationQuantizerLayer extends BaseLayer implements QuantizedLaye
 
     @Override
     public IUpdater getUpdaterByParam(String paramName) {
-        return LayerConfSupport.updater(paramName, QuantizerParams.isStateParam(paramName), () -> super.getUpdaterByParam(paramName));
+        return LayerParamWiring.updater(paramName, QuantizerParams.isStateParam(paramName), () -> super.getUpdaterByParam(paramName));
     }
 
     @Override

@@ -112,7 +112,7 @@ public class QuantizedConvBatchNormLayer extends QuantizedConvolutionLayer {
                                                        DataType networkDataType) {
         LayerValidation.assertNInNOutSet("QuantizedConvBatchNormLayer", getLayerName(), layerIndex, getNIn(), getNOut());
         getQuant().validate(nameForMessages(getLayerName()));
-        return LayerConfSupport.wire(new QuantizedConvBatchNormImpl(conf, networkDataType), conf, listeners, layerIndex, layerParamsView,
+        return LayerParamWiring.wire(new QuantizedConvBatchNormImpl(conf, networkDataType), conf, listeners, layerIndex, layerParamsView,
                 initializeParams, initializer());
     }
 
@@ -123,7 +123,7 @@ public class QuantizedConvBatchNormLayer extends QuantizedConvolutionLayer {
 
     @Override
     public IUpdater getUpdaterByParam(String paramName) {
-        return LayerConfSupport.updater(paramName, QuantizedConvBatchNormParamInitializer.isRunningStat(paramName),
+        return LayerParamWiring.updater(paramName, QuantizedConvBatchNormParamInitializer.isRunningStat(paramName),
                 () -> super.getUpdaterByParam(paramName));
     }
 

@@ -50,7 +50,7 @@ public class QuantizedConvolutionLayer extends ConvolutionLayer implements Quant
         }
         QuantizedConvolutionLayer q = new QuantizedConvolutionLayer();
         ConfigCopy.copy(base.clone(), q, org.deeplearning4j.nn.conf.layers.Layer.class);
-        Support.requireSupported(base, base.getLayerName(), false);
+        UnsupportedFeatures.requireSupported(base, base.getLayerName(), false);
         quant.validate(q.nameForMessages(base.getLayerName()));
         q.quant = quant.clone();
         return q;
@@ -72,7 +72,7 @@ public class QuantizedConvolutionLayer extends ConvolutionLayer implements Quant
                                                        DataType networkDataType) {
         LayerValidation.assertNInNOutSet("QuantizedConvolutionLayer", getLayerName(), layerIndex, getNIn(), getNOut());
         quant.validate(nameForMessages(getLayerName()));
-        return LayerConfSupport.wire(new QuantizedConvolutionImpl(conf, networkDataType), conf, listeners, layerIndex, layerParamsView,
+        return LayerParamWiring.wire(new QuantizedConvolutionImpl(conf, networkDataType), conf, listeners, layerIndex, layerParamsView,
                 initializeParams, initializer());
     }
 
@@ -83,12 +83,12 @@ public class QuantizedConvolutionLayer extends ConvolutionLayer implements Quant
 
     @Override
     public IUpdater getUpdaterByParam(String paramName) {
-        return LayerConfSupport.updater(paramName, QuantizerParams.isStateParam(paramName), () -> super.getUpdaterByParam(paramName));
+        return LayerParamWiring.updater(paramName, QuantizerParams.isStateParam(paramName), () -> super.getUpdaterByParam(paramName));
     }
 
     @Override
     public List<Regularization> getRegularizationByParam(String paramName) {
-        return LayerConfSupport.regularization(paramName, () -> super.getRegularizationByParam(paramName));
+        return LayerParamWiring.regularization(paramName, () -> super.getRegularizationByParam(paramName));
     }
 
     @Override

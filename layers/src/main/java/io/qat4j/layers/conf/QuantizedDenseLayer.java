@@ -38,7 +38,7 @@ public class QuantizedDenseLayer extends DenseLayer implements QuantizedLayerCon
     public static QuantizedDenseLayer of(DenseLayer base, QuantSettings quant) {
         QuantizedDenseLayer q = new QuantizedDenseLayer();
         ConfigCopy.copy(base.clone(), q, org.deeplearning4j.nn.conf.layers.Layer.class);
-        Support.requireSupported(base, base.getLayerName(), base.isHasLayerNorm());
+        UnsupportedFeatures.requireSupported(base, base.getLayerName(), base.isHasLayerNorm());
         quant.validate(q.nameForMessages(base.getLayerName()));
         q.quant = quant.clone();
         return q;
@@ -60,7 +60,7 @@ public class QuantizedDenseLayer extends DenseLayer implements QuantizedLayerCon
                                                        DataType networkDataType) {
         LayerValidation.assertNInNOutSet("QuantizedDenseLayer", getLayerName(), layerIndex, getNIn(), getNOut());
         quant.validate(nameForMessages(getLayerName()));
-        return LayerConfSupport.wire(new QuantizedDenseImpl(conf, networkDataType), conf, listeners, layerIndex, layerParamsView,
+        return LayerParamWiring.wire(new QuantizedDenseImpl(conf, networkDataType), conf, listeners, layerIndex, layerParamsView,
                 initializeParams, initializer());
     }
 
@@ -71,12 +71,12 @@ public class QuantizedDenseLayer extends DenseLayer implements QuantizedLayerCon
 
     @Override
     public IUpdater getUpdaterByParam(String paramName) {
-        return LayerConfSupport.updater(paramName, QuantizerParams.isStateParam(paramName), () -> super.getUpdaterByParam(paramName));
+        return LayerParamWiring.updater(paramName, QuantizerParams.isStateParam(paramName), () -> super.getUpdaterByParam(paramName));
     }
 
     @Override
     public List<Regularization> getRegularizationByParam(String paramName) {
-        return LayerConfSupport.regularization(paramName, () -> super.getRegularizationByParam(paramName));
+        return LayerParamWiring.regularization(paramName, () -> super.getRegularizationByParam(paramName));
     }
 
     @Override

@@ -58,7 +58,7 @@ public class QuantizedDepthwiseConvolutionLayer extends DepthwiseConvolution2D i
         requireNchw(base.getCnn2dDataFormat(), name);
         QuantizedDepthwiseConvolutionLayer q = new QuantizedDepthwiseConvolutionLayer();
         ConfigCopy.copy(base.clone(), q, org.deeplearning4j.nn.conf.layers.Layer.class);
-        Support.requireSupported(base, base.getLayerName(), false);
+        UnsupportedFeatures.requireSupported(base, base.getLayerName(), false);
         quant.validate(q.nameForMessages(base.getLayerName()));
         q.quant = quant.clone();
         return q;
@@ -89,7 +89,7 @@ public class QuantizedDepthwiseConvolutionLayer extends DepthwiseConvolution2D i
         LayerValidation.assertNInNOutSet("QuantizedDepthwiseConvolutionLayer", getLayerName(), layerIndex, getNIn(), getNOut());
         quant.validate(nameForMessages(getLayerName()));
         requireNchw(getCnn2dDataFormat(), nameForMessages(getLayerName()));
-        return LayerConfSupport.wire(new QuantizedDepthwiseConvolutionImpl(conf, networkDataType), conf, listeners, layerIndex,
+        return LayerParamWiring.wire(new QuantizedDepthwiseConvolutionImpl(conf, networkDataType), conf, listeners, layerIndex,
                 layerParamsView, initializeParams, initializer());
     }
 
@@ -100,12 +100,12 @@ public class QuantizedDepthwiseConvolutionLayer extends DepthwiseConvolution2D i
 
     @Override
     public IUpdater getUpdaterByParam(String paramName) {
-        return LayerConfSupport.updater(paramName, QuantizerParams.isStateParam(paramName), () -> super.getUpdaterByParam(paramName));
+        return LayerParamWiring.updater(paramName, QuantizerParams.isStateParam(paramName), () -> super.getUpdaterByParam(paramName));
     }
 
     @Override
     public List<Regularization> getRegularizationByParam(String paramName) {
-        return LayerConfSupport.regularization(paramName, () -> super.getRegularizationByParam(paramName));
+        return LayerParamWiring.regularization(paramName, () -> super.getRegularizationByParam(paramName));
     }
 
     @Override

@@ -38,7 +38,7 @@ public class QuantizedOutputLayer extends OutputLayer implements QuantizedLayerC
     public static QuantizedOutputLayer of(OutputLayer base, QuantSettings quant) {
         QuantizedOutputLayer q = new QuantizedOutputLayer();
         ConfigCopy.copy(base.clone(), q, org.deeplearning4j.nn.conf.layers.Layer.class);
-        Support.requireSupported(base, base.getLayerName(), false);
+        UnsupportedFeatures.requireSupported(base, base.getLayerName(), false);
         quant.validate(q.nameForMessages(base.getLayerName()));
         q.quant = quant.clone();
         return q;
@@ -60,7 +60,7 @@ public class QuantizedOutputLayer extends OutputLayer implements QuantizedLayerC
                                                        DataType networkDataType) {
         LayerValidation.assertNInNOutSet("QuantizedOutputLayer", getLayerName(), layerIndex, getNIn(), getNOut());
         quant.validate(nameForMessages(getLayerName()));
-        return LayerConfSupport.wire(new QuantizedOutputImpl(conf, networkDataType), conf, listeners, layerIndex, layerParamsView,
+        return LayerParamWiring.wire(new QuantizedOutputImpl(conf, networkDataType), conf, listeners, layerIndex, layerParamsView,
                 initializeParams, initializer());
     }
 
@@ -71,12 +71,12 @@ public class QuantizedOutputLayer extends OutputLayer implements QuantizedLayerC
 
     @Override
     public IUpdater getUpdaterByParam(String paramName) {
-        return LayerConfSupport.updater(paramName, QuantizerParams.isStateParam(paramName), () -> super.getUpdaterByParam(paramName));
+        return LayerParamWiring.updater(paramName, QuantizerParams.isStateParam(paramName), () -> super.getUpdaterByParam(paramName));
     }
 
     @Override
     public List<Regularization> getRegularizationByParam(String paramName) {
-        return LayerConfSupport.regularization(paramName, () -> super.getRegularizationByParam(paramName));
+        return LayerParamWiring.regularization(paramName, () -> super.getRegularizationByParam(paramName));
     }
 
     @Override

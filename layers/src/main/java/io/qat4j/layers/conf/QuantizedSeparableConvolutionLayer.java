@@ -75,7 +75,7 @@ public class QuantizedSeparableConvolutionLayer extends SeparableConvolution2D i
         requireNchw(base.getCnn2dDataFormat(), name);
         QuantizedSeparableConvolutionLayer q = new QuantizedSeparableConvolutionLayer();
         ConfigCopy.copy(base.clone(), q, org.deeplearning4j.nn.conf.layers.Layer.class);
-        Support.requireSupported(base, base.getLayerName(), false);
+        UnsupportedFeatures.requireSupported(base, base.getLayerName(), false);
         quant.validate(q.nameForMessages(base.getLayerName()));
         q.quant = quant.clone();
         q.midInputSigned = false;
@@ -143,7 +143,7 @@ public class QuantizedSeparableConvolutionLayer extends SeparableConvolution2D i
         LayerValidation.assertNInNOutSet("QuantizedSeparableConvolutionLayer", getLayerName(), layerIndex, getNIn(), getNOut());
         quant.validate(nameForMessages(getLayerName()));
         requireNchw(getCnn2dDataFormat(), nameForMessages(getLayerName()));
-        return LayerConfSupport.wire(new QuantizedSeparableConvolutionImpl(conf, networkDataType), conf, listeners, layerIndex,
+        return LayerParamWiring.wire(new QuantizedSeparableConvolutionImpl(conf, networkDataType), conf, listeners, layerIndex,
                 layerParamsView, initializeParams, initializer());
     }
 
@@ -154,12 +154,12 @@ public class QuantizedSeparableConvolutionLayer extends SeparableConvolution2D i
 
     @Override
     public IUpdater getUpdaterByParam(String paramName) {
-        return LayerConfSupport.updater(paramName, QuantizerParams.isStateParam(paramName), () -> super.getUpdaterByParam(paramName));
+        return LayerParamWiring.updater(paramName, QuantizerParams.isStateParam(paramName), () -> super.getUpdaterByParam(paramName));
     }
 
     @Override
     public List<Regularization> getRegularizationByParam(String paramName) {
-        return LayerConfSupport.regularization(paramName, () -> super.getRegularizationByParam(paramName));
+        return LayerParamWiring.regularization(paramName, () -> super.getRegularizationByParam(paramName));
     }
 
     @Override

@@ -18,7 +18,7 @@ public class ActivationQuantizerImpl extends org.deeplearning4j.nn.layers.BaseLa
 
     private static final long serialVersionUID = 1L;
 
-    private final transient QuantizedLayerSupport support = new QuantizedLayerSupport();
+    private final transient LayerQuantizers quantizers = new LayerQuantizers();
 
     public ActivationQuantizerImpl(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
@@ -32,13 +32,13 @@ public class ActivationQuantizerImpl extends org.deeplearning4j.nn.layers.BaseLa
     public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(false);
         if (!settings().quantizesInputs()) {
-            InputQuantization.observeIfCalibrating(settings(), input, paramTable(), QuantizedLayerSupport.name(this));
+            InputQuantization.observeIfCalibrating(settings(), input, paramTable(), LayerQuantizers.name(this));
             return workspaceMgr.dup(ArrayType.ACTIVATIONS, input);
         }
         INDArray q;
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-            q = InputQuantization.forward(settings(), input, training, paramTable(), QuantizedLayerSupport.name(this),
-                    support::rememberInputFloor);
+            q = InputQuantization.forward(settings(), input, training, paramTable(), LayerQuantizers.name(this),
+                    quantizers::rememberInputFloor);
         }
         return workspaceMgr.dup(ArrayType.ACTIVATIONS, q);
     }
@@ -46,8 +46,8 @@ public class ActivationQuantizerImpl extends org.deeplearning4j.nn.layers.BaseLa
     @Override
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(true);
-        support.rememberRawInput(input, QuantizedLayerSupport.name(this));
-        Pair<Gradient, INDArray> p = support.finishBackprop(settings(), paramTable(), gradientViews, null, 0, epsilon, workspaceMgr);
+        quantizers.rememberRawInput(input, LayerQuantizers.name(this));
+        Pair<Gradient, INDArray> p = quantizers.finishBackprop(settings(), paramTable(), gradientViews, null, 0, epsilon, workspaceMgr);
         if (p.getSecond() == epsilon) {
             // pass-through: DL4J still wants this layer's epsilon in its own ACTIVATION_GRAD workspace
             return new Pair<>(p.getFirst(), workspaceMgr.dup(ArrayType.ACTIVATION_GRAD, epsilon));
@@ -68,13 +68,13 @@ public class ActivationQuantizerImpl extends org.deeplearning4j.nn.layers.BaseLa
     @Override
     public void clear() {
         super.clear();
-        support.clear();
+        quantizers.clear();
     }
 
     /** DL4J's constraints, then the learned step or alpha back to its floor (issue 14 #2). */
     @Override
     public void applyConstraints(int iteration, int epoch) {
         super.applyConstraints(iteration, epoch);
-        support.applyQuantizerConstraints(settings(), paramTable(), null, 0);
+        quantizers.applyQuantizerConstraints(settings(), paramTable(), null, 0);
     }
 }

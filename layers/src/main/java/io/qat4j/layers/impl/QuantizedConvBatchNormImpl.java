@@ -79,27 +79,27 @@ public class QuantizedConvBatchNormImpl extends QuantizedConvolutionImpl {
         assertInputSet(false);
         checkInput();
         applyDropOutIfNecessary(training, workspaceMgr);   // dropout on the layer input, then its quantizer (DL4J's order)
-        input = support.quantizeInput(settings(), input, training, paramTable(), QuantizedLayerSupport.name(this), workspaceMgr);
+        input = quantizers.quantizeInput(settings(), input, training, paramTable(), LayerQuantizers.name(this), workspaceMgr);
         INDArray x = input.castTo(dataType);
         INDArray gamma = getParam(QuantizedConvBatchNormParamInitializer.GAMMA_KEY).castTo(dataType);
         INDArray sigma = sigmaRun();
         INDArray s = gamma.div(sigma);
         INDArray folded = perChannel(getParam(ConvolutionParamInitializer.WEIGHT_KEY).castTo(dataType).dup(), s, 0, true);
-        INDArray wq = support.quantizeWeights(settings(), folded, 0, paramTable(), training, input, QuantizedLayerSupport.name(this));
+        INDArray wq = quantizers.quantizeWeights(settings(), folded, 0, paramTable(), training, input, LayerQuantizers.name(this));
         boolean frozen = bnConf().isFreezeBatchNorm() || !training;
         INDArray z;
         INDArray c = null;
         INDArray cHat = null;
         INDArray sigmaBatch = null;
         if (frozen) {
-            z = conv2d(x, wq, BiasQuantization.forward(settings(), foldedBias(), folded, 0, paramTable(), QuantizedLayerSupport.name(this), training), workspaceMgr,
+            z = conv2d(x, wq, BiasQuantization.forward(settings(), foldedBias(), folded, 0, paramTable(), LayerQuantizers.name(this), training), workspaceMgr,
                     ArrayType.ACTIVATIONS);
         } else {
             c = perChannel(conv2d(x, wq, null, workspaceMgr, ArrayType.FF_WORKING_MEM), s, 1, false);
             if (c.size(0) * c.size(2) * c.size(3) < 2) {
                 // PyTorch refuses such batches too ("Expected more than 1 value per channel when training"): the batch
                 // variance is 0, the running variance collapses, and the folded weights and bias explode
-                throw new IllegalArgumentException("layer '" + QuantizedLayerSupport.name(this) + "': batch norm in training sees one "
+                throw new IllegalArgumentException("layer '" + LayerQuantizers.name(this) + "': batch norm in training sees one "
                         + "value per channel (batch " + c.size(0) + " x " + c.size(2) + "x" + c.size(3) + " feature map), so its batch "
                         + "variance is 0 and the running statistics collapse; train with batch size >= 2 (drop a last batch of one), "
                         + "or freeze the batch norm (setFreezeBatchNorm(true)) to use its running statistics");
@@ -138,7 +138,7 @@ public class QuantizedConvBatchNormImpl extends QuantizedConvolutionImpl {
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(true);
         if (fwdPreActivation == null || fwdInput != input) {
-            throw new IllegalStateException("QuantizedConvBatchNormLayer " + QuantizedLayerSupport.name(this)
+            throw new IllegalStateException("QuantizedConvBatchNormLayer " + LayerQuantizers.name(this)
                     + ": backprop needs the training forward pass of the same batch first");
         }
         INDArray x = input.castTo(dataType);
@@ -174,7 +174,7 @@ public class QuantizedConvBatchNormImpl extends QuantizedConvolutionImpl {
             }
         }
         if (settings().quantizesWeights()) {
-            WeightQuantization.backward(settings(), fwdFolded, 0, paramTable(), dWq, gradientViews, QuantizedLayerSupport.name(this));
+            WeightQuantization.backward(settings(), fwdFolded, 0, paramTable(), dWq, gradientViews, LayerQuantizers.name(this));
         }
         INDArray latent = getParam(ConvolutionParamInitializer.WEIGHT_KEY).castTo(dataType);
         long out = s.length();
@@ -189,7 +189,7 @@ public class QuantizedConvBatchNormImpl extends QuantizedConvolutionImpl {
         gradientViews.get(QuantizedConvBatchNormParamInitializer.MEAN_KEY).assign(0);
         gradientViews.get(QuantizedConvBatchNormParamInitializer.VAR_KEY).assign(0);
         clearForwardState();
-        Pair<Gradient, INDArray> p = support.finishBackprop(settings(), paramTable(), gradientViews, null, 0, gradInput, workspaceMgr, false);
+        Pair<Gradient, INDArray> p = quantizers.finishBackprop(settings(), paramTable(), gradientViews, null, 0, gradInput, workspaceMgr, false);
         return new Pair<>(p.getFirst(), backpropDropOutIfPresent(p.getSecond()));
     }
 

@@ -25,7 +25,7 @@ import io.qat4j.layers.conf.QuantizedConvolutionLayer;
 public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convolution.ConvolutionLayer {
 
     private static final long serialVersionUID = 1L;
-    protected final transient QuantizedLayerSupport support = new QuantizedLayerSupport();
+    protected final transient LayerQuantizers quantizers = new LayerQuantizers();
     private transient INDArray cachedPreOutput;
     private transient INDArray cachedForInput;
 
@@ -43,12 +43,12 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
 
     protected void checkInput() {
         if (input.rank() != 4) {
-            throw new IllegalStateException("QuantizedConvolutionLayer " + QuantizedLayerSupport.name(this) + " expects NCHW input of rank 4, got shape "
+            throw new IllegalStateException("QuantizedConvolutionLayer " + LayerQuantizers.name(this) + " expects NCHW input of rank 4, got shape "
                     + Arrays.toString(input.shape()));
         }
         long channels = qconf().getNIn();
         if (input.size(1) != channels) {
-            throw new IllegalStateException("QuantizedConvolutionLayer " + QuantizedLayerSupport.name(this) + " expects " + channels
+            throw new IllegalStateException("QuantizedConvolutionLayer " + LayerQuantizers.name(this) + " expects " + channels
                     + " input channels (NCHW), got input of shape " + Arrays.toString(input.shape()));
         }
     }
@@ -62,11 +62,11 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
         assertInputSet(false);
         checkInput();
         applyDropOutIfNecessary(training, workspaceMgr);   // DL4J's order: dropout on the layer input, then (here) its quantizer
-        input = support.quantizeInput(settings(), input, training, paramTable(), QuantizedLayerSupport.name(this), workspaceMgr);
+        input = quantizers.quantizeInput(settings(), input, training, paramTable(), LayerQuantizers.name(this), workspaceMgr);
         INDArray x = input.castTo(dataType);
-        INDArray w = support.quantizeWeights(settings(), getParam(ConvolutionParamInitializer.WEIGHT_KEY), 0, paramTable(), training, input, QuantizedLayerSupport.name(this));
+        INDArray w = quantizers.quantizeWeights(settings(), getParam(ConvolutionParamInitializer.WEIGHT_KEY), 0, paramTable(), training, input, LayerQuantizers.name(this));
         INDArray b = BiasQuantization.forward(settings(), bias(), getParam(ConvolutionParamInitializer.WEIGHT_KEY), 0, paramTable(),
-                QuantizedLayerSupport.name(this), training);
+                LayerQuantizers.name(this), training);
         return conv2d(x, w, b, workspaceMgr, type);
     }
 
@@ -112,7 +112,7 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
         cachedPreOutput = null;
         cachedForInput = null;
         INDArray x = input.castTo(dataType);
-        INDArray w = support.quantizeWeights(settings(), getParam(ConvolutionParamInitializer.WEIGHT_KEY), 0, paramTable(), true, input, QuantizedLayerSupport.name(this));
+        INDArray w = quantizers.quantizeWeights(settings(), getParam(ConvolutionParamInitializer.WEIGHT_KEY), 0, paramTable(), true, input, LayerQuantizers.name(this));
         INDArray delta = layerConf().getActivationFn().backprop(z.dup(), epsilon.castTo(dataType)).getFirst();
         INDArray gradInput = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c');
         INDArray gradW = gradientViews.get(ConvolutionParamInitializer.WEIGHT_KEY);
@@ -122,7 +122,7 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
         if (b != null) {
             gradientViews.get(ConvolutionParamInitializer.BIAS_KEY).assign(g[1].reshape(gradientViews.get(ConvolutionParamInitializer.BIAS_KEY).shape()));
         }
-        Pair<Gradient, INDArray> p = support.finishBackprop(settings(), paramTable(), gradientViews, ConvolutionParamInitializer.WEIGHT_KEY,
+        Pair<Gradient, INDArray> p = quantizers.finishBackprop(settings(), paramTable(), gradientViews, ConvolutionParamInitializer.WEIGHT_KEY,
                 0, gradInput, workspaceMgr);
         return new Pair<>(p.getFirst(), backpropDropOutIfPresent(p.getSecond()));
     }
@@ -130,7 +130,7 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
     @Override
     public void clear() {
         super.clear();
-        support.clear();
+        quantizers.clear();
         cachedPreOutput = null;
         cachedForInput = null;
     }
@@ -139,7 +139,7 @@ public class QuantizedConvolutionImpl extends org.deeplearning4j.nn.layers.convo
     @Override
     public void applyConstraints(int iteration, int epoch) {
         super.applyConstraints(iteration, epoch);
-        support.applyQuantizerConstraints(settings(), paramTable(), quantizedWeightsForConstraints(), 0);
+        quantizers.applyQuantizerConstraints(settings(), paramTable(), quantizedWeightsForConstraints(), 0);
     }
 
     /** The weights the weight quantizer sees (the folded ones in the conv+BN subclass). */

@@ -20,7 +20,7 @@ public class QuantizedDenseImpl extends org.deeplearning4j.nn.layers.feedforward
 
     private static final long serialVersionUID = 1L;
 
-    private final transient QuantizedLayerSupport support = new QuantizedLayerSupport();
+    private final transient LayerQuantizers quantizers = new LayerQuantizers();
 
     public QuantizedDenseImpl(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
@@ -37,33 +37,33 @@ public class QuantizedDenseImpl extends org.deeplearning4j.nn.layers.feedforward
         // DL4J's dropout on the layer input comes before its quantizer (super's call is then a no-op); on the way back
         // super applies the dropout mask and finishBackprop the quantizer's STE mask: both elementwise, so the order is free
         applyDropOutIfNecessary(training, workspaceMgr);
-        input = support.quantizeInput(settings(), input, training, paramTable(), QuantizedLayerSupport.name(this), workspaceMgr);
+        input = quantizers.quantizeInput(settings(), input, training, paramTable(), LayerQuantizers.name(this), workspaceMgr);
         return super.preOutputWithPreNorm(training, forBackprop, workspaceMgr);
     }
 
     @Override
     protected INDArray getParamWithNoise(String param, boolean training, LayerWorkspaceMgr workspaceMgr) {
-        return support.quantizeDenseParam(settings(), param, super.getParamWithNoise(param, training, workspaceMgr), paramTable(),
-                training, input, QuantizedLayerSupport.name(this));
+        return quantizers.quantizeDenseParam(settings(), param, super.getParamWithNoise(param, training, workspaceMgr), paramTable(),
+                training, input, LayerQuantizers.name(this));
     }
 
     @Override
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
         Pair<Gradient, INDArray> p = super.backpropGradient(epsilon, workspaceMgr);
-        return support.finishBackprop(settings(), paramTable(), gradientViews, DefaultParamInitializer.WEIGHT_KEY, 1, p.getSecond(),
+        return quantizers.finishBackprop(settings(), paramTable(), gradientViews, DefaultParamInitializer.WEIGHT_KEY, 1, p.getSecond(),
                 workspaceMgr);
     }
 
     @Override
     public void clear() {
         super.clear();
-        support.clear();
+        quantizers.clear();
     }
 
     /** DL4J's constraints, then the quantizer parameters back to their floors (issue 14 #2). */
     @Override
     public void applyConstraints(int iteration, int epoch) {
         super.applyConstraints(iteration, epoch);
-        support.applyQuantizerConstraints(settings(), paramTable(), getParam(DefaultParamInitializer.WEIGHT_KEY), 1);
+        quantizers.applyQuantizerConstraints(settings(), paramTable(), getParam(DefaultParamInitializer.WEIGHT_KEY), 1);
     }
 }

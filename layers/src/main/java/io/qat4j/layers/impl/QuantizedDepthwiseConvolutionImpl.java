@@ -33,7 +33,7 @@ public class QuantizedDepthwiseConvolutionImpl extends org.deeplearning4j.nn.lay
     private static final String W = DepthwiseConvolutionParamInitializer.WEIGHT_KEY;
     private static final String B = DepthwiseConvolutionParamInitializer.BIAS_KEY;
 
-    private final transient QuantizedLayerSupport support = new QuantizedLayerSupport();
+    private final transient LayerQuantizers quantizers = new LayerQuantizers();
     private transient INDArray cachedPreOutput;
     private transient INDArray cachedForInput;
 
@@ -50,7 +50,7 @@ public class QuantizedDepthwiseConvolutionImpl extends org.deeplearning4j.nn.lay
     }
 
     private String name() {
-        return QuantizedLayerSupport.name(this);
+        return LayerQuantizers.name(this);
     }
 
     /** The weights {@code W} in channels-first layout {@code [nIn mult, kH, kW]} (a new array): what the weight quantizer sees. */
@@ -80,7 +80,7 @@ public class QuantizedDepthwiseConvolutionImpl extends org.deeplearning4j.nn.lay
         if (!settings().quantizesWeights()) {
             return getParam(W);
         }
-        INDArray kq = support.quantizeWeights(settings(), channelsFirstWeights(), 0, paramTable(), training, input, name());
+        INDArray kq = quantizers.quantizeWeights(settings(), channelsFirstWeights(), 0, paramTable(), training, input, name());
         return DepthwiseWeightLayout.DEPTHWISE.fromChannelsFirst(kq, getParam(W).shape());
     }
 
@@ -88,7 +88,7 @@ public class QuantizedDepthwiseConvolutionImpl extends org.deeplearning4j.nn.lay
         assertInputSet(false);
         checkInput();
         applyDropOutIfNecessary(training, workspaceMgr);   // DL4J's order: dropout on the layer input, then its quantizer
-        input = support.quantizeInput(settings(), input, training, paramTable(), name(), workspaceMgr);
+        input = quantizers.quantizeInput(settings(), input, training, paramTable(), name(), workspaceMgr);
         INDArray x = input.castTo(dataType);
         INDArray b = BiasQuantization.forward(settings(), bias(), channelsFirstWeights(), 0, paramTable(), name(), training);
         return NativeConvolution.depthwise(NativeConvolution.Geometry.of(qconf()), x, quantizedWeights(training), b, dataType,
@@ -139,14 +139,14 @@ public class QuantizedDepthwiseConvolutionImpl extends org.deeplearning4j.nn.lay
             gradientViews.get(B).assign(g[1].reshape(gradientViews.get(B).shape()));
         }
         Set<String> written = s.quantizesWeights() ? Set.of(QuantizerParams.WEIGHT_STEP_KEY, QuantizerParams.WEIGHT_OFFSET_KEY) : Set.of();
-        Pair<Gradient, INDArray> p = support.finishBackprop(s, paramTable(), gradientViews, null, 0, gradInput, workspaceMgr, written);
+        Pair<Gradient, INDArray> p = quantizers.finishBackprop(s, paramTable(), gradientViews, null, 0, gradInput, workspaceMgr, written);
         return new Pair<>(p.getFirst(), backpropDropOutIfPresent(p.getSecond()));
     }
 
     @Override
     public void clear() {
         super.clear();
-        support.clear();
+        quantizers.clear();
         cachedPreOutput = null;
         cachedForInput = null;
     }
@@ -155,6 +155,6 @@ public class QuantizedDepthwiseConvolutionImpl extends org.deeplearning4j.nn.lay
     @Override
     public void applyConstraints(int iteration, int epoch) {
         super.applyConstraints(iteration, epoch);
-        support.applyQuantizerConstraints(settings(), paramTable(), channelsFirstWeights(), 0);
+        quantizers.applyQuantizerConstraints(settings(), paramTable(), channelsFirstWeights(), 0);
     }
 }

@@ -41,9 +41,9 @@ public class QuantizedSeparableConvolutionImpl extends org.deeplearning4j.nn.lay
     private static final String B = SeparableConvolutionParamInitializer.BIAS_KEY;
 
     /** Input quantizer and depthwise weights. */
-    private final transient QuantizedLayerSupport support = new QuantizedLayerSupport();
+    private final transient LayerQuantizers quantizers = new LayerQuantizers();
     /** Pointwise weights (its weight cache; it quantizes no input). */
-    private final transient QuantizedLayerSupport pointwiseSupport = new QuantizedLayerSupport();
+    private final transient LayerQuantizers pointwiseSupport = new LayerQuantizers();
     /** Floor of the mid quantizer's learned step or alpha from the last training batch (NaN before one). */
     private transient double midFloor = Double.NaN;
 
@@ -66,7 +66,7 @@ public class QuantizedSeparableConvolutionImpl extends org.deeplearning4j.nn.lay
     }
 
     private String name() {
-        return QuantizedLayerSupport.name(this);
+        return LayerQuantizers.name(this);
     }
 
     private String midName() {
@@ -158,7 +158,7 @@ public class QuantizedSeparableConvolutionImpl extends org.deeplearning4j.nn.lay
     /** Depthwise weights as libnd4j takes them ({@code [kH, kW, nIn, mult]}), fake-quantized when weights are. */
     private INDArray depthwiseKernel(boolean training) {
         INDArray k = channelsFirstWeights();
-        INDArray kq = support.quantizeWeights(settings(), k, 0, paramTable(), training, input, name());
+        INDArray kq = quantizers.quantizeWeights(settings(), k, 0, paramTable(), training, input, name());
         long[] s = getParam(W).shape();
         return DepthwiseWeightLayout.DEPTHWISE.fromChannelsFirst(kq, new long[] {s[2], s[3], s[1], s[0]});
     }
@@ -183,7 +183,7 @@ public class QuantizedSeparableConvolutionImpl extends org.deeplearning4j.nn.lay
         assertInputSet(false);
         checkInput();
         applyDropOutIfNecessary(training, workspaceMgr);   // DL4J's order: dropout on the layer input, then its quantizer
-        input = support.quantizeInput(settings(), input, training, paramTable(), name(), workspaceMgr);
+        input = quantizers.quantizeInput(settings(), input, training, paramTable(), name(), workspaceMgr);
         INDArray x = input.castTo(dataType);
         INDArray mid;
         INDArray midQ;
@@ -273,7 +273,7 @@ public class QuantizedSeparableConvolutionImpl extends org.deeplearning4j.nn.lay
             gradientViews.get(W).assign(DepthwiseWeightLayout.SEPARABLE.fromChannelsFirst(gk, getParam(W).shape()));
         }
         clearForwardState();
-        Pair<Gradient, INDArray> p = support.finishBackprop(s, paramTable(), gradientViews, null, 0, gradInput, workspaceMgr, written);
+        Pair<Gradient, INDArray> p = quantizers.finishBackprop(s, paramTable(), gradientViews, null, 0, gradInput, workspaceMgr, written);
         return new Pair<>(p.getFirst(), backpropDropOutIfPresent(p.getSecond()));
     }
 
@@ -287,7 +287,7 @@ public class QuantizedSeparableConvolutionImpl extends org.deeplearning4j.nn.lay
     @Override
     public void clear() {
         super.clear();
-        support.clear();
+        quantizers.clear();
         pointwiseSupport.clear();
         clearForwardState();
     }
@@ -296,7 +296,7 @@ public class QuantizedSeparableConvolutionImpl extends org.deeplearning4j.nn.lay
     @Override
     public void applyConstraints(int iteration, int epoch) {
         super.applyConstraints(iteration, epoch);
-        support.applyQuantizerConstraints(settings(), paramTable(), channelsFirstWeights(), 0);
+        quantizers.applyQuantizerConstraints(settings(), paramTable(), channelsFirstWeights(), 0);
         pointwiseSupport.applyQuantizerConstraints(settings(), pointwiseParams(), getParam(PW), 0);
         InputQuantization.project(qconf().midQuantizerSettings(), midParams(), midFloor, midName());
     }

@@ -11,14 +11,17 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 
 /**
- * Reads a YAML run configuration into a {@link RunConfig}. Unknown keys, keys given twice in one
- * mapping, wrong types, missing required keys and invalid values are {@link ConfigException}s naming
- * the file, line and key.
+ * Reads a YAML run configuration into a {@link RunConfig} (or an experiment configuration into an
+ * {@link ExperimentConfig}). Unknown keys, keys given twice in one mapping, wrong types, missing
+ * required keys and invalid values are {@link ConfigException}s naming the file, line and key, in
+ * qat4j's words with what to change: the other kind of configuration is named as such and the
+ * command that runs it; a misspelled key gets "did you mean" ({@link ConfigMistakes}).
  */
 public final class ConfigLoader {
 
@@ -61,6 +64,11 @@ public final class ConfigLoader {
         } catch (IOException e) {
             throw new ConfigException(file + ": cannot read (" + e.getMessage() + ")", e);
         }
+        com.fasterxml.jackson.databind.JsonNode tree = ConfigMistakes.tree(text);
+        String wrongKind = ConfigMistakes.wrongKind(file, text, tree, type);
+        if (wrongKind != null) {
+            throw new ConfigException(wrongKind);
+        }
         try {
             T c = YAML.readValue(text, type);
             if (c == null) {
@@ -70,13 +78,19 @@ public final class ConfigLoader {
         } catch (UnrecognizedPropertyException e) {
             String known = e.getKnownPropertyIds() == null ? "" : e.getKnownPropertyIds().stream().map(Object::toString).sorted()
                     .collect(Collectors.joining(", "));
-            throw new ConfigException(where(file, text, e) + "unknown key '" + path(e) + "'" + (known.isEmpty() ? "" : " (known here: " + known + ")"), e);
+            throw new ConfigException(where(file, text, e) + "unknown key '" + path(e) + "'"
+                    + ConfigMistakes.didYouMean(String.valueOf(e.getPropertyName()), e.getKnownPropertyIds())
+                    + (known.isEmpty() ? "" : " (known here: " + known + ")"), e);
         } catch (ValueInstantiationException e) {
             Throwable cause = e.getCause() == null ? e : e.getCause();
             throw new ConfigException(where(file, text, e) + "invalid value in '" + path(e) + "': " + cause.getMessage(), e);
         } catch (JsonMappingException e) {
             if (e.getCause() instanceof JsonProcessingException parse && duplicateKey(parse, path(e)) != null) {
                 throw new ConfigException(where(file, parse) + twice(duplicateKey(parse, path(e))), e);   // inside a nested value
+            }
+            String mistake = e instanceof MismatchedInputException m ? ConfigMistakes.mismatch(file, text, tree, m) : null;
+            if (mistake != null) {
+                throw new ConfigException(mistake, e);
             }
             throw new ConfigException(where(file, text, e) + "key '" + path(e) + "': " + e.getOriginalMessage(), e);
         } catch (JsonProcessingException e) {

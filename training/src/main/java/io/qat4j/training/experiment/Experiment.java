@@ -27,6 +27,7 @@ import io.qat4j.ptq.PostTrainingQuantizer;
 import io.qat4j.ptq.PtqPlanner;
 import io.qat4j.ptq.QuantPlan;
 import io.qat4j.ptq.SensitivityAnalysis;
+import io.qat4j.training.Checkpoint;
 import io.qat4j.training.FloatTraining;
 import io.qat4j.training.Int8Evaluation;
 import io.qat4j.training.LoadedModel;
@@ -45,9 +46,12 @@ import io.qat4j.training.config.RunConfig;
  * DL4J zip of either network kind or a Keras file), then each variant (PTQ, or QAT started from the
  * PTQ plan of the same bits), each exported and evaluated in the INT8 runtime; returns the typed
  * {@link ExperimentResults} and writes them as {@code results.json}. Every finished stage writes its
- * {@code result.json} (atomically); with {@link #resume} those are reused, so an interrupted
- * experiment loses only the variant in flight. A failing variant is recorded with its error
- * ({@link VariantResult.Status#FAILED}) and the others still run.
+ * {@code result.json} (atomically), and {@code results.json} is rewritten after every variant; with
+ * {@link #resume} those are reused, so an interrupted experiment loses only the variant in flight, and
+ * its wall time adds up every invocation ({@link ExperimentResults#invocationSeconds}). A failing
+ * variant is recorded with its error ({@link VariantResult.Status#FAILED}) and the others still run.
+ * After every variant the log gets a progress line: variants done of the total, elapsed time and the
+ * time left, measured on the variants finished so far ({@code RemainingTime}).
  *
  * <pre>{@code
  * ExperimentConfig config = new ExperimentConfig("w8-vs-w4", 1L, RunConfig.Data.bundled(2000, 500),
@@ -163,11 +167,13 @@ public final class Experiment {
         Map<String, Object> invocation = Provenance.writeRunFiles(out, configSource, config, config.seed(), data, false);
         Map<String, String> process = new LinkedHashMap<>();
         invocation.forEach((k, v) -> process.put(k, String.valueOf(v)));
+        List<Double> earlier = earlierInvocations();
         Trainer.seed(config.seed());
         Stages stages = new Stages(data, process);
         Model fp32 = stages.fp32(fp32Model);
         Fp32Result fp = stages.fp32Result;
         List<VariantResult> results = new ArrayList<>();
+        RemainingTime remaining = new RemainingTime();
         int i = 0;
         for (ExperimentConfig.Variant v : config.variants()) {
             i++;
@@ -179,6 +185,7 @@ public final class Experiment {
                 log.printf("%s: reused %s (%s)%n", step, done, r.status());
                 log.flush();
                 results.add(r);
+                progress(remaining, results.size(), start);
                 continue;
             }
             log.printf("%s: %s%n", step, v.isQat() ? "QAT" : "PTQ");
@@ -205,15 +212,46 @@ public final class Experiment {
             }
             log.flush();
             results.add(r);
+            if (r.status() != VariantResult.Status.FAILED) {
+                remaining.finished(v, r.timing().totalSeconds());
+            }
+            progress(remaining, results.size(), start);
             if (results.size() < config.variants().size()) {
-                onVariant.accept(new ExperimentResults(config.name(), invocation, fp, withTargets(results, fp),
-                        (System.nanoTime() - start) / 1e9));
+                // results.json so far: an interrupted experiment keeps its wall time for --resume
+                ExperimentResults partial = ExperimentResults.of(config.name(), invocation, fp, withTargets(results, fp), earlier,
+                        (System.nanoTime() - start) / 1e9);
+                partial.write(out);
+                onVariant.accept(partial);
             }
         }
-        ExperimentResults all = new ExperimentResults(config.name(), invocation, fp, withTargets(results, fp),
+        ExperimentResults all = ExperimentResults.of(config.name(), invocation, fp, withTargets(results, fp), earlier,
                 (System.nanoTime() - start) / 1e9);
         all.write(out);
         return all;
+    }
+
+    /** The overall progress line after each variant: done of total, elapsed, estimated time left. */
+    private void progress(RemainingTime remaining, int done, long start) {
+        log.printf("progress: %s%n", remaining.line(done, config.variants().size(), (System.nanoTime() - start) / 1e9,
+                config.variants().subList(done, config.variants().size())));
+        log.flush();
+    }
+
+    /**
+     * The wall-clock seconds of the earlier invocations of this experiment, from the {@code results.json} a
+     * resume continues (written after every variant, so an interrupted run has one); empty for a fresh run.
+     */
+    private List<Double> earlierInvocations() {
+        Path file = out.resolve(ExperimentResults.FILE);
+        if (!resume || !Files.isRegularFile(file)) {
+            return List.of();
+        }
+        try {
+            return ExperimentResults.read(file).invocationSeconds();
+        } catch (IOException e) {
+            log.printf("note: the earlier invocations' wall time is not counted: %s%n", e.getMessage());
+            return List.of();
+        }
     }
 
     /** Each result with its target's check; a target against a variant not (yet) run is left unchecked. */
@@ -241,6 +279,8 @@ public final class Experiment {
         private final Map<String, String> process;
         private final Map<String, PostTrainingQuantizer.Prepared> prepared = new HashMap<>();
         private Fp32Result fp32Result;
+        /** Seconds of the shared calibration pass the last {@link #prepare} reused from an earlier variant (0 when it ran it). */
+        private double reusedCalibrationSeconds;
 
         Stages(RunData data, Map<String, String> process) {
             this.data = data;
@@ -290,6 +330,7 @@ public final class Experiment {
             int keep = p.keptSamples();
             String key = p.foldBatchNorm() + "/" + p.crossLayerEqualization() + "/" + p.samples() + "/" + keep;
             PostTrainingQuantizer.Prepared cached = prepared.get(key);
+            reusedCalibrationSeconds = cached == null ? 0 : cached.seconds();
             if (cached == null) {
                 cached = PtqRun.prepare(fp32, data.train(), p.recipe(), keep);
                 prepared.put(key, cached);
@@ -311,13 +352,13 @@ public final class Experiment {
             RunConfig.Ptq p = v.ptq();
             long c0 = System.nanoTime();
             PtqPlanner.Planned run = plan(fp32, p, dir);
-            double calSeconds = run.prepared().seconds() + (System.nanoTime() - c0) / 1e9;
+            double calSeconds = reusedCalibrationSeconds + (System.nanoTime() - c0) / 1e9;   // the pass run here is inside the interval
             QuantizedModel.Wrapped<? extends Model> model = PostTrainingQuantizer.quantizedModel(run.result());
             String method = "PTQ " + ConfigChoices.spelling(p.calibration()) + (p.adaRound() != null ? ", AdaRound" : "")
                     + (p.averageBits() != null ? ", mixed precision (" + ConfigChoices.spelling(p.allocation()) + ")" : "")
                     + (p.keepMostSensitive() > 0 ? ", " + p.keepMostSensitive() + " most sensitive in float" : "");
             return evaluate(v, method, weightsLabel(p, run.result().plan()), inputsLabel(p, p.inputBits()), model.network(),
-                    model.keptInFloat(), run, dir, fp32, calSeconds, null, t0);
+                    model.keptInFloat(), run, dir, fp32, calSeconds, null, t0, null);
         }
 
         VariantResult qat(ExperimentConfig.Variant v, Model fp32, Path dir, long t0) throws IOException {
@@ -325,7 +366,7 @@ public final class Experiment {
             RunConfig.Ptq p = rc.ptq();
             long c0 = System.nanoTime();
             PtqPlanner.Planned run = plan(fp32, p, dir);
-            double calSeconds = run.prepared().seconds() + (System.nanoTime() - c0) / 1e9;
+            double calSeconds = reusedCalibrationSeconds + (System.nanoTime() - c0) / 1e9;   // the pass run here is inside the interval
             QuantizedModel.Wrapped<? extends Model> start = PostTrainingQuantizer.qatStart(run.result().model(), run.result().plan(),
                     rc.quantization().inputs().mode());
             Trainer.setWeightDecay(start.network(), rc.train().weightDecay());
@@ -341,18 +382,25 @@ public final class Experiment {
                         log.flush();
                     }, progress);
             double trainSeconds = (System.nanoTime() - tt) / 1e9;
+            Checkpoint trained = Checkpoint.read(dir);   // which epoch the exported network is, and which best.zip holds
             for (String warning : QuantizationWarnings.drain()) {
                 log.println("  " + v.name() + " warning: " + warning);
             }
             String method = "QAT " + rc.quantization().weights().mode() + "/" + rc.quantization().inputs().mode()
                     + (rc.distillation() != null ? " + KD" : "") + " from PTQ plan";
             return evaluate(v, method, weightsLabel(p, run.result().plan()), inputsLabel(p, rc.quantization().inputs().bits()),
-                    r.network(), start.keptInFloat(), run, dir, fp32, calSeconds, trainSeconds, t0);
+                    r.network(), start.keptInFloat(), run, dir, fp32, calSeconds, trainSeconds, t0, trained);
         }
 
+        /**
+         * Evaluates the variant's network and exports it when it can; {@code trained} is a QAT variant's
+         * committed training state (which epoch {@code network} and {@code best.zip} are), null for PTQ.
+         * The total time counts a reused shared calibration pass too, as {@code calSeconds} does.
+         */
         private VariantResult evaluate(ExperimentConfig.Variant v, String method, String weights, String inputs, Model network,
                                        Map<String, String> keptInFloat, PtqPlanner.Planned run, Path dir, Model fp32, double calSeconds,
-                                       Double trainSeconds, long t0) throws IOException {
+                                       Double trainSeconds, long t0, Checkpoint trained) throws IOException {
+            double shared = reusedCalibrationSeconds;
             QuantPlan plan = run.result().plan();
             SensitivityAnalysis.Report sensitivity = run.sensitivity();
             VariantResult.Quantization q = new VariantResult.Quantization(weights, inputs, PostTrainingQuantizer.weightBits(plan),
@@ -361,16 +409,17 @@ public final class Experiment {
             if (!keptInFloat.isEmpty()) {
                 double acc = Trainer.accuracy(network, data.test());
                 return new VariantResult(v.name(), method, VariantResult.Status.NOT_EXPORTABLE, null, q, acc, null,
-                        new VariantResult.Timing(calSeconds, trainSeconds, (System.nanoTime() - t0) / 1e9), null,
+                        new VariantResult.Timing(calSeconds, trainSeconds, shared + (System.nanoTime() - t0) / 1e9), null,
                         StageProvenance.now(process, config.seed(), v));
             }
             INDArray calibration = data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));
             Path modelFile = dir.resolve("model.q4j");
             Int8Evaluation e = Int8Evaluation.evaluate(network, calibration, data.test(), modelFile, fp32.numParams() * 4L);
             VariantResult.Int8 int8 = new VariantResult.Int8(e.runtimeAccuracy(), e.agreement(), e.modelBytes(), e.sizeRatio(),
-                    ExperimentResults.relative(out, modelFile));
+                    ExperimentResults.relative(out, modelFile), trained == null ? null : trained.epochsDone(),
+                    trained == null ? null : trained.bestEpoch());
             return new VariantResult(v.name(), method, VariantResult.Status.EXPORTED, null, q, e.simulatedAccuracy(), int8,
-                    new VariantResult.Timing(calSeconds, trainSeconds, (System.nanoTime() - t0) / 1e9), null,
+                    new VariantResult.Timing(calSeconds, trainSeconds, shared + (System.nanoTime() - t0) / 1e9), null,
                     StageProvenance.now(process, config.seed(), v));
         }
     }

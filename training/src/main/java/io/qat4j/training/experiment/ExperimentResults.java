@@ -36,11 +36,14 @@ import io.qat4j.training.config.ExperimentConfig;
  *                   ({@link io.qat4j.training.Provenance#writeRunFiles}); each stage's own is in its result
  * @param fp32       the FP32 stage
  * @param variants   the variants, in configuration order
- * @param seconds    wall-clock seconds of the invocation that wrote this file
+ * @param seconds           wall-clock seconds of the whole experiment: the sum of {@code invocationSeconds}
+ * @param invocationSeconds wall-clock seconds of each invocation that produced these results, in order: the first run, then
+ *                          each {@code --resume} ({@link Experiment#resume}); a file without it (qat4j before it was recorded)
+ *                          reads as one invocation of {@code seconds}
  */
-@JsonPropertyOrder({"experiment", "provenance", "fp32", "variants", "seconds"})
+@JsonPropertyOrder({"experiment", "provenance", "fp32", "variants", "seconds", "invocationSeconds"})
 public record ExperimentResults(String experiment, Map<String, Object> provenance, Fp32Result fp32, List<VariantResult> variants,
-                                double seconds) {
+                                double seconds, List<Double> invocationSeconds) {
 
     /** The file name in the output directory. */
     public static final String FILE = "results.json";
@@ -52,6 +55,21 @@ public record ExperimentResults(String experiment, Map<String, Object> provenanc
         provenance = Collections.unmodifiableMap(new LinkedHashMap<>(Objects.requireNonNull(provenance, "provenance")));
         Objects.requireNonNull(fp32, "fp32");
         variants = List.copyOf(variants);
+        invocationSeconds = invocationSeconds == null ? List.of(seconds) : List.copyOf(invocationSeconds);
+        if (invocationSeconds.isEmpty()) {
+            throw new IllegalArgumentException("invocationSeconds: at least the invocation that wrote the results");
+        }
+    }
+
+    /**
+     * Results of an experiment whose earlier invocations took {@code earlier} seconds each (empty for the
+     * first run) and this one {@code thisInvocation} seconds so far.
+     */
+    static ExperimentResults of(String experiment, Map<String, Object> provenance, Fp32Result fp32, List<VariantResult> variants,
+                                List<Double> earlier, double thisInvocation) {
+        List<Double> all = new ArrayList<>(earlier);
+        all.add(thisInvocation);
+        return new ExperimentResults(experiment, provenance, fp32, variants, all.stream().mapToDouble(Double::doubleValue).sum(), all);
     }
 
     /** Writes {@code dir/results.json}, atomically. */
@@ -109,7 +127,7 @@ public record ExperimentResults(String experiment, Map<String, Object> provenanc
         }
         Map<String, Object> provenance = JSON.convertValue(root.path("provenance"), new TypeReference<Map<String, Object>>() { });
         return new ExperimentResults(root.path("experiment").asText(), provenance,
-                legacyFp32(root.path("fp32"), null, config.seed(), config.fp32()), variants, root.path("seconds").asDouble());
+                legacyFp32(root.path("fp32"), null, config.seed(), config.fp32()), variants, root.path("seconds").asDouble(), null);
     }
 
     /** Writes a stage's {@code result.json} (an {@link Fp32Result} or {@link VariantResult}), atomically. */

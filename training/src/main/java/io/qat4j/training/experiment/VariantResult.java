@@ -81,20 +81,38 @@ public record VariantResult(String name, String method, Status status, String er
      * @param modelBytes size of the model file
      * @param sizeRatio  model bytes / FP32 parameter bytes
      * @param model      the model file, relative to the output directory
+     * @param epoch      QAT variants: the training epoch (1-based) whose network the model file holds, the last one trained;
+     *                   null for PTQ variants (and results of qat4j before it was recorded)
+     * @param bestEpoch  QAT variants: the epoch whose network {@code best.zip} beside the model file holds, the one of best
+     *                   validation accuracy (what {@code qat4j export .../best.zip} exports); null where {@code epoch} is
      */
-    public record Int8(double accuracy, double agreement, long modelBytes, double sizeRatio, String model) {
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Int8(double accuracy, double agreement, long modelBytes, double sizeRatio, String model, Integer epoch,
+                       Integer bestEpoch) {
         public Int8 {
             Objects.requireNonNull(model, "model");
+            if ((epoch == null) != (bestEpoch == null) || (epoch != null && !(bestEpoch >= 1 && bestEpoch <= epoch))) {
+                throw new IllegalArgumentException("int8: epoch and bestEpoch come together, 1 <= bestEpoch <= epoch; got " + epoch
+                        + " and " + bestEpoch);
+            }
+        }
+
+        /** A PTQ variant's integer model (no training epochs). */
+        public Int8(double accuracy, double agreement, long modelBytes, double sizeRatio, String model) {
+            this(accuracy, agreement, modelBytes, sizeRatio, model, null, null);
         }
     }
 
     /**
-     * Seconds of wall-clock time.
+     * Seconds of wall-clock time, each what the variant costs on its own: {@code calibrationSeconds + trainSeconds <=
+     * totalSeconds}. Variants with the same calibration settings share one calibration pass; it counts in the
+     * calibration and total time of each of them, so the totals of an experiment add up to more than its wall time
+     * ({@link ExperimentResults#seconds}).
      *
-     * @param calibrationSeconds calibration and PTQ passes (shared calibrations counted in each variant), null when it failed
-     *                           before or during them
+     * @param calibrationSeconds calibration and PTQ passes, the shared calibration pass included; null when the variant
+     *                           failed
      * @param trainSeconds       QAT training, null for PTQ variants and failures
-     * @param totalSeconds       the whole variant (calibration, training, export, evaluation)
+     * @param totalSeconds       the whole variant: calibration (the shared pass included), training, export, evaluation
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Timing(Double calibrationSeconds, Double trainSeconds, double totalSeconds) {

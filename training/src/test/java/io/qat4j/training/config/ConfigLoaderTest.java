@@ -89,6 +89,65 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void anExperimentConfigWhereARunConfigIsExpectedIsNamedAsSuchWithTheCommandThatRunsIt() throws IOException {
+        Path quickstart = configsDir().resolve("quickstart.yaml");
+        int variantsLine = Files.readAllLines(quickstart).indexOf("variants:") + 1;
+        String m = assertThrows(ConfigException.class, () -> ConfigLoader.load(quickstart)).getMessage();
+        assertTrue(m.startsWith(quickstart + ":" + variantsLine + ": this is an experiment configuration"), m);
+        assertTrue(m.contains("not a run configuration") && m.contains("`qat4j experiment " + quickstart + "`"), m);
+        assertFalse(m.contains("Cannot deserialize") || m.contains("java.lang"), "no Jackson words: " + m);
+        // and the reverse: a run configuration given to `qat4j experiment` names the command that runs it
+        Path ptq = configsDir().resolve("ptq-int8.yaml");
+        String r = assertThrows(ConfigException.class, () -> ConfigLoader.load(ptq, ExperimentConfig.class)).getMessage();
+        assertTrue(r.contains("this is a run configuration") && r.contains("not an experiment configuration")
+                && r.contains("`qat4j ptq " + ptq + "`") && r.contains("variants"), r);
+        Path fp32 = configsDir().resolve("fp32-bundled.yaml");
+        String t = assertThrows(ConfigException.class, () -> ConfigLoader.load(fp32, ExperimentConfig.class)).getMessage();
+        assertTrue(t.contains("`qat4j train " + fp32 + "`"), t);
+    }
+
+    @Test
+    void aMisspelledKeyGetsDidYouMeanAtItsLine() throws IOException {
+        String epoch = error("name: x\ntrain:\n  epoch: 2\n  learningRate: 0.01\n");
+        assertTrue(epoch.contains("c.yaml:3: 'train.epoch' is not a key qat4j knows; did you mean 'epochs'?"), epoch);
+        assertFalse(epoch.contains("creator property"), "no Jackson words: " + epoch);
+        String unknown = error("name: x\ntrain:\n  epochs: 2\n  learningRate: 0.01\n  shedule: cosine\n");
+        assertTrue(unknown.contains("c.yaml:5:") && unknown.contains("unknown key 'train.shedule'; did you mean 'schedule'?"), unknown);
+        String far = error("name: x\ntrain: {learningRate: 0.01, rounds: 3}\n");
+        assertTrue(far.contains("c.yaml:2: 'train' is missing its required key 'epochs'; add it under 'train'"), far);
+        Path f = write("name: e\nfp32: {train: {epochs: 1, learningRate: 0.01}}\nvariants:\n  - name: a\n    ptq: {weightBits: 8}\n"
+                + "  - name: b\n    quantization: {weights: {mode: LSQ, bits: 4}, inputs: {mode: LSQ, bits: 4}}\n"
+                + "    train: {epoch: 1, learningRate: 0.001}\n");
+        String variant = assertThrows(ConfigException.class, () -> ConfigLoader.load(f, ExperimentConfig.class)).getMessage();
+        assertTrue(variant.contains("c.yaml:8: 'variants.[1].train.epoch' is not a key qat4j knows; did you mean 'epochs'?"), variant);
+    }
+
+    @Test
+    void aValueOfTheWrongKindSaysWhatKindTheKeyTakes() throws IOException {
+        String text = error("name: x\ntrain:\n  epochs: two\n  learningRate: 0.01\n");
+        assertTrue(text.contains("c.yaml:3: key 'train.epochs' must be a whole number, got the text 'two'"), text);
+        String mapping = error("name: x\nfp32: {train: {epochs: 1}}\nptq: {weightBits: 8}\n");
+        assertTrue(mapping.contains("c.yaml:2: key 'fp32' must be text, got a mapping (with train)"), mapping);
+        String list = error("name: x\ntrain: [1, 2]\n");
+        assertTrue(list.contains("c.yaml:2: key 'train' must be a mapping") && list.contains("got a list of 2"), list);
+        String range = error("name: x\ntrain: {epochs: 2000000000000, learningRate: 0.1}\n");
+        assertTrue(range.contains("c.yaml:2: key 'train.epochs'") && range.contains("out of range"), "the right kind, a bad value: " + range);
+        String second = error("name: x\ntrain: {epochs: 2, learningRate: 0.1}\n---\nfoo: 1\n");
+        assertTrue(second.contains("c.yaml:4: more YAML after the configuration"), second);
+    }
+
+    @Test
+    void nearestNameAllowsTwoEditsAndSwaps() {
+        assertEquals("epochs", ConfigMistakes.nearest("epoch", List.of("batchSize", "epochs", "learningRate")));
+        assertEquals("learningRate", ConfigMistakes.nearest("learningrate", List.of("epochs", "learningRate")));
+        assertEquals("schedule", ConfigMistakes.nearest("shceduel", List.of("schedule", "stepEvery")));
+        assertNull(ConfigMistakes.nearest("rounds", List.of("epochs", "batchSize")));
+        assertNull(ConfigMistakes.nearest("bit", List.of("bits8")), "short names allow one edit");
+        assertEquals(1, ConfigMistakes.editDistance("ab", "ba"));
+        assertEquals(3, ConfigMistakes.editDistance("kitten", "sitting"));
+    }
+
+    @Test
     void unknownKeysWrongTypesAndBadValuesNameFileLineAndKey() throws IOException {
         String unknown = error("name: x\ntrain:\n  epochs: 2\n  learningRate: 0.01\n  epoks: 3\n");
         assertTrue(unknown.contains(":5:") && unknown.contains("train.epoks") && unknown.contains("epochs"), unknown);

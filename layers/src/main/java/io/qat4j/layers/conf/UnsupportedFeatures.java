@@ -3,13 +3,14 @@ package io.qat4j.layers.conf;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
 
 /**
- * Checks for DL4J layer features the quantized layers do not implement (package-private). Dropout
+ * Rejects the DL4J layer features the quantized layers do not implement: weight noise (DropConnect)
+ * and, on dense layers, layer normalization, with an error naming the layer. Dropout
  * is implemented: the quantized layers apply DL4J's {@code IDropout} to their input in training,
  * before the input quantizer, and nothing at inference, as DL4J's own layers do.
  */
-final class Support {
+final class UnsupportedFeatures {
 
-    private Support() {
+    private UnsupportedFeatures() {
     }
 
     static void requireSupported(BaseLayer base, String name, boolean layerNorm) {

@@ -7,24 +7,17 @@ import java.nio.file.Path;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 
-import io.qat4j.runtime.AtomicFiles;
-import io.qat4j.training.LoadedModel;
-import io.qat4j.training.ModelLoader;
-import io.qat4j.training.Provenance;
-import io.qat4j.training.RunData;
-import io.qat4j.training.config.RunConfig;
 
 /**
- * What the run commands share: loading a configuration with the command's messages, the output
- * directory's checks ({@code --out}, {@code --resume}, {@code --force}), the provenance files of a
- * run, and the start of a quantization command.
+ * The checks of a command's output directory before any work ({@code --out}, {@code --resume},
+ * {@code --force}): whether it may take the command's outputs, and whether a resumed run has the
+ * configuration its files come from.
  */
-final class Runs {
+final class OutputDirectory {
 
-    static final ObjectMapper JSON = new ObjectMapper();
-    static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
-    private Runs() {
+    private OutputDirectory() {
     }
 
     /**
@@ -36,7 +29,7 @@ final class Runs {
      * writes into a non-empty directory, except that only a training command (non-null {@code epochs})
      * writes where a training run's files are: others would replace that run's provenance.
      */
-    static String outProblem(Path dir, String command, Object resolved, boolean resumable, boolean resume, boolean force, Integer epochs)
+    static String problem(Path dir, String command, Object resolved, boolean resumable, boolean resume, boolean force, Integer epochs)
             throws IOException {
         if (resume && force) {
             return "--resume continues the run in " + dir + " and --force replaces it: give one of them";
@@ -167,77 +160,4 @@ final class Runs {
     private static boolean unsetOrFalse(com.fasterxml.jackson.databind.JsonNode v) {
         return v.isMissingNode() || v.isNull() || (v.isBoolean() && !v.booleanValue());
     }
-
-    /** Writes resolved-config.yaml and provenance.json into the run directory ({@link Provenance#writeRunFiles}). */
-    static void provenance(Path out, Path configFile, RunConfig c, RunData data, boolean resume) throws IOException {
-        Provenance.writeRunFiles(out, configFile.toString(), c, c.seed(), data, resume);
-    }
-
-    /** Saves a network (with updater state) as a DL4J zip, atomically. */
-    static void writeNetwork(org.deeplearning4j.nn.api.Model net, Path target) throws IOException {
-        AtomicFiles.write(target, out -> org.deeplearning4j.util.ModelSerializer.writeModel(net, out, true));
-    }
-
-    /** Loads a configuration, or prints {@code "qat4j <command>: <problem>"} and returns null (exit with the usage code). */
-    static RunConfig loadOrReport(Path config, java.io.PrintWriter err, String command) {
-        try {
-            return io.qat4j.training.config.ConfigLoader.load(config);
-        } catch (io.qat4j.training.config.ConfigException e) {
-            err.println("qat4j " + command + ": " + e.getMessage());
-            return null;
-        }
-    }
-
-    /**
-     * Loads a configuration that quantizes a trained FP32 model and checks that it has the section
-     * the command needs ({@code section} non-null) and that its {@code fp32} file exists; prints
-     * {@code "qat4j <command>: <problem>"} and returns null otherwise (exit with the usage code).
-     */
-    static RunConfig loadQuantizationRun(Path config, java.io.PrintWriter err, String command, java.util.function.Function<RunConfig, Object> section,
-                                         String missing) {
-        RunConfig c = loadOrReport(config, err, command);
-        if (c == null) {
-            return null;
-        }
-        if (section.apply(c) == null) {
-            err.println("qat4j " + command + ": " + config + " " + missing);
-            return null;
-        }
-        Path fp32 = Path.of(c.fp32());
-        if (!Files.isRegularFile(fp32)) {
-            err.println("qat4j " + command + ": " + config + ": fp32 model " + fp32 + " does not exist; train it first (qat4j train configs/fp32.yaml)");
-            return null;
-        }
-        return c;
-    }
-
-    /**
-     * What a quantization command starts from: output directory, data (provenance written, fitted to
-     * the model), seeded, FP32 model loaded (a DL4J zip of either kind or a Keras file).
-     */
-    record Start(Path dir, RunData data, LoadedModel fp32) {
-    }
-
-    /** Loads the FP32 model and its data, checks that they fit, writes the provenance; {@code dir} was checked by {@link #outProblem}. */
-    static Start start(RunConfig c, Path config, Path dir, boolean resume) throws IOException {
-        Path fp32Path = Path.of(c.fp32());
-        LoadedModel fp32 = ModelLoader.loadConfigured(fp32Path, "fp32");
-        ModelLoader.checkPlainFp32(fp32Path, fp32.network(), "fp32");
-        RunData data = RunData.load(c.data(), c.seed(), fp32.input()).fit(fp32.network(), fp32.input(), "fp32 model " + fp32.describe(),
-                config);
-        provenance(dir, config, c, data, resume);
-        io.qat4j.training.Trainer.seed(c.seed());
-        return new Start(dir, data, fp32);
-    }
-
-    /** Prints each finished epoch (and flushes, so progress shows while training runs). */
-    static java.util.function.Consumer<io.qat4j.training.Trainer.EpochMetrics> epochPrinter(java.io.PrintWriter out, RunConfig c,
-                                                                                             RunData data) {
-        return m -> {
-            out.printf("epoch %d/%d: loss %.4f, %s accuracy %.4f, lr %.2e, %.1f s%n", m.epoch(), c.train().epochs(), m.trainLoss(),
-                    data.selectsOnTest() ? "test" : "validation", m.validationAccuracy(), m.learningRate(), m.seconds());
-            out.flush();
-        };
-    }
-
 }

@@ -7,10 +7,14 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import io.qat4j.ste.QuantSpec;
 import io.qat4j.ste.Rounding;
 
-/** Pieces shared by the learned quantizers (package-private). */
-final class LearnedQuantizers {
+/**
+ * The argument checks of the learned quantizers (LSQ, LSQ+, PACT): a deterministic rounding mode,
+ * gradient and input of one shape, and learned steps or clipping levels that are finite and
+ * positive (then floored, {@link #effective}), each failing with what to change.
+ */
+final class LearnedQuantizerChecks {
 
-    private LearnedQuantizers() {
+    private LearnedQuantizerChecks() {
     }
 
     static void requireDeterministicGrouping(String who, QuantSpec spec) {

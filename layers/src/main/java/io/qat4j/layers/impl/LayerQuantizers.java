@@ -14,13 +14,16 @@ import io.qat4j.layers.QuantSettings;
 import io.qat4j.layers.params.QuantizerParams;
 
 /**
- * The part every quantized layer shares: fake-quantizing the input on the way in, turning the
- * gradients of the quantized tensors into gradients of the latent ones on the way back, and
- * keeping all quantizer gradients in the layer's gradient views (DL4J only trains what is written
- * there). Temporary arrays live in whatever workspace DL4J has open; results handed back to DL4J
- * are copied into the workspace DL4J expects.
+ * The input and weight quantizers of one quantized layer instance (each layer implementation holds
+ * one): fake-quantizing the input and the weights on the way in (through {@link InputQuantization}
+ * and {@link WeightQuantization}), turning the gradients of the quantized tensors into gradients of
+ * the latent ones on the way back (straight-through estimator), and keeping all quantizer gradients
+ * in the layer's gradient views (DL4J only trains what is written there). It keeps the per-batch
+ * state the backward pass needs (the raw input, the quantized weights of the batch). Temporary arrays
+ * live in whatever workspace DL4J has open; results handed back to DL4J are copied into the
+ * workspace DL4J expects.
  */
-final class QuantizedLayerSupport {
+final class LayerQuantizers {
 
     /** The input DL4J gave the layer, kept for the input quantizer's backward pass. */
     private INDArray rawInput;

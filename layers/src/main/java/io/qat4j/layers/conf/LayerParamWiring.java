@@ -17,13 +17,14 @@ import org.nd4j.linalg.learning.regularization.Regularization;
 import io.qat4j.layers.params.QuantizerParams;
 
 /**
- * What every quantized layer configuration does the same way (they extend different DL4J classes,
- * so this is shared by delegation): wiring an implementation to its parameters, NoOp updaters for
- * quantizer state, and no regularization on quantizer parameters.
+ * How a quantized layer configuration hands its parameters to DL4J, the same for every one (they
+ * extend different DL4J classes, so this is shared by delegation): a fresh implementation wired to
+ * its parameter views, NoOp updaters for quantizer state (observer ranges, counts), and no
+ * regularization on quantizer parameters.
  */
-final class LayerConfSupport {
+final class LayerParamWiring {
 
-    private LayerConfSupport() {
+    private LayerParamWiring() {
     }
 
     /** Connects a freshly constructed layer implementation to listeners, index and its parameter views. */
