@@ -87,6 +87,9 @@ final class ConfigMistakes {
      */
     static String mismatch(Path file, String text, JsonNode root, MismatchedInputException e) {
         List<JsonMappingException.Reference> path = e.getPath();
+        if (e.getTargetType() != null && e.getTargetType().isEnum()) {
+            return null;   // a configuration choice: its own deserializer (ConfigChoices) names the value and lists the spellings
+        }
         if (String.valueOf(e.getOriginalMessage()).startsWith("Trailing token")) {
             return file + (e.getLocation() == null ? "" : ":" + e.getLocation().getLineNr()) + ": more YAML after the configuration "
                     + "(a second document after '---'?); a configuration file holds one mapping: delete the rest or move it to its own file";
