@@ -3,9 +3,7 @@ package io.qat4j.ptq;
 import java.util.Map;
 import java.util.Random;
 
-import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
-import org.deeplearning4j.util.ConvolutionUtils;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -381,8 +379,8 @@ public final class AdaRound {
             if (lp.kind() == WeightedLayer.Kind.CONV) {
                 ConvolutionLayer conf = (ConvolutionLayer) floatLayer.conf().getLayer();
                 long[] y = floatActs.get(name).shape();
-                xf = im2col(asCnn(floatIn, net.vertex(name).preProcessor(), name), conf, (int) y[2], (int) y[3]);
-                xq = im2col(asCnn(quantIn, net.vertex(name).preProcessor(), name), conf, (int) y[2], (int) y[3]);
+                xf = im2col(asCnn(floatIn, net, name), conf, (int) y[2], (int) y[3]);
+                xq = im2col(asCnn(quantIn, net, name), conf, (int) y[2], (int) y[3]);
                 wm = w.reshape('c', out, w.length() / out).transpose().castTo(DataType.DOUBLE).dup('c').data().asDouble();
             } else {
                 xf = floatIn.reshape('c', floatIn.size(0), floatIn.length() / floatIn.size(0)).castTo(DataType.FLOAT);
@@ -420,16 +418,13 @@ public final class AdaRound {
         return notes;
     }
 
-    /** A convolution's input as {@code [N, C, H, W]}: itself, or a flat input reshaped by its FeedForwardToCnn preprocessor. */
-    private static INDArray asCnn(INDArray in, org.deeplearning4j.nn.conf.InputPreProcessor pre, String layer) {
+    /** A convolution's input as {@code [N, C, H, W]}: itself, or a flat input reshaped as {@link NetworkView#cnnInputShape} says. */
+    private static INDArray asCnn(INDArray in, NetworkView net, String layer) {
         if (in.rank() == 4) {
             return in;
         }
-        if (pre instanceof org.deeplearning4j.nn.conf.preprocessor.FeedForwardToCnnPreProcessor f) {
-            return in.reshape('c', in.size(0), f.getNumChannels(), f.getInputHeight(), f.getInputWidth());
-        }
-        throw new IllegalArgumentException("AdaRound: convolution '" + layer + "' reads an input of shape "
-                + java.util.Arrays.toString(in.shape()) + " and no FeedForwardToCnn preprocessor says its [C, H, W]");
+        long[] chw = net.cnnInputShape(layer, java.util.Arrays.copyOfRange(in.shape(), 1, in.rank()));
+        return in.reshape('c', in.size(0), chw[0], chw[1], chw[2]);
     }
 
     /**
@@ -450,13 +445,9 @@ public final class AdaRound {
         int[] k = conf.getKernelSize();
         int[] stride = conf.getStride();
         int[] dil = conf.getDilation();
-        int padTop = conf.getPadding()[0];
-        int padLeft = conf.getPadding()[1];
-        if (conf.getConvolutionMode() == ConvolutionMode.Same) {
-            int[] topLeft = ConvolutionUtils.getSameModeTopLeftPadding(new int[] {oh, ow}, new int[] {h, wd}, k, stride, dil);
-            padTop = topLeft[0];
-            padLeft = topLeft[1];
-        }
+        int[] topLeft = ConvGeometry.topLeftPadding(conf, k, h, wd, oh, ow);
+        int padTop = topLeft[0];
+        int padLeft = topLeft[1];
         float[] x = input.castTo(DataType.FLOAT).dup('c').data().asFloat();
         int cols = c * k[0] * k[1];
         long total = (long) n * oh * ow * cols;

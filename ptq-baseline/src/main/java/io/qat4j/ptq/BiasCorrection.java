@@ -3,10 +3,8 @@ package io.qat4j.ptq;
 import java.util.EnumMap;
 import java.util.Map;
 
-import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.util.ConvolutionUtils;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -86,11 +84,11 @@ public final class BiasCorrection {
             case DENSE -> denseShift(minus(q.get(WeightedLayer.Tensor.WEIGHTS), w.get(WeightedLayer.Tensor.WEIGHTS)), wShape, mean);
             case CONV -> positionMeans(minus(q.get(WeightedLayer.Tensor.WEIGHTS), w.get(WeightedLayer.Tensor.WEIGHTS)),
                     new int[] {(int) wShape[0], (int) wShape[1], (int) wShape[2], (int) wShape[3]}, (int) wShape[0], mean,
-                    convInputShape(net, layer.name(), inputs.inputShape()), inputs.outputShape(), (ConvolutionLayer) l.conf().getLayer());
+                    net.cnnInputShape(layer.name(), inputs.inputShape()), inputs.outputShape(), (ConvolutionLayer) l.conf().getLayer());
             case DEPTHWISE -> depthwiseMeans(minus(q.get(WeightedLayer.Tensor.WEIGHTS), w.get(WeightedLayer.Tensor.WEIGHTS)), wShape, mean,
-                    convInputShape(net, layer.name(), inputs.inputShape()), inputs.outputShape(), (ConvolutionLayer) l.conf().getLayer());
+                    net.cnnInputShape(layer.name(), inputs.inputShape()), inputs.outputShape(), (ConvolutionLayer) l.conf().getLayer());
             case SEPARABLE -> {
-                long[] in = convInputShape(net, layer.name(), inputs.inputShape());
+                long[] in = net.cnnInputShape(layer.name(), inputs.inputShape());
                 ConvolutionLayer conf = (ConvolutionLayer) l.conf().getLayer();
                 double[] a = depthwiseMeans(w.get(WeightedLayer.Tensor.WEIGHTS), wShape, mean, in, inputs.outputShape(), conf);
                 double[] aq = depthwiseMeans(q.get(WeightedLayer.Tensor.WEIGHTS), wShape, mean, in, inputs.outputShape(), conf);
@@ -129,22 +127,6 @@ public final class BiasCorrection {
             d[i] = a[i] - b[i];
         }
         return d;
-    }
-
-    /**
-     * The {@code [C, H, W]} a convolution sees: the captured input's shape, or, where the captured
-     * input is flat and DL4J's FeedForwardToCnnPreProcessor reshapes it (zoo LeNet's first layer), the
-     * preprocessor's shape (the same elements in C order, so the per-feature means keep their order).
-     */
-    private static long[] convInputShape(NetworkView net, String layer, long[] captured) {
-        if (captured.length == 3) {
-            return captured;
-        }
-        if (net.vertex(layer).preProcessor() instanceof org.deeplearning4j.nn.conf.preprocessor.FeedForwardToCnnPreProcessor f) {
-            return new long[] {f.getNumChannels(), f.getInputHeight(), f.getInputWidth()};
-        }
-        throw new IllegalArgumentException("bias correction: convolution '" + layer + "' reads an input of shape "
-                + java.util.Arrays.toString(captured) + " and no FeedForwardToCnn preprocessor says its [C, H, W]");
     }
 
     /** {@code sum_k dW[k, c] mean[k]} for a dense weight {@code [in, out]}. */
@@ -196,14 +178,9 @@ public final class BiasCorrection {
         int ow = (int) outShape[2];
         int[] stride = conf.getStride();
         int[] dil = conf.getDilation();
-        int[] pad = conf.getPadding();
-        int padTop = pad[0];
-        int padLeft = pad[1];
-        if (conf.getConvolutionMode() == ConvolutionMode.Same) {   // DL4J's own Same-mode padding, so the loop matches its conv
-            int[] topLeft = ConvolutionUtils.getSameModeTopLeftPadding(new int[] {oh, ow}, new int[] {h, wd}, new int[] {kh, kw}, stride, dil);
-            padTop = topLeft[0];
-            padLeft = topLeft[1];
-        }
+        int[] topLeft = ConvGeometry.topLeftPadding(conf, new int[] {kh, kw}, h, wd, oh, ow);
+        int padTop = topLeft[0];
+        int padLeft = topLeft[1];
         double[] s = new double[o];
         for (int c = 0; c < o; c++) {
             int first = (c / perGroup) * ci;

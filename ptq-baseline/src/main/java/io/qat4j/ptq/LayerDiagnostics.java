@@ -118,8 +118,8 @@ public final class LayerDiagnostics {
         switches.forEach((k, s) -> was.put(k, s.isEnabled()));
         Map<String, INDArray> floatActs = f.activations(x);
         Map<String, INDArray> quantActs = q.activations(x);
-        double floatAccuracy = accuracy(f.output(x), labels);
-        double quantizedAccuracy = accuracy(q.output(x), labels);
+        double floatAccuracy = NetworkView.accuracy(f.output(x), labels);
+        double quantizedAccuracy = NetworkView.accuracy(q.output(x), labels);
         List<Layer> out = new ArrayList<>();
         try {
             for (Map.Entry<String, QuantSettings> e : switches.entrySet()) {
@@ -134,9 +134,9 @@ public final class LayerDiagnostics {
                 double inputSqnr = sqnr(fin, qin);
                 Double weightSqnr = weightSqnr(layer, name);
                 switches.forEach((k, s) -> s.setEnabled(k.equals(name)));
-                double only = accuracy(q.output(x), labels);
+                double only = NetworkView.accuracy(q.output(x), labels);
                 switches.forEach((k, s) -> s.setEnabled(!k.equals(name)));
-                double allBut = accuracy(q.output(x), labels);
+                double allBut = NetworkView.accuracy(q.output(x), labels);
                 was.forEach((k, on) -> switches.get(k).setEnabled(on));
                 Int8Difference int8 = graph == null ? null : int8Difference(graph, nodeVertices, name, quantActs.get(name), x);
                 out.add(new Layer(name, layer.conf().getLayer().getClass().getSimpleName(), weightSqnr, inputSqnr, only, allBut, int8,
@@ -203,17 +203,6 @@ public final class LayerDiagnostics {
             deq[i] = cv[i] * codes.scales()[codes.scales().length == 1 ? 0 : c];
         }
         return sqnr(org.nd4j.linalg.factory.Nd4j.createFromArray(wv), org.nd4j.linalg.factory.Nd4j.createFromArray(deq));
-    }
-
-    private static double accuracy(INDArray output, INDArray labels) {
-        INDArray p = output.argMax(1);
-        INDArray t = labels.argMax(1);
-        long n = output.size(0);
-        int right = 0;
-        for (long i = 0; i < n; i++) {
-            right += p.getLong(i) == t.getLong(i) ? 1 : 0;
-        }
-        return (double) right / n;
     }
 
     /**

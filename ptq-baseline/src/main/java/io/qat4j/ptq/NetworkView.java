@@ -239,6 +239,36 @@ public final class NetworkView {
     }
 
     /**
+     * The {@code [C, H, W]} convolution {@code layer} sees for a captured per-sample input shape: the
+     * shape itself, or, where the captured input is flat and DL4J's FeedForwardToCnnPreProcessor
+     * reshapes it (zoo LeNet's first layer), the preprocessor's shape (the same elements in C order).
+     *
+     * @throws IllegalArgumentException for a flat input without such a preprocessor
+     */
+    public long[] cnnInputShape(String layer, long[] captured) {
+        if (captured.length == 3) {
+            return captured;
+        }
+        if (vertex(layer).preProcessor() instanceof org.deeplearning4j.nn.conf.preprocessor.FeedForwardToCnnPreProcessor f) {
+            return new long[] {f.getNumChannels(), f.getInputHeight(), f.getInputWidth()};
+        }
+        throw new IllegalArgumentException("convolution '" + layer + "' reads an input of shape " + java.util.Arrays.toString(captured)
+                + " and no FeedForwardToCnn preprocessor says its [C, H, W]");
+    }
+
+    /** Top-1 accuracy of network outputs {@code [N, classes]} against one-hot (or soft) labels {@code [N, classes]}. */
+    public static double accuracy(INDArray output, INDArray labels) {
+        INDArray p = output.argMax(1);
+        INDArray t = labels.argMax(1);
+        long n = p.length();
+        int right = 0;
+        for (long i = 0; i < n; i++) {
+            right += p.getLong(i) == t.getLong(i) ? 1 : 0;
+        }
+        return (double) right / n;
+    }
+
+    /**
      * Inference-mode forward pass of one batch: every tensor by name (network inputs and every
      * vertex output, in {@link #tensors()} order), each {@code [N, ...]}.
      *

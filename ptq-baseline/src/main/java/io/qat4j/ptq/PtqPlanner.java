@@ -174,12 +174,6 @@ public final class PtqPlanner {
 
     /** Top-1 accuracy of {@code net} on labelled {@code data} (one-hot labels). */
     static double accuracy(Model net, DataSet data) {
-        INDArray p = NetworkView.of(net).output(data.getFeatures()).argMax(1);
-        INDArray t = data.getLabels().argMax(1);
-        int right = 0;
-        for (long i = 0; i < p.length(); i++) {
-            right += p.getLong(i) == t.getLong(i) ? 1 : 0;
-        }
-        return (double) right / p.length();
+        return NetworkView.accuracy(NetworkView.of(net).output(data.getFeatures()), data.getLabels());
     }
 }
