@@ -19,8 +19,10 @@ import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
+import io.qat4j.ptq.LayerDiagnostics;
 import io.qat4j.ptq.QuantPlan;
 import io.qat4j.runtime.AtomicFiles;
+import io.qat4j.training.LayerAnalysis;
 import io.qat4j.training.experiment.ExperimentResults;
 import io.qat4j.training.experiment.StageProvenance;
 import io.qat4j.training.experiment.VariantResult;
@@ -42,7 +44,47 @@ final class ExperimentReport {
         AtomicFiles.write(dir.resolve("results.csv"), csv(r).getBytes(StandardCharsets.UTF_8));
         boolean plot = accuracyVsSize(dir.resolve("accuracy-vs-size.png"), r);
         boolean heat = sensitivityHeatMap(dir.resolve("sensitivity.png"), r);
-        AtomicFiles.write(dir.resolve("report.md"), markdown(title, r, plot, heat).getBytes(StandardCharsets.UTF_8));
+        Map<String, LayerAnalysis> diagnostics = diagnostics(dir, r);
+        for (Map.Entry<String, LayerAnalysis> e : diagnostics.entrySet()) {
+            DiagnosticsCharts.histograms(dir.resolve(DIAGNOSTICS_DIR).resolve(e.getKey() + ".png"), e.getKey(), e.getValue());
+        }
+        if (!diagnostics.isEmpty()) {
+            AtomicFiles.write(dir.resolve(LayerAnalysis.CSV_FILE), diagnosticsCsv(diagnostics).getBytes(StandardCharsets.UTF_8));
+        }
+        AtomicFiles.write(dir.resolve("report.md"), markdown(title, r, plot, heat, diagnostics).getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Where the report puts each variant's input-histogram PNG ({@code <variant>.png}). */
+    static final String DIAGNOSTICS_DIR = "diagnostics";
+
+    /**
+     * Each variant's per-layer diagnostics ({@code variants/<name>/diagnostics.json}, written by the experiment), in report
+     * order; variants without the file (diagnostics off, failed, or results from before them) are left out.
+     */
+    static Map<String, LayerAnalysis> diagnostics(Path dir, ExperimentResults r) throws IOException {
+        Map<String, LayerAnalysis> out = new java.util.LinkedHashMap<>();
+        for (VariantResult v : r.variants()) {
+            Path f = dir.resolve("variants").resolve(v.name()).resolve(LayerAnalysis.JSON_FILE);
+            if (java.nio.file.Files.isRegularFile(f)) {
+                out.put(v.name(), LayerAnalysis.read(f));
+            }
+        }
+        return out;
+    }
+
+    /** Every variant's diagnostics rows in one CSV, a {@code variant} column first. */
+    static String diagnosticsCsv(Map<String, LayerAnalysis> diagnostics) {
+        StringBuilder sb = new StringBuilder();
+        for (Map.Entry<String, LayerAnalysis> e : diagnostics.entrySet()) {
+            String[] rows = e.getValue().csv().split("\r\n");
+            if (sb.isEmpty()) {
+                sb.append("variant,").append(rows[0]).append("\r\n");
+            }
+            for (int i = 1; i < rows.length; i++) {
+                sb.append(field(e.getKey())).append(',').append(rows[i]).append("\r\n");
+            }
+        }
+        return sb.toString();
     }
 
     /**
@@ -99,6 +141,10 @@ final class ExperimentReport {
     }
 
     static String markdown(String name, ExperimentResults r, boolean plot, boolean heat) {
+        return markdown(name, r, plot, heat, Map.of());
+    }
+
+    static String markdown(String name, ExperimentResults r, boolean plot, boolean heat, Map<String, LayerAnalysis> diagnostics) {
         StringBuilder sb = new StringBuilder();
         sb.append("# qat4j experiment: ").append(name).append("\n\n");
         sb.append(String.format(Locale.ROOT, "FP32 reference CNN: **%.2f%%** test accuracy, %,d parameter bytes%s.%n%n", 100 * r.fp32().accuracy(),
@@ -168,6 +214,24 @@ final class ExperimentReport {
         }
         if (heat) {
             sb.append("\n![sensitivity heat map](sensitivity.png)\n");
+        }
+        if (!diagnostics.isEmpty()) {
+            sb.append("\n## Per-layer diagnostics\n\n");
+            sb.append("For each quantized layer: the SQNR of its quantized weights against the float weights, and of its quantized input ")
+                    .append("against the float network's input to the same layer (every earlier layer's error included), ")
+                    .append("10 log10(sum x^2 / sum (x - x^)^2) dB; the accuracy with only this layer's quantizers on, and with every ")
+                    .append("quantizer but this layer's on; the integer model's output codes at this layer's node against the fake-quant ")
+                    .append("network's output on the same grid (mean and largest difference in output steps, share of codes that differ); ")
+                    .append("the input quantizer's clipping range. Each variant's input histograms, with the clipping range marked, are in ")
+                    .append("`").append(DIAGNOSTICS_DIR).append("/<variant>.png`; every number is in `")
+                    .append(LayerAnalysis.CSV_FILE).append("`. Measured on the validation split when the data has one, else on the ")
+                    .append("test set, as each heading says.\n");
+            for (Map.Entry<String, LayerAnalysis> e : diagnostics.entrySet()) {
+                LayerDiagnostics.Report d = e.getValue().report();
+                sb.append(String.format(Locale.ROOT, "%n### %s%n%n%s: float %.2f%%, fake quant %.2f%%. [input histograms](%s/%s.png)%n%n",
+                        e.getKey(), e.getValue().samples(), 100 * d.floatAccuracy(), 100 * d.quantizedAccuracy(), DIAGNOSTICS_DIR, e.getKey()));
+                sb.append(DiagnosticsCharts.table(e.getValue()));
+            }
         }
         sb.append("\n## Provenance\n\n");
         r.provenance().forEach((k, val) -> sb.append("- ").append(k).append(": ").append(val).append('\n'));

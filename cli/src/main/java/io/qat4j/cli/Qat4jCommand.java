@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** Entry point of the {@code qat4j} command line. */
 @Command(name = "qat4j", mixinStandardHelpOptions = true, version = "qat4j 0.1.0-SNAPSHOT (DL4J 1.0.0-M2.1)",
         description = "Quantization-aware training, PTQ and an INT8 runtime for Deeplearning4j.",
-        subcommands = {SelfCheckCommand.class, TrainCommand.class, PtqCommand.class, SensitivityCommand.class, QatCommand.class, EvalCommand.class, ExportCommand.class, RunCommand.class, ExperimentCommand.class, BenchCommand.class,
+        subcommands = {SelfCheckCommand.class, TrainCommand.class, PtqCommand.class, SensitivityCommand.class, AnalyzeCommand.class, QatCommand.class, EvalCommand.class, ExportCommand.class, RunCommand.class, ExperimentCommand.class, BenchCommand.class,
             CommandLine.HelpCommand.class})
 public final class Qat4jCommand implements Runnable {
 

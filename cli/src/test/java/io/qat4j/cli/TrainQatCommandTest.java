@@ -85,6 +85,35 @@ class TrainQatCommandTest {
         assertEquals(1, summary.get("bestZipEpoch"));
         assertTrue(q[1].contains("model.q4j holds epoch 1, the last;") && q[1].contains("best.zip holds epoch 1, the best on validation"), q[1]);
 
+        // per-layer diagnostics of the PTQ result and of the QAT checkpoint, on the 300 test images (no validation split)
+        Path aPtq = dir.resolve("runs/analyze-ptq");
+        String[] ap = run("analyze", ptq.toString(), "--out", aPtq.toString());
+        assertEquals("0", ap[0], ap[1] + ap[2]);
+        io.qat4j.training.LayerAnalysis ptqAnalysis = io.qat4j.training.LayerAnalysis.read(aPtq.resolve("diagnostics.json"));
+        assertEquals(((Number) ptqSummary.get("ptqAccuracy")).doubleValue(), ptqAnalysis.report().quantizedAccuracy(), 1e-9,
+                "analyze applies the same PTQ as `qat4j ptq`");
+        assertEquals("test set (300 samples)", ptqAnalysis.samples());
+        assertEquals(java.util.List.of("conv1", "conv2", "fc1", "out"),
+                ptqAnalysis.report().layers().stream().map(io.qat4j.ptq.LayerDiagnostics.Layer::name).toList());
+        assertTrue(ap[1].contains("| conv1 |") && Files.isRegularFile(aPtq.resolve("diagnostics.csv")), ap[1]);
+        java.awt.image.BufferedImage png = javax.imageio.ImageIO.read(aPtq.resolve("histograms.png").toFile());
+        assertEquals(3 * 420, png.getWidth(), "three histogram panels a row");
+        Path aQat = dir.resolve("runs/analyze-qat");
+        String[] aq = run("analyze", qat.toString(), "--model", qOut.resolve("best.zip").toString(), "--out", aQat.toString());
+        assertEquals("0", aq[0], aq[1] + aq[2]);
+        io.qat4j.training.LayerAnalysis qatAnalysis = io.qat4j.training.LayerAnalysis.read(aQat.resolve("diagnostics.json"));
+        assertEquals(((Number) summary.get("qatAccuracy")).doubleValue(), qatAnalysis.report().quantizedAccuracy(), 1e-9);
+        for (io.qat4j.ptq.LayerDiagnostics.Layer l : qatAnalysis.report().layers()) {
+            assertTrue(l.weightSqnrDb() > 25, "8-bit weights: " + l);
+            if (!l.name().equals("out")) {
+                assertTrue(l.int8().meanSteps() < 0.05 && l.int8().maxSteps() <= 1, "INT8 runtime vs fake quant: " + l);
+            }
+        }
+        String[] notQuantized = run("analyze", qat.toString(), "--model", fpOut.resolve("best.zip").toString(), "--out",
+                dir.resolve("runs/analyze-fp32").toString());
+        assertEquals("2", notQuantized[0], notQuantized[1] + notQuantized[2]);
+        assertTrue(notQuantized[2].contains("has no quantized layer"), notQuantized[2]);
+
         // eval of the QAT checkpoint reports the fake-quant accuracy qat reported
         String[] ev = run("eval", qOut.resolve("best.zip").toString(), "--config", qat.toString());
         assertEquals("0", ev[0], ev[1] + ev[2]);

@@ -22,9 +22,16 @@ import io.qat4j.ptq.QuantPlan;
  * @param data     data of all runs (as in a run config)
  * @param fp32     the FP32 model: {@code model} (a DL4J zip to load) or {@code train} (a schedule), required
  * @param variants the variants, in report order, required, names unique
+ * @param diagnostics per-layer diagnostics of every variant (default on, {@link Diagnostics#DEFAULT_SAMPLES} samples)
  */
 public record ExperimentConfig(@JsonProperty(required = true) String name, Long seed, RunConfig.Data data,
-                               @JsonProperty(required = true) Fp32 fp32, @JsonProperty(required = true) List<Variant> variants) {
+                               @JsonProperty(required = true) Fp32 fp32, @JsonProperty(required = true) List<Variant> variants,
+                               Diagnostics diagnostics) {
+
+    /** An experiment with the default diagnostics. */
+    public ExperimentConfig(String name, Long seed, RunConfig.Data data, Fp32 fp32, List<Variant> variants) {
+        this(name, seed, data, fp32, variants, null);
+    }
 
     public ExperimentConfig {
         if (name == null || !name.matches("[A-Za-z0-9._+-]+")) {
@@ -57,6 +64,37 @@ public record ExperimentConfig(@JsonProperty(required = true) String name, Long 
             }
         }
         variants = List.copyOf(variants);
+        diagnostics = diagnostics == null ? new Diagnostics(null, null) : diagnostics;
+    }
+
+    /**
+     * Per-layer diagnostics ({@link io.qat4j.ptq.LayerDiagnostics}) of each variant, written to the
+     * variant's {@code diagnostics.json}/{@code .csv} and a section of the report: on the validation split
+     * when the data has one, else on the test set (the report says which).
+     *
+     * @param samples samples analysed, >= 0 (default {@value #DEFAULT_SAMPLES}); 0 turns the diagnostics off
+     * @param bins    bins of each layer's input histogram, 2..1000 (default {@value #DEFAULT_BINS})
+     */
+    public record Diagnostics(Integer samples, Integer bins) {
+        public static final int DEFAULT_SAMPLES = 1000;
+        public static final int DEFAULT_BINS = 60;
+
+        public Diagnostics {
+            samples = samples == null ? DEFAULT_SAMPLES : samples;
+            bins = bins == null ? DEFAULT_BINS : bins;
+            if (samples < 0) {
+                throw new IllegalArgumentException("diagnostics.samples must be >= 0 (0 turns the diagnostics off), got " + samples);
+            }
+            if (bins < 2 || bins > 1000) {
+                throw new IllegalArgumentException("diagnostics.bins must be between 2 and 1000, got " + bins);
+            }
+        }
+
+        /** Whether any diagnostics run. */
+        @JsonIgnore
+        public boolean enabled() {
+            return samples > 0;
+        }
     }
 
     /**

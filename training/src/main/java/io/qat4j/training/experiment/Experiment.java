@@ -30,6 +30,7 @@ import io.qat4j.ptq.SensitivityAnalysis;
 import io.qat4j.training.Checkpoint;
 import io.qat4j.training.FloatTraining;
 import io.qat4j.training.Int8Evaluation;
+import io.qat4j.training.LayerAnalysis;
 import io.qat4j.training.LoadedModel;
 import io.qat4j.training.ModelLoader;
 import io.qat4j.training.Networks;
@@ -393,6 +394,26 @@ public final class Experiment {
         }
 
         /**
+         * The variant's per-layer diagnostics ({@link LayerAnalysis}, {@code dir/diagnostics.json} and {@code .csv}) on the
+         * validation split when there is one, else the test set; a failure is logged, never fatal to the variant.
+         */
+        private void diagnose(ExperimentConfig.Variant v, Model fp32, Model network, INDArray calibration, boolean exportable, Path dir) {
+            ExperimentConfig.Diagnostics d = config.diagnostics();
+            if (!d.enabled()) {
+                return;
+            }
+            boolean validation = !data.selectsOnTest();
+            try {
+                LayerAnalysis a = LayerAnalysis.run(fp32, network, calibration, validation ? data.validation() : data.test(),
+                        validation ? "validation split" : "test set", d.samples(), d.bins(), exportable);
+                a.write(dir);
+            } catch (IOException | RuntimeException e) {
+                log.printf("  %s: per-layer diagnostics failed: %s%n", v.name(), e.getMessage());
+                log.flush();
+            }
+        }
+
+        /**
          * Evaluates the variant's network and exports it when it can; {@code trained} is a QAT variant's
          * committed training state (which epoch {@code network} and {@code best.zip} are), null for PTQ.
          * The total time counts a reused shared calibration pass too, as {@code calSeconds} does.
@@ -406,13 +427,14 @@ public final class Experiment {
             VariantResult.Quantization q = new VariantResult.Quantization(weights, inputs, PostTrainingQuantizer.weightBits(plan),
                     sensitivity == null ? null : sensitivity.layers(), plan.passes(), keptInFloat,
                     ExperimentResults.relative(out, dir.resolve("plan.json")));
+            INDArray calibration = data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));
+            diagnose(v, fp32, network, calibration, keptInFloat.isEmpty(), dir);
             if (!keptInFloat.isEmpty()) {
                 double acc = Trainer.accuracy(network, data.test());
                 return new VariantResult(v.name(), method, VariantResult.Status.NOT_EXPORTABLE, null, q, acc, null,
                         new VariantResult.Timing(calSeconds, trainSeconds, shared + (System.nanoTime() - t0) / 1e9), null,
                         StageProvenance.now(process, config.seed(), v));
             }
-            INDArray calibration = data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));
             Path modelFile = dir.resolve("model.q4j");
             Int8Evaluation e = Int8Evaluation.evaluate(network, calibration, data.test(), modelFile, fp32.numParams() * 4L);
             VariantResult.Int8 int8 = new VariantResult.Int8(e.runtimeAccuracy(), e.agreement(), e.modelBytes(), e.sizeRatio(),

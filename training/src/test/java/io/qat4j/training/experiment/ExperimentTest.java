@@ -18,6 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 import io.qat4j.layers.InputQuantMode;
 import io.qat4j.layers.WeightQuantMode;
+import io.qat4j.ptq.LayerDiagnostics;
+import io.qat4j.training.LayerAnalysis;
 import io.qat4j.training.Provenance;
 import io.qat4j.training.config.ExperimentConfig;
 import io.qat4j.training.config.RunConfig;
@@ -97,6 +99,25 @@ class ExperimentTest {
         assertEquals(4, w4.quantization().layerBits().get("conv2"));
         assertNotNull(w4.timing().trainSeconds());
         assertNull(w4.target());
+
+        // each variant's per-layer diagnostics, on the test set (this data has no validation split)
+        for (VariantResult v : r.variants()) {
+            LayerAnalysis a = LayerAnalysis.read(out.resolve("variants/" + v.name()).resolve(LayerAnalysis.JSON_FILE));
+            assertEquals("test set (200 samples)", a.samples());
+            assertTrue(a.exported());
+            assertEquals(List.of("conv1", "conv2", "fc1", "out"), a.report().layers().stream().map(LayerDiagnostics.Layer::name).toList());
+            assertEquals(v.simulatedAccuracy(), a.report().quantizedAccuracy(), 1e-9, "the same 200 test samples");
+            assertEquals(fp.accuracy(), a.report().floatAccuracy(), 1e-9);
+            for (LayerDiagnostics.Layer l : a.report().layers()) {
+                assertTrue(l.weightSqnrDb() > (v == w8 ? 30 : 8), l.toString());
+                assertTrue(l.accuracyOnlyThis() >= 0 && l.accuracyOnlyThis() <= 1 && l.accuracyAllButThis() >= 0, l.toString());
+                if (!l.name().equals("out")) {
+                    assertTrue(l.int8() != null && l.int8().meanSteps() < 0.05, "INT8 vs fake quant at " + l);
+                }
+            }
+            String csv = Files.readString(out.resolve("variants/" + v.name()).resolve(LayerAnalysis.CSV_FILE));
+            assertEquals(5, csv.split("\r\n").length, csv);
+        }
 
         // results.json holds the same typed results, with no absolute path in it
         String json = Files.readString(out.resolve(ExperimentResults.FILE));
