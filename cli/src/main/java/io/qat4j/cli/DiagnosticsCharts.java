@@ -30,6 +30,7 @@ final class DiagnosticsCharts {
 
     private static final int PANEL_WIDTH = 420;
     private static final int PANEL_HEIGHT = 300;
+    /** Panels a row from five layers on. */
     private static final int COLUMNS = 3;
     private static final Color CLIP = new Color(213, 94, 0);
 
@@ -40,7 +41,7 @@ final class DiagnosticsCharts {
     static void histograms(Path file, String title, LayerAnalysis a) throws IOException {
         System.setProperty("java.awt.headless", "true");
         List<LayerDiagnostics.Layer> layers = a.report().layers();
-        int columns = Math.min(COLUMNS, layers.size());
+        int columns = layers.size() <= 4 ? Math.min(2, layers.size()) : COLUMNS;   // 2x2 for the reference CNN's four layers
         int rows = (layers.size() + columns - 1) / columns;
         int header = 34;
         BufferedImage image = new BufferedImage(columns * PANEL_WIDTH, header + rows * PANEL_HEIGHT, BufferedImage.TYPE_INT_RGB);

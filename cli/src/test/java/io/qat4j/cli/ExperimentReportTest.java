@@ -204,4 +204,37 @@ class ExperimentReportTest {
         assertTrue(dark > 100, "the title is drawn in the strip (" + dark + " dark pixels)");
         Files.copy(png, Path.of("target", "sensitivity-example.png"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
+
+    @Test
+    void diagnosticsSectionHasATablePerAnalysedVariantTheirHistogramsAndOneCsv() throws Exception {
+        ExperimentResults r = results();
+        io.qat4j.ptq.LayerDiagnostics.Layer conv1 = new io.qat4j.ptq.LayerDiagnostics.Layer("conv1", "ConvolutionLayer", 38.04, 41.2, 0.88,
+                0.87, new io.qat4j.ptq.LayerDiagnostics.Int8Difference(0, 0.0012, 1, 0.0012),
+                new io.qat4j.ptq.LayerDiagnostics.Histogram(new double[] {0, 0.5, 1}, new long[] {90, 10}, 0, 0.99));
+        io.qat4j.ptq.LayerDiagnostics.Layer out = new io.qat4j.ptq.LayerDiagnostics.Layer("out", "OutputLayer", 35.5,
+                Double.POSITIVE_INFINITY, 0.886, 0.884, null,
+                new io.qat4j.ptq.LayerDiagnostics.Histogram(new double[] {-1, 0, 1}, new long[] {5, 6}, Double.NaN, Double.NaN));
+        // two variants analysed, the others not (diagnostics off, or results from before them)
+        for (String v : List.of("ptq-w4a4", "qat-w4a4-lsq")) {
+            new io.qat4j.training.LayerAnalysis("validation split (500 samples)", true,
+                    new io.qat4j.ptq.LayerDiagnostics.Report(500, 0.9, 0.88, List.of(conv1, out))).write(dir.resolve("variants").resolve(v));
+        }
+        ExperimentReport.write(dir, "quickstart", r);
+        String md = Files.readString(dir.resolve("report.md"));
+        int section = md.indexOf("## Per-layer diagnostics");
+        assertTrue(section > 0 && section < md.indexOf("## Provenance"), md);
+        assertTrue(md.contains("### ptq-w4a4\n\nvalidation split (500 samples): float 90.00%, fake quant 88.00%. "
+                + "[input histograms](diagnostics/ptq-w4a4.png)"), md);
+        assertTrue(md.contains("| conv1 | 38.0 | 41.2 | 88.00% | 87.00% | 0.0012 / 1, 0.12% | [0.000, 0.9900] |"), md);
+        assertTrue(md.contains("| out | 35.5 | exact | 88.60% | 88.40% | - | - |"), md);
+        assertFalse(md.contains("### ptq-w8a8-percentile"), "no diagnostics file, no subsection");
+        for (String v : List.of("ptq-w4a4", "qat-w4a4-lsq")) {
+            java.awt.image.BufferedImage png = javax.imageio.ImageIO.read(dir.resolve("diagnostics").resolve(v + ".png").toFile());
+            assertEquals(2 * 420, png.getWidth());
+        }
+        String[] csv = Files.readString(dir.resolve("diagnostics.csv")).split("\r\n");
+        assertEquals(5, csv.length);
+        assertTrue(csv[0].startsWith("variant,layer,kind,weight_sqnr_db"), csv[0]);
+        assertTrue(csv[4].startsWith("qat-w4a4-lsq,out,OutputLayer,35.5000,inf,"), csv[4]);
+    }
 }

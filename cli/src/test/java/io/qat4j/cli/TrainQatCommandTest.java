@@ -97,7 +97,7 @@ class TrainQatCommandTest {
                 ptqAnalysis.report().layers().stream().map(io.qat4j.ptq.LayerDiagnostics.Layer::name).toList());
         assertTrue(ap[1].contains("| conv1 |") && Files.isRegularFile(aPtq.resolve("diagnostics.csv")), ap[1]);
         java.awt.image.BufferedImage png = javax.imageio.ImageIO.read(aPtq.resolve("histograms.png").toFile());
-        assertEquals(3 * 420, png.getWidth(), "three histogram panels a row");
+        assertEquals(2 * 420, png.getWidth(), "four layers: 2x2 histogram panels");
         Path aQat = dir.resolve("runs/analyze-qat");
         String[] aq = run("analyze", qat.toString(), "--model", qOut.resolve("best.zip").toString(), "--out", aQat.toString());
         assertEquals("0", aq[0], aq[1] + aq[2]);
