@@ -47,6 +47,8 @@ import picocli.CommandLine.Spec;
             "which epoch), summary.json, provenance.json.",
             "The output directory must be new or empty; --resume continues the run there,",
             "--force starts it over.",
+            "--spark local[2] (or the config's spark section) trains data-parallel on Apache",
+            "Spark; export and evaluation are the same.",
             "Exit codes: 0 done, 1 training or export failed, 2 bad usage or configuration."})
 public final class QatCommand implements Callable<Integer> {
 
@@ -63,9 +65,16 @@ public final class QatCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        RunConfig c = RunInputs.loadQuantizationConfig(config, err, "qat", RunConfig::quantization,
+        RunConfig loaded = RunInputs.loadQuantizationConfig(config, err, "qat", RunConfig::quantization,
                 "has no quantization section; train it with `qat4j train` or quantize it with `qat4j ptq`");
-        if (c == null) {
+        if (loaded == null) {
+            return Qat4jCommand.EXIT_USAGE;
+        }
+        RunConfig c;
+        try {
+            c = SparkRuns.withOption(loaded, options.spark);
+        } catch (SparkRuns.BadUsage e) {
+            err.println("qat4j qat: " + e.getMessage());
             return Qat4jCommand.EXIT_USAGE;
         }
         try {
@@ -114,9 +123,10 @@ public final class QatCommand implements Callable<Integer> {
             if (c.distillation() != null) {
                 out.printf("distillation from %s: weight %.2f, temperature %.1f%n", c.fp32(), c.distillation().weight(), c.distillation().temperature());
             }
-            Trainer.Result<? extends Model> r = trainer.train(w.network(), data.train(), data.validation(), c.train().toSpec(c.seed()), dir,
-                    options.resume, ProgressBars.epochPrinter(out, c, data), ProgressBars.forConsole());
-            Model q = r.network();
+            SparkRuns.Trained<Trainer.Result<? extends Model>> t = SparkRuns.<Trainer.Result<? extends Model>>train(c, trainer, dir, out,
+                    (tr, spec) -> tr.train(w.network(), data.train(), data.validation(), spec, dir, options.resume,
+                            ProgressBars.epochPrinter(out, c, data), ProgressBars.forConsole()));
+            Model q = t.result().network();
             io.qat4j.training.Checkpoint trained = io.qat4j.training.Checkpoint.read(dir);   // which epochs model.q4j and best.zip hold
             double qatAccuracy = Trainer.accuracy(q, data.test());
             INDArray calibration = data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));
@@ -140,6 +150,9 @@ public final class QatCommand implements Callable<Integer> {
             summary.put("modelEpoch", trained.epochsDone());
             summary.put("bestZipEpoch", trained.bestEpoch());
             summary.put("exportNotes", e.notes());
+            if (t.spark() != null) {
+                summary.put("spark", t.spark());
+            }
             java.util.List<String> warnings = io.qat4j.layers.QuantizationWarnings.raised();
             summary.put("warnings", warnings);
             for (String warning : warnings) {

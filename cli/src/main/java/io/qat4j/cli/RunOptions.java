@@ -24,5 +24,10 @@ public class RunOptions {
         @Option(names = "--resume", description = "Continue the run in the output directory from its last checkpoint (same "
                 + "configuration; at most the interrupted epoch is redone).")
         boolean resume;
+
+        @Option(names = "--spark", paramLabel = "MASTER", description = "Train data-parallel on Apache Spark (DL4J parameter "
+                + "averaging) with this master: local[N], spark://HOST:PORT, yarn or k8s://https://HOST:PORT; it replaces the "
+                + "config's spark.master (or adds a spark section with its defaults).")
+        String spark;
     }
 }

@@ -51,6 +51,8 @@ import picocli.CommandLine.Spec;
             "provenance.json.",
             "The output directory must be new or empty; --resume continues the run there,",
             "--force starts it over.",
+            "--spark local[2] (or the config's spark section) trains data-parallel on Apache",
+            "Spark.",
             "Exit codes: 0 done, 1 training failed, 2 bad usage, configuration, model file",
             "or data that does not fit the model."})
 public final class TrainCommand implements Callable<Integer> {
@@ -79,6 +81,12 @@ public final class TrainCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         RunConfig c = RunInputs.loadConfig(config, err, "train");
         if (c == null) {
+            return Qat4jCommand.EXIT_USAGE;
+        }
+        try {
+            c = SparkRuns.withOption(c, options.spark);
+        } catch (SparkRuns.BadUsage e) {
+            err.println("qat4j train: " + e.getMessage());
             return Qat4jCommand.EXIT_USAGE;
         }
         if (c.isQat() || c.isPtqOnly()) {
@@ -131,8 +139,11 @@ public final class TrainCommand implements Callable<Integer> {
             }
             out.printf("model: %s, %s, %d parameters%s%n", n.name(), Networks.describe(n.net()), n.net().numParams(),
                     FloatTraining.usesNativeLayers(n.net(), c.train().nativeLayers()) ? " (trained through qat4j's native-convolution layers)" : "");
-            Trainer.Result<Model> r = FloatTraining.train(new Trainer(), n.net(), data.train(), data.validation(), c.train().toSpec(c.seed()),
-                    dir, options.resume, ProgressBars.epochPrinter(out, c, data), ProgressBars.forConsole(), c.train().nativeLayers());
+            RunConfig run = c;
+            RunData fitted = data;
+            Trainer.Result<Model> r = SparkRuns.train(c, new Trainer(), dir, out, (trainer, spec) -> FloatTraining.train(trainer, n.net(),
+                    fitted.train(), fitted.validation(), spec, dir, options.resume, ProgressBars.epochPrinter(out, run, fitted),
+                    ProgressBars.forConsole(), run.train().nativeLayers())).result();
             if (data.selectsOnTest()) {
                 out.printf("best test accuracy %.4f; model %s%n", r.bestValidationAccuracy(), dir.resolve("best.zip"));
             } else {

@@ -62,6 +62,21 @@ public final class Provenance {
         return p;
     }
 
+    /**
+     * Adds {@code entries} to the {@code provenance.json} that {@link #writeRunFiles} wrote in {@code out}
+     * (atomically; a key already there is replaced): facts known only once the run has started, such as
+     * the resolved Spark settings of a data-parallel run.
+     *
+     * @throws IOException when {@code out} holds no readable provenance.json
+     */
+    @SuppressWarnings("unchecked")
+    public static void addEntries(Path out, Map<String, ?> entries) throws IOException {
+        Path stored = out.resolve("provenance.json");
+        Map<String, Object> p = new LinkedHashMap<>(JSON.readValue(stored.toFile(), Map.class));
+        p.putAll(entries);
+        AtomicFiles.write(stored, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(p));
+    }
+
     /** Ordered key/value description of this process and checkout. */
     public static Map<String, String> describe(Path workingDirectory) {
         Map<String, String> p = new LinkedHashMap<>();

@@ -92,30 +92,32 @@ public final class Trainer {
     private final int stopAfterEpochs;
     private final Distillation distillation;
     private final java.util.function.UnaryOperator<Model> bestForm;
+    private final BatchFitting fitting;
 
     public Trainer() {
-        this(Integer.MAX_VALUE, null, java.util.function.UnaryOperator.identity());
+        this(Integer.MAX_VALUE, null, java.util.function.UnaryOperator.identity(), BatchFitting.SEQUENTIAL);
     }
 
     /** A trainer that distills from {@code distillation.teacher()}. */
     public Trainer(Distillation distillation) {
-        this(Integer.MAX_VALUE, distillation, java.util.function.UnaryOperator.identity());
+        this(Integer.MAX_VALUE, distillation, java.util.function.UnaryOperator.identity(), BatchFitting.SEQUENTIAL);
     }
 
     /** For tests: stop (as if killed) after this many epochs of this run. */
     Trainer(int stopAfterEpochs) {
-        this(stopAfterEpochs, null, java.util.function.UnaryOperator.identity());
+        this(stopAfterEpochs, null, java.util.function.UnaryOperator.identity(), BatchFitting.SEQUENTIAL);
     }
 
     /** For tests: distill, and stop (as if killed) after this many epochs of this run. */
     Trainer(int stopAfterEpochs, Distillation distillation) {
-        this(stopAfterEpochs, distillation, java.util.function.UnaryOperator.identity());
+        this(stopAfterEpochs, distillation, java.util.function.UnaryOperator.identity(), BatchFitting.SEQUENTIAL);
     }
 
-    private Trainer(int stopAfterEpochs, Distillation distillation, java.util.function.UnaryOperator<Model> bestForm) {
+    private Trainer(int stopAfterEpochs, Distillation distillation, java.util.function.UnaryOperator<Model> bestForm, BatchFitting fitting) {
         this.stopAfterEpochs = stopAfterEpochs;
         this.distillation = distillation;
         this.bestForm = bestForm;
+        this.fitting = fitting;
     }
 
     /**
@@ -124,7 +126,19 @@ public final class Trainer {
      * which resuming needs.
      */
     public Trainer savingBestAs(java.util.function.UnaryOperator<Model> form) {
-        return new Trainer(stopAfterEpochs, distillation, form);
+        return new Trainer(stopAfterEpochs, distillation, form, fitting);
+    }
+
+    /**
+     * This trainer, fitting each epoch's minibatches through {@code fitting} (e.g. data-parallel on
+     * Spark) instead of one after another in this JVM; everything else (epochs, schedule, freezes,
+     * distillation, model selection, checkpoints, divergence checks) stays the same.
+     */
+    public Trainer fittingWith(BatchFitting fitting) {
+        if (fitting == null) {
+            throw new IllegalArgumentException("fitting must not be null (BatchFitting.SEQUENTIAL fits in this JVM)");
+        }
+        return new Trainer(stopAfterEpochs, distillation, bestForm, fitting);
     }
 
     /** Replaces the output layer's loss by the distillation loss (idempotent). */
@@ -137,7 +151,7 @@ public final class Trainer {
         o.setLossFn(new DistillationLoss(1 - distillation.weight(), distillation.weight(), distillation.temperature()));
     }
 
-    /** The batch with labels packed as [labels | teacher logits]. */
+    /** The batch with labels packed as [labels | teacher logits] ({@link DistillationLoss#packLabels}). */
     private DataSet withTeacher(DataSet batch) {
         INDArray p = Networks.output(distillation.teacher(), batch.getFeatures());
         INDArray logits = org.nd4j.linalg.ops.transforms.Transforms.log(org.nd4j.linalg.ops.transforms.Transforms.max(p, 1e-12, true), false);
@@ -221,38 +235,14 @@ public final class Trainer {
             long start = System.nanoTime();
             DataSet shuffled = train.copy();
             shuffled.shuffle(spec.seed() + epoch);
-            double lossSum = 0;
-            int steps = 0;
             List<DataSet> batches = shuffled.batchBy(spec.batchSize());
-            double[] window = new double[Math.min(DIVERGENCE_WINDOW, batches.size())];
-            double windowSum = 0;
             String lastGood = "the last good checkpoint (" + (epoch == 0 ? "none yet" : "after epoch " + epoch) + ") is in " + runDir;
+            LossWatch watch = new LossWatch(spec, epoch, batches.size(), lr, reference, chanceLoss, lastGood, progress);
             progress.startEpoch(epoch + 1, batches.size());
-            for (DataSet batch : batches) {
-                Networks.fit(net, distillation == null ? batch : withTeacher(batch));
-                double loss = net.score();
-                if (!Double.isFinite(loss)) {
-                    throw new TrainingDivergedException("the loss became " + loss + " in epoch " + (epoch + 1) + ", step " + (steps + 1)
-                            + " (learning rate " + lr + "); " + lastGood + "; lower the learning rate (train.learningRate) or check the data");
-                }
-                if (reference == null) {
-                    reference = Math.max(loss, chanceLoss);
-                }
-                windowSum += loss - window[steps % window.length];
-                window[steps % window.length] = loss;
-                lossSum += loss;
-                steps++;
-                progress.step(loss);
-                double recent = windowSum / Math.min(steps, window.length);
-                boolean checked = steps >= window.length && (long) epoch * batches.size() + steps >= DIVERGENCE_WARMUP;
-                if (spec.divergenceFactor() > 0 && checked && recent > spec.divergenceFactor() * reference) {
-                    throw new TrainingDivergedException(String.format(java.util.Locale.ROOT, "training diverged in epoch %d, step %d: the mean "
-                            + "loss of the last %d steps is %.4g, more than %s x the reference loss %.4g (the run's first step, at least "
-                            + "ln(classes)); lower the learning rate (train.learningRate, now %s) or, if such a loss is expected, raise "
-                            + "train.divergenceFactor (0 switches the check off); %s", epoch + 1, steps, window.length, recent,
-                            spec.divergenceFactor(), reference, lr, lastGood));
-                }
-            }
+            fitting.fitEpoch(net, batches, distillation == null ? java.util.function.UnaryOperator.identity() : this::withTeacher, watch);
+            reference = watch.reference;
+            double lossSum = watch.lossSum;
+            int steps = watch.steps;
             progress.endEpoch();
             double accuracy = accuracy(net, validation);
             double seconds = (System.nanoTime() - start) / 1e9;
@@ -292,6 +282,65 @@ public final class Trainer {
                     r.add(new org.nd4j.linalg.learning.regularization.WeightDecay(coefficient, false));
                 }
                 b.setRegularization(r);
+            }
+        }
+    }
+
+    /**
+     * The per-step checks of one epoch: a NaN/infinite loss, and from the run's step
+     * {@value #DIVERGENCE_WARMUP} on, the mean of the last {@value #DIVERGENCE_WINDOW} losses against
+     * {@link TrainSpec#divergenceFactor} times the reference loss; also the epoch's loss sum and the
+     * per-step progress.
+     */
+    private static final class LossWatch implements java.util.function.DoubleConsumer {
+        private final TrainSpec spec;
+        private final int epoch;
+        private final int epochSteps;
+        private final double lr;
+        private final double chanceLoss;
+        private final String lastGood;
+        private final Progress progress;
+        private final double[] window;
+        private double windowSum;
+        Double reference;
+        double lossSum;
+        int steps;
+
+        LossWatch(TrainSpec spec, int epoch, int epochSteps, double lr, Double reference, double chanceLoss, String lastGood,
+                  Progress progress) {
+            this.spec = spec;
+            this.epoch = epoch;
+            this.epochSteps = epochSteps;
+            this.lr = lr;
+            this.reference = reference;
+            this.chanceLoss = chanceLoss;
+            this.lastGood = lastGood;
+            this.progress = progress;
+            this.window = new double[Math.max(1, Math.min(DIVERGENCE_WINDOW, epochSteps))];
+        }
+
+        @Override
+        public void accept(double loss) {
+            if (!Double.isFinite(loss)) {
+                throw new TrainingDivergedException("the loss became " + loss + " in epoch " + (epoch + 1) + ", step " + (steps + 1)
+                        + " (learning rate " + lr + "); " + lastGood + "; lower the learning rate (train.learningRate) or check the data");
+            }
+            if (reference == null) {
+                reference = Math.max(loss, chanceLoss);
+            }
+            windowSum += loss - window[steps % window.length];
+            window[steps % window.length] = loss;
+            lossSum += loss;
+            steps++;
+            progress.step(loss);
+            double recent = windowSum / Math.min(steps, window.length);
+            boolean checked = steps >= window.length && (long) epoch * epochSteps + steps >= DIVERGENCE_WARMUP;
+            if (spec.divergenceFactor() > 0 && checked && recent > spec.divergenceFactor() * reference) {
+                throw new TrainingDivergedException(String.format(java.util.Locale.ROOT, "training diverged in epoch %d, step %d: the mean "
+                        + "loss of the last %d steps is %.4g, more than %s x the reference loss %.4g (the run's first step, at least "
+                        + "ln(classes)); lower the learning rate (train.learningRate, now %s) or, if such a loss is expected, raise "
+                        + "train.divergenceFactor (0 switches the check off); %s", epoch + 1, steps, window.length, recent,
+                        spec.divergenceFactor(), reference, lr, lastGood));
             }
         }
     }

@@ -420,7 +420,7 @@ public final class InputQuantization {
         boolean initialized = count != null && count.getDouble(0) > 0;
         if (initialized && (s.getInputMode() == InputQuantMode.LSQ || s.getInputMode() == InputQuantMode.LSQ_PLUS)) {
             INDArray step = params.get(QuantizerParams.INPUT_STEP_KEY);
-            double factor = ((1 << s.getInputBits()) - 1.0) / ((1 << (s.getInputBits() - 1)) - 1.0);
+            double factor = unsignedToSignedStepFactor(s.getInputBits());
             step.putScalar(0, step.getDouble(0) * factor);
             QuantizationWarnings.warnOnce("signed:" + layer, "layer '" + layer + "': " + source + " has negative values (minimum " + min
                     + ") after the input quantizer was initialized unsigned; it is now signed and its step was scaled by " + factor
@@ -428,6 +428,20 @@ public final class InputQuantization {
                     + "values, or set inputSigned=true for this layer");
         }
         s.setInputSigned(true);
+    }
+
+    /**
+     * The factor an initialized LSQ/LSQ+ input step is multiplied by when its quantizer turns signed:
+     * {@code (2^b - 1) / (2^(b-1) - 1)}, the unsigned over the signed positive levels, so that the largest
+     * representable value stays where it was (3 at 2 bits, 2.14 at 4 bits, 2.008 at 8 bits).
+     *
+     * @param bits input bits, 2..8 (a signed grid needs at least 2)
+     */
+    public static double unsignedToSignedStepFactor(int bits) {
+        if (bits < 2 || bits > 16) {
+            throw new IllegalArgumentException("a signed input grid needs 2..16 bits, got " + bits);
+        }
+        return ((1 << bits) - 1.0) / ((1 << (bits - 1)) - 1.0);
     }
 
     /** {min, max} of the values; NaN or Inf is an error naming the layer. */

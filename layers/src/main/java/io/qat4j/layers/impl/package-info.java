@@ -12,7 +12,8 @@
  * <p>May depend on {@code ste}, {@code lsq}, deeplearning4j-nn and the rest of {@code io.qat4j.layers}.
  * Outside {@code layers}, only the PTQ passes of {@code ptq-baseline} call into it (they run and set
  * the input quantizers, {@code InputQuantization.forward} and {@code setRange}, and read a separable
- * convolution's depthwise output); the exporters never do: they read quantizer state through
+ * convolution's depthwise output), and {@code spark}'s re-synchronisation of signedness after an
+ * averaging round ({@code unsignedToSignedStepFactor}); the exporters never do: they read quantizer state through
  * {@link io.qat4j.layers.QuantizerReadout}.
  */
 package io.qat4j.layers.impl;

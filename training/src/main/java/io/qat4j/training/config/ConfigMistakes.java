@@ -36,7 +36,7 @@ final class ConfigMistakes {
     private static final Pattern MISSING = Pattern.compile("^Missing required creator property '([^']+)'.*", Pattern.DOTALL);
 
     /** The top-level keys only a run configuration has. */
-    private static final List<String> RUN_ONLY = List.of("train", "ptq", "quantization", "distillation", "model");
+    private static final List<String> RUN_ONLY = List.of("train", "ptq", "quantization", "distillation", "model", "spark");
 
     private ConfigMistakes() {
     }

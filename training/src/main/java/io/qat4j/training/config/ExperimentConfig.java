@@ -198,7 +198,7 @@ public record ExperimentConfig(@JsonProperty(required = true) String name, Long 
             if (ptq == null && quantization == null) {
                 throw new IllegalArgumentException("give 'ptq' (post-training) or 'quantization' + 'train' (QAT)");
             }
-            return new RunConfig(name, seed, data, null, train, fp32, quantization, distillation, ptq != null ? ptq : derivedPtq());
+            return new RunConfig(name, seed, data, null, train, fp32, quantization, distillation, ptq != null ? ptq : derivedPtq(), null);
         }
 
         /** The PTQ recipe that initializes a QAT variant without its own: same weight quantizer and bits, percentile ranges. */
