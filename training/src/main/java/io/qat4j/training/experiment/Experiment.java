@@ -319,7 +319,12 @@ public final class Experiment {
                                 m.validationAccuracy(), m.seconds());
                         log.flush();
                     }, progress, t.nativeLayers());
-            MultiLayerNetwork best = r.network();
+            // the epoch of best validation accuracy, as saved: the model every variant starts from, fresh or resumed (r.network()
+            // is the last epoch's)
+            Model best = ModelLoader.load(dir.resolve("best.zip")).network();
+            Checkpoint trained = Checkpoint.read(dir);
+            log.printf("fp32: best validation accuracy %.4f at epoch %d of %d (fp32/best.zip)%n", r.bestValidationAccuracy(),
+                    trained.bestEpoch(), trained.epochsDone());
             fp32Result = new Fp32Result(Trainer.accuracy(best, data.test()), best.numParams() * 4L, (System.nanoTime() - t0) / 1e9,
                     ExperimentResults.relative(out, dir.resolve("best.zip")), StageProvenance.now(process, config.seed(), config.fp32()));
             ExperimentResults.writeStage(done, fp32Result);

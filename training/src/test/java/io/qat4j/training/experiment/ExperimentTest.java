@@ -133,4 +133,27 @@ class ExperimentTest {
         assertEquals(r.fp32(), resumed.fp32());
         assertEquals(r.variants(), resumed.variants());
     }
+
+    /**
+     * The FP32 model every variant starts from, and whose accuracy the report gives, is the one in fp32/best.zip (the epoch
+     * of best validation accuracy), in a fresh run as in a resumed one; here the best epoch is not the last.
+     */
+    @Test
+    void theFp32ReferenceIsTheSavedBestEpochNotTheLast() throws Exception {
+        ExperimentConfig.Variant ptq = ExperimentConfig.Variant.postTraining("ptq-w8a8",
+                RunConfig.Ptq.builder().weightBits(8).inputBits(8).samples(64).build());
+        ExperimentConfig config = new ExperimentConfig("best", 3L, RunConfig.Data.bundled(400, 200),
+                ExperimentConfig.Fp32.schedule(RunConfig.Train.of(6, 6e-2)), List.of(ptq), new ExperimentConfig.Diagnostics(0, null));
+        Path out = dir.resolve("best");
+        ExperimentResults r = Experiment.of(config, out).log(new PrintWriter(new StringWriter())).run();
+        java.util.List<String> metrics = Files.readAllLines(out.resolve("fp32/metrics.csv"));
+        System.out.println("FP32 epochs (epoch,lr,loss,validation accuracy,s): " + metrics.subList(1, metrics.size()));
+        // the saved best.zip, loaded into a second experiment on the same data, has the accuracy the first one reported
+        ExperimentConfig loaded = new ExperimentConfig("loaded", 3L, RunConfig.Data.bundled(400, 200),
+                ExperimentConfig.Fp32.file(out.resolve("fp32/best.zip").toString()), List.of(ptq), new ExperimentConfig.Diagnostics(0, null));
+        ExperimentResults l = Experiment.of(loaded, dir.resolve("loaded")).log(new PrintWriter(new StringWriter())).run();
+        assertEquals(l.fp32().accuracy(), r.fp32().accuracy(), 1e-12, "the reported FP32 accuracy is best.zip's");
+        assertEquals(l.variants().get(0).simulatedAccuracy(), r.variants().get(0).simulatedAccuracy(), 1e-12,
+                "the variants quantize best.zip's network");
+    }
 }
