@@ -66,7 +66,7 @@ class LauncherBuildTest {
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), err);
         assertEquals(0, p.exitValue(), out + err);
         assertTrue(err.contains("qat4j: first run: building qat4j with Maven (mvn -B install -DskipTests; log: target/qat4j-build.log)"), err);
-        assertTrue(err.contains("about 290 MiB") && err.contains("minutes"), "says what is downloaded and roughly how long: " + err);
+        assertTrue(err.contains("about 400 MiB") && err.contains("minutes"), "says what is downloaded and roughly how long: " + err);
         assertTrue(err.contains("qat4j: downloading dependencies ...\n"), err);
         assertTrue(err.contains("qat4j: [2/12] building qat4j :: runtime (") && err.contains("qat4j: [12/12] building qat4j :: cli ("), err);
         assertTrue(err.matches("(?s).*qat4j: built in \\d+ s\\.\n.*"), err);
