@@ -51,6 +51,8 @@ import io.qat4j.runtime.AtomicFiles;
  *       saturates (at most -ln(1e-10) = 23 nats, so the check needs factor x reference below that).</li>
  *   <li>QAT: FIXED observers and folded batch-norm statistics freeze after the configured epochs.</li>
  *   <li>Optional knowledge distillation from a float teacher ({@link Distillation}).</li>
+ *   <li>Optional augmentation of the training images and label smoothing ({@link TrainSpec#augmentation},
+ *       {@link TrainSpec#labelSmoothing}, applied by {@code trainingBatch}); validation data is never changed.</li>
  * </ul>
  */
 public final class Trainer {
@@ -137,11 +139,45 @@ public final class Trainer {
         o.setLossFn(new DistillationLoss(1 - distillation.weight(), distillation.weight(), distillation.temperature()));
     }
 
-    /** The batch with labels packed as [labels | teacher logits]. */
+    /** The batch with labels packed as [labels | teacher logits] (the teacher sees the batch's own, possibly augmented, images). */
     private DataSet withTeacher(DataSet batch) {
         INDArray p = Networks.output(distillation.teacher(), batch.getFeatures());
         INDArray logits = org.nd4j.linalg.ops.transforms.Transforms.log(org.nd4j.linalg.ops.transforms.Transforms.max(p, 1e-12, true), false);
         return new DataSet(batch.getFeatures(), DistillationLoss.packLabels(batch.getLabels(), logits));
+    }
+
+    /**
+     * What one training step fits on: {@code batch} with {@link TrainSpec#augmentation} applied to its
+     * images (draws from {@code augmentRandom}), its hard labels smoothed by
+     * {@link TrainSpec#labelSmoothing} ({@link #smoothLabels}), and, when distilling, the teacher's
+     * logits on those same (augmented) images packed after the smoothed labels. With neither option
+     * and no distillation, {@code batch} itself.
+     */
+    DataSet trainingBatch(DataSet batch, TrainSpec spec, java.util.Random augmentRandom) {
+        DataSet b = batch;
+        if (spec.augmentation().active() || spec.labelSmoothing() > 0) {
+            b = new DataSet(spec.augmentation().apply(batch.getFeatures(), augmentRandom),
+                    spec.labelSmoothing() > 0 ? smoothLabels(batch.getLabels(), spec.labelSmoothing()) : batch.getLabels());
+        }
+        return distillation == null ? b : withTeacher(b);
+    }
+
+    /**
+     * Label smoothing (Szegedy et al., CVPR 2016, section 7): {@code (1 - e) y + e / K} for labels
+     * {@code y} of shape {@code [N, K]}, a new array of their data type; each row of a one-hot (or any
+     * probability) row still sums to 1.
+     *
+     * @param e the smoothing in [0, 1)
+     * @throws IllegalArgumentException when {@code labels} is not [N, K] or e is outside [0, 1)
+     */
+    public static INDArray smoothLabels(INDArray labels, double e) {
+        if (labels.rank() != 2) {
+            throw new IllegalArgumentException("label smoothing takes labels [N, classes], got shape " + java.util.Arrays.toString(labels.shape()));
+        }
+        if (!(e >= 0 && e < 1)) {
+            throw new IllegalArgumentException("train.labelSmoothing must be in [0, 1), got " + e);
+        }
+        return labels.mul(1 - e).addi(e / labels.size(1));
     }
 
     public <N extends Model> Result<N> train(N net, DataSet train, DataSet validation, TrainSpec spec, Path runDir, boolean resume)
@@ -228,8 +264,9 @@ public final class Trainer {
             double windowSum = 0;
             String lastGood = "the last good checkpoint (" + (epoch == 0 ? "none yet" : "after epoch " + epoch) + ") is in " + runDir;
             progress.startEpoch(epoch + 1, batches.size());
+            java.util.Random augmentRandom = Augmentation.epochRandom(spec.seed(), epoch);
             for (DataSet batch : batches) {
-                Networks.fit(net, distillation == null ? batch : withTeacher(batch));
+                Networks.fit(net, trainingBatch(batch, spec, augmentRandom));
                 double loss = net.score();
                 if (!Double.isFinite(loss)) {
                     throw new TrainingDivergedException("the loss became " + loss + " in epoch " + (epoch + 1) + ", step " + (steps + 1)
