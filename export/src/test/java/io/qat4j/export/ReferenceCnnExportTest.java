@@ -59,7 +59,7 @@ class ReferenceCnnExportTest {
         DataSet test = SyntheticImages.blobs(300, 2);
         int size = SyntheticImages.SIZE;
         MultiLayerNetwork fp = ReferenceCnn.build(11, new Adam(1e-2), 0, 1, size, size, SyntheticImages.CLASSES, OPTIONS);
-        Int8ExportEndToEndTest.fit(fp, train, 4);
+        Int8ExportEndToEndTest.fit(fp, train, 3);
         FloatOnnxExportTest.check("reference CNN [4, 6, 8] with dropout", fp, test.getFeatures().get(NDArrayIndex.interval(0, 32)));
 
         QuantizedModel.Wrapped<MultiLayerNetwork> wrapped = QuantizedModel.wrap(fp,
@@ -67,7 +67,7 @@ class ReferenceCnnExportTest {
         assertEquals(List.of("conv1", "conv2", "conv3", "fc1", "out"), wrapped.quantized(), wrapped.summary());
         MultiLayerNetwork q = wrapped.network();
         q.setLearningRate(2e-3);
-        Int8ExportEndToEndTest.fit(q, train, 2);   // QAT with dropout
+        Int8ExportEndToEndTest.fit(q, train, 1);   // QAT with dropout
         for (org.deeplearning4j.nn.api.Layer l : q.getLayers()) {
             if (l.conf().getLayer() instanceof QuantizedConvBatchNormLayer bn) {
                 bn.setFreezeBatchNorm(true);
