@@ -28,7 +28,8 @@ import io.qat4j.runtime.AtomicFiles;
  * ComputationGraph (single input and output), through {@link Networks}.
  *
  * <ul>
- *   <li>Seeded: epoch e visits the training set shuffled with seed {@code spec.seed() + e}.</li>
+ *   <li>Seeded: epoch e visits the training set shuffled with seed {@code spec.seed() + e}; a network with
+ *       dropout reseeds ND4J's generator (its masks) at the start of every epoch from the seed and the epoch.</li>
  *   <li>The learning rate of each epoch follows {@link TrainSpec#learningRateAt}.</li>
  *   <li>After every epoch: validation accuracy, the best model by validation accuracy as
  *       {@code best.zip} (atomically, in the form {@link #savingBestAs} gives), a line in
@@ -254,6 +255,11 @@ public final class Trainer {
             applyFreezes(net, spec, epoch);
             double lr = spec.learningRateAt(epoch);
             Networks.setLearningRate(net, lr);
+            if (hasDropout(net)) {
+                // dropout masks come from ND4J's global generator: seeded per epoch, so that a resumed run draws what an
+                // uninterrupted one draws (a network without dropout draws nothing from it while training)
+                Nd4j.getRandom().setSeed(dropoutSeed(spec.seed(), epoch));
+            }
             long start = System.nanoTime();
             DataSet shuffled = train.copy();
             shuffled.shuffle(spec.seed() + epoch);
@@ -331,6 +337,21 @@ public final class Trainer {
                 b.setRegularization(r);
             }
         }
+    }
+
+    /** Whether any layer of {@code net} applies dropout in training (DL4J's {@code IDropout} on its input). */
+    static boolean hasDropout(Model net) {
+        for (org.deeplearning4j.nn.api.Layer layer : Networks.layers(net)) {
+            if (layer.conf().getLayer().getIDropout() != null) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The seed of ND4J's generator at the start of epoch {@code epoch} (0-based) of a network with dropout. */
+    static long dropoutSeed(long seed, int epoch) {
+        return seed * 0x2545F4914F6CDD1DL + 0x9E3779B97F4A7C15L * (epoch + 1L);
     }
 
     /** Applies the QAT freezes that are due at the start of {@code epoch} (0-based). */

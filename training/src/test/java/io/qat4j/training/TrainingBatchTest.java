@@ -134,4 +134,29 @@ class TrainingBatchTest {
         assertEquals(2, resumed.epochs().size());
         assertEquals(a.network().params(), resumed.network().params());
     }
+
+    @Test
+    void aNetworkWithDropoutResumesBitIdentically() throws IOException {
+        DataSet train = squares(96, 5);
+        DataSet val = squares(32, 6);
+        ReferenceCnn.Options dropout = new ReferenceCnn.Options(java.util.List.of(4, 6), 12, 0.4);
+        TrainSpec s = spec(3, new Augmentation(1, true), 0);
+        assertTrue(Trainer.hasDropout(ReferenceCnn.build(4, new Adam(5e-3), 0, 1, 8, 8, CLASSES, dropout)));
+        assertTrue(!Trainer.hasDropout(cnn()));
+        Nd4j.getRandom().setSeed(100);   // whatever the generator's state before, each epoch's masks come from the seed
+        MultiLayerNetwork straight = new Trainer().train(ReferenceCnn.build(4, new Adam(5e-3), 0, 1, 8, 8, CLASSES, dropout), train, val, s,
+                dir.resolve("straight"), false).network();
+        Nd4j.getRandom().setSeed(200);
+        new Trainer(2).train(ReferenceCnn.build(4, new Adam(5e-3), 0, 1, 8, 8, CLASSES, dropout), train, val, s, dir.resolve("killed"), false);
+        Nd4j.getRandom().setSeed(300);
+        Trainer.Result<MultiLayerNetwork> resumed = new Trainer().train(ReferenceCnn.build(4, new Adam(5e-3), 0, 1, 8, 8, CLASSES, dropout),
+                train, val, s, dir.resolve("killed"), true);
+        assertEquals(1, resumed.epochs().size());
+        assertEquals(straight.params(), resumed.network().params());
+        // and the masks matter: the same run without dropout ends elsewhere
+        MultiLayerNetwork noDropout = new Trainer().train(ReferenceCnn.build(4, new Adam(5e-3), 0, 1, 8, 8, CLASSES,
+                new ReferenceCnn.Options(java.util.List.of(4, 6), 12, 0)), train, val, s, dir.resolve("none"), false).network();
+        assertNotEquals(noDropout.params(), straight.params());
+    }
 }
+
