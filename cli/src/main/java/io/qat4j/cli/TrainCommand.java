@@ -95,8 +95,13 @@ public final class TrainCommand implements Callable<Integer> {
         }
         if (model != null || inputShape != null) {
             try {
-                c = c.withModel(model != null ? RunConfig.Model.of(model, inputShape)
-                        : new RunConfig.Model(c.model().architecture(), inputShape, c.model().file()));
+                RunConfig.Model m = model != null ? RunConfig.Model.of(model, inputShape)
+                        : new RunConfig.Model(c.model().architecture(), inputShape, c.model().file(), c.model().referenceCnn());
+                if (m.referenceCnn() != null && c.model().referenceCnn() != null) {
+                    // --model reference-cnn keeps the configuration's model.referenceCnn widths
+                    m = new RunConfig.Model(m.architecture(), m.inputShape(), m.file(), c.model().referenceCnn());
+                }
+                c = c.withModel(m);
             } catch (IllegalArgumentException e) {
                 err.println("qat4j train: --model/--input-shape: " + e.getMessage());
                 return Qat4jCommand.EXIT_USAGE;
@@ -137,6 +142,10 @@ public final class TrainCommand implements Callable<Integer> {
             } catch (IllegalArgumentException e) {
                 throw new BadInputException(e.getMessage());
             }
+            String augmentProblem = c.train().augment().augmentation().problem(n.input(), data.train().getFeatures());
+            if (augmentProblem != null) {
+                throw new BadInputException(augmentProblem);
+            }
             out.printf("model: %s, %s, %d parameters%s%n", n.name(), Networks.describe(n.net()), n.net().numParams(),
                     FloatTraining.usesNativeLayers(n.net(), c.train().nativeLayers()) ? " (trained through qat4j's native-convolution layers)" : "");
             RunConfig run = c;
@@ -173,6 +182,12 @@ public final class TrainCommand implements Callable<Integer> {
         return new Network(m.network(), m.input(), "model.file " + m.describe());
     }
 
+    /** "(channels [32, 64], dense 256, dropout 0.25)" for non-default options, else "" ("the reference CNN" alone). */
+    private static String describe(RunConfig.ReferenceCnnOptions o) {
+        return o.options().equals(ReferenceCnn.Options.DEFAULT) ? ""
+                : "(channels " + o.channels() + ", dense " + o.dense() + (o.dropout() > 0 ? ", dropout " + o.dropout() : "") + ")";
+    }
+
     /** The reference CNN or a zoo architecture, sized to the data (a zoo network's input from model.inputShape when given). */
     private static Network build(RunConfig c, RunData data) throws BadInputException {
         long[] shape = data.train().getFeatures().shape();
@@ -183,9 +198,14 @@ public final class TrainCommand implements Callable<Integer> {
                 throw new BadInputException("the reference CNN takes [channels, height, width] images; the data's examples have shape "
                         + Arrays.toString(Arrays.copyOfRange(shape, 1, shape.length)));
             }
-            MultiLayerNetwork net = ReferenceCnn.build(c.seed(), new Adam(c.train().learningRate()), c.train().weightDecay(), (int) shape[1],
-                    (int) shape[2], (int) shape[3], classes);
-            return new Network(net, ModelInput.of(net).withImageSize(shape[2], shape[3]), "the reference CNN");
+            MultiLayerNetwork net;
+            try {
+                net = ReferenceCnn.build(c.seed(), new Adam(c.train().learningRate()), c.train().weightDecay(), (int) shape[1],
+                        (int) shape[2], (int) shape[3], classes, m.referenceCnn().options());
+            } catch (IllegalArgumentException e) {
+                throw new BadInputException("model.referenceCnn: " + e.getMessage().replace("ReferenceCnn.", "referenceCnn."));
+            }
+            return new Network(net, ModelInput.of(net).withImageSize(shape[2], shape[3]), ("the reference CNN " + describe(m.referenceCnn())).strip());
         }
         int[] s;
         if (m.inputShape() != null) {

@@ -17,10 +17,15 @@ package io.qat4j.training;
  *                                   steps, the mean loss of the last {@value Trainer#DIVERGENCE_WINDOW} steps exceeds
  *                                   this many times the reference loss (the run's first step, at least ln(classes));
  *                                   > 1, or 0 = only a NaN/infinite loss stops (default {@value #DEFAULT_DIVERGENCE_FACTOR})
+ * @param augmentation               random shifts and flips of the training batches ({@link Augmentation}; default
+ *                                   {@link Augmentation#NONE}); never applied to validation data
+ * @param labelSmoothing             e in [0, 1): the hard training labels y become {@code (1 - e) y + e / K} (K classes;
+ *                                   Szegedy et al., "Rethinking the Inception Architecture", CVPR 2016, section 7); with
+ *                                   distillation only the hard labels, never the teacher's logits; default 0 (none)
  */
 public record TrainSpec(int epochs, int batchSize, double learningRate, Schedule schedule, int stepEvery, double stepGamma,
                         int earlyStoppingPatience, long seed, int freezeObserversAfterEpoch, int freezeBatchNormAfterEpoch,
-                        double divergenceFactor) {
+                        double divergenceFactor, Augmentation augmentation, double labelSmoothing) {
 
     /**
      * Default {@link #divergenceFactor}: 5 x ln(10) = 11.5 nats for 10 classes. Healthy runs, from
@@ -33,7 +38,15 @@ public record TrainSpec(int epochs, int batchSize, double learningRate, Schedule
     /** Learning-rate schedule over epochs. */
     public enum Schedule { CONSTANT, COSINE, STEP }
 
-    /** With the default divergence factor. */
+    /** Without augmentation or label smoothing. */
+    public TrainSpec(int epochs, int batchSize, double learningRate, Schedule schedule, int stepEvery, double stepGamma,
+                     int earlyStoppingPatience, long seed, int freezeObserversAfterEpoch, int freezeBatchNormAfterEpoch,
+                     double divergenceFactor) {
+        this(epochs, batchSize, learningRate, schedule, stepEvery, stepGamma, earlyStoppingPatience, seed, freezeObserversAfterEpoch,
+                freezeBatchNormAfterEpoch, divergenceFactor, Augmentation.NONE, 0);
+    }
+
+    /** With the default divergence factor, without augmentation or label smoothing. */
     public TrainSpec(int epochs, int batchSize, double learningRate, Schedule schedule, int stepEvery, double stepGamma,
                      int earlyStoppingPatience, long seed, int freezeObserversAfterEpoch, int freezeBatchNormAfterEpoch) {
         this(epochs, batchSize, learningRate, schedule, stepEvery, stepGamma, earlyStoppingPatience, seed, freezeObserversAfterEpoch,
@@ -64,11 +77,23 @@ public record TrainSpec(int epochs, int batchSize, double learningRate, Schedule
             throw new IllegalArgumentException("TrainSpec.divergenceFactor must be > 1 (default " + DEFAULT_DIVERGENCE_FACTOR
                     + "), or 0 to stop only on a NaN/infinite loss; got " + divergenceFactor);
         }
+        if (augmentation == null) {
+            throw new IllegalArgumentException("TrainSpec.augmentation must be given (Augmentation.NONE for none)");
+        }
+        if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
+            throw new IllegalArgumentException("TrainSpec.labelSmoothing must be in [0, 1) (0 = none, typically 0.1), got " + labelSmoothing);
+        }
     }
 
     /** Defaults: batch 64, constant schedule, no early stopping, no freezing. */
     public static TrainSpec of(int epochs, double learningRate, long seed) {
         return new TrainSpec(epochs, 64, learningRate, Schedule.CONSTANT, 1, 1.0, 0, seed, -1, -1);
+    }
+
+    /** This spec with {@code augmentation} and {@code labelSmoothing}. */
+    public TrainSpec withRegularization(Augmentation augmentation, double labelSmoothing) {
+        return new TrainSpec(epochs, batchSize, learningRate, schedule, stepEvery, stepGamma, earlyStoppingPatience, seed,
+                freezeObserversAfterEpoch, freezeBatchNormAfterEpoch, divergenceFactor, augmentation, labelSmoothing);
     }
 
     /** Learning rate of a (0-based) epoch. */

@@ -28,7 +28,8 @@ import io.qat4j.runtime.AtomicFiles;
  * ComputationGraph (single input and output), through {@link Networks}.
  *
  * <ul>
- *   <li>Seeded: epoch e visits the training set shuffled with seed {@code spec.seed() + e}.</li>
+ *   <li>Seeded: epoch e visits the training set shuffled with seed {@code spec.seed() + e}; a network with
+ *       dropout reseeds ND4J's generator (its masks) at the start of every epoch from the seed and the epoch.</li>
  *   <li>The learning rate of each epoch follows {@link TrainSpec#learningRateAt}.</li>
  *   <li>After every epoch: validation accuracy, the best model by validation accuracy as
  *       {@code best.zip} (atomically, in the form {@link #savingBestAs} gives), a line in
@@ -51,6 +52,8 @@ import io.qat4j.runtime.AtomicFiles;
  *       saturates (at most -ln(1e-10) = 23 nats, so the check needs factor x reference below that).</li>
  *   <li>QAT: FIXED observers and folded batch-norm statistics freeze after the configured epochs.</li>
  *   <li>Optional knowledge distillation from a float teacher ({@link Distillation}).</li>
+ *   <li>Optional augmentation of the training images and label smoothing ({@link TrainSpec#augmentation},
+ *       {@link TrainSpec#labelSmoothing}, applied by {@code trainingBatch}); validation data is never changed.</li>
  * </ul>
  */
 public final class Trainer {
@@ -151,11 +154,48 @@ public final class Trainer {
         o.setLossFn(new DistillationLoss(1 - distillation.weight(), distillation.weight(), distillation.temperature()));
     }
 
-    /** The batch with labels packed as [labels | teacher logits] ({@link DistillationLoss#packLabels}). */
+    /**
+     * The batch with labels packed as [labels | teacher logits] ({@link DistillationLoss#packLabels}); the teacher sees
+     * the batch's own, possibly augmented, images.
+     */
     private DataSet withTeacher(DataSet batch) {
         INDArray p = Networks.output(distillation.teacher(), batch.getFeatures());
         INDArray logits = org.nd4j.linalg.ops.transforms.Transforms.log(org.nd4j.linalg.ops.transforms.Transforms.max(p, 1e-12, true), false);
         return new DataSet(batch.getFeatures(), DistillationLoss.packLabels(batch.getLabels(), logits));
+    }
+
+    /**
+     * What one training step fits on: {@code batch} with {@link TrainSpec#augmentation} applied to its
+     * images (draws from {@code augmentRandom}), its hard labels smoothed by
+     * {@link TrainSpec#labelSmoothing} ({@link #smoothLabels}), and, when distilling, the teacher's
+     * logits on those same (augmented) images packed after the smoothed labels. With neither option
+     * and no distillation, {@code batch} itself.
+     */
+    DataSet trainingBatch(DataSet batch, TrainSpec spec, java.util.Random augmentRandom) {
+        DataSet b = batch;
+        if (spec.augmentation().active() || spec.labelSmoothing() > 0) {
+            b = new DataSet(spec.augmentation().apply(batch.getFeatures(), augmentRandom),
+                    spec.labelSmoothing() > 0 ? smoothLabels(batch.getLabels(), spec.labelSmoothing()) : batch.getLabels());
+        }
+        return distillation == null ? b : withTeacher(b);
+    }
+
+    /**
+     * Label smoothing (Szegedy et al., CVPR 2016, section 7): {@code (1 - e) y + e / K} for labels
+     * {@code y} of shape {@code [N, K]}, a new array of their data type; each row of a one-hot (or any
+     * probability) row still sums to 1.
+     *
+     * @param e the smoothing in [0, 1)
+     * @throws IllegalArgumentException when {@code labels} is not [N, K] or e is outside [0, 1)
+     */
+    public static INDArray smoothLabels(INDArray labels, double e) {
+        if (labels.rank() != 2) {
+            throw new IllegalArgumentException("label smoothing takes labels [N, classes], got shape " + java.util.Arrays.toString(labels.shape()));
+        }
+        if (!(e >= 0 && e < 1)) {
+            throw new IllegalArgumentException("train.labelSmoothing must be in [0, 1), got " + e);
+        }
+        return labels.mul(1 - e).addi(e / labels.size(1));
     }
 
     public <N extends Model> Result<N> train(N net, DataSet train, DataSet validation, TrainSpec spec, Path runDir, boolean resume)
@@ -232,6 +272,11 @@ public final class Trainer {
             applyFreezes(net, spec, epoch);
             double lr = spec.learningRateAt(epoch);
             Networks.setLearningRate(net, lr);
+            if (hasDropout(net)) {
+                // dropout masks come from ND4J's global generator: seeded per epoch, so that a resumed run draws what an
+                // uninterrupted one draws (a network without dropout draws nothing from it while training)
+                Nd4j.getRandom().setSeed(dropoutSeed(spec.seed(), epoch));
+            }
             long start = System.nanoTime();
             DataSet shuffled = train.copy();
             shuffled.shuffle(spec.seed() + epoch);
@@ -239,7 +284,8 @@ public final class Trainer {
             String lastGood = "the last good checkpoint (" + (epoch == 0 ? "none yet" : "after epoch " + epoch) + ") is in " + runDir;
             LossWatch watch = new LossWatch(spec, epoch, batches.size(), lr, reference, chanceLoss, lastGood, progress);
             progress.startEpoch(epoch + 1, batches.size());
-            fitting.fitEpoch(net, batches, distillation == null ? java.util.function.UnaryOperator.identity() : this::withTeacher, watch);
+            java.util.Random augmentRandom = Augmentation.epochRandom(spec.seed(), epoch);
+            fitting.fitEpoch(net, batches, batch -> trainingBatch(batch, spec, augmentRandom), watch);
             reference = watch.reference;
             double lossSum = watch.lossSum;
             int steps = watch.steps;
@@ -343,6 +389,21 @@ public final class Trainer {
                         spec.divergenceFactor(), reference, lr, lastGood));
             }
         }
+    }
+
+    /** Whether any layer of {@code net} applies dropout in training (DL4J's {@code IDropout} on its input). */
+    static boolean hasDropout(Model net) {
+        for (org.deeplearning4j.nn.api.Layer layer : Networks.layers(net)) {
+            if (layer.conf().getLayer().getIDropout() != null) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The seed of ND4J's generator at the start of epoch {@code epoch} (0-based) of a network with dropout. */
+    static long dropoutSeed(long seed, int epoch) {
+        return seed * 0x2545F4914F6CDD1DL + 0x9E3779B97F4A7C15L * (epoch + 1L);
     }
 
     /** Applies the QAT freezes that are due at the start of {@code epoch} (0-based). */

@@ -98,24 +98,38 @@ public record ExperimentConfig(@JsonProperty(required = true) String name, Long 
     }
 
     /**
-     * @param model path of a trained FP32 model to load (DL4J zip of either network kind, or Keras .h5), or null
-     * @param train schedule to train the FP32 reference CNN with, or null
+     * @param model        path of a trained FP32 model to load (DL4J zip of either network kind, or Keras .h5), or null
+     * @param train        schedule to train the FP32 reference CNN with, or null
+     * @param referenceCnn with {@code train}: the reference CNN's widths and dropout ({@link RunConfig.ReferenceCnnOptions};
+     *                     default [16, 32] channels, 128 dense units, no dropout); not with {@code model}
      */
-    public record Fp32(String model, RunConfig.Train train) {
+    public record Fp32(String model, RunConfig.Train train, RunConfig.ReferenceCnnOptions referenceCnn) {
         public Fp32 {
             if ((model == null) == (train == null)) {
                 throw new IllegalArgumentException("fp32: give exactly one of 'model' (a trained zip) or 'train' (a schedule)");
             }
+            if (model != null && referenceCnn != null) {
+                throw new IllegalArgumentException("fp32.referenceCnn sizes the reference CNN trained here; fp32.model loads a trained "
+                        + "network: remove one of them");
+            }
+            if (train != null && referenceCnn == null) {
+                referenceCnn = new RunConfig.ReferenceCnnOptions(null, null, null);
+            }
         }
 
-        /** Train the reference CNN here with {@code train}. */
+        /** Train the default reference CNN here with {@code train}. */
         public static Fp32 schedule(RunConfig.Train train) {
-            return new Fp32(null, train);
+            return new Fp32(null, train, null);
+        }
+
+        /** Train the reference CNN with {@code referenceCnn} here with {@code train}. */
+        public static Fp32 schedule(RunConfig.Train train, RunConfig.ReferenceCnnOptions referenceCnn) {
+            return new Fp32(null, train, referenceCnn);
         }
 
         /** Load the trained FP32 model at {@code model} (DL4J zip of either network kind, or Keras .h5). */
         public static Fp32 file(String model) {
-            return new Fp32(model, null);
+            return new Fp32(model, null, null);
         }
     }
 

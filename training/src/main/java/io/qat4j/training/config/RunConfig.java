@@ -48,7 +48,7 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
         }
         seed = seed == null ? 1L : seed;
         data = data == null ? new Data(null, null, null, null, null, null, null) : data;
-        model = model == null ? new Model(null, null, null) : model;
+        model = model == null ? new Model(null, null, null, null) : model;
         if (distillation != null && quantization == null) {
             throw new IllegalArgumentException("distillation needs a QAT run (fp32 teacher and quantization)");
         }
@@ -270,9 +270,15 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
      * @param inputShape   zoo architectures: [channels, height, width] the network is built for; default: the data's
      *                     example shape (IDX, CSV, or data.images.shape)
      * @param file         path of a configuration JSON, DL4J zip or Keras .h5; excludes architecture and inputShape
+     * @param referenceCnn reference-cnn only: its widths and dropout ({@link ReferenceCnnOptions}; default the
+     *                     reference CNN's [16, 32] channels, 128 dense units, no dropout)
      */
-    public record Model(@Choice Architecture architecture, List<Long> inputShape, String file) {
+    public record Model(@Choice Architecture architecture, List<Long> inputShape, String file, ReferenceCnnOptions referenceCnn) {
         public Model {
+            if (referenceCnn != null && (file != null || (architecture != null && architecture != Architecture.REFERENCE_CNN))) {
+                throw new IllegalArgumentException("model.referenceCnn sizes the reference CNN; remove it, or use architecture: reference-cnn"
+                        + (file != null ? " instead of model.file" : " (not " + architecture + ")"));
+            }
             if (file != null && (architecture != null || inputShape != null)) {
                 throw new IllegalArgumentException("model.file gives the network with its own input; remove model.architecture and "
                         + "model.inputShape");
@@ -282,6 +288,9 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
             }
             if (file == null) {
                 architecture = architecture == null ? Architecture.REFERENCE_CNN : architecture;
+                if (architecture == Architecture.REFERENCE_CNN && referenceCnn == null) {
+                    referenceCnn = new ReferenceCnnOptions(null, null, null);
+                }
                 if (inputShape != null && architecture == Architecture.REFERENCE_CNN) {
                     throw new IllegalArgumentException("model.inputShape applies to zoo architectures; the reference CNN takes the data's "
                             + "shape (for image folders: data.images.shape)");
@@ -306,7 +315,38 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
          */
         public static Model of(String spec, List<Long> inputShape) {
             Architecture named = ConfigChoices.parse(Architecture.class, spec);
-            return named != null ? new Model(named, inputShape, null) : new Model(null, inputShape, spec);
+            return named != null ? new Model(named, inputShape, null, null) : new Model(null, inputShape, spec, null);
+        }
+    }
+
+    /**
+     * The reference CNN's width and dropout ({@code model.referenceCnn} of a run, {@code fp32.referenceCnn} of an
+     * experiment; {@link io.qat4j.layers.ReferenceCnn.Options}). The defaults build the reference CNN as it always was.
+     *
+     * @param channels output channels of each Conv3x3-BN-ReLU-MaxPool2 block, 1 to 4 blocks, each 1..4096 (default [16, 32])
+     * @param dense    units of the hidden dense layer, 1..65536 (default 128)
+     * @param dropout  probability of dropping each input of the dense and output layers in training, [0, 1) (default 0 = none)
+     */
+    public record ReferenceCnnOptions(List<Integer> channels, Integer dense, Double dropout) {
+        public ReferenceCnnOptions {
+            io.qat4j.layers.ReferenceCnn.Options d = io.qat4j.layers.ReferenceCnn.Options.DEFAULT;
+            channels = channels == null ? d.channels() : channels;
+            dense = dense == null ? d.dense() : dense;
+            dropout = dropout == null ? d.dropout() : dropout;
+            channels = options(channels, dense, dropout).channels();   // validates now
+        }
+
+        /** The options {@link io.qat4j.layers.ReferenceCnn#build} takes. */
+        public io.qat4j.layers.ReferenceCnn.Options options() {
+            return options(channels, dense, dropout);
+        }
+
+        private static io.qat4j.layers.ReferenceCnn.Options options(List<Integer> channels, int dense, double dropout) {
+            try {
+                return new io.qat4j.layers.ReferenceCnn.Options(channels, dense, dropout);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(e.getMessage().replace("ReferenceCnn.", "referenceCnn."), e);
+            }
         }
     }
 
@@ -327,13 +367,23 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
      * @param divergenceFactor           stop as diverged when, after the run's first 20 steps, the mean loss of the last
      *                                   10 steps exceeds this many times the run's first-step loss (at least ln(classes));
      *                                   > 1, or 0 = stop only on NaN (default 5, {@link TrainSpec#DEFAULT_DIVERGENCE_FACTOR})
+     * @param augment                    random shifts and horizontal flips of the training images ({@link Augment}; default
+     *                                   none); validation, test and calibration data are never augmented
+     * @param labelSmoothing             e in [0, 1): hard training labels become (1 - e) y + e / classes (default 0 = none);
+     *                                   with distillation, only the hard labels
      */
     public record Train(@JsonProperty(required = true) Integer epochs, Integer batchSize,
                         @JsonProperty(required = true) Double learningRate, @Choice TrainSpec.Schedule schedule, Integer stepEvery,
                         Double stepGamma,
                         Double weightDecay, Integer earlyStoppingPatience, Integer freezeObserversAfterEpoch,
-                        Integer freezeBatchNormAfterEpoch, Boolean nativeLayers, Double divergenceFactor) {
+                        Integer freezeBatchNormAfterEpoch, Boolean nativeLayers, Double divergenceFactor, Augment augment,
+                        Double labelSmoothing) {
         public Train {
+            augment = augment == null ? new Augment(null, null) : augment;
+            labelSmoothing = labelSmoothing == null ? 0.0 : labelSmoothing;
+            if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
+                throw new IllegalArgumentException("train.labelSmoothing must be in [0, 1) (0 = none, typically 0.1), got " + labelSmoothing);
+            }
             nativeLayers = nativeLayers == null || nativeLayers;
             divergenceFactor = divergenceFactor == null ? TrainSpec.DEFAULT_DIVERGENCE_FACTOR : divergenceFactor;
             batchSize = batchSize == null ? 64 : batchSize;
@@ -354,12 +404,19 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
 
         /** {@code epochs} at a constant {@code learningRate} (Adam), every other key at its default. */
         public static Train of(int epochs, double learningRate) {
-            return new Train(epochs, null, learningRate, null, null, null, null, null, null, null, null, null);
+            return new Train(epochs, null, learningRate, null, null, null, null, null, null, null, null, null, null, null);
+        }
+
+        /** This schedule with {@code augment} and {@code labelSmoothing} (null: the default, none). */
+        public Train withRegularization(Augment augment, Double labelSmoothing) {
+            return new Train(epochs, batchSize, learningRate, schedule, stepEvery, stepGamma, weightDecay, earlyStoppingPatience,
+                    freezeObserversAfterEpoch, freezeBatchNormAfterEpoch, nativeLayers, divergenceFactor, augment, labelSmoothing);
         }
 
         public TrainSpec toSpec(long seed) {
             return spec(epochs, batchSize, learningRate, schedule, stepEvery, stepGamma, earlyStoppingPatience, seed,
-                    freezeObserversAfterEpoch, freezeBatchNormAfterEpoch, divergenceFactor);
+                    freezeObserversAfterEpoch, freezeBatchNormAfterEpoch, divergenceFactor).withRegularization(augment.augmentation(),
+                    labelSmoothing);
         }
 
         private static TrainSpec spec(int epochs, int batchSize, double learningRate, TrainSpec.Schedule schedule, int stepEvery,
@@ -443,6 +500,35 @@ public record RunConfig(@JsonProperty(required = true) String name, Long seed, D
             }
             saveUpdater = saveUpdater == null || saveUpdater;
             scaleLearningRate = scaleLearningRate == null || scaleLearningRate;
+        }
+    }
+
+    /**
+     * The {@code train.augment} section ({@link io.qat4j.training.Augmentation}): per training image, a
+     * horizontal flip with probability 1/2 and a shift by up to {@code shift} pixels along each axis,
+     * zero filled; seeded by the run's seed and the epoch. Needs image data in NCHW (the reference CNN's).
+     *
+     * @param shift          largest shift in pixels, 0..16 (default 0 = none)
+     * @param flipHorizontal mirror images left-right at random (default false)
+     */
+    public record Augment(Integer shift, Boolean flipHorizontal) {
+        public Augment {
+            shift = shift == null ? 0 : shift;
+            flipHorizontal = flipHorizontal != null && flipHorizontal;
+            augmentation(shift, flipHorizontal);   // validates now
+        }
+
+        /** The augmentation the trainer applies. */
+        public io.qat4j.training.Augmentation augmentation() {
+            return augmentation(shift, flipHorizontal);
+        }
+
+        private static io.qat4j.training.Augmentation augmentation(int shift, boolean flip) {
+            try {
+                return new io.qat4j.training.Augmentation(shift, flip);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(e.getMessage().replace("augment.", "train.augment."), e);
+            }
         }
     }
 

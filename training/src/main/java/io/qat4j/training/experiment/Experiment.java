@@ -308,9 +308,16 @@ public final class Experiment {
             }
             RunConfig.Train t = config.fp32().train();
             long[] shape = data.train().getFeatures().shape();
-            MultiLayerNetwork net = ReferenceCnn.build(config.seed(), new Adam(t.learningRate()), t.weightDecay(), (int) shape[1],
-                    (int) shape[2], (int) shape[3], (int) data.train().getLabels().size(1));
-            log.printf("fp32: training the reference CNN for %d epochs%n", t.epochs());
+            ReferenceCnn.Options options = config.fp32().referenceCnn().options();
+            MultiLayerNetwork net;
+            try {
+                net = ReferenceCnn.build(config.seed(), new Adam(t.learningRate()), t.weightDecay(), (int) shape[1], (int) shape[2],
+                        (int) shape[3], (int) data.train().getLabels().size(1), options);
+            } catch (IllegalArgumentException e) {
+                throw new io.qat4j.training.BadInputException("fp32.referenceCnn: " + e.getMessage().replace("ReferenceCnn.", "referenceCnn."));
+            }
+            log.printf("fp32: training the reference CNN%s for %d epochs%n", options.equals(ReferenceCnn.Options.DEFAULT) ? ""
+                    : " (channels " + options.channels() + ", dense " + options.dense() + ", dropout " + options.dropout() + ")", t.epochs());
             log.flush();
             long t0 = System.nanoTime();
             Trainer.Result<MultiLayerNetwork> r = FloatTraining.train(new Trainer(), net, data.train(), data.validation(),
@@ -376,6 +383,10 @@ public final class Experiment {
             QuantizedModel.Wrapped<? extends Model> start = PostTrainingQuantizer.qatStart(run.result().model(), run.result().plan(),
                     rc.quantization().inputs().mode());
             Trainer.setWeightDecay(start.network(), rc.train().weightDecay());
+            String augmentProblem = rc.train().augment().augmentation().problem(io.qat4j.training.ModelInput.of(fp32), data.train().getFeatures());
+            if (augmentProblem != null) {
+                throw new io.qat4j.training.BadInputException("variant " + v.name() + ": " + augmentProblem);
+            }
             Trainer trainer = rc.distillation() == null ? new Trainer()
                     : new Trainer(new Trainer.Distillation(fp32, rc.distillation().weight(), rc.distillation().temperature()));
             long tt = System.nanoTime();

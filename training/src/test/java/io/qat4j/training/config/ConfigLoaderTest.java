@@ -354,4 +354,66 @@ class ConfigLoaderTest {
             assertTrue(m.contains("c.yaml:3") && m.contains(c[1]), c[0] + ": " + m);
         }
     }
+
+    @Test
+    void theReferenceCnnOptionsAugmentationAndLabelSmoothingAreReadWithDefaultsThatChangeNothing() throws Exception {
+        RunConfig plain = ConfigLoader.load(write("name: x\ntrain: {epochs: 2, learningRate: 0.01}\n"));
+        assertEquals(io.qat4j.layers.ReferenceCnn.Options.DEFAULT, plain.model().referenceCnn().options());
+        TrainSpec spec = plain.train().toSpec(3);
+        assertEquals(io.qat4j.training.Augmentation.NONE, spec.augmentation());
+        assertEquals(0.0, spec.labelSmoothing());
+        assertEquals(new TrainSpec(2, 64, 0.01, TrainSpec.Schedule.CONSTANT, 1, 0.1, 0, 3, -1, -1), spec, "the spec it always was");
+
+        RunConfig c = ConfigLoader.load(write("name: x\nmodel: {referenceCnn: {channels: [32, 64], dense: 256, dropout: 0.25}}\n"
+                + "train: {epochs: 2, learningRate: 0.01, augment: {shift: 2, flipHorizontal: true}, labelSmoothing: 0.1}\n"));
+        assertEquals(io.qat4j.training.Architecture.REFERENCE_CNN, c.model().architecture());
+        assertEquals(new io.qat4j.layers.ReferenceCnn.Options(List.of(32, 64), 256, 0.25), c.model().referenceCnn().options());
+        assertEquals(new io.qat4j.training.Augmentation(2, true), c.train().toSpec(1).augmentation());
+        assertEquals(0.1, c.train().toSpec(1).labelSmoothing());
+        RunConfig partial = ConfigLoader.load(write("name: x\nmodel: {referenceCnn: {dropout: 0.5}}\ntrain: {epochs: 2, learningRate: 0.01, "
+                + "augment: {flipHorizontal: true}}\n"));
+        assertEquals(new io.qat4j.layers.ReferenceCnn.Options(List.of(16, 32), 128, 0.5), partial.model().referenceCnn().options());
+        assertEquals(new io.qat4j.training.Augmentation(0, true), partial.train().toSpec(1).augmentation());
+
+        // the resolved configuration reads back, also into a plain mapper as --resume compares configurations
+        com.fasterxml.jackson.databind.ObjectMapper yaml = new com.fasterxml.jackson.databind.ObjectMapper(
+                new com.fasterxml.jackson.dataformat.yaml.YAMLFactory());
+        String written = yaml.writeValueAsString(c);
+        assertTrue(written.contains("channels:") && written.contains("shift: 2") && written.contains("labelSmoothing: 0.1"), written);
+        assertEquals(c, ConfigLoader.load(Files.writeString(dir.resolve("resolved.yaml"), written.replace("qat: false\n", "")
+                .replace("ptqOnly: false\n", ""))));
+        assertEquals(c, yaml.copy().disable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+                .readValue(written, RunConfig.class));
+
+        // an experiment's fp32 stage takes the same section
+        ExperimentConfig e = ConfigLoader.load(write("name: e\nfp32:\n  referenceCnn: {channels: [24, 48, 64]}\n"
+                + "  train: {epochs: 1, learningRate: 0.01, augment: {shift: 1}, labelSmoothing: 0.05}\nvariants:\n  - name: a\n"
+                + "    ptq: {weightBits: 8}\n"), ExperimentConfig.class);
+        assertEquals(List.of(24, 48, 64), e.fp32().referenceCnn().options().channels());
+        assertEquals(new io.qat4j.training.Augmentation(1, false), e.fp32().train().toSpec(1).augmentation());
+        assertEquals(io.qat4j.layers.ReferenceCnn.Options.DEFAULT,
+                ConfigLoader.load(write("name: e\nfp32: {train: {epochs: 1, learningRate: 0.01}}\nvariants:\n  - name: a\n    ptq: {}\n"),
+                        ExperimentConfig.class).fp32().referenceCnn().options());
+    }
+
+    @Test
+    void badReferenceCnnAugmentationAndSmoothingValuesNameTheirKeys() throws IOException {
+        String[][] cases = {
+            {"model: {referenceCnn: {channels: []}}\ntrain: {epochs: 1, learningRate: 0.01}", "referenceCnn.channels must list 1 to 4"},
+            {"model: {referenceCnn: {dense: 0}}\ntrain: {epochs: 1, learningRate: 0.01}", "referenceCnn.dense must be 1..65536"},
+            {"model: {referenceCnn: {dropout: 1.0}}\ntrain: {epochs: 1, learningRate: 0.01}", "referenceCnn.dropout"},
+            {"model: {architecture: lenet, referenceCnn: {dense: 64}}\ntrain: {epochs: 1, learningRate: 0.01}",
+                "model.referenceCnn sizes the reference CNN"},
+            {"model: {file: m.json, referenceCnn: {dense: 64}}\ntrain: {epochs: 1, learningRate: 0.01}", "instead of model.file"},
+            {"train: {epochs: 1, learningRate: 0.01, augment: {shift: 40}}", "train.augment.shift must be 0 (none) to 16"},
+            {"train: {epochs: 1, learningRate: 0.01, labelSmoothing: 1.5}", "train.labelSmoothing must be in [0, 1)"},
+        };
+        for (String[] c : cases) {
+            String m = error("name: x\n" + c[0] + "\n");
+            assertTrue(m.contains(c[1]), c[0] + ": " + m);
+        }
+        Path f = write("name: e\nfp32: {model: m.zip, referenceCnn: {dense: 64}}\nvariants:\n  - name: a\n    ptq: {}\n");
+        String m = assertThrows(ConfigException.class, () -> ConfigLoader.load(f, ExperimentConfig.class)).getMessage();
+        assertTrue(m.contains("fp32.referenceCnn sizes the reference CNN trained here"), m);
+    }
 }

@@ -156,4 +156,32 @@ class ExperimentTest {
         assertEquals(l.variants().get(0).simulatedAccuracy(), r.variants().get(0).simulatedAccuracy(), 1e-12,
                 "the variants quantize best.zip's network");
     }
+
+    /**
+     * The FP32 stage trains the widened reference CNN (three blocks, dropout) with shifts, flips and
+     * label smoothing, and a PTQ W8A8 variant of it (cross-layer equalization and bias correction on)
+     * exports and runs in the INT8 runtime: the model stays quantizable end to end.
+     */
+    @Test
+    void aWidenedReferenceCnnTrainedWithAugmentationIsQuantizedAndExported() throws Exception {
+        RunConfig.ReferenceCnnOptions wide = new RunConfig.ReferenceCnnOptions(List.of(8, 16, 16), 32, 0.25);
+        RunConfig.Train train = RunConfig.Train.of(1, 2e-3).withRegularization(new RunConfig.Augment(2, true), 0.1);
+        ExperimentConfig.Variant ptq = ExperimentConfig.Variant.postTraining("ptq-w8a8",
+                RunConfig.Ptq.builder().samples(128).crossLayerEqualization(true).build());
+        ExperimentConfig config = new ExperimentConfig("wide", 3L, RunConfig.Data.bundled(600, 200), ExperimentConfig.Fp32.schedule(train, wide),
+                List.of(ptq));
+        StringWriter log = new StringWriter();
+        ExperimentResults r = Experiment.of(config, dir.resolve("wide")).log(new PrintWriter(log)).run();
+        assertTrue(log.toString().contains("fp32: training the reference CNN (channels [8, 16, 16], dense 32, dropout 0.25) for 1 epochs"),
+                log.toString());
+        long params = (1 * 8 * 9 + 8 + 32) + (8 * 16 * 9 + 16 + 64) + (16 * 16 * 9 + 16 + 64) + (3 * 3 * 16 * 32 + 32) + (32 * 10 + 10);
+        assertEquals(4 * params, r.fp32().parameterBytes(), "28 -> 14 -> 7 -> 3 after three blocks");
+        assertEquals(wide, r.fp32().provenance().config().referenceCnn());
+        VariantResult v = r.variants().get(0);
+        assertEquals(VariantResult.Status.EXPORTED, v.status(), v.toString() + log);
+        assertEquals(List.of("conv1", "conv2", "conv3", "fc1", "out"), List.copyOf(v.quantization().layerBits().keySet()));
+        assertTrue(v.int8().agreement() >= 0.95, "INT8 runtime vs fake quant: " + v);
+        assertTrue(Math.abs(v.int8().accuracy() - r.fp32().accuracy()) <= 0.05, "W8A8 of the widened CNN: " + v + ", FP32 " + r.fp32().accuracy());
+    }
 }
+
