@@ -96,14 +96,18 @@ public final class AnalyzeCommand implements Callable<Integer> {
             RunData data = start.data();
             Model fp32 = start.fp32().network();
             Model quantized;
+            Model reference;   // the float network the quantizers were calibrated on: batch norms folded, layers equalized
             boolean exportable;
             String what;
             if (model != null) {
                 quantized = ModelLoader.loadConfigured(model, "--model").network();
+                reference = c.ptq() == null ? fp32 : PtqRun.prepare(fp32, data.train(), c.ptq().recipe(), c.ptq().keptSamples()).model();
                 exportable = true;
                 what = model.toString();
             } else {
-                QuantizedModel.Wrapped<? extends Model> w = PostTrainingQuantizer.quantizedModel(PtqRun.run(fp32, data, c.ptq(), out).result());
+                io.qat4j.ptq.PtqPlanner.Planned planned = PtqRun.run(fp32, data, c.ptq(), out);
+                reference = planned.prepared().model();
+                QuantizedModel.Wrapped<? extends Model> w = PostTrainingQuantizer.quantizedModel(planned.result());
                 quantized = w.network();
                 exportable = w.keptInFloat().isEmpty();
                 what = "PTQ of " + c.fp32();
@@ -115,7 +119,7 @@ public final class AnalyzeCommand implements Callable<Integer> {
             boolean validation = !data.selectsOnTest();
             LayerAnalysis a;
             try {
-                a = LayerAnalysis.run(fp32, quantized, calibration, validation ? data.validation() : data.test(),
+                a = LayerAnalysis.run(reference, quantized, calibration, validation ? data.validation() : data.test(),
                         validation ? "validation split" : "test set", samples, bins, exportable);
             } catch (IllegalArgumentException e) {
                 if (model != null && e.getMessage().contains("no quantized layer")) {
@@ -126,6 +130,9 @@ public final class AnalyzeCommand implements Callable<Integer> {
                 throw e;
             }
             a.write(dir);
+            if (a.exportProblem() != null) {
+                out.println("no INT8 comparison: the integer export failed: " + a.exportProblem());
+            }
             DiagnosticsCharts.histograms(dir.resolve("histograms.png"), what, a);
             out.printf("%s on the %s: float %.4f, fake quant %.4f%n", what, a.samples(), a.report().floatAccuracy(),
                     a.report().quantizedAccuracy());

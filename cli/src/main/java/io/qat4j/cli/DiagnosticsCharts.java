@@ -67,7 +67,7 @@ final class DiagnosticsCharts {
     /** One layer's panel: the histogram as a step line, the clipping range as two dashed vertical lines. */
     static XYChart panel(LayerDiagnostics.Layer l) {
         LayerDiagnostics.Histogram h = l.inputHistogram();
-        String sqnr = Double.isInfinite(l.inputSqnrDb()) ? "exact" : String.format(Locale.ROOT, "%.1f dB", l.inputSqnrDb());
+        String sqnr = db(l.inputSqnrDb()) + (Double.isInfinite(l.inputSqnrDb()) ? "" : " dB");
         XYChart chart = new XYChartBuilder().width(PANEL_WIDTH).height(PANEL_HEIGHT)
                 .title(l.name() + " (input SQNR " + sqnr + ")").xAxisTitle("input value").yAxisTitle("count + 1").build();
         chart.getStyler().setLegendVisible(false);
@@ -122,7 +122,8 @@ final class DiagnosticsCharts {
         return sb.toString();
     }
 
+    /** "exact" for +Infinity (no error), "-inf" for -Infinity (a zero reference against a non-zero quantized tensor). */
     private static String db(double v) {
-        return Double.isInfinite(v) ? "exact" : String.format(Locale.ROOT, "%.1f", v);
+        return v == Double.POSITIVE_INFINITY ? "exact" : v == Double.NEGATIVE_INFINITY ? "-inf" : String.format(Locale.ROOT, "%.1f", v);
     }
 }

@@ -59,14 +59,20 @@ final class ExperimentReport {
 
     /**
      * Each variant's per-layer diagnostics ({@code variants/<name>/diagnostics.json}, written by the experiment), in report
-     * order; variants without the file (diagnostics off, failed, or results from before them) are left out.
+     * order; failed variants and variants without a readable file (diagnostics off or failed, results from before them)
+     * are left out.
      */
-    static Map<String, LayerAnalysis> diagnostics(Path dir, ExperimentResults r) throws IOException {
+    static Map<String, LayerAnalysis> diagnostics(Path dir, ExperimentResults r) {
         Map<String, LayerAnalysis> out = new java.util.LinkedHashMap<>();
         for (VariantResult v : r.variants()) {
             Path f = dir.resolve("variants").resolve(v.name()).resolve(LayerAnalysis.JSON_FILE);
-            if (java.nio.file.Files.isRegularFile(f)) {
-                out.put(v.name(), LayerAnalysis.read(f));
+            if (v.status() != VariantResult.Status.FAILED && java.nio.file.Files.isRegularFile(f)) {
+                try {
+                    out.put(v.name(), LayerAnalysis.read(f));
+                } catch (IOException e) {
+                    // diagnostics never stop the report: this variant's subsection is left out, and stderr says why
+                    System.err.println("qat4j experiment: " + e.getMessage() + "; the report leaves out " + v.name() + "'s diagnostics");
+                }
             }
         }
         return out;
@@ -231,6 +237,10 @@ final class ExperimentReport {
                 LayerDiagnostics.Report d = e.getValue().report();
                 sb.append(String.format(Locale.ROOT, "%n### %s%n%n%s: float %.2f%%, fake quant %.2f%%. [input histograms](%s/%s.png)%n%n",
                         e.getKey(), e.getValue().samples(), 100 * d.floatAccuracy(), 100 * d.quantizedAccuracy(), DIAGNOSTICS_DIR, e.getKey()));
+                if (e.getValue().exportProblem() != null) {
+                    sb.append("No INT8 comparison: the integer export failed: ").append(e.getValue().exportProblem().replace("|", "\\|"))
+                            .append("\n\n");
+                }
                 sb.append(DiagnosticsCharts.table(e.getValue()));
             }
         }

@@ -219,8 +219,14 @@ class ExperimentReportTest {
             new io.qat4j.training.LayerAnalysis("validation split (500 samples)", true,
                     new io.qat4j.ptq.LayerDiagnostics.Report(500, 0.9, 0.88, List.of(conv1, out))).write(dir.resolve("variants").resolve(v));
         }
+        // a failed variant's leftover file and an unreadable one: left out, and the report is still written
+        new io.qat4j.training.LayerAnalysis("test set (2 samples)", true,
+                new io.qat4j.ptq.LayerDiagnostics.Report(2, 0.5, 0.5, List.of(conv1))).write(dir.resolve("variants").resolve("ptq-broken"));
+        Files.createDirectories(dir.resolve("variants/ptq-w3a8"));
+        Files.writeString(dir.resolve("variants/ptq-w3a8").resolve(io.qat4j.training.LayerAnalysis.JSON_FILE), "{\"samples\": [");
         ExperimentReport.write(dir, "quickstart", r);
         String md = Files.readString(dir.resolve("report.md"));
+        assertFalse(md.contains("### ptq-broken") || md.contains("### ptq-w3a8"), md);
         int section = md.indexOf("## Per-layer diagnostics");
         assertTrue(section > 0 && section < md.indexOf("## Provenance"), md);
         assertTrue(md.contains("### ptq-w4a4\n\nvalidation split (500 samples): float 90.00%, fake quant 88.00%. "

@@ -87,11 +87,19 @@ public final class SparkTraining implements AutoCloseable {
      * to the scaled rate).
      */
     public TrainSpec spec(TrainSpec spec) {
+        return workerSpec(spec, settings, fitting.workers());
+    }
+
+    /**
+     * {@link #spec} for {@code workers} workers: only the batch size and the learning rate change; every other setting
+     * (schedule, freezes, augmentation, label smoothing, ...) is the single-JVM spec's.
+     */
+    static TrainSpec workerSpec(TrainSpec spec, RunConfig.Spark settings, int workers) {
         int batch = settings.batchPerWorker() != null ? settings.batchPerWorker() : spec.batchSize();
-        double rate = settings.scaleLearningRate() ? spec.learningRate() * fitting.workers() : spec.learningRate();
+        double rate = settings.scaleLearningRate() ? spec.learningRate() * workers : spec.learningRate();
         return new TrainSpec(spec.epochs(), batch, rate, spec.schedule(), spec.stepEvery(), spec.stepGamma(),
                 spec.earlyStoppingPatience(), spec.seed(), spec.freezeObserversAfterEpoch(), spec.freezeBatchNormAfterEpoch(),
-                spec.divergenceFactor());
+                spec.divergenceFactor(), spec.augmentation(), spec.labelSmoothing());
     }
 
     public ParameterAveragingFitting fitting() {

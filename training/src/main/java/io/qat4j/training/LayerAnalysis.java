@@ -28,11 +28,18 @@ import io.qat4j.runtime.AtomicFiles;
  * included) and {@value #CSV_FILE} (one row per layer, RFC 4180). Used by {@code qat4j analyze} and
  * by every experiment variant.
  *
- * @param samples   where the analysed samples come from, e.g. "validation split (first 1000 of 5400)"
- * @param exported  whether the integer comparison ran (false when the network has layers kept in float)
- * @param report    the diagnostics
+ * @param samples       where the analysed samples come from, e.g. "validation split (first 1000 of 5400)"
+ * @param exported      whether the integer comparison ran (false when the network has layers kept in float, or its
+ *                      export failed)
+ * @param report        the diagnostics
+ * @param exportProblem why there is no integer comparison when the export was tried and failed, else null
  */
-public record LayerAnalysis(String samples, boolean exported, LayerDiagnostics.Report report) {
+public record LayerAnalysis(String samples, boolean exported, LayerDiagnostics.Report report, String exportProblem) {
+
+    /** An analysis whose export was not tried or succeeded. */
+    public LayerAnalysis(String samples, boolean exported, LayerDiagnostics.Report report) {
+        this(samples, exported, report, null);
+    }
 
     /** The JSON file name in a run or variant directory. */
     public static final String JSON_FILE = "diagnostics.json";
@@ -54,7 +61,8 @@ public record LayerAnalysis(String samples, boolean exported, LayerDiagnostics.R
      * @param what        where {@code data} comes from ("validation split", "test set"), for the report
      * @param maxSamples  at most this many samples, >= 1
      * @param bins        histogram bins, >= 2
-     * @param export      false to skip the integer comparison (a network with layers kept in float has no integer form)
+     * @param export      false to skip the integer comparison (a network with layers kept in float has no integer form); when
+     *                    the export fails, the analysis runs without it and {@link #exportProblem} says why
      * @throws IllegalArgumentException as {@link LayerDiagnostics#run} does, or when {@code maxSamples < 1}
      */
     public static LayerAnalysis run(Model fp32, Model quantized, INDArray calibration, DataSet data, String what, int maxSamples,
@@ -73,14 +81,22 @@ public record LayerAnalysis(String samples, boolean exported, LayerDiagnostics.R
         int n = Math.min(maxSamples, data.numExamples());
         INDArray x = data.getFeatures().get(NDArrayIndex.interval(0, n));
         INDArray labels = data.getLabels().get(NDArrayIndex.interval(0, n));
-        Int8Exporter.Result exported = !export ? null : switch (Networks.kind(quantized)) {
-            case MULTI_LAYER -> Int8Exporter.export((MultiLayerNetwork) quantized, calibration);
-            case GRAPH -> Int8Exporter.export((ComputationGraph) quantized, calibration);
-        };
+        Int8Exporter.Result exported = null;
+        String problem = null;
+        if (export) {
+            try {
+                exported = switch (Networks.kind(quantized)) {
+                    case MULTI_LAYER -> Int8Exporter.export((MultiLayerNetwork) quantized, calibration);
+                    case GRAPH -> Int8Exporter.export((ComputationGraph) quantized, calibration);
+                };
+            } catch (IllegalArgumentException | IllegalStateException | UnsupportedOperationException e) {
+                problem = e.getMessage();   // e.g. layers kept in float: the float-side diagnostics still apply
+            }
+        }
         LayerDiagnostics.Report r = LayerDiagnostics.run(fp32, quantized, exported == null ? null : exported.graph(),
                 exported == null ? null : exported.nodeVertices(), x, labels, bins);
         String source = n == data.numExamples() ? what + " (" + n + " samples)" : what + " (first " + n + " of " + data.numExamples() + ")";
-        return new LayerAnalysis(source, exported != null, r);
+        return new LayerAnalysis(source, exported != null, r, problem);
     }
 
     /** Writes {@value #JSON_FILE} and {@value #CSV_FILE} into {@code dir}, each atomically. */

@@ -330,8 +330,9 @@ public final class Experiment {
             // is the last epoch's)
             Model best = ModelLoader.load(dir.resolve("best.zip")).network();
             Checkpoint trained = Checkpoint.read(dir);
-            log.printf("fp32: best validation accuracy %.4f at epoch %d of %d (fp32/best.zip)%n", r.bestValidationAccuracy(),
-                    trained.bestEpoch(), trained.epochsDone());
+            log.printf("fp32: best %s accuracy %.4f at epoch %d of %d (fp32/best.zip)%n",
+                    data.selectsOnTest() ? "test (no validation split: data.validationFraction is 0, so the test set chose it)"
+                            : "validation", r.bestValidationAccuracy(), trained.bestEpoch(), trained.epochsDone());
             fp32Result = new Fp32Result(Trainer.accuracy(best, data.test()), best.numParams() * 4L, (System.nanoTime() - t0) / 1e9,
                     ExperimentResults.relative(out, dir.resolve("best.zip")), StageProvenance.now(process, config.seed(), config.fp32()));
             ExperimentResults.writeStage(done, fp32Result);
@@ -411,16 +412,22 @@ public final class Experiment {
 
         /**
          * The variant's per-layer diagnostics ({@link LayerAnalysis}, {@code dir/diagnostics.json} and {@code .csv}) on the
-         * validation split when there is one, else the test set; a failure is logged, never fatal to the variant.
+         * validation split when there is one, else the test set, against {@code reference}: the float network the PTQ
+         * passes started from (batch norms folded, layers equalized), whose tensors the quantizers were calibrated on. Run
+         * after the variant's timing is taken; a failure is logged, never fatal to the variant.
          */
-        private void diagnose(ExperimentConfig.Variant v, Model fp32, Model network, INDArray calibration, boolean exportable, Path dir) {
-            ExperimentConfig.Diagnostics d = config.diagnostics();
-            if (!d.enabled()) {
-                return;
-            }
-            boolean validation = !data.selectsOnTest();
+        private void diagnose(ExperimentConfig.Variant v, Model reference, Model network, INDArray calibration, boolean exportable,
+                              Path dir) {
             try {
-                LayerAnalysis a = LayerAnalysis.run(fp32, network, calibration, validation ? data.validation() : data.test(),
+                // an earlier run's files (--force, a changed config) must not pass for this run's
+                Files.deleteIfExists(dir.resolve(LayerAnalysis.JSON_FILE));
+                Files.deleteIfExists(dir.resolve(LayerAnalysis.CSV_FILE));
+                ExperimentConfig.Diagnostics d = config.diagnostics();
+                if (!d.enabled()) {
+                    return;
+                }
+                boolean validation = !data.selectsOnTest();
+                LayerAnalysis a = LayerAnalysis.run(reference, network, calibration, validation ? data.validation() : data.test(),
                         validation ? "validation split" : "test set", d.samples(), d.bins(), exportable);
                 a.write(dir);
             } catch (IOException | RuntimeException e) {
@@ -444,21 +451,24 @@ public final class Experiment {
                     sensitivity == null ? null : sensitivity.layers(), plan.passes(), keptInFloat,
                     ExperimentResults.relative(out, dir.resolve("plan.json")));
             INDArray calibration = data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));
-            diagnose(v, fp32, network, calibration, keptInFloat.isEmpty(), dir);
             if (!keptInFloat.isEmpty()) {
                 double acc = Trainer.accuracy(network, data.test());
-                return new VariantResult(v.name(), method, VariantResult.Status.NOT_EXPORTABLE, null, q, acc, null,
+                VariantResult partial = new VariantResult(v.name(), method, VariantResult.Status.NOT_EXPORTABLE, null, q, acc, null,
                         new VariantResult.Timing(calSeconds, trainSeconds, shared + (System.nanoTime() - t0) / 1e9), null,
                         StageProvenance.now(process, config.seed(), v));
+                diagnose(v, run.prepared().model(), network, calibration, false, dir);
+                return partial;
             }
             Path modelFile = dir.resolve("model.q4j");
             Int8Evaluation e = Int8Evaluation.evaluate(network, calibration, data.test(), modelFile, fp32.numParams() * 4L);
             VariantResult.Int8 int8 = new VariantResult.Int8(e.runtimeAccuracy(), e.agreement(), e.modelBytes(), e.sizeRatio(),
                     ExperimentResults.relative(out, modelFile), trained == null ? null : trained.epochsDone(),
                     trained == null ? null : trained.bestEpoch());
-            return new VariantResult(v.name(), method, VariantResult.Status.EXPORTED, null, q, e.simulatedAccuracy(), int8,
+            VariantResult result = new VariantResult(v.name(), method, VariantResult.Status.EXPORTED, null, q, e.simulatedAccuracy(), int8,
                     new VariantResult.Timing(calSeconds, trainSeconds, shared + (System.nanoTime() - t0) / 1e9), null,
                     StageProvenance.now(process, config.seed(), v));
+            diagnose(v, run.prepared().model(), network, calibration, true, dir);
+            return result;
         }
     }
 
