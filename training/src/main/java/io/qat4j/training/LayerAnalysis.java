@@ -70,11 +70,7 @@ public record LayerAnalysis(String samples, boolean exported, LayerDiagnostics.R
         if (maxSamples < 1) {
             throw new IllegalArgumentException("diagnostics: samples must be >= 1, got " + maxSamples);
         }
-        org.deeplearning4j.nn.api.Layer[] layers = switch (Networks.kind(quantized)) {
-            case MULTI_LAYER -> ((MultiLayerNetwork) quantized).getLayers();
-            case GRAPH -> ((ComputationGraph) quantized).getLayers();
-        };
-        if (java.util.Arrays.stream(layers).noneMatch(l -> l.conf().getLayer() instanceof io.qat4j.layers.conf.QuantizedLayerConf)) {
+        if (io.qat4j.layers.QuantizedModel.quantizedLayers(quantized).isEmpty()) {
             // before the export, whose error would name the first float layer instead
             throw new IllegalArgumentException("LayerDiagnostics: the quantized network has no quantized layer (wrap it first)");
         }
