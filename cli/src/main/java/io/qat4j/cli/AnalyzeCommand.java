@@ -7,7 +7,6 @@ import java.util.concurrent.Callable;
 
 import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import io.qat4j.layers.QuantizedModel;
 import io.qat4j.ptq.PostTrainingQuantizer;
@@ -115,12 +114,11 @@ public final class AnalyzeCommand implements Callable<Integer> {
                     out.println("layers kept in float " + w.keptInFloat().keySet() + ": no integer model, no INT8 comparison");
                 }
             }
-            INDArray calibration = data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));
-            boolean validation = !data.selectsOnTest();
+            INDArray calibration = data.calibrationSample();
             LayerAnalysis a;
             try {
-                a = LayerAnalysis.run(reference, quantized, calibration, validation ? data.validation() : data.test(),
-                        validation ? "validation split" : "test set", samples, bins, exportable);
+                a = LayerAnalysis.run(reference, quantized, calibration, data.validation(), data.validationName(), samples, bins,
+                        exportable);
             } catch (IllegalArgumentException e) {
                 if (model != null && e.getMessage().contains("no quantized layer")) {
                     err.println("qat4j analyze: --model " + model + " has no quantized layer; give a quantized model (the best.zip of "

@@ -7,7 +7,6 @@ import java.util.concurrent.Callable;
 
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import io.qat4j.export.Int8Exporter;
 import io.qat4j.runtime.ModelFile;
@@ -95,8 +94,7 @@ public final class ExportCommand implements Callable<Integer> {
                 o.flush();
                 return 0;
             }
-            org.nd4j.linalg.api.ndarray.INDArray calibration =
-                    data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));
+            org.nd4j.linalg.api.ndarray.INDArray calibration = data.calibrationSample();
             Int8Exporter.Result r = switch (m.kind()) {
                 case MULTI_LAYER -> Int8Exporter.export((MultiLayerNetwork) m.network(), calibration, rounding);
                 case GRAPH -> Int8Exporter.export((ComputationGraph) m.network(), calibration, rounding);

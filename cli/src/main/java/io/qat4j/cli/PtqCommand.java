@@ -7,7 +7,6 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 import org.deeplearning4j.nn.api.Model;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import io.qat4j.layers.QuantizedModel;
 import io.qat4j.ptq.PostTrainingQuantizer;
@@ -119,7 +118,7 @@ public final class PtqCommand implements Callable<Integer> {
             } else {
                 summary.put("status", "ok");
                 Int8Evaluation e = Int8Evaluation.evaluate(model.network(),
-                        data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples()))), data.test(),
+                        data.calibrationSample(), data.test(),
                         dir.resolve("model.q4j"), teacher.numParams() * 4L);
                 ptqAccuracy = e.simulatedAccuracy();
                 summary.put("ptqAccuracy", ptqAccuracy);

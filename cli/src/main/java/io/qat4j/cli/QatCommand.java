@@ -11,7 +11,6 @@ import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import io.qat4j.layers.QuantSettings;
 import io.qat4j.layers.QuantizationPlan;
@@ -129,7 +128,7 @@ public final class QatCommand implements Callable<Integer> {
             Model q = t.result().network();
             io.qat4j.training.Checkpoint trained = io.qat4j.training.Checkpoint.read(dir);   // which epochs model.q4j and best.zip hold
             double qatAccuracy = Trainer.accuracy(q, data.test());
-            INDArray calibration = data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));
+            INDArray calibration = data.calibrationSample();
             Path modelFile = dir.resolve("model.q4j");
             Int8Evaluation e = Int8Evaluation.evaluate(q, calibration, data.test(), modelFile, teacher.numParams() * 4L);
             double runtimeAccuracy = e.runtimeAccuracy();

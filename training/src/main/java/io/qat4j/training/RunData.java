@@ -31,9 +31,26 @@ import io.qat4j.training.config.RunConfig;
  */
 public record RunData(String source, String location, DataSet train, DataSet validation, DataSet test, boolean classesFromLabels) {
 
+    /** Training images the integer export and the diagnostics take their calibration from: the first 256 (or all, if fewer). */
+    public static final int CALIBRATION_SAMPLES = 256;
+
     /** True when model selection uses the test set (validationFraction 0). */
     public boolean selectsOnTest() {
         return validation == test;
+    }
+
+    /**
+     * The first {@value #CALIBRATION_SAMPLES} training images (all of them when there are fewer), features only, in the
+     * training set's shape ([n, C, H, W] or [n, F]): the calibration sample of the integer export and of the per-layer
+     * diagnostics, the same in every command.
+     */
+    public INDArray calibrationSample() {
+        return train.getFeatures().get(NDArrayIndex.interval(0, Math.min(CALIBRATION_SAMPLES, train.numExamples())));
+    }
+
+    /** What {@link #validation()} is, in words: "validation split", or "test set" when validationFraction is 0. */
+    public String validationName() {
+        return selectsOnTest() ? "test set" : "validation split";
     }
 
     /**

@@ -17,7 +17,6 @@ import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.learning.config.Adam;
 
 import io.qat4j.layers.QuantizationWarnings;
@@ -426,9 +425,8 @@ public final class Experiment {
                 if (!d.enabled()) {
                     return;
                 }
-                boolean validation = !data.selectsOnTest();
-                LayerAnalysis a = LayerAnalysis.run(reference, network, calibration, validation ? data.validation() : data.test(),
-                        validation ? "validation split" : "test set", d.samples(), d.bins(), exportable);
+                LayerAnalysis a = LayerAnalysis.run(reference, network, calibration, data.validation(), data.validationName(),
+                        d.samples(), d.bins(), exportable);
                 a.write(dir);
             } catch (IOException | RuntimeException e) {
                 log.printf("  %s: per-layer diagnostics failed: %s%n", v.name(), e.getMessage());
@@ -450,7 +448,7 @@ public final class Experiment {
             VariantResult.Quantization q = new VariantResult.Quantization(weights, inputs, PostTrainingQuantizer.weightBits(plan),
                     sensitivity == null ? null : sensitivity.layers(), plan.passes(), keptInFloat,
                     ExperimentResults.relative(out, dir.resolve("plan.json")));
-            INDArray calibration = data.train().getFeatures().get(NDArrayIndex.interval(0, Math.min(256, data.train().numExamples())));
+            INDArray calibration = data.calibrationSample();
             if (!keptInFloat.isEmpty()) {
                 double acc = Trainer.accuracy(network, data.test());
                 VariantResult partial = new VariantResult(v.name(), method, VariantResult.Status.NOT_EXPORTABLE, null, q, acc, null,
