@@ -247,7 +247,8 @@ final class ExperimentReport {
         sb.append("\n## Provenance\n\n");
         r.provenance().forEach((k, val) -> sb.append("- ").append(k).append(": ").append(val).append('\n'));
         sb.append("- experiment wall time: ").append(wallTime(r)).append('\n');
-        sb.append("\nRows by the revision that produced them (a row reused by `--resume` keeps its own):\n\n");
+        sb.append("\nRows by the revision and ND4J thread count that produced them (a row reused by `--resume` keeps its own; "
+                + "the same seed gives the same numbers only with the same thread count):\n\n");
         for (Map.Entry<String, List<String>> e : rowsByRevision(r).entrySet()) {
             sb.append("- ").append(e.getKey()).append(": ").append(String.join(", ", e.getValue())).append('\n');
         }
@@ -284,7 +285,9 @@ final class ExperimentReport {
     }
 
     private static String revision(StageProvenance<?> p) {
-        return p.shortRevision() + (p.gitDirty().equals("true") ? " (with uncommitted changes)" : "");
+        return p.shortRevision() + (p.gitDirty().equals("true") ? " (with uncommitted changes)" : "")
+                + (p.nd4jThreads() == null ? ", ND4J threads not recorded" : ", " + p.nd4jThreads() + " ND4J thread"
+                + (p.nd4jThreads() == 1 ? "" : "s"));
     }
 
     /**

@@ -98,7 +98,12 @@ class ExperimentCommandTest {
         assertTrue(md.contains("| ptq-partial | 2 | 8 | PTQ percentile, 1 most sensitive in float (not exportable: " + kept.keySet()
                 + " in float) |"), md);
         String revision = variants.get(0).provenance().shortRevision();
-        assertTrue(md.contains("Rows by the revision that produced them") && md.contains("- " + revision), md);
+        // the thread count is recorded with every stage and named with its rows: 1 and 2 ND4J threads give different numbers
+        int threads = org.nd4j.linalg.factory.Nd4j.getEnvironment().maxMasterThreads();
+        assertEquals(threads, variants.get(0).provenance().nd4jThreads());
+        assertEquals(threads, results.fp32().provenance().nd4jThreads());
+        assertTrue(md.contains("Rows by the revision and ND4J thread count that produced them")
+                && md.contains("- " + revision + ", " + threads + " ND4J thread"), md);
         String csv = Files.readString(out.resolve("results.csv"));
         assertEquals(8, csv.lines().count(), csv);
         assertTrue(md.contains("model.q4j: epoch 1 (the last), best.zip: epoch 1"), md);

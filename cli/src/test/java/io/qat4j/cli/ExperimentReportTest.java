@@ -44,7 +44,7 @@ class ExperimentReportTest {
 
     private static StageProvenance<ExperimentConfig.Variant> provenance(String name) {
         return new StageProvenance<>("2024-01-01T00:00:00Z", REVISION, "false", "0.1.0-SNAPSHOT", 1,
-                ExperimentConfig.Variant.postTraining(name, RunConfig.Ptq.builder().build()));
+                ExperimentConfig.Variant.postTraining(name, RunConfig.Ptq.builder().build()), 1);
     }
 
     private static VariantResult exported(String name, String method, String weights, double accuracy, double sizeRatio,
@@ -77,7 +77,7 @@ class ExperimentReportTest {
         variants.add(VariantResult.failed("ptq-broken", "PTQ", "IllegalStateException: a, b and \"c\"", 0.4, provenance("ptq-broken")));
         Fp32Result fp32 = new Fp32Result(0.886, 838_000, 200.0, "fp32/best.zip",
                 new StageProvenance<>("2024-01-01T00:00:00Z", REVISION, "false", "0.1.0-SNAPSHOT", 1,
-                        ExperimentConfig.Fp32.schedule(RunConfig.Train.of(10, 1e-3))));
+                        ExperimentConfig.Fp32.schedule(RunConfig.Train.of(10, 1e-3)), 2));
         return new ExperimentResults("quickstart", Map.of("git.revision", REVISION), fp32, variants, 812.0, List.of(810.0, 2.0));
     }
 
@@ -140,6 +140,21 @@ class ExperimentReportTest {
         assertTrue(csv.contains(",\"PTQ percentile, mixed precision (exact)\",mixed 3.02 avg,8,EXPORTED,"), csv);
         assertTrue(csv.contains("\"IllegalStateException: a, b and \"\"c\"\"\""), csv);
         assertTrue(csv.contains("qat-w4a4-lsq,QAT LSQ/LSQ from PTQ plan,4,8,EXPORTED,0.876,0.875,0.99,109778,0.131,3,2,5.1,120.0,127.0,"), csv);
+    }
+
+    /** Rows are grouped by revision and thread count, the two things besides the seed and config that decide a number. */
+    @Test
+    void rowsAreListedByRevisionAndNd4jThreadCount() {
+        ExperimentResults r = results();
+        List<VariantResult> variants = new ArrayList<>(r.variants());
+        // a row written before the thread count was recorded (null) says so instead of guessing
+        variants.add(VariantResult.failed("ptq-old", "PTQ", "x", 0.1, new StageProvenance<>("2024-01-01T00:00:00Z", REVISION, "false",
+                "0.1.0-SNAPSHOT", 1, ExperimentConfig.Variant.postTraining("ptq-old", RunConfig.Ptq.builder().build()), null)));
+        String md = ExperimentReport.markdown("quickstart", new ExperimentResults("quickstart", r.provenance(), r.fp32(), variants,
+                r.seconds(), r.invocationSeconds()), false, false);
+        assertTrue(md.contains("- 0123456789, 2 ND4J threads: fp32\n"), md);
+        assertTrue(md.contains("- 0123456789, 1 ND4J thread: ptq-w8a8-percentile, "), md);
+        assertTrue(md.contains("- 0123456789, ND4J threads not recorded: ptq-old\n"), md);
     }
 
     @Test
