@@ -117,9 +117,8 @@ public final class PtqCommand implements Callable<Integer> {
                 out.printf("FP32 %.4f, PTQ %.4f (no integer export: %s kept in float)%n", fpAccuracy, ptqAccuracy, model.keptInFloat().keySet());
             } else {
                 summary.put("status", "ok");
-                Int8Evaluation e = Int8Evaluation.evaluate(model.network(),
-                        data.calibrationSample(), data.test(),
-                        dir.resolve("model.q4j"), teacher.numParams() * 4L);
+                Int8Evaluation e = Int8Evaluation.evaluate(model.network(), data.calibrationSample(), data.test(), dir.resolve("model.q4j"),
+                        teacher.numParams() * 4L);
                 ptqAccuracy = e.simulatedAccuracy();
                 summary.put("ptqAccuracy", ptqAccuracy);
                 summary.put("int8RuntimeAccuracy", e.runtimeAccuracy());

@@ -88,9 +88,9 @@ public final class Provenance {
         p.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"));
         p.put("cpus", Integer.toString(Runtime.getRuntime().availableProcessors()));
         p.put("nd4j.backend", Nd4j.getBackend().getClass().getSimpleName());
-        p.put("nd4j.environment", Nd4j.getExecutioner().getClass().getSimpleName() + ", blas threads "
-                + Nd4j.getEnvironment().maxMasterThreads());
-        p.put("nd4j.threads", Integer.toString(Nd4j.getEnvironment().maxMasterThreads()));
+        int threads = Nd4j.getEnvironment().maxMasterThreads();   // OMP_NUM_THREADS, else the cores: part of what reproduces a number
+        p.put("nd4j.environment", Nd4j.getExecutioner().getClass().getSimpleName() + ", blas threads " + threads);
+        p.put("nd4j.threads", Integer.toString(threads));
         p.put("int8.kernels", io.qat4j.runtime.optimized.OptimizedKernels.vectorAvailable() ? "Vector API (jdk.incubator.vector)"
                 : "scalar (start the JVM with --add-modules jdk.incubator.vector for the Vector API kernels)");
         p.put("git.revision", git(workingDirectory, "rev-parse", "HEAD"));
