@@ -89,7 +89,7 @@ final class OutputDirectory {
      * defaults) do not count as changes, and derived entries the file also holds ({@code qat},
      * {@code ptqOnly}) are skipped. A run configuration must be equal; an
      * experiment's seed, data and FP32 stage must be, and each variant it shares with the stored one
-     * (by name): variants may be added or dropped.
+     * (by name), except its {@code target}, which only annotates the report: variants may be added or dropped.
      */
     static String configChange(Path stored, Object resolved) throws IOException {
         if (!Files.isRegularFile(stored)) {
@@ -112,7 +112,10 @@ final class OutputDirectory {
             for (com.fasterxml.jackson.databind.JsonNode v : now.path("variants")) {
                 for (com.fasterxml.jackson.databind.JsonNode w : was.path("variants")) {
                     if (diff == null && w.path("name").equals(v.path("name"))) {
-                        diff = firstDifference("variants." + v.path("name").asText(), w, v);
+                        // a target only annotates the report: no result depends on it, so it may change on resume
+                        diff = firstDifference("variants." + v.path("name").asText(),
+                                ((com.fasterxml.jackson.databind.node.ObjectNode) w.deepCopy()).without("target"),
+                                ((com.fasterxml.jackson.databind.node.ObjectNode) v.deepCopy()).without("target"));
                     }
                 }
             }
