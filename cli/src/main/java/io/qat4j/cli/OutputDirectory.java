@@ -107,15 +107,12 @@ final class OutputDirectory {
         com.fasterxml.jackson.databind.JsonNode now = YAML.readTree(YAML.writeValueAsBytes(resolved));
         String diff;
         if (resolved instanceof io.qat4j.training.config.ExperimentConfig) {
-            diff = firstDifference("", ((com.fasterxml.jackson.databind.node.ObjectNode) was.deepCopy()).without("variants"),
-                    ((com.fasterxml.jackson.databind.node.ObjectNode) now.deepCopy()).without("variants"));
+            diff = firstDifference("", without(was, "variants"), without(now, "variants"));
             for (com.fasterxml.jackson.databind.JsonNode v : now.path("variants")) {
                 for (com.fasterxml.jackson.databind.JsonNode w : was.path("variants")) {
                     if (diff == null && w.path("name").equals(v.path("name"))) {
                         // a target only annotates the report: no result depends on it, so it may change on resume
-                        diff = firstDifference("variants." + v.path("name").asText(),
-                                ((com.fasterxml.jackson.databind.node.ObjectNode) w.deepCopy()).without("target"),
-                                ((com.fasterxml.jackson.databind.node.ObjectNode) v.deepCopy()).without("target"));
+                        diff = firstDifference("variants." + v.path("name").asText(), without(w, "target"), without(v, "target"));
                     }
                 }
             }
@@ -125,6 +122,11 @@ final class OutputDirectory {
         return diff == null ? null : "--resume continues the run in " + stored.getParent() + " with the configuration its results come "
                 + "from, but this configuration differs from " + stored + " at " + diff + "; resume with that configuration, or start "
                 + "again with --force";
+    }
+
+    /** A copy of the YAML mapping {@code node} without its entry {@code key} (the node itself is left as it is). */
+    private static com.fasterxml.jackson.databind.JsonNode without(com.fasterxml.jackson.databind.JsonNode node, String key) {
+        return ((com.fasterxml.jackson.databind.node.ObjectNode) node.deepCopy()).without(key);
     }
 
     /** The dotted path of the first difference between two YAML trees, or null when equal. */
